@@ -1,0 +1,181 @@
+/**
+ * The sandbox driver's public interface. Everything above the driver (terminals,
+ * checks, grading, classroom) talks to these types only, so another back end
+ * (a VM per learner, a remote runner) can be added without touching them.
+ */
+import type { IPty } from 'node-pty';
+
+export type NamespaceKind = 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'pid_for_children' | 'time' | 'user' | 'uts';
+export const NAMESPACE_KINDS: readonly NamespaceKind[] = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'user', 'uts'];
+/** Inode number of each namespace (what `readlink /proc/PID/ns/KIND` shows in brackets). */
+export type NamespaceSet = Record<NamespaceKind, number>;
+
+export interface SandboxLimits {
+  /** memory + tmpfs pages charged to the sandbox, bytes */
+  memoryBytes: number;
+  /** processes and threads */
+  pids: number;
+  /** CPU time as a number of cores (0.5 = half a core) */
+  cpus: number;
+  /** size cap of the writable layer (root dir, /root, /home, /tmp, /var/tmp ...), bytes */
+  diskBytes: number;
+  /** the sandbox is destroyed this long after creation, ms */
+  lifetimeMs: number;
+  /** pseudo-terminals the learner may open inside (devpts max=) */
+  ptys: number;
+}
+
+export interface CreateOptions {
+  image?: string;
+  hostname?: string;
+  limits?: Partial<SandboxLimits>;
+  /** free text kept in the sandbox's state (e.g. the session id), for operators */
+  label?: string;
+}
+
+export interface SpawnOptions {
+  /** terminal number shown to the learner (1, 2, ...); reported in the command log */
+  terminal: number;
+  cols?: number;
+  rows?: number;
+  /** default: an interactive bash */
+  command?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ProcessInfo {
+  hostPid: number;
+  /** pid as the sandbox's own pid namespace sees it */
+  pid: number;
+  /** NSpid: pid in every pid namespace from the sandbox's down to the process's own */
+  nsPids: number[];
+  /** parent pid as the sandbox sees it (0 for the sandbox's PID 1) */
+  ppid: number;
+  hostPpid: number;
+  comm: string;
+  cmdline: string[];
+  /** effective uid as the sandbox's user namespace sees it */
+  uid: number;
+  /** host uid (for operators and security tests) */
+  hostUid: number;
+  /** working directory as the process sees it (relative to its own root), '' if unreadable */
+  cwd: string;
+  ns: NamespaceSet;
+  /** process state letter from /proc/PID/stat (R, S, Z, ...) */
+  state: string;
+}
+
+export interface SysvQueue { key: number; id: number; perms: number; cbytes: number; qnum: number; lspid: number; lrpid: number; uid: number }
+export interface SysvShm { key: number; id: number; perms: number; size: number; cpid: number; lpid: number; nattch: number; uid: number }
+export interface SysvSem { key: number; id: number; perms: number; nsems: number; uid: number }
+export interface SysvIpc { queues: SysvQueue[]; shm: SysvShm[]; sems: SysvSem[] }
+
+export interface MqueueEntry { name: string; qsize: number; mode: number }
+
+export interface MountInfo {
+  mountId: number;
+  parentId: number;
+  root: string;
+  mountPoint: string;
+  options: string[];
+  fsType: string;
+  source: string;
+  superOptions: string[];
+}
+
+export interface CgroupInfo {
+  /** path inside the sandbox, '/' for the sandbox's own root cgroup */
+  path: string;
+  version: 1 | 2;
+  /** in-sandbox pids of the member processes */
+  pids: number[];
+  hostPids: number[];
+  /** memory limit in bytes, null if unlimited */
+  memoryLimit: number | null;
+  memoryUsage: number | null;
+  /** how many times the OOM killer killed a process in this group */
+  oomKills: number;
+  /** how many times the group hit its limit */
+  memoryEvents: { max: number; oom: number; oomKill: number };
+  pidsMax: number | null;
+}
+
+export interface CommandEvent {
+  /** 'ready': a new shell's first prompt; 'cmd': a command finished; 'prompt': Enter on an empty line */
+  kind: 'ready' | 'cmd' | 'prompt';
+  terminal: number;
+  /** the shell's pid in its own pid namespace ($$) */
+  pid: number;
+  /** the shell's host pid, resolved by the driver (null if the shell is gone already) */
+  hostPid: number | null;
+  status: number;
+  historyNumber: number;
+  ns: Partial<NamespaceSet>;
+  command: string;
+  /** ms since epoch, server clock */
+  at: number;
+}
+
+export interface Probe {
+  /** every process of the sandbox, nested namespaces included */
+  processes(): Promise<ProcessInfo[]>;
+  /** namespaces of the sandbox's PID 1: the sandbox's "root" namespaces */
+  rootNamespaces(): Promise<NamespaceSet>;
+  /** read a file as the process sees it (its root, mounts and user namespace); null if missing */
+  readFile(hostPid: number, path: string): Promise<string | null>;
+  sysvipc(hostPid: number): Promise<SysvIpc>;
+  mqueue(hostPid: number): Promise<MqueueEntry[]>;
+  /** e.g. 'kernel.msgmni' or 'kernel/msgmni' inside the process's namespaces */
+  sysctl(hostPid: number, name: string): Promise<string>;
+  hostname(hostPid: number): Promise<string>;
+  mounts(hostPid: number): Promise<MountInfo[]>;
+  cgroups(): Promise<CgroupInfo[]>;
+}
+
+export type SandboxState = 'running' | 'dead';
+
+export interface Sandbox {
+  readonly id: string;
+  readonly image: string;
+  readonly createdAt: Date;
+  readonly limits: SandboxLimits;
+  readonly state: SandboxState;
+  /** a pty process inside the sandbox (a shell by default) */
+  spawnPty(opts: SpawnOptions): IPty;
+  /** run a command inside and collect its output (non-interactive) */
+  exec(command: string[], opts?: { input?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<ExecResult>;
+  readonly probe: Probe;
+  /** every command-log event so far, oldest first */
+  commands(): readonly CommandEvent[];
+  onCommand(listener: (e: CommandEvent) => void): () => void;
+  /** called once when the sandbox dies (destroyed, lifetime over, or its init was killed) */
+  onExit(listener: (reason: string) => void): () => void;
+  destroy(): Promise<void>;
+}
+
+export interface SandboxBackend {
+  readonly name: string;
+  /** throws HostError with a fix when the host lacks something */
+  checkHost(): Promise<void>;
+  create(opts?: CreateOptions): Promise<Sandbox>;
+  /** destroy what a previous (crashed) server left behind; returns how many sandboxes were reaped */
+  reapOrphans(): Promise<number>;
+  /** sandboxes alive in this process */
+  list(): Sandbox[];
+  destroyAll(): Promise<void>;
+}
+
+/** The host lacks something the sandbox needs; `fix` tells the operator what to do. */
+export class HostError extends Error {
+  constructor(message: string, readonly fix: string) {
+    super(`${message}\n  fix: ${fix}`);
+    this.name = 'HostError';
+  }
+}

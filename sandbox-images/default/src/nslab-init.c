@@ -1,0 +1,64 @@
+/*
+ * nslab-init: PID 1 of every sandbox.
+ *
+ * Why a program of our own instead of `sleep infinity`: PID 1 must reap the
+ * orphans the learner leaves behind (or zombies pile up until pids.max), and
+ * a few things can only be set up from inside the namespaces the runtime made:
+ *  - loopback up in the new network namespace;
+ *  - /sys stacked twice, because `ip netns exec` unmounts /sys and the kernel
+ *    only lets a user namespace mount a new sysfs while a full one stays visible;
+ *  - the command-log FIFO held open read-write, so a shell reporting a command
+ *    never blocks in open() while the server is (re)connecting.
+ * It ignores every signal it can: inside the sandbox nobody may stop PID 1.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void loopback_up(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    ioctl(fd, SIOCSIFFLAGS, &ifr);
+  }
+  close(fd);
+}
+
+int main(void) {
+  loopback_up();
+  if (mount("/sys", "/sys", NULL, MS_BIND | MS_REC, NULL) == 0)
+    mount(NULL, "/sys", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  int logfd = open("/run/nslab/cmdlog", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  (void)logfd;
+
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, NULL);
+  /* Tell the server the sandbox is set up (it waits for this line on stdout). */
+  static const char ready[] = "nslab-init ready\n";
+  (void)!write(1, ready, sizeof ready - 1);
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); dup2(devnull, 2); }
+
+  for (;;) {
+    int sig;
+    if (sigwait(&all, &sig) != 0) continue;
+    if (sig == SIGCHLD) {
+      while (waitpid(-1, NULL, WNOHANG) > 0) {}
+    }
+    /* SIGTERM from the server ends the sandbox: PID 1 exiting kills the pid namespace. */
+    if (sig == SIGTERM && getppid() == 0) _exit(0);
+  }
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Sandbox, lesson and e2e tests run real namespaces, a real server and a real
+// browser: generous hook/test timeouts are about slow machines, not assertions.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/soak/**', 'node_modules/**'],
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
