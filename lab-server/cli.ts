@@ -1,0 +1,53 @@
+/**
+ * `nslab <command> [args]`. Each command lives in lab-server/cli/<name>.ts and
+ * exports `run(args: string[]): Promise<number>` (the exit code). Exit codes:
+ * 0 success, 1 the thing ran and failed (e.g. a graded step failed), 2 usage or
+ * environment error.
+ */
+type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
+
+const commands: Record<string, Command> = {
+  serve: { summary: 'start the lab server', load: () => import('./cli/serve.ts') },
+  shell: { summary: 'interactive shell in a fresh sandbox: shell [--image NAME]', load: () => import('./cli/shell.ts') },
+  exec: { summary: 'run one command in a fresh sandbox: exec [--image NAME] -- CMD ARGS...', load: () => import('./cli/exec.ts') },
+  image: { summary: 'sandbox images: image build [NAME] | image list | image ensure [NAME]', load: () => import('./cli/image.ts') },
+  grade: { summary: 'grade transcripts: grade LESSON FILE|DIR [--format json|junit|text] [--lang en|ko|zh]', load: () => import('./cli/grade.ts') },
+  lessons: { summary: 'list lessons and their step ids', load: () => import('./cli/lessons.ts') },
+  lint: { summary: 'validate every lesson', load: () => import('./cli/lint.ts') },
+  export: { summary: 'export a workshop: export CODE --format csv|json|junit', load: () => import('./cli/export.ts') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return ['usage: nslab <command> [args]', '', ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`)].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    console.error(`nslab: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  let mod;
+  try {
+    mod = await cmd.load();
+  } catch (err) {
+    console.error(`nslab: command '${name}' is not available in this build (${(err as Error).message})`);
+    return 2;
+  }
+  return mod.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    const e = err as Error;
+    console.error(`nslab: ${e?.name === 'HostError' ? e.message : (e?.stack ?? String(err))}`);
+    process.exitCode = 2;
+  },
+);
