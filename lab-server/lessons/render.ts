@@ -1,0 +1,163 @@
+/**
+ * Markdown → HTML for lessons: markdown-it with raw HTML off (lesson text is data,
+ * not markup we trust), `:::` containers for steps, hints and solutions, shiki for
+ * code (light and dark themes as CSS variables, so the page switches themes without
+ * re-rendering), and run buttons on fences marked `run` / `run=N`.
+ *
+ * Rendering also collects the step list and any structural problems, so loading a
+ * lesson and linting it are the same pass: what lint accepts is what the server serves.
+ */
+import MarkdownIt from 'markdown-it';
+import container from 'markdown-it-container';
+import { createHighlighter, type Highlighter } from 'shiki';
+import type { LessonLang } from './frontmatter.ts';
+import { STEP_ID } from './frontmatter.ts';
+import type { Problem } from './problems.ts';
+
+/** Languages highlighted; others render as plain text with a lint warning. */
+export const CODE_LANGS = ['bash', 'c', 'python', 'yaml', 'diff', 'json', 'ini', 'make', 'shellsession'] as const;
+const PLAIN = new Set(['', 'text', 'txt', 'plain', 'plaintext', 'output']);
+export const THEMES = { light: 'github-light', dark: 'github-dark' } as const;
+
+const LABELS: Record<LessonLang, { hint: string; solution: string; run: string; runTitle: (n: number) => string; note: string; warning: string }> = {
+  en: { hint: 'Hint', solution: 'Solution', run: 'Run', runTitle: (n) => `Type this into terminal ${n}`, note: 'Note', warning: 'Careful' },
+  ko: { hint: '힌트', solution: '풀이', run: '실행', runTitle: (n) => `터미널 ${n}에 입력합니다`, note: '참고', warning: '주의' },
+  zh: { hint: '提示', solution: '答案', run: '运行', runTitle: (n) => `输入到终端 ${n}`, note: '注意', warning: '小心' },
+};
+
+export interface StepInfo {
+  id: string;
+  title: string;
+  /** 1-based line in the lesson file */
+  line: number;
+}
+
+export interface RenderEnv {
+  file: string;
+  lang: LessonLang;
+  /** lines before the Markdown body in the file (front matter) */
+  bodyOffset: number;
+  /** how many terminals the lesson declares; run=N beyond that is an error */
+  terminals: number;
+  steps: StepInfo[];
+  problems: Problem[];
+}
+
+export interface RenderResult { html: string; steps: StepInfo[]; problems: Problem[] }
+
+export interface LessonRenderer {
+  render(markdown: string, env: Omit<RenderEnv, 'steps' | 'problems'>): RenderResult;
+}
+
+const escapeHtml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+
+const fileLine = (env: RenderEnv, map: [number, number] | null | undefined): number | undefined =>
+  map ? map[0] + 1 + env.bodyOffset : undefined;
+
+/** `bash run=2` → { lang: 'bash', run: 2 }; `run` alone means terminal 1. */
+export function parseFenceInfo(info: string): { lang: string; run: number | null; bad: string | null } {
+  const words = info.trim().split(/\s+/).filter(Boolean);
+  let lang = '';
+  let run: number | null = null;
+  let bad: string | null = null;
+  for (const [i, w] of words.entries()) {
+    const m = /^run(?:=(\d+))?$/.exec(w);
+    if (m) run = m[1] ? Number(m[1]) : 1;
+    else if (/^run=/.test(w)) bad = w;
+    else if (i === 0) lang = w.toLowerCase();
+  }
+  return { lang, run, bad };
+}
+
+function createMarkdown(highlighter: Highlighter): InstanceType<typeof MarkdownIt> {
+  const md = new MarkdownIt({ html: false, linkify: true, typographer: false });
+  const known = new Set<string>([...highlighter.getLoadedLanguages()]);
+
+  md.renderer.rules.fence = (tokens, idx, _opts, rawEnv) => {
+    const env = rawEnv as unknown as RenderEnv;
+    const token = tokens[idx];
+    const { lang, run, bad } = parseFenceInfo(token.info);
+    const line = fileLine(env, token.map);
+    if (bad) env.problems.push({ file: env.file, line, severity: 'error', message: `bad run marker "${bad}": use "run" or "run=N" with N a terminal number` });
+    let useLang = lang;
+    if (!PLAIN.has(lang) && !known.has(lang)) {
+      env.problems.push({ file: env.file, line, severity: 'warning', message: `code language "${lang}" is not highlighted (known: ${CODE_LANGS.join(', ')}); shown as plain text` });
+      useLang = 'text';
+    }
+    if (PLAIN.has(useLang)) useLang = 'text';
+    const code = token.content;
+    // the fence's final newline would render as an empty last line
+    const pre = highlighter.codeToHtml(code.replace(/\n$/, ''), { lang: useLang, themes: THEMES, defaultColor: false });
+    if (run === null) return `<div class="nslab-code">${pre}</div>\n`;
+    if (run < 1 || run > env.terminals) {
+      env.problems.push({ file: env.file, line, severity: 'error', message: `run=${run} but the lesson has ${env.terminals} terminal${env.terminals === 1 ? '' : 's'} (front matter "terminals")` });
+    }
+    if (code.trim() === '') env.problems.push({ file: env.file, line, severity: 'error', message: 'a run block has no command in it' });
+    const labels = LABELS[env.lang];
+    // the web app's helper finds buttons by exactly this markup (class, data-terminal, data-command)
+    const command = code.replace(/\n+$/, '');
+    return `<div class="nslab-code nslab-code-run">${pre}<button class="nslab-run" data-terminal="${run}" data-command="${escapeHtml(command)}" type="button" title="${escapeHtml(labels.runTitle(run))}">${escapeHtml(labels.run)} ▸ ${run}</button></div>\n`;
+  };
+
+  md.use(container, 'step', {
+    validate: (params: string) => /^step(\s|$)/.test(params.trim()),
+    render(tokens: any[], idx: number, _opts: unknown, env: RenderEnv) {
+      const token = tokens[idx];
+      if (token.nesting !== 1) return '</section>\n';
+      const m = /^step(?:\s+(\S+))?(?:\s+(.*))?$/.exec(token.info.trim());
+      const id = m?.[1] ?? '';
+      const title = (m?.[2] ?? '').trim();
+      const line = fileLine(env, token.map);
+      if (!id) env.problems.push({ file: env.file, line, severity: 'error', message: 'a step needs an id and a title: "::: step <step-id> <Title>"' });
+      else if (!STEP_ID.test(id)) env.problems.push({ file: env.file, line, severity: 'error', message: `step id "${id}": lower-case letters, digits and dashes only` });
+      else if (!title) env.problems.push({ file: env.file, line, severity: 'error', message: `step "${id}" has no title: "::: step ${id} <Title>"` });
+      const dup = env.steps.find((s) => s.id === id);
+      if (id && dup) env.problems.push({ file: env.file, line, severity: 'error', message: `step id "${id}" is used twice (first on line ${dup.line})` });
+      if (id && !dup) env.steps.push({ id, title, line: line ?? 0 });
+      const n = env.steps.length;
+      return `<section class="nslab-step" id="step-${escapeHtml(id)}" data-step="${escapeHtml(id)}">\n<h2 class="nslab-step-title"><span class="nslab-step-number">${n}</span> ${md.renderInline(title)}</h2>\n`;
+    },
+  });
+
+  for (const kind of ['hint', 'solution'] as const) {
+    md.use(container, kind, {
+      render(tokens: any[], idx: number, _opts: unknown, env: RenderEnv) {
+        const token = tokens[idx];
+        if (token.nesting !== 1) return '</div></details>\n';
+        const label = token.info.trim().slice(kind.length).trim() || LABELS[env.lang][kind];
+        // <details> renders collapsed without any script
+        return `<details class="nslab-${kind}"><summary>${md.renderInline(label)}</summary><div class="nslab-${kind}-body">\n`;
+      },
+    });
+  }
+  for (const kind of ['note', 'warning'] as const) {
+    md.use(container, kind, {
+      render(tokens: any[], idx: number, _opts: unknown, env: RenderEnv) {
+        const token = tokens[idx];
+        if (token.nesting !== 1) return '</aside>\n';
+        const label = token.info.trim().slice(kind.length).trim() || LABELS[env.lang][kind];
+        return `<aside class="nslab-${kind}"><p class="nslab-aside-title">${md.renderInline(label)}</p>\n`;
+      },
+    });
+  }
+  return md;
+}
+
+let shared: Promise<LessonRenderer> | null = null;
+
+/** One highlighter per process: loading grammars takes a while and they never change. */
+export function getRenderer(): Promise<LessonRenderer> {
+  shared ??= (async () => {
+    const highlighter = await createHighlighter({ themes: [THEMES.light, THEMES.dark], langs: [...CODE_LANGS] });
+    const md = createMarkdown(highlighter);
+    return {
+      render(markdown, base) {
+        const env: RenderEnv = { ...base, steps: [], problems: [] };
+        const html = md.render(markdown, env as unknown as Record<string, unknown>);
+        return { html, steps: env.steps, problems: env.problems };
+      },
+    };
+  })();
+  return shared;
+}
