@@ -7,7 +7,12 @@
 # usage: build.sh OUT_DIR        (writes OUT_DIR/image.erofs and OUT_DIR/manifest.json)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-out=${1:?usage: build.sh OUT_DIR}
+recipe_hash() {
+  (cd "$here" && cat build.sh packages.txt $(ls src/* | sort) $(find files -type f | sort)) | sha256sum | cut -d' ' -f1
+}
+# --recipe: print the hash of everything the image is made from (the cache key)
+if [ "${1-}" = --recipe ]; then recipe_hash; exit 0; fi
+out=${1:?usage: build.sh OUT_DIR | build.sh --recipe}
 suite=${NSLAB_SUITE:-bookworm}
 mirror=${NSLAB_MIRROR:-http://deb.debian.org/debian}
 
@@ -58,7 +63,7 @@ mv "$work/image.erofs" "$out/image.erofs.new"
 mv "$out/image.erofs.new" "$out/image.erofs"
 
 echo "[4/4] manifest"
-recipe=$(cat "$here/build.sh" "$here/packages.txt" "$here/src/"* $(find "$here/files" -type f | sort) | sha256sum | cut -d' ' -f1)
+recipe=$(recipe_hash)
 size=$(stat -c %s "$out/image.erofs")
 printf '{"name":"%s","recipe":"%s","suite":"%s","builtAt":"%s","bytes":%s}\n' \
   "$(basename "$here")" "$recipe" "$suite" "$(date -u +%FT%TZ)" "$size" > "$out/manifest.json"

@@ -1,0 +1,210 @@
+/**
+ * The sandbox's cgroups, seen from the host: delegation to the sandbox's root,
+ * reading limits and events for checks, and removal at destroy.
+ *
+ * Hybrid hosts (v1 controllers, like our CI machine): crun creates
+ * <hierarchy>/nslab/<id> in every v1 hierarchy. We pre-create the ones the
+ * learner may use and hand the directory plus cgroup.procs/tasks to the
+ * sandbox's root, never the limit files: the learner can make sub-groups (which
+ * the kernel caps by the parent's limits) but cannot raise the sandbox's own.
+ * The cgroup2 at /sys/fs/cgroup/unified gets a group too, joined before the
+ * cgroup namespace is made, or `mount -t cgroup2` inside would show the host tree.
+ *
+ * v2 hosts: one tree at /sys/fs/cgroup/nslab/<id>, same delegation rule
+ * (directory, cgroup.procs, cgroup.subtree_control, cgroup.threads).
+ */
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { hostInfo } from './host.ts';
+import type { CgroupInfo } from './types.ts';
+
+const ROOT = '/sys/fs/cgroup';
+/** v1 hierarchies the learner gets to make groups in */
+const DELEGATED_V1 = ['memory', 'pids', 'cpu', 'cpuacct', 'systemd'];
+
+export function cgroupsPath(id: string): string {
+  return `/nslab/${id}`;
+}
+
+/** Host directories of the sandbox's cgroup in every hierarchy we manage. */
+export function cgroupDirs(id: string): string[] {
+  const h = hostInfo();
+  if (h.cgroupMode === 'v2') return [join(ROOT, 'nslab', id)];
+  const dirs = h.v1Hierarchies.map((name) => join(ROOT, name, 'nslab', id));
+  if (h.unifiedMount) dirs.push(join(h.unifiedMount, 'nslab', id));
+  return dirs;
+}
+
+/** The hierarchy whose cgroup.procs lists every process of the sandbox. */
+export function procsRoot(id: string): string {
+  const h = hostInfo();
+  return h.cgroupMode === 'v2' ? join(ROOT, 'nslab', id) : join(ROOT, 'pids', 'nslab', id);
+}
+
+/** hybrid: the unified-hierarchy cgroup.procs a process must join before crun runs */
+export function unifiedProcsFile(id: string): string | null {
+  const h = hostInfo();
+  return h.cgroupMode === 'hybrid' && h.unifiedMount ? join(h.unifiedMount, 'nslab', id, 'cgroup.procs') : null;
+}
+
+export function prepareCgroups(id: string, hostUid: number): void {
+  const h = hostInfo();
+  const own = (path: string) => { if (existsSync(path)) chownSync(path, hostUid, hostUid); };
+  if (h.cgroupMode === 'v2') {
+    const dir = join(ROOT, 'nslab', id);
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['', 'cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads']) own(join(dir, f));
+    return;
+  }
+  for (const name of h.v1Hierarchies) {
+    const dir = join(ROOT, name, 'nslab', id);
+    mkdirSync(dir, { recursive: true });
+    if (DELEGATED_V1.includes(name)) for (const f of ['', 'cgroup.procs', 'tasks']) own(join(dir, f));
+  }
+  if (h.unifiedMount) mkdirSync(join(h.unifiedMount, 'nslab', id), { recursive: true });
+}
+
+function readInts(file: string): number[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** every directory of a tree, deepest first */
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  const visit = (d: string) => {
+    let entries: import('node:fs').Dirent[] = [];
+    try { entries = readdirSync(d, { withFileTypes: true }); } catch { return; }
+    for (const e of entries) if (e.isDirectory()) visit(join(d, e.name));
+    out.push(d);
+  };
+  visit(dir);
+  return out;
+}
+
+/** host pids of every process in the sandbox (nested groups included) */
+export function sandboxHostPids(id: string): number[] {
+  const pids = new Set<number>();
+  for (const d of walk(procsRoot(id))) for (const p of readInts(join(d, 'cgroup.procs'))) pids.add(p);
+  return [...pids];
+}
+
+/**
+ * Kill whatever is left and remove every group of the sandbox, deepest first.
+ * Kills by cgroup membership, not by pid or process group: `setsid nohup`
+ * escapes the latter (the lesson of ttyd/wetty/terminado issues).
+ */
+export async function removeCgroups(id: string): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    // every hierarchy: the unified group also holds host-side crun processes
+    const pids = new Set<number>();
+    for (const base of cgroupDirs(id)) for (const d of walk(base)) for (const p of readInts(join(d, 'cgroup.procs'))) pids.add(p);
+    for (const p of pids) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    let left = 0;
+    for (const base of cgroupDirs(id)) {
+      for (const d of walk(base)) {
+        try { rmdirSync(d); } catch { left++; }
+      }
+    }
+    if (left === 0) return;
+    await sleep(attempt < 10 ? 5 : 40);
+  }
+  const still = cgroupDirs(id).filter(existsSync);
+  if (still.length) throw new Error(`cgroups of sandbox ${id} could not be removed: ${still.join(', ')}`);
+}
+
+/** ids of sandboxes that have cgroups on this host (for orphan reaping) */
+export function cgroupSandboxIds(): string[] {
+  const base = hostInfo().cgroupMode === 'v2' ? join(ROOT, 'nslab') : join(ROOT, 'pids', 'nslab');
+  if (!existsSync(base)) return [];
+  return readdirSync(base, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+}
+
+function readNumber(file: string): number | null {
+  try {
+    const s = readFileSync(file, 'utf8').trim();
+    if (s === 'max') return null;
+    const n = Number(s);
+    return Number.isFinite(n) ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+function readKeyed(file: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const [k, v] = line.trim().split(/\s+/);
+      if (k && v !== undefined) out[k] = Number(v);
+    }
+  } catch { /* missing file: no events */ }
+  return out;
+}
+
+/** v1 reports "no limit" as a page-rounded LONG_MAX */
+const V1_UNLIMITED = 2 ** 62;
+
+/**
+ * Every group of the sandbox with its members, memory limit/usage/events and
+ * pids limit. `toSandboxPid` maps host pids to the sandbox's pid namespace.
+ */
+export function readCgroups(id: string, toSandboxPid: (hostPid: number) => number | null): CgroupInfo[] {
+  const h = hostInfo();
+  const groups = new Map<string, CgroupInfo>();
+  const get = (rel: string, version: 1 | 2): CgroupInfo => {
+    let g = groups.get(rel);
+    if (!g) {
+      g = { path: rel, version, pids: [], hostPids: [], memoryLimit: null, memoryUsage: null, oomKills: 0, memoryEvents: { max: 0, oom: 0, oomKill: 0 }, pidsMax: null };
+      groups.set(rel, g);
+    }
+    return g;
+  };
+  const rel = (base: string, d: string) => (d === base ? '/' : d.slice(base.length));
+  const members = (g: CgroupInfo, dir: string) => {
+    for (const p of readInts(join(dir, 'cgroup.procs'))) {
+      if (g.hostPids.includes(p)) continue;
+      g.hostPids.push(p);
+      const sp = toSandboxPid(p);
+      if (sp !== null) g.pids.push(sp);
+    }
+  };
+  if (h.cgroupMode === 'v2') {
+    const base = join(ROOT, 'nslab', id);
+    for (const d of walk(base).reverse()) {
+      const g = get(rel(base, d), 2);
+      members(g, d);
+      g.memoryLimit = readNumber(join(d, 'memory.max'));
+      g.memoryUsage = readNumber(join(d, 'memory.current'));
+      const ev = readKeyed(join(d, 'memory.events'));
+      g.memoryEvents = { max: ev.max ?? 0, oom: ev.oom ?? 0, oomKill: ev.oom_kill ?? 0 };
+      g.oomKills = g.memoryEvents.oomKill;
+      g.pidsMax = readNumber(join(d, 'pids.max'));
+    }
+  } else {
+    const mem = join(ROOT, 'memory', 'nslab', id);
+    for (const d of walk(mem).reverse()) {
+      const g = get(rel(mem, d), 1);
+      members(g, d);
+      const lim = readNumber(join(d, 'memory.limit_in_bytes'));
+      g.memoryLimit = lim === null || lim >= V1_UNLIMITED ? null : lim;
+      g.memoryUsage = readNumber(join(d, 'memory.usage_in_bytes'));
+      const oc = readKeyed(join(d, 'memory.oom_control'));
+      const failcnt = readNumber(join(d, 'memory.failcnt')) ?? 0;
+      g.memoryEvents = { max: failcnt, oom: oc.under_oom ?? 0, oomKill: oc.oom_kill ?? 0 };
+      g.oomKills = oc.oom_kill ?? 0;
+    }
+    const pidsBase = join(ROOT, 'pids', 'nslab', id);
+    for (const d of walk(pidsBase).reverse()) {
+      const g = get(rel(pidsBase, d), 1);
+      members(g, d);
+      g.pidsMax = readNumber(join(d, 'pids.max'));
+    }
+  }
+  return [...groups.values()].sort((a, b) => a.path.localeCompare(b.path));
+}

@@ -1,0 +1,79 @@
+/**
+ * Where the driver keeps things and the default limits. Everything can be set
+ * from the environment (validated: a typo in a limit is an error, not a default).
+ */
+import { z } from 'zod';
+import type { SandboxLimits } from './types.ts';
+
+const MiB = 1024 * 1024;
+
+export const DEFAULT_LIMITS: SandboxLimits = {
+  memoryBytes: 512 * MiB,
+  pids: 512,
+  cpus: 1,
+  diskBytes: 256 * MiB,
+  lifetimeMs: 4 * 60 * 60 * 1000,
+  ptys: 64,
+};
+
+const positiveInt = z.coerce.number().int().positive();
+
+const envSchema = z.object({
+  NSLAB_DATA: z.string().startsWith('/').default('/var/lib/nslab'),
+  NSLAB_RUN: z.string().startsWith('/').default('/run/nslab'),
+  NSLAB_INSTANCE: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'lower-case letters, digits and dashes').default('default'),
+  NSLAB_MEMORY_MB: positiveInt.optional(),
+  NSLAB_PIDS: positiveInt.optional(),
+  NSLAB_CPUS: z.coerce.number().positive().max(64).optional(),
+  NSLAB_DISK_MB: positiveInt.optional(),
+  NSLAB_LIFETIME_MIN: positiveInt.optional(),
+});
+
+export interface DriverConfig {
+  /** images and other persistent data */
+  dataDir: string;
+  /** runtime state (sandbox dirs, crun state); a tmpfs, gone at reboot */
+  runDir: string;
+  /** several lab servers (or test runs) can share a host; each reaps only its own orphans */
+  instance: string;
+  limits: SandboxLimits;
+  /** first host uid of the per-sandbox ranges; each sandbox gets 65536 ids of its own */
+  uidBase: number;
+  uidSlots: number;
+}
+
+export function loadDriverConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<DriverConfig> = {}): DriverConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`bad nslab environment: ${issues}`);
+  }
+  const e = parsed.data;
+  const limits: SandboxLimits = {
+    ...DEFAULT_LIMITS,
+    ...(e.NSLAB_MEMORY_MB ? { memoryBytes: e.NSLAB_MEMORY_MB * MiB } : {}),
+    ...(e.NSLAB_PIDS ? { pids: e.NSLAB_PIDS } : {}),
+    ...(e.NSLAB_CPUS ? { cpus: e.NSLAB_CPUS } : {}),
+    ...(e.NSLAB_DISK_MB ? { diskBytes: e.NSLAB_DISK_MB * MiB } : {}),
+    ...(e.NSLAB_LIFETIME_MIN ? { lifetimeMs: e.NSLAB_LIFETIME_MIN * 60_000 } : {}),
+  };
+  return {
+    dataDir: e.NSLAB_DATA,
+    runDir: e.NSLAB_RUN,
+    instance: e.NSLAB_INSTANCE,
+    limits,
+    // 2^27: far above the ids distributions hand out (subuid ranges start at 100000)
+    uidBase: 134_217_728,
+    uidSlots: 16_384,
+    ...overrides,
+  };
+}
+
+export const limitsSchema = z.object({
+  memoryBytes: z.number().int().min(32 * MiB).max(64 * 1024 * MiB),
+  pids: z.number().int().min(16).max(65_536),
+  cpus: z.number().positive().max(64),
+  diskBytes: z.number().int().min(8 * MiB).max(64 * 1024 * MiB),
+  lifetimeMs: z.number().int().min(1000),
+  ptys: z.number().int().min(4).max(4096),
+});

@@ -1,0 +1,14 @@
+/** The sandbox driver. Everything outside lab-server/sandbox/ starts here. */
+import { loadDriverConfig, type DriverConfig } from './config.ts';
+import { LocalBackend } from './local.ts';
+import type { SandboxBackend } from './types.ts';
+
+export * from './types.ts';
+export { DEFAULT_LIMITS, loadDriverConfig, type DriverConfig } from './config.ts';
+export { Images } from './images.ts';
+export { LocalBackend, LocalSandbox } from './local.ts';
+
+/** The local crun back end, configured from the environment (NSLAB_*) plus overrides. */
+export function createSandboxBackend(overrides: Partial<DriverConfig> = {}): SandboxBackend & LocalBackend {
+  return new LocalBackend(loadDriverConfig(process.env, overrides));
+}

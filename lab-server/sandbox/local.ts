@@ -1,0 +1,403 @@
+/**
+ * The local back end: one crun container per sandbox, run by the (root) lab
+ * server. Why crun: it is a small, well-tested OCI runtime that does in one
+ * audited place what a sandbox needs — user namespace with a 65536-id map of
+ * its own, idmapped read-only binds of the image, pivot_root, seccomp, caps,
+ * rlimits, cgroup limits — and its state directory makes orphans easy to find
+ * after a crash. See docs/sandbox.md for the measurements behind the choice.
+ *
+ * Layout per sandbox, under <runDir>/sandboxes/<id>/:
+ *   owner.json   which server (instance, pid, start time) owns it
+ *   config.json  the OCI config (lab-server/sandbox/oci-spec.ts)
+ *   cmdlog       the command-log FIFO, bind-mounted at /run/nslab/cmdlog
+ *   rootfs/      mount point of the sandbox's size-capped tmpfs (the writable layer);
+ *                unmounted on the host as soon as the sandbox runs, so it lives
+ *                exactly as long as the sandbox's mount namespace
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as pty from 'node-pty';
+import { CommandLogReader, type RawCommandEvent } from './command-log.ts';
+import { cgroupDirs, cgroupSandboxIds, cgroupsPath, prepareCgroups, removeCgroups, sandboxHostPids } from './cgroups.ts';
+import { loadDriverConfig, limitsSchema, type DriverConfig } from './config.ts';
+import { crunArgv } from './crun.ts';
+import { checkHostRequirements } from './host.ts';
+import { Images, isMountPoint } from './images.ts';
+import { ociSpec, SANDBOX_PATH } from './oci-spec.ts';
+import { LocalProbe } from './probe.ts';
+import type {
+  CommandEvent, CreateOptions, ExecResult, Sandbox, SandboxBackend, SandboxLimits, SandboxState, SpawnOptions,
+} from './types.ts';
+import { HostError } from './types.ts';
+
+const run = promisify(execFile);
+const READY_TIMEOUT_MS = 15_000;
+const MAX_COMMAND_EVENTS = 5000;
+
+interface Owner { instance: string; pid: number; startTime: string; createdAt: string; label?: string; slot: number }
+
+function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+const hostnameRe = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})$/;
+
+export class LocalSandbox implements Sandbox {
+  readonly createdAt = new Date();
+  readonly probe: LocalProbe;
+  private _state: SandboxState = 'running';
+  private initPid: number | null = null;
+  private runner: ChildProcess | null = null;
+  private reader: CommandLogReader | null = null;
+  private events: CommandEvent[] = [];
+  private commandListeners = new Set<(e: CommandEvent) => void>();
+  private exitListeners = new Set<(reason: string) => void>();
+  private ptys = new Set<pty.IPty>();
+  private lifetimeTimer: NodeJS.Timeout | null = null;
+  private destroying: Promise<void> | null = null;
+  /** serialises host-pid resolution so events keep their order */
+  private eventChain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly id: string,
+    readonly image: string,
+    readonly limits: SandboxLimits,
+    readonly hostUid: number,
+    private readonly backend: LocalBackend,
+  ) {
+    this.probe = new LocalProbe(id, hostUid, () => this.initPid);
+  }
+
+  get state(): SandboxState {
+    return this._state;
+  }
+
+  get dir(): string {
+    return join(this.backend.sandboxesDir, this.id);
+  }
+
+  /** @internal called by the back end once the runtime says the sandbox is up */
+  attach(runner: ChildProcess, initPid: number, reader: CommandLogReader): void {
+    this.runner = runner;
+    this.initPid = initPid;
+    this.reader = reader;
+    runner.once('exit', () => { void this.finish('the sandbox stopped (its init process exited)'); });
+    this.lifetimeTimer = setTimeout(() => { void this.finish('the sandbox reached its lifetime limit'); }, this.limits.lifetimeMs);
+    this.lifetimeTimer.unref();
+  }
+
+  /** @internal */
+  pushRaw(e: RawCommandEvent): void {
+    const at = Date.now();
+    this.eventChain = this.eventChain.then(async () => {
+      let hostPid: number | null = null;
+      try {
+        const procs = await this.probe.processes();
+        const match = procs.find((p) => p.nsPids[p.nsPids.length - 1] === e.pid && (e.ns.pid === undefined || p.ns.pid === e.ns.pid));
+        hostPid = match?.hostPid ?? null;
+      } catch { /* sandbox going away */ }
+      const event: CommandEvent = { ...e, hostPid, at };
+      this.events.push(event);
+      if (this.events.length > MAX_COMMAND_EVENTS) this.events.splice(0, this.events.length - MAX_COMMAND_EVENTS);
+      for (const l of this.commandListeners) {
+        try { l(event); } catch (err) { console.error('nslab: command listener failed', err); }
+      }
+    });
+  }
+
+  spawnPty(opts: SpawnOptions): pty.IPty {
+    if (this._state !== 'running') throw new Error(`sandbox ${this.id} is not running`);
+    if (!Number.isInteger(opts.terminal) || opts.terminal < 0 || opts.terminal > 1024) throw new Error('terminal must be an integer 0..1024');
+    const cols = opts.cols ?? 80;
+    const rows = opts.rows ?? 24;
+    if (!(cols >= 2 && cols <= 1000 && rows >= 1 && rows <= 500)) throw new Error(`terminal size ${cols}x${rows} is out of range`);
+    const env = { TERM: 'xterm-256color', LANG: 'C.UTF-8', HOME: '/root', PATH: SANDBOX_PATH, ...opts.env, NSLAB_TERM: String(opts.terminal) };
+    // crun exec puts the process in a session of its own, away from our pty, so
+    // a shell would get no job control. script(1) gives it a terminal from the
+    // sandbox's own devpts instead (and keeps the host pty out of its hands).
+    const command = opts.command ?? ['/bin/bash', '-i'];
+    const inner = ['/usr/bin/script', '-q', '-e', '-c', `exec ${command.map(shellQuote).join(' ')}`, '/dev/null'];
+    const argv = this.backend.crun(this.id, [
+      'exec', '--no-new-privs', '--cwd', opts.cwd ?? '/root', ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...inner,
+    ]);
+    const p = pty.spawn(argv.file, argv.args, { name: 'xterm-256color', cols, rows, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...argv.env } });
+    this.ptys.add(p);
+    p.onExit(() => this.ptys.delete(p));
+    return p;
+  }
+
+  exec(command: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<ExecResult> {
+    if (this._state !== 'running') return Promise.reject(new Error(`sandbox ${this.id} is not running`));
+    const env = { LANG: 'C.UTF-8', HOME: '/root', PATH: SANDBOX_PATH, ...opts.env };
+    const argv = this.backend.crun(this.id, ['exec', '--no-new-privs', '--cwd', '/root', ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...command]);
+    return new Promise((resolve, reject) => {
+      const child = spawn(argv.file, argv.args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (b: Buffer) => out.push(b));
+      child.stderr.on('data', (b: Buffer) => err.push(b));
+      const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : null;
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      });
+      child.stdin.on('error', () => { /* command did not read its input */ });
+      child.stdin.end(opts.input ?? '');
+    });
+  }
+
+  commands(): readonly CommandEvent[] {
+    return this.events;
+  }
+
+  onCommand(listener: (e: CommandEvent) => void): () => void {
+    this.commandListeners.add(listener);
+    return () => this.commandListeners.delete(listener);
+  }
+
+  onExit(listener: (reason: string) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
+  destroy(): Promise<void> {
+    return this.finish('destroyed');
+  }
+
+  private finish(reason: string): Promise<void> {
+    if (!this.destroying) {
+      this._state = 'dead';
+      if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
+      this.destroying = (async () => {
+        for (const p of this.ptys) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
+        this.reader?.close();
+        await this.backend.teardown(this.id);
+        for (const l of this.exitListeners) {
+          try { l(reason); } catch (err) { console.error('nslab: exit listener failed', err); }
+        }
+        this.exitListeners.clear();
+        this.commandListeners.clear();
+      })();
+    }
+    return this.destroying;
+  }
+}
+
+export class LocalBackend implements SandboxBackend {
+  readonly name = 'local-crun';
+  readonly cfg: DriverConfig;
+  readonly images: Images;
+  readonly sandboxesDir: string;
+  readonly crunRoot: string;
+  private readonly uidDir: string;
+  private sandboxes = new Map<string, LocalSandbox>();
+  private hostChecked = false;
+
+  constructor(cfg: DriverConfig = loadDriverConfig()) {
+    this.cfg = cfg;
+    this.images = new Images(cfg.dataDir);
+    this.sandboxesDir = join(cfg.runDir, 'sandboxes');
+    this.crunRoot = join(cfg.runDir, 'crun');
+    this.uidDir = join(cfg.runDir, 'uids');
+  }
+
+  crun(id: string, args: string[]) {
+    return crunArgv(this.crunRoot, id, args);
+  }
+
+  async checkHost(): Promise<void> {
+    if (this.hostChecked) return;
+    checkHostRequirements();
+    // sandboxes/ must be traversable (not listable) by the sandboxes' host uids:
+    // crun reaches the rootfs and the FIFO as the container's user
+    mkdirSync(this.sandboxesDir, { recursive: true });
+    chmodSync(this.sandboxesDir, 0o711);
+    chmodSync(this.cfg.runDir, 0o711);
+    for (const d of [this.crunRoot, this.uidDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    this.hostChecked = true;
+  }
+
+  list(): LocalSandbox[] {
+    return [...this.sandboxes.values()];
+  }
+
+  get(id: string): LocalSandbox | undefined {
+    return this.sandboxes.get(id);
+  }
+
+  /** A uid range of its own per sandbox: per-uid kernel quotas are never shared. */
+  private claimSlot(id: string): number {
+    for (let tries = 0; tries < 64; tries++) {
+      const slot = Math.floor(Math.random() * this.cfg.uidSlots);
+      try {
+        mkdirSync(join(this.uidDir, String(slot)));
+        writeFileSync(join(this.uidDir, String(slot), 'sandbox'), id);
+        return slot;
+      } catch { /* taken */ }
+    }
+    for (let slot = 0; slot < this.cfg.uidSlots; slot++) {
+      try {
+        mkdirSync(join(this.uidDir, String(slot)));
+        writeFileSync(join(this.uidDir, String(slot), 'sandbox'), id);
+        return slot;
+      } catch { /* taken */ }
+    }
+    throw new Error('no free uid range for a new sandbox');
+  }
+
+  async create(opts: CreateOptions = {}): Promise<LocalSandbox> {
+    await this.checkHost();
+    const limits = limitsSchema.parse({ ...this.cfg.limits, ...opts.limits });
+    const image = opts.image ?? 'default';
+    const hostname = opts.hostname ?? 'nslab';
+    if (!hostnameRe.test(hostname)) throw new Error(`bad hostname '${hostname}'`);
+    const imageRoot = await this.images.mountedRoot(image);
+    const id = randomBytes(8).toString('hex');
+    const slot = this.claimSlot(id);
+    const hostUid = this.cfg.uidBase + slot * 65536;
+    const dir = join(this.sandboxesDir, id);
+    const sandbox = new LocalSandbox(id, image, limits, hostUid, this);
+    this.sandboxes.set(id, sandbox);
+    try {
+      mkdirSync(dir, { mode: 0o711 });
+      const owner: Owner = { instance: this.cfg.instance, pid: process.pid, startTime: processStartTime(process.pid) ?? '', createdAt: new Date().toISOString(), label: opts.label, slot };
+      writeFileSync(join(dir, 'owner.json'), JSON.stringify(owner));
+      const rootfs = join(dir, 'rootfs');
+      const fifo = join(dir, 'cmdlog');
+      mkdirSync(rootfs);
+      const inodes = Math.max(4096, Math.floor(limits.diskBytes / 16384));
+      await run('sh', ['-c', 'mkfifo -m 0620 "$1" && chown "$3:$3" "$1" && mount -t tmpfs -o "$4" nslab-rw "$2"', 'sh', fifo, rootfs, String(hostUid),
+        `size=${limits.diskBytes},nr_inodes=${inodes},mode=0755,uid=${hostUid},gid=${hostUid},nosuid,nodev`]);
+      buildSkeleton(rootfs, hostUid);
+      prepareCgroups(id, hostUid);
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id) })));
+      const reader = new CommandLogReader(fifo, (e) => sandbox.pushRaw(e));
+      const argv = this.crun(id, ['run', '--bundle', dir, id]);
+      const runner = spawn(argv.file, argv.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
+      await waitReady(runner);
+      const initPid = sandboxHostPids(id).find((p) => {
+        try {
+          const nsPids = readFileSync(`/proc/${p}/status`, 'utf8').match(/^NSpid:(.*)$/m)?.[1].trim().split(/\s+/) ?? [];
+          return nsPids.length === 2 && nsPids[1] === '1';
+        } catch { return false; }
+      });
+      if (!initPid) throw new Error('the sandbox started but its init process is not visible');
+      runner.stdout?.resume();
+      runner.stderr?.resume();
+      sandbox.attach(runner, initPid, reader);
+      // The writable layer now lives in the sandbox's mount namespace only.
+      await run('umount', ['-l', rootfs]).catch(() => { /* already gone with the sandbox */ });
+      return sandbox;
+    } catch (err) {
+      await sandbox.destroy().catch(() => {});
+      this.sandboxes.delete(id);
+      throw err instanceof HostError ? err : new Error(`could not create a sandbox: ${(err as Error).message}`);
+    }
+  }
+
+  /** @internal removes everything of a sandbox; safe to call for half-made or orphaned ones */
+  async teardown(id: string): Promise<void> {
+    const dir = join(this.sandboxesDir, id);
+    if (existsSync(join(this.crunRoot, id))) {
+      const argv = this.crun(id, ['delete', '--force', id]);
+      await run(argv.file, argv.args, { env: { PATH: process.env.PATH, ...argv.env } }).catch(() => { /* removed below by hand */ });
+    }
+    await removeCgroups(id);
+    rmSync(join(this.crunRoot, id), { recursive: true, force: true });
+    if (isMountPoint(join(dir, 'rootfs'))) await run('umount', ['-l', join(dir, 'rootfs')]).catch(() => {});
+    let slot: number | null = null;
+    try { slot = (JSON.parse(readFileSync(join(dir, 'owner.json'), 'utf8')) as Owner).slot; } catch { /* half-made */ }
+    rmSync(dir, { recursive: true, force: true });
+    if (slot !== null) rmSync(join(this.uidDir, String(slot)), { recursive: true, force: true });
+    this.sandboxes.delete(id);
+  }
+
+  async reapOrphans(): Promise<number> {
+    await this.checkHost();
+    let reaped = 0;
+    const known = new Set<string>();
+    for (const id of existsSync(this.sandboxesDir) ? readdirSync(this.sandboxesDir) : []) {
+      known.add(id);
+      if (this.sandboxes.has(id)) continue;
+      let owner: Owner | null = null;
+      try { owner = JSON.parse(readFileSync(join(this.sandboxesDir, id, 'owner.json'), 'utf8')) as Owner; } catch { /* half-made: reap */ }
+      const ownerAlive = owner !== null && owner.startTime !== '' && processStartTime(owner.pid) === owner.startTime;
+      const mine = owner?.instance === this.cfg.instance;
+      if (ownerAlive && !(mine && owner!.pid !== process.pid)) continue;
+      if (ownerAlive && mine && owner!.pid !== process.pid) {
+        // another live server of the same instance: not ours to touch
+        continue;
+      }
+      await this.teardown(id);
+      reaped++;
+    }
+    // cgroups of sandboxes whose directory is already gone (crash mid-teardown)
+    for (const id of cgroupSandboxIds()) {
+      if (known.has(id) || this.sandboxes.has(id)) continue;
+      await removeCgroups(id);
+      reaped++;
+    }
+    // uid ranges whose sandbox is gone
+    for (const slot of existsSync(this.uidDir) ? readdirSync(this.uidDir) : []) {
+      let id = '';
+      try { id = readFileSync(join(this.uidDir, slot, 'sandbox'), 'utf8'); } catch { /* half-written */ }
+      if (!id || !existsSync(join(this.sandboxesDir, id))) rmSync(join(this.uidDir, slot), { recursive: true, force: true });
+    }
+    return reaped;
+  }
+
+  async destroyAll(): Promise<void> {
+    await Promise.all(this.list().map((s) => s.destroy()));
+  }
+
+  /** for leak tests: every cgroup directory a sandbox id still has */
+  leftoverCgroups(id: string): string[] {
+    return cgroupDirs(id).filter(existsSync);
+  }
+}
+
+/** The sandbox's root directory: mount points for the image parts and the writable dirs. */
+function buildSkeleton(rootfs: string, uid: number): void {
+  for (const d of ['usr', 'etc', 'opt', 'var', 'proc', 'sys', 'dev', 'run', 'root', 'home', 'tmp', 'srv', 'mnt', 'media']) {
+    mkdirSync(join(rootfs, d));
+    chownSync(join(rootfs, d), uid, uid);
+  }
+  chmodSync(join(rootfs, 'tmp'), 0o1777);
+  chmodSync(join(rootfs, 'root'), 0o700);
+  for (const [link, target] of [['bin', 'usr/bin'], ['sbin', 'usr/sbin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64']]) {
+    symlinkSync(target, join(rootfs, link));
+  }
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_\/.,:=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function waitReady(runner: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => { runner.kill('SIGKILL'); reject(new Error(`the sandbox did not start within ${READY_TIMEOUT_MS} ms: ${err.trim()}`)); }, READY_TIMEOUT_MS);
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      runner.stdout?.off('data', onOut);
+      runner.removeListener('exit', onExit);
+      if (e) reject(e); else resolve();
+    };
+    const onOut = (b: Buffer) => { out += b.toString(); if (out.includes('nslab-init ready')) done(); };
+    const onExit = (code: number | null) => done(new Error(`crun exited with ${code}: ${err.trim() || out.trim()}`));
+    runner.stdout?.on('data', onOut);
+    runner.stderr?.on('data', (b: Buffer) => { err += b.toString(); if (err.length > 4000) err = err.slice(-4000); });
+    runner.once('exit', onExit);
+    runner.once('error', (e) => done(e));
+  });
+}

@@ -1,0 +1,82 @@
+/** The OCI runtime config crun gets for one sandbox. */
+import { seccompProfile } from './seccomp.ts';
+import type { SandboxLimits } from './types.ts';
+
+/** Every capability; inside a user namespace they only act on what that namespace owns. */
+export const ALL_CAPS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
+  'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE',
+  'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE',
+  'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT',
+  'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE',
+  'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
+  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
+
+export const SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const SHM_BYTES = 64 * 1024 * 1024;
+
+export interface SpecInput {
+  rootfs: string;
+  imageRoot: string;
+  cmdlogFifo: string;
+  hostname: string;
+  hostUid: number;
+  limits: SandboxLimits;
+  cgroupsPath: string;
+}
+
+export function ociSpec(i: SpecInput) {
+  const imageBind = (dir: string) => ({
+    destination: dir, type: 'bind', source: `${i.imageRoot}${dir}`, options: ['rbind', 'ro', 'nosuid', 'nodev', 'idmap'],
+  });
+  const caps = { bounding: ALL_CAPS, effective: ALL_CAPS, permitted: ALL_CAPS };
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: ['/usr/local/sbin/nslab-init'],
+      env: [`PATH=${SANDBOX_PATH}`, 'HOME=/root', 'TERM=xterm-256color', 'LANG=C.UTF-8'],
+      cwd: '/',
+      capabilities: caps,
+      noNewPrivileges: true,
+      // the OOM killer takes a sandbox before the lab server
+      oomScoreAdj: 800,
+      rlimits: [
+        { type: 'RLIMIT_NOFILE', hard: 8192, soft: 4096 },
+        { type: 'RLIMIT_CORE', hard: 0, soft: 0 },
+      ],
+    },
+    root: { path: i.rootfs, readonly: false },
+    hostname: i.hostname,
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'nodev', 'noexec'] },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=1m', 'nr_inodes=4096'] },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5', `max=${i.limits.ptys}`] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'nodev', 'noexec', 'mode=1777', `size=${SHM_BYTES}`] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'rw'] },
+      imageBind('/usr'),
+      imageBind('/etc'),
+      imageBind('/opt'),
+      imageBind('/var'),
+      { destination: '/var/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', 'size=64m'] },
+      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755', 'size=16m'] },
+      { destination: '/run/nslab/cmdlog', type: 'bind', source: i.cmdlogFifo, options: ['bind', 'rw', 'nosuid', 'nodev', 'noexec'] },
+    ],
+    linux: {
+      uidMappings: [{ containerID: 0, hostID: i.hostUid, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: i.hostUid, size: 65536 }],
+      namespaces: ['pid', 'ipc', 'uts', 'mount', 'network', 'user', 'cgroup'].map((type) => ({ type })),
+      cgroupsPath: i.cgroupsPath,
+      resources: {
+        memory: { limit: i.limits.memoryBytes, swap: i.limits.memoryBytes },
+        pids: { limit: i.limits.pids },
+        cpu: { quota: Math.round(i.limits.cpus * 100_000), period: 100_000 },
+      },
+      rootfsPropagation: 'private',
+      seccomp: seccompProfile(),
+    },
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * Looking into a sandbox from the host, for checks. Everything here reads the
+ * kernel's view (procfs, cgroupfs, or a short-lived helper that joins *only* the
+ * namespaces it needs): what a learner types cannot change what the probe sees
+ * about processes, namespaces, IPC objects, mounts or cgroups.
+ *
+ * Helpers that read files join the process's user and mount namespaces and its
+ * root, so a symlink the learner planted resolves inside the sandbox, never on
+ * the host. They never join the sandbox's pid namespace: the learner cannot see
+ * or ptrace them.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { z } from 'zod';
+import { readCgroups, sandboxHostPids } from './cgroups.ts';
+import {
+  NAMESPACE_KINDS, type CgroupInfo, type MountInfo, type MqueueEntry, type NamespaceSet, type ProcessInfo,
+  type Probe, type SysvIpc,
+} from './types.ts';
+
+const HELPER_TIMEOUT_MS = 5000;
+const MAX_READ = 1024 * 1024;
+
+function helper(args: string[], timeoutMs = HELPER_TIMEOUT_MS): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(args[0], args.slice(1), { timeout: timeoutMs, maxBuffer: MAX_READ * 2, encoding: 'utf8', killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? Number((err as { code: number }).code) : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export function readNamespaces(hostPid: number): NamespaceSet | null {
+  const ns = {} as NamespaceSet;
+  try {
+    for (const kind of NAMESPACE_KINDS) {
+      const link = readlinkSync(`/proc/${hostPid}/ns/${kind}`);
+      ns[kind] = Number(/\[(\d+)\]/.exec(link)?.[1] ?? 0);
+    }
+  } catch {
+    return null;
+  }
+  return ns;
+}
+
+interface Status { nsPids: number[]; ppid: number; uid: number; state: string; name: string }
+
+function readStatus(hostPid: number): Status | null {
+  let text: string;
+  try { text = readFileSync(`/proc/${hostPid}/status`, 'utf8'); } catch { return null; }
+  const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(text)?.[1] ?? '';
+  return {
+    name: field('Name'),
+    state: field('State').split(' ')[0] ?? '',
+    ppid: Number(field('PPid')),
+    uid: Number(field('Uid').split(/\s+/)[1]),
+    nsPids: field('NSpid').split(/\s+/).filter(Boolean).map(Number),
+  };
+}
+
+const num = (s: string | undefined) => Number(s ?? 0);
+
+/** /proc/sysvipc/{msg,shm,sem} as one text: each table starts with its header line */
+export function parseSysvipc(text: string, toSandboxUid: (hostUid: number) => number): SysvIpc {
+  const out: SysvIpc = { queues: [], shm: [], sems: [] };
+  let table: 'msg' | 'shm' | 'sem' | null = null;
+  let cols: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    if (line.startsWith('key')) {
+      cols = line.split(/\s+/);
+      table = cols.includes('msqid') ? 'msg' : cols.includes('shmid') ? 'shm' : cols.includes('semid') ? 'sem' : null;
+      continue;
+    }
+    const v = line.split(/\s+/);
+    const get = (c: string) => v[cols.indexOf(c)];
+    if (table === 'msg') {
+      out.queues.push({ key: num(get('key')), id: num(get('msqid')), perms: parseInt(get('perms') ?? '0', 8), cbytes: num(get('cbytes')), qnum: num(get('qnum')), lspid: num(get('lspid')), lrpid: num(get('lrpid')), uid: toSandboxUid(num(get('uid'))) });
+    } else if (table === 'shm') {
+      out.shm.push({ key: num(get('key')), id: num(get('shmid')), perms: parseInt(get('perms') ?? '0', 8), size: num(get('size')), cpid: num(get('cpid')), lpid: num(get('lpid')), nattch: num(get('nattch')), uid: toSandboxUid(num(get('uid'))) });
+    } else if (table === 'sem') {
+      out.sems.push({ key: num(get('key')), id: num(get('semid')), perms: parseInt(get('perms') ?? '0', 8), nsems: num(get('nsems')), uid: toSandboxUid(num(get('uid'))) });
+    }
+  }
+  return out;
+}
+
+export function parseMountinfo(text: string): MountInfo[] {
+  const unescape = (s: string) => s.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const out: MountInfo[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    if (sep < 6) continue;
+    out.push({
+      mountId: Number(f[0]), parentId: Number(f[1]), root: unescape(f[3]), mountPoint: unescape(f[4]),
+      options: f[5].split(','), fsType: f[sep + 1], source: unescape(f[sep + 2] ?? ''), superOptions: (f[sep + 3] ?? '').split(','),
+    });
+  }
+  return out;
+}
+
+const sysctlName = z.string().min(1).max(200).regex(/^[a-z0-9_]+([./][a-z0-9_-]+)*$/, 'a sysctl name like kernel.msgmni');
+const filePath = z.string().startsWith('/').max(4096).refine((p) => !p.includes('\0'), 'no NUL bytes');
+
+export class LocalProbe implements Probe {
+  constructor(
+    private readonly id: string,
+    private readonly hostUidBase: number,
+    private readonly initPid: () => number | null,
+  ) {}
+
+  private toSandboxUid = (hostUid: number) => (hostUid >= this.hostUidBase && hostUid < this.hostUidBase + 65536 ? hostUid - this.hostUidBase : 65534);
+
+  /** refuses pids that are not the sandbox's: a check can never read a host process */
+  private own(hostPid: number): number {
+    if (!Number.isInteger(hostPid) || hostPid <= 0 || !sandboxHostPids(this.id).includes(hostPid)) {
+      throw new Error(`process ${hostPid} is not in sandbox ${this.id}`);
+    }
+    return hostPid;
+  }
+
+  async processes(): Promise<ProcessInfo[]> {
+    const statuses = new Map<number, Status>();
+    for (const p of sandboxHostPids(this.id)) {
+      const s = readStatus(p);
+      if (s && s.nsPids.length >= 2) statuses.set(p, s);
+    }
+    const out: ProcessInfo[] = [];
+    for (const [hostPid, s] of statuses) {
+      const ns = readNamespaces(hostPid);
+      if (!ns) continue;
+      let cmdline: string[] = [];
+      let cwd = '';
+      try { cmdline = readFileSync(`/proc/${hostPid}/cmdline`, 'utf8').split('\0').filter((x, i, a) => x !== '' || i < a.length - 1); } catch { /* exited */ }
+      try { cwd = readlinkSync(`/proc/${hostPid}/cwd`); } catch { /* exited or kernel thread */ }
+      const parent = statuses.get(s.ppid);
+      out.push({
+        hostPid, pid: s.nsPids[1], nsPids: s.nsPids.slice(1), ppid: parent ? parent.nsPids[1] : 0, hostPpid: s.ppid,
+        comm: s.name, cmdline, uid: this.toSandboxUid(s.uid), hostUid: s.uid, cwd, ns, state: s.state,
+      });
+    }
+    return out.sort((a, b) => a.pid - b.pid);
+  }
+
+  async rootNamespaces(): Promise<NamespaceSet> {
+    const pid = this.initPid();
+    const ns = pid ? readNamespaces(pid) : null;
+    if (!ns) throw new Error(`sandbox ${this.id} is not running`);
+    return ns;
+  }
+
+  async readFile(hostPid: number, path: string): Promise<string | null> {
+    const p = filePath.parse(path);
+    const pid = String(this.own(hostPid));
+    const r = await helper(['nsenter', '-t', pid, '-U', '-m', '-r', '-S', '0', '-G', '0', '--', 'head', '-c', String(MAX_READ), '--', p]);
+    if (r.code !== 0) {
+      if (/No such file|Not a directory/.test(r.stderr)) return null;
+      throw new Error(`cannot read ${p} in process ${hostPid}: ${r.stderr.trim()}`);
+    }
+    return r.stdout;
+  }
+
+  async sysvipc(hostPid: number): Promise<SysvIpc> {
+    const pid = String(this.own(hostPid));
+    const r = await helper(['nsenter', '-t', pid, '--ipc', '--', 'cat', '/proc/sysvipc/msg', '/proc/sysvipc/shm', '/proc/sysvipc/sem']);
+    if (r.code !== 0) throw new Error(`cannot read the IPC namespace of ${hostPid}: ${r.stderr.trim()}`);
+    return parseSysvipc(r.stdout, this.toSandboxUid);
+  }
+
+  async mqueue(hostPid: number): Promise<MqueueEntry[]> {
+    const pid = String(this.own(hostPid));
+    // An mqueue mount shows the queues of the IPC namespace of whoever mounts it:
+    // mount one in a throwaway mount namespace that has joined the process's IPC namespace.
+    const script = 'mount -t mqueue nslab-probe /mnt || exit 3; cd /mnt || exit 3; for f in * .[!.]*; do [ -f "$f" ] || continue; printf "%s\\t%s\\t" "$f" "$(stat -c %a -- "$f")"; head -c 200 -- "$f"; echo; done';
+    const r = await helper(['nsenter', '-t', pid, '--ipc', '--', 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script]);
+    if (r.code !== 0) throw new Error(`cannot list POSIX message queues of ${hostPid}: ${r.stderr.trim()}`);
+    return r.stdout.split('\n').filter(Boolean).map((line) => {
+      const [name, mode, info] = line.split('\t');
+      return { name, mode: parseInt(mode, 8), qsize: Number(/QSIZE:(\d+)/.exec(info ?? '')?.[1] ?? 0) };
+    });
+  }
+
+  async sysctl(hostPid: number, name: string): Promise<string> {
+    const rel = sysctlName.parse(name).replace(/\./g, '/');
+    const pid = String(this.own(hostPid));
+    const r = await helper(['nsenter', '-t', pid, '--ipc', '--uts', '--net', '--', 'cat', `/proc/sys/${rel}`]);
+    if (r.code !== 0) throw new Error(`cannot read sysctl ${name} in process ${hostPid}: ${r.stderr.trim()}`);
+    return r.stdout.trim();
+  }
+
+  async hostname(hostPid: number): Promise<string> {
+    return this.sysctl(hostPid, 'kernel.hostname');
+  }
+
+  async mounts(hostPid: number): Promise<MountInfo[]> {
+    const pid = this.own(hostPid);
+    return parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'));
+  }
+
+  async cgroups(): Promise<CgroupInfo[]> {
+    return readCgroups(this.id, (hostPid) => readStatus(hostPid)?.nsPids[1] ?? null);
+  }
+}
