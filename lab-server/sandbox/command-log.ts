@@ -51,7 +51,7 @@ export class CommandLogReader {
   private buffer = '';
 
   constructor(fifoPath: string, onLine: (e: RawCommandEvent) => void) {
-    const fd = openSync(fifoPath, constants.O_RDWR | constants.O_NONBLOCK | constants.O_CLOEXEC);
+    const fd = openSync(fifoPath, constants.O_RDWR | constants.O_NONBLOCK);
     this.socket = new Socket({ fd, readable: true, writable: false });
     this.socket.setEncoding('utf8');
     this.socket.on('data', (chunk: string) => {

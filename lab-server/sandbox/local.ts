@@ -134,12 +134,18 @@ export class LocalSandbox implements Sandbox {
     return p;
   }
 
+  /** a process inside the sandbox with the given stdio (no pty); the CLI streams through this */
+  spawnProcess(command: string[], stdio: 'pipe' | 'inherit', env: Record<string, string> = {}): ChildProcess {
+    if (this._state !== 'running') throw new Error(`sandbox ${this.id} is not running`);
+    const full = { LANG: 'C.UTF-8', HOME: '/root', PATH: SANDBOX_PATH, ...env };
+    const argv = this.backend.crun(this.id, ['exec', '--no-new-privs', '--cwd', '/root', ...Object.entries(full).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...command]);
+    return spawn(argv.file, argv.args, { stdio, env: { PATH: process.env.PATH, ...argv.env } });
+  }
+
   exec(command: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<ExecResult> {
     if (this._state !== 'running') return Promise.reject(new Error(`sandbox ${this.id} is not running`));
-    const env = { LANG: 'C.UTF-8', HOME: '/root', PATH: SANDBOX_PATH, ...opts.env };
-    const argv = this.backend.crun(this.id, ['exec', '--no-new-privs', '--cwd', '/root', ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...command]);
     return new Promise((resolve, reject) => {
-      const child = spawn(argv.file, argv.args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
+      const child = this.spawnProcess(command, 'pipe', opts.env) as ChildProcess & { stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream; stdin: NodeJS.WritableStream };
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (b: Buffer) => out.push(b));

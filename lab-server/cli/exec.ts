@@ -1,0 +1,26 @@
+/** nslab exec [--image NAME] -- CMD ARGS...: one command in a fresh sandbox; its output streams, its status is ours. */
+import { createSandboxBackend } from '../sandbox/index.ts';
+import { parseSandboxArgs } from './sandbox-args.ts';
+
+const USAGE = 'usage: nslab exec [--image NAME] -- CMD [ARGS...]';
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseSandboxArgs(args, USAGE);
+  if (typeof parsed === 'string') { console.error(parsed); return 2; }
+  if (!parsed.rest.length) { console.error(`nslab exec needs a command\n${USAGE}`); return 2; }
+  const backend = createSandboxBackend();
+  await backend.reapOrphans();
+  const sandbox = await backend.create({ image: parsed.image, label: 'nslab exec' });
+  try {
+    const child = sandbox.spawnProcess(parsed.rest, 'inherit');
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const code = await new Promise<number>((resolve) => child.on('close', (c, s) => resolve(c ?? (s ? 128 + 15 : 1))));
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+    return code;
+  } finally {
+    await sandbox.destroy();
+  }
+}
