@@ -1,7 +1,6 @@
 /** The sandbox driver. Everything outside lab-server/sandbox/ starts here. */
 import { loadDriverConfig, type DriverConfig } from './config.ts';
 import { LocalBackend } from './local.ts';
-import type { SandboxBackend } from './types.ts';
 
 export * from './types.ts';
 export { DEFAULT_LIMITS, loadDriverConfig, type DriverConfig } from './config.ts';
@@ -9,6 +8,6 @@ export { Images } from './images.ts';
 export { LocalBackend, LocalSandbox } from './local.ts';
 
 /** The local crun back end, configured from the environment (NSLAB_*) plus overrides. */
-export function createSandboxBackend(overrides: Partial<DriverConfig> = {}): SandboxBackend & LocalBackend {
+export function createSandboxBackend(overrides: Partial<DriverConfig> = {}): LocalBackend {
   return new LocalBackend(loadDriverConfig(process.env, overrides));
 }
