@@ -1,0 +1,233 @@
+/**
+ * The check engine: runs a lesson's checks against one sandbox and reports step
+ * status changes.
+ *
+ * Evaluation is event driven: every command-log event (a command finished, a shell
+ * came back to a prompt) re-checks the open steps at once, because that is when state
+ * changes and the learner is looking. A slow background poll catches what no prompt
+ * announces (a background job finishing, an OOM kill a moment later).
+ *
+ * Rules that matter to learners:
+ * - a passed step stays passed (undoing the state later does not take progress away);
+ * - a check that throws, hangs or returns garbage is a failure with a clear message
+ *   and a server log line, never a crash of the session;
+ * - rounds never overlap: events during a round coalesce into one more round.
+ */
+import { z } from 'zod';
+import type { Sandbox } from '../sandbox/types.ts';
+import type { Check, CheckResult, Lang, LessonChecks } from './api.ts';
+import { createLab, localize, type TerminalTextProvider } from './lab.ts';
+
+export type StepState = 'pass' | 'fail' | 'pending';
+
+export interface StepStatus {
+  id: string;
+  status: StepState;
+  /** in the learner's language; null when the check said nothing */
+  message: string | null;
+  /** ms since epoch when the step first passed */
+  passedAt: number | null;
+  /** true when the check itself broke (a lesson bug, not the learner's mistake) */
+  error?: boolean;
+}
+
+export interface CheckEngineOptions {
+  sandbox: Sandbox;
+  checks: LessonChecks;
+  /** the lesson's step ids, in lesson order */
+  steps: string[];
+  lang: Lang;
+  terminalText?: TerminalTextProvider;
+  /** called with the steps whose status or message changed, and all of them */
+  onStatus?: (changed: StepStatus[], all: StepStatus[]) => void;
+  /** background poll interval; 0 turns it off. Default 2000 ms. */
+  pollMs?: number;
+  /** a check running longer than this fails. Default 10 s. */
+  checkTimeoutMs?: number;
+  /** steps already passed (progress restored from the learner's session) */
+  passed?: Iterable<string>;
+  /** where check errors are logged (they are lesson bugs an operator should see) */
+  log?: (line: string) => void;
+}
+
+const localizedSchema = z.union([z.string(), z.object({ en: z.string(), ko: z.string().optional(), zh: z.string().optional() })]);
+const resultSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('pass'), message: localizedSchema.optional() }),
+  z.object({ status: z.literal('fail'), message: localizedSchema }),
+  z.object({ status: z.literal('pending'), message: localizedSchema.optional() }),
+]);
+
+const BROKEN: Record<Lang, (detail: string) => string> = {
+  en: (d) => `This step's check could not run (${d}). That is a problem in the lesson, not your mistake — tell your instructor.`,
+  ko: (d) => `이 단계의 검사를 실행하지 못했습니다(${d}). 여러분의 실수가 아니라 레슨의 문제입니다. 강사에게 알려 주세요.`,
+  zh: (d) => `此步骤的检查无法运行（${d}）。这是课程的问题，不是你的错误——请告诉讲师。`,
+};
+
+class CheckTimeout extends Error {}
+
+export class CheckEngine {
+  private readonly status = new Map<string, StepStatus>();
+  private readonly listeners = new Set<NonNullable<CheckEngineOptions['onStatus']>>();
+  private inFlight: Promise<void> | null = null;
+  private rerun: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void)[] = [];
+  private stopped = false;
+  private started = false;
+
+  constructor(private readonly opts: CheckEngineOptions) {
+    const restored = new Set(opts.passed ?? []);
+    for (const id of opts.steps) {
+      this.status.set(id, restored.has(id)
+        ? { id, status: 'pass', message: null, passedAt: Date.now() }
+        : { id, status: 'pending', message: null, passedAt: null });
+    }
+    if (opts.onStatus) this.listeners.add(opts.onStatus);
+  }
+
+  /** Subscribe to status changes; returns the unsubscribe function. */
+  onStatus(listener: NonNullable<CheckEngineOptions['onStatus']>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Begin watching the sandbox: evaluate now, on every command event, and on the poll. */
+  start(): this {
+    if (this.started || this.stopped) return this;
+    this.started = true;
+    const { sandbox } = this.opts;
+    this.unsubscribe.push(sandbox.onCommand(() => { void this.evaluate(); }));
+    this.unsubscribe.push(sandbox.onExit(() => this.stop()));
+    const pollMs = this.opts.pollMs ?? 2000;
+    if (pollMs > 0) {
+      this.timer = setInterval(() => {
+        // the poll only fills gaps: skip it while a round is running
+        if (!this.inFlight && this.open().length) void this.evaluate();
+      }, pollMs);
+      this.timer.unref();
+    }
+    void this.evaluate();
+    return this;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const u of this.unsubscribe.splice(0)) u();
+  }
+
+  statuses(): StepStatus[] {
+    return this.opts.steps.map((id) => ({ ...this.status.get(id)! }));
+  }
+
+  /** ids of steps not passed yet */
+  open(): string[] {
+    return this.opts.steps.filter((id) => this.status.get(id)!.status !== 'pass');
+  }
+
+  /**
+   * Run one round over the open steps. If a round is running, one more round is
+   * queued after it (however many events arrive meanwhile) and that one is awaited,
+   * so the caller always sees state at least as new as the moment it asked.
+   */
+  evaluate(): Promise<void> {
+    if (this.inFlight) {
+      this.rerun ??= this.inFlight.then(() => {
+        this.rerun = null;
+        return this.evaluate();
+      });
+      return this.rerun;
+    }
+    this.inFlight = this.round().finally(() => { this.inFlight = null; });
+    return this.inFlight;
+  }
+
+  /** Resolves when no round is running or queued. */
+  async idle(): Promise<void> {
+    while (this.inFlight || this.rerun) await (this.rerun ?? this.inFlight);
+  }
+
+  private async round(): Promise<void> {
+    const { sandbox } = this.opts;
+    if (this.stopped || sandbox.state === 'dead') return;
+    const open = this.open();
+    if (!open.length) return;
+    const lab = createLab(sandbox, { lang: this.opts.lang, terminalText: this.opts.terminalText });
+    const results: [string, CheckResult & { error?: boolean }][] = [];
+    // one step at a time: checks share the round's memoised probe results, and a
+    // learner's sandbox should not see a burst of parallel probes
+    for (const id of open) results.push([id, await this.runOne(id, lab)]);
+    // a sandbox that died during the round makes every probe fail: that says nothing
+    // about the learner's work, so those results are dropped
+    if (this.gone()) return;
+    const changed: StepStatus[] = [];
+    for (const [id, r] of results) {
+      const before = this.status.get(id)!;
+      if (before.status === 'pass') continue;
+      const message = localize(r.message, this.opts.lang);
+      const next: StepStatus = { id, status: r.status, message, passedAt: r.status === 'pass' ? Date.now() : null };
+      if (r.error) next.error = true;
+      if (next.status !== before.status || next.message !== before.message || !!next.error !== !!before.error) {
+        this.status.set(id, next);
+        changed.push({ ...next });
+      }
+    }
+    if (changed.length) {
+      const all = this.statuses();
+      for (const l of this.listeners) {
+        try {
+          l(changed, all);
+        } catch (err) {
+          this.log(`check listener threw: ${(err as Error).stack ?? err}`);
+        }
+      }
+    }
+  }
+
+  private async runOne(id: string, lab: ReturnType<typeof createLab>): Promise<CheckResult & { error?: boolean }> {
+    const check: Check | undefined = this.opts.checks[id];
+    const lang = this.opts.lang;
+    if (!check) return { status: 'fail', message: BROKEN[lang](`no check for step "${id}"`), error: true };
+    const timeoutMs = this.opts.checkTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const raw = await Promise.race([
+        Promise.resolve().then(() => check(lab)),
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new CheckTimeout()), timeoutMs); }),
+      ]);
+      const parsed = resultSchema.safeParse(raw);
+      if (!parsed.success) {
+        this.log(`check "${id}" returned ${JSON.stringify(raw)}, not pass() / fail(message) / pending()`);
+        return { status: 'fail', message: BROKEN[lang]('it returned an invalid result'), error: true };
+      }
+      return parsed.data as CheckResult;
+    } catch (err) {
+      if (this.gone()) return { status: 'pending' };
+      if (err instanceof CheckTimeout) {
+        this.log(`check "${id}" did not finish within ${timeoutMs} ms`);
+        return { status: 'fail', message: BROKEN[lang](`it took longer than ${timeoutMs / 1000} s`), error: true };
+      }
+      // a process that exited between processes() and a probe of it is a race with
+      // the learner, not a broken check: keep the step as it was and look again next round
+      const code = (err as NodeJS.ErrnoException)?.code;
+      if (code === 'ENOENT' || code === 'ESRCH') {
+        const prev = this.status.get(id)!;
+        return { status: prev.status === 'fail' ? 'fail' : 'pending', message: prev.message ?? undefined } as CheckResult;
+      }
+      this.log(`check "${id}" threw: ${(err as Error)?.stack ?? String(err)}`);
+      return { status: 'fail', message: BROKEN[lang](`${(err as Error)?.message ?? String(err)}`.slice(0, 200)), error: true };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** a function, not an inline test: the sandbox's state changes across awaits */
+  private gone(): boolean {
+    return this.stopped || this.opts.sandbox.state === 'dead';
+  }
+
+  private log(line: string): void {
+    (this.opts.log ?? ((l: string) => console.warn(`nslab checks: ${l}`)))(line);
+  }
+}

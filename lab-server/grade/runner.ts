@@ -1,0 +1,157 @@
+/**
+ * Types a transcript into a sandbox the way a learner would.
+ *
+ * Each line goes into the current terminal followed by Enter. The next line is sent
+ * when that terminal's shell reports back (a command-log event: a command finished, a
+ * new shell's first prompt, an empty Enter), or when the screen ends in a continuation
+ * prompt (`> `, Python's `>>> ` / `... `), or when the terminal has been quiet for a
+ * while (a program reading input, a long silent command). The command log is the
+ * primary signal because it is exact; the other two keep transcripts that drive
+ * heredocs or interactive programs moving.
+ *
+ * When a check engine is attached, the runner waits for the evaluation triggered by
+ * each command to finish before typing the next line, so grading sees the state right
+ * after every command — as a learner watching the step list would.
+ */
+import type { IPty } from 'node-pty';
+import type { CheckEngine } from '../checks/engine.ts';
+import type { CommandEvent, Sandbox } from '../sandbox/types.ts';
+import { ctrlByte, type Transcript } from './transcript.ts';
+
+export interface RunnerOptions {
+  /** no output for this long counts as "ready for the next line". Default 1500 ms. */
+  quietMs?: number;
+  /** a line gets at most this long before the next is typed anyway. Default 60 s. */
+  lineTimeoutMs?: number;
+  /** how long a new terminal may take to show its first prompt. Default 20 s. */
+  startTimeoutMs?: number;
+  engine?: CheckEngine;
+  cols?: number;
+  rows?: number;
+}
+
+export class TranscriptError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TranscriptError';
+  }
+}
+
+interface Term { n: number; pty: IPty; text: string; lastOutput: number; exited: boolean }
+
+const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]|\x1b[()][0-9A-Za-z]/g;
+const KEEP_TEXT = 64 * 1024;
+const CONTINUATION = /(?:^|\n)(?:> |>>> |\.\.\. )$/;
+
+/** Terminal output as plain text: escape sequences removed, CR/LF normalised. */
+export function plainText(raw: string): string {
+  return raw.replace(ANSI, '').replace(/\r+\n/g, '\n').replace(/\r/g, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class TranscriptRunner {
+  private terms = new Map<number, Term>();
+  private current = 1;
+
+  constructor(private readonly sandbox: Sandbox, private readonly opts: RunnerOptions = {}) {}
+
+  /** What terminal n shows: recent output as plain text (the check API's terminalText). */
+  terminalText(n: number): string {
+    return this.terms.get(n)?.text ?? '';
+  }
+
+  async run(transcript: Transcript): Promise<void> {
+    await this.openTerminal(1);
+    for (const item of transcript.items) {
+      if (this.sandbox.state === 'dead') throw new TranscriptError(`the sandbox died at line ${item.line} of ${transcript.file}`);
+      switch (item.kind) {
+        case 'term':
+          this.current = item.terminal;
+          await this.openTerminal(item.terminal);
+          break;
+        case 'sleep':
+          await sleep(item.ms);
+          break;
+        case 'ctrl':
+          await this.send(ctrlByte(item.char));
+          break;
+        case 'type':
+          await this.send(`${item.text}\r`);
+          break;
+      }
+    }
+    // let late output and the last command's evaluation land before the caller reads results
+    await sleep(200);
+    await this.opts.engine?.idle();
+  }
+
+  close(): void {
+    for (const t of this.terms.values()) {
+      if (!t.exited) {
+        try { t.pty.kill('SIGKILL'); } catch { /* already gone */ }
+      }
+    }
+    this.terms.clear();
+  }
+
+  /** Open terminal n (again, if its shell exited) and wait for its first prompt. */
+  private async openTerminal(n: number): Promise<Term> {
+    const existing = this.terms.get(n);
+    if (existing && !existing.exited) return existing;
+    const ready = this.waitForEvent(n, this.opts.startTimeoutMs ?? 20_000, (e) => e.kind === 'ready');
+    const pty = this.sandbox.spawnPty({ terminal: n, cols: this.opts.cols ?? 120, rows: this.opts.rows ?? 40 });
+    const term: Term = { n, pty, text: existing?.text ?? '', lastOutput: Date.now(), exited: false };
+    pty.onData((d) => {
+      term.text = (term.text + plainText(d)).slice(-KEEP_TEXT);
+      term.lastOutput = Date.now();
+    });
+    pty.onExit(() => { term.exited = true; });
+    this.terms.set(n, term);
+    if (!(await ready.promise)) {
+      throw new TranscriptError(`terminal ${n} showed no prompt within ${(this.opts.startTimeoutMs ?? 20_000) / 1000} s (is the image's bash hook installed?)`);
+    }
+    await this.opts.engine?.idle();
+    return term;
+  }
+
+  private waitForEvent(n: number, timeoutMs: number, match: (e: CommandEvent) => boolean): { promise: Promise<boolean>; cancel: () => void } {
+    let done!: (ok: boolean) => void;
+    const promise = new Promise<boolean>((r) => { done = r; });
+    const off = this.sandbox.onCommand((e) => { if (e.terminal === n && match(e)) finish(true); });
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    const finish = (ok: boolean) => { clearTimeout(timer); off(); done(ok); };
+    return { promise, cancel: () => finish(false) };
+  }
+
+  /** Type into the current terminal and wait until it is ready for more. */
+  private async send(data: string): Promise<void> {
+    const term = await this.openTerminal(this.current);
+    const quietMs = this.opts.quietMs ?? 1500;
+    const started = Date.now();
+    const event = this.waitForEvent(term.n, this.opts.lineTimeoutMs ?? 60_000, () => true);
+    term.lastOutput = started;
+    term.pty.write(data);
+    let stop = false;
+    // poll the cheap conditions; the event resolves the wait as soon as it arrives
+    const byEvent = await Promise.race([
+      event.promise,
+      (async () => {
+        while (!stop) {
+          await sleep(50);
+          const quiet = Date.now() - term.lastOutput;
+          if (term.exited) return false;
+          if (quiet >= 150 && term.lastOutput > started && CONTINUATION.test(term.text)) return false;
+          if (quiet >= quietMs) return false;
+          if (Date.now() - started >= (this.opts.lineTimeoutMs ?? 60_000)) return false;
+        }
+        return false;
+      })(),
+    ]);
+    stop = true;
+    event.cancel();
+    // after a command event the engine is already evaluating; wait so the next line
+    // cannot change the state before this command's effect was seen
+    if (byEvent) await this.opts.engine?.idle();
+  }
+}
