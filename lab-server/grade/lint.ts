@@ -1,0 +1,76 @@
+/**
+ * `nslab lint`: everything that can be wrong with a lesson without running it.
+ * Lives in grade/ because it needs all three layers below the server: the lesson
+ * loader (Markdown, translations), the checks loader (checks.ts vs step ids) and the
+ * transcript parser (solution.txt, near-misses/*.txt and the steps they name).
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { compareChecks, loadChecks } from '../checks/load.ts';
+import { LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
+import { LessonError, type Problem } from '../lessons/problems.ts';
+import { readTranscript } from './grade.ts';
+
+const rel = (file: string): string => path.relative(process.cwd(), file) || file;
+
+async function transcriptFiles(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => path.join(dir, e.name)).sort();
+  } catch {
+    return [];
+  }
+}
+
+export async function lintLesson(id: string, catalog = new LessonCatalog()): Promise<Problem[]> {
+  let entry;
+  try {
+    entry = await catalog.inspect(id);
+  } catch (err) {
+    if (err instanceof UnknownLessonError) return [{ file: rel(path.join(catalog.dir, id)), severity: 'error', message: 'no such lesson directory' }];
+    throw err;
+  }
+  const problems = [...entry.problems];
+  const lesson = entry.lesson;
+  if (!lesson) return problems;
+  const stepIds = lesson.versions.en!.steps.map((s) => s.id);
+
+  try {
+    const checks = await loadChecks(lesson.dir);
+    problems.push(...await compareChecks(lesson.dir, checks, stepIds));
+  } catch (err) {
+    if (err instanceof LessonError) problems.push(...err.problems);
+    else throw err;
+  }
+
+  const solution = path.join(lesson.dir, 'solution.txt');
+  const transcripts = [solution, ...await transcriptFiles(path.join(lesson.dir, 'near-misses'))];
+  for (const file of transcripts) {
+    let t;
+    try {
+      t = await readTranscript(file);
+    } catch (err) {
+      if (err instanceof LessonError) problems.push(...err.problems.map((p) => ({ ...p, file: rel(p.file) })));
+      else if ((err as NodeJS.ErrnoException).code === 'ENOENT') problems.push({ file: rel(file), severity: 'error', message: 'missing: every lesson needs a solution.txt transcript that passes every step' });
+      else throw err;
+      continue;
+    }
+    if (file === solution) {
+      if (t.nearMiss) problems.push({ file: rel(file), line: 1, severity: 'error', message: 'solution.txt must pass every step; "## near-miss:" belongs in near-misses/' });
+      continue;
+    }
+    if (!t.nearMiss) {
+      problems.push({ file: rel(file), line: 1, severity: 'error', message: 'a near miss must start with "## near-miss: step-id[, step-id...]" naming the steps it must not pass' });
+      continue;
+    }
+    for (const id of t.nearMiss) {
+      if (!stepIds.includes(id)) problems.push({ file: rel(file), line: 1, severity: 'error', message: `near miss names step "${id}", which is not in lesson.md (steps: ${stepIds.join(', ')})` });
+    }
+  }
+  return problems;
+}
+
+export async function lintAll(catalog = new LessonCatalog(), ids?: string[]): Promise<Map<string, Problem[]>> {
+  const out = new Map<string, Problem[]>();
+  for (const id of ids ?? await catalog.ids()) out.set(id, await lintLesson(id, catalog));
+  return out;
+}
