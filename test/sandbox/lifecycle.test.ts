@@ -1,0 +1,134 @@
+/**
+ * Destroy leaves nothing; a killed server's sandboxes are reaped at the next
+ * start; the command log reports nested shells; limits hold (issue 2, item 5).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cgroupDirs } from '../../lab-server/sandbox/cgroups.ts';
+import { sh, terminal, testBackend } from './helpers.ts';
+
+const repo = join(import.meta.dirname, '..', '..');
+
+/** everything a sandbox id can leave on the host */
+function leftovers(id: string, uidFrom: number) {
+  const procs = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((pid) => {
+    try {
+      const uid = Number(/^Uid:\s+\d+\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+      return uid >= uidFrom && uid < uidFrom + 65536;
+    } catch { return false; }
+  });
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(id));
+  return {
+    procs,
+    mounts,
+    cgroups: cgroupDirs(id).filter(existsSync),
+    dirs: ['/run/nslab/sandboxes', '/run/nslab/crun'].map((d) => join(d, id)).filter(existsSync),
+  };
+}
+
+describe('sandbox lifecycle', () => {
+  it('create and destroy 50 sandboxes (with processes, IPC, mounts, files, cgroups inside) leaves nothing', async () => {
+    const backend = await testBackend();
+    const made: { id: string; uid: number }[] = [];
+    for (let wave = 0; wave < 5; wave++) {
+      const batch = await Promise.all(Array.from({ length: 10 }, () => backend.create()));
+      await Promise.all(batch.map((s) => sh(s, [
+        'setsid nohup sleep 1000 >/dev/null 2>&1 &',
+        'ipcmk -Q >/dev/null; ipcmk -M 4096 >/dev/null',
+        'mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && echo x > /mnt/t/f',
+        'dd if=/dev/zero of=/root/blob bs=1M count=4 status=none',
+        'mkdir /sys/fs/cgroup/memory/g && echo $$ > /sys/fs/cgroup/memory/g/cgroup.procs',
+        'ip netns add n1',
+      ].join('\n'))));
+      for (const s of batch) made.push({ id: s.id, uid: s.hostUid });
+      await Promise.all(batch.map((s) => s.destroy()));
+    }
+    for (const m of made) expect(leftovers(m.id, m.uid)).toEqual({ procs: [], mounts: [], cgroups: [], dirs: [] });
+    // the host's own IPC namespace never had any of the sandboxes' objects
+    expect(execFileSync('ipcs', ['-q'], { encoding: 'utf8' })).not.toMatch(/0x[0-9a-f]+\s+\d+\s+\S+\s+600\s+0\s+0\s*\n[\s\S]*0x/);
+  });
+
+  it('reaps the sandboxes of a server killed with SIGKILL at the next start', async () => {
+    const backend = await testBackend();
+    const script = `
+      import { createSandboxBackend } from ${JSON.stringify(join(repo, 'lab-server/sandbox/index.ts'))};
+      const b = createSandboxBackend();
+      const s = await b.create();
+      const p = s.spawnPty({ terminal: 1 });
+      await s.exec(['sh', '-c', 'setsid nohup sleep 1000 >/dev/null 2>&1 & ipcmk -Q >/dev/null']);
+      console.log(JSON.stringify({ id: s.id, uid: s.hostUid }));
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => { out += d; if (out.includes('\n')) resolve(out.trim()); });
+      child.on('exit', (c) => reject(new Error(`child exited ${c}`)));
+    });
+    const { id, uid } = JSON.parse(line) as { id: string; uid: number };
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    // the orphan is still there: nothing cleaned up after the kill
+    expect(leftovers(id, uid).procs.length).toBeGreaterThan(0);
+    const reaped = await backend.reapOrphans();
+    expect(reaped).toBeGreaterThanOrEqual(1);
+    expect(leftovers(id, uid)).toEqual({ procs: [], mounts: [], cgroups: [], dirs: [] });
+  });
+
+  it('reports every finished command, nested shells included, with namespaces and exit status', async () => {
+    const s = await (await testBackend()).create();
+    try {
+      const t = terminal(s, 2);
+      const first = await t.ready();
+      expect(first.terminal).toBe(2);
+      const failed = await t.run('false');
+      expect(failed).toMatchObject({ kind: 'cmd', command: 'false', status: 1 });
+      const nested = await t.run('unshare --ipc --uts bash');
+      expect(nested.kind).toBe('ready');
+      expect(nested.ns.ipc).not.toBe(first.ns.ipc);
+      expect(nested.ns.uts).not.toBe(first.ns.uts);
+      expect(nested.ns.mnt).toBe(first.ns.mnt);
+      const inner = await t.run('hostname inner && echo "多语言 한국어"');
+      expect(inner).toMatchObject({ kind: 'cmd', command: 'hostname inner && echo "多语言 한국어"', status: 0, pid: nested.pid });
+      expect(inner.hostPid).toBeGreaterThan(0);
+      const back = await t.run('exit 3');
+      expect(back).toMatchObject({ kind: 'cmd', command: 'unshare --ipc --uts bash', status: 3, pid: first.pid });
+      const pidns = await t.run('unshare --pid --fork --mount-proc bash');
+      expect(pidns).toMatchObject({ kind: 'ready', pid: 1 });
+      expect(pidns.hostPid).toBeGreaterThan(0);
+      t.term.kill();
+    } finally {
+      await s.destroy();
+    }
+  });
+
+  it('stops a fork bomb at the pids limit and a memory hog at the memory limit; the sandbox survives', async () => {
+    const backend = await testBackend();
+    const s = await backend.create({ limits: { pids: 128, memoryBytes: 256 * 1024 * 1024 } });
+    const other = await backend.create();
+    try {
+      const bomb = await sh(s, 'timeout -s KILL 10 bash -c \'b() { b | b & }; b\' 2>/dev/null; sleep 1; echo done');
+      expect(bomb.stdout).toContain('done');
+      const hog = await sh(s, 'python3 -c "x = bytearray(1024 * 1024 * 1024)"; echo status=$?');
+      expect(hog.stdout).toContain('status=137');
+      const groups = await s.probe.cgroups();
+      expect(groups.find((g) => g.path === '/')?.oomKills).toBeGreaterThan(0);
+      expect((await sh(s, 'echo alive')).stdout.trim()).toBe('alive');
+      expect((await sh(other, 'echo neighbour-fine')).stdout.trim()).toBe('neighbour-fine');
+    } finally {
+      await Promise.all([s.destroy(), other.destroy()]);
+    }
+  });
+
+  it('caps the writable layer', async () => {
+    const s = await (await testBackend()).create({ limits: { diskBytes: 32 * 1024 * 1024 } });
+    try {
+      const r = await sh(s, 'dd if=/dev/zero of=/root/fill bs=1M count=64 2>&1 | grep -o "No space left on device"; df -m / | tail -1 | awk "{print \\$2}"');
+      expect(r.stdout).toMatch(/No space left on device/);
+      expect(Number(r.stdout.trim().split('\n').pop())).toBeLessThanOrEqual(32);
+    } finally {
+      await s.destroy();
+    }
+  });
+});
