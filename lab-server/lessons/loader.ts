@@ -78,7 +78,16 @@ interface ParsedFile {
   problems: Problem[];
 }
 
-async function parseFile(file: string, text: string, lang: LessonLang, terminals: number): Promise<ParsedFile> {
+/**
+ * Terminals to check run=N against. With an invalid front matter the raw value is the
+ * best guess (so one mistake is not reported twice); without any, allow the maximum.
+ */
+function declaredTerminals(value: unknown, raw: Record<string, unknown>, inherited: number | null): number {
+  const v = (value as FrontMatter | null)?.terminals ?? raw.terminals ?? inherited;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : 4;
+}
+
+async function parseFile(file: string, text: string, lang: LessonLang, terminals: number | null): Promise<ParsedFile> {
   const name = rel(file);
   const split = splitFrontMatter(name, text);
   const schema = lang === 'en' ? frontMatterSchema : translationFrontMatterSchema;
@@ -87,7 +96,7 @@ async function parseFile(file: string, text: string, lang: LessonLang, terminals
     : validateFrontMatter(name, split, schema);
   const norm = normalizeContainers(name, split.body, split.bodyOffset);
   const renderer = await getRenderer();
-  const out = renderer.render(norm.text, { file: name, lang, bodyOffset: split.bodyOffset, terminals: (value as FrontMatter | null)?.terminals ?? terminals });
+  const out = renderer.render(norm.text, { file: name, lang, bodyOffset: split.bodyOffset, terminals: declaredTerminals(value, split.data, terminals) });
   const problems = [...fmProblems, ...norm.problems, ...out.problems];
   if (split.body.trim() !== '' && out.steps.length === 0 && lang === 'en') {
     problems.push({ file: name, severity: 'error', message: 'the lesson has no steps: add at least one "::: step <step-id> <Title>" container' });
@@ -129,7 +138,7 @@ export async function parseLessonDir(dir: string, id = path.basename(dir)): Prom
   if (enText === null) {
     return { lesson: null, problems: [{ file: rel(enFile), severity: 'error', message: 'missing: every lesson needs an English lesson.md' }] };
   }
-  const en = await parseFile(enFile, enText, 'en', 1);
+  const en = await parseFile(enFile, enText, 'en', null);
   const problems = [...en.problems];
   const front = en.front as FrontMatter | null;
   if (front && front.id !== id) {

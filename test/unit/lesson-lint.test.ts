@@ -1,0 +1,100 @@
+/**
+ * `nslab lint` across a lesson's files: checks.ts against the steps (unknown check id,
+ * step without a check, bad export), transcripts and the steps near misses name.
+ */
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadChecks } from '../../lab-server/checks/load.ts';
+import { lintLesson } from '../../lab-server/grade/lint.ts';
+import { LessonCatalog } from '../../lab-server/lessons/loader.ts';
+import { LessonError } from '../../lab-server/lessons/problems.ts';
+
+const API = path.resolve('lab-server/checks/api.ts');
+const LESSON = `---
+id: demo
+title: Demo
+summary: A demo.
+order: 1
+minutes: 5
+image: default
+terminals: 1
+---
+::: step make-queue Make a queue
+:::
+
+::: step look Look
+:::
+`;
+const CHECKS = (ids: string[]) => `import { defineChecks, pass } from ${JSON.stringify(API)};
+export default defineChecks({
+${ids.map((id) => `  '${id}': async () => pass(),`).join('\n')}
+});
+`;
+
+let root: string;
+let n = 0;
+beforeEach(async () => { root = await mkdtemp(path.join(os.tmpdir(), 'nslab-lint-')); });
+afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+
+async function lesson(files: Record<string, string>): Promise<LessonCatalog> {
+  const dir = path.join(root, 'demo');
+  await mkdir(path.join(dir, 'near-misses'), { recursive: true });
+  // distinct file contents per test: ESM caches modules by URL (mtime is in it, but tests are fast)
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), name.endsWith('.ts') ? `${text}\n// ${n++}\n` : text);
+  return new LessonCatalog({ dir: root });
+}
+
+const messages = async (catalog: LessonCatalog) => (await lintLesson('demo', catalog)).map((p) => `${path.basename(p.file)}:${p.line ?? ''}: ${p.message}`);
+
+describe('lint', () => {
+  it('passes a complete lesson', async () => {
+    const c = await lesson({ 'lesson.md': LESSON, 'checks.ts': CHECKS(['make-queue', 'look']), 'solution.txt': 'ipcmk -Q\n', 'near-misses/a.txt': '## near-miss: make-queue\nipcs\n' });
+    expect(await messages(c)).toEqual([]);
+  });
+
+  it('reports a check id that is not a step, and a step without a check', async () => {
+    const c = await lesson({ 'lesson.md': LESSON, 'checks.ts': CHECKS(['make-queu', 'look']), 'solution.txt': 'true\n' });
+    expect(await messages(c)).toEqual([
+      'checks.ts:3: check "make-queu" has no step in lesson.md (steps: make-queue, look)',
+      'checks.ts:: step "make-queue" has no check: add \'make-queue\': async (lab) => ... to defineChecks',
+    ]);
+  });
+
+  it('reports a checks.ts without a default export, or with a non-function', async () => {
+    const c = await lesson({ 'lesson.md': LESSON, 'checks.ts': 'export const x = 1;', 'solution.txt': 'true\n' });
+    expect((await messages(c))[0]).toMatch(/checks\.ts:: has no default export/);
+    const d = await lesson({ 'checks.ts': `export default { 'make-queue': 42, look: async () => ({ status: 'pass' }) };` });
+    expect((await messages(d))[0]).toMatch(/check "make-queue": must be an async function/);
+    await expect(loadChecks(path.join(root, 'demo'))).rejects.toBeInstanceOf(LessonError);
+  });
+
+  it('reports a missing checks.ts and solution.txt', async () => {
+    const c = await lesson({ 'lesson.md': LESSON });
+    expect(await messages(c)).toEqual([
+      'checks.ts:: missing: every lesson needs a checks.ts with one check per step',
+      'solution.txt:: missing: every lesson needs a solution.txt transcript that passes every step',
+    ]);
+  });
+
+  it('checks near misses name real steps, and transcripts use known directives', async () => {
+    const c = await lesson({
+      'lesson.md': LESSON, 'checks.ts': CHECKS(['make-queue', 'look']), 'solution.txt': 'true\n#!trem 2\n',
+      'near-misses/a.txt': '## near-miss: make-queue, lok\n', 'near-misses/b.txt': 'ipcs\n',
+    });
+    expect(await messages(c)).toEqual([
+      'solution.txt:2: unknown directive "#!trem" (known: #!term N, #!sleep S, #!ctrl KEY; "##" starts a comment)',
+      'a.txt:1: near miss names step "lok", which is not in lesson.md (steps: make-queue, look)',
+      'b.txt:1: a near miss must start with "## near-miss: step-id[, step-id...]" naming the steps it must not pass',
+    ]);
+  });
+
+  it('includes the lesson file problems (translation mismatch)', async () => {
+    const c = await lesson({
+      'lesson.md': LESSON, 'checks.ts': CHECKS(['make-queue', 'look']), 'solution.txt': 'true\n',
+      'lesson.ko.md': '---\ntitle: 데모\nsummary: 데모.\n---\n::: step make-queue 큐 만들기\n:::\n',
+    });
+    expect(await messages(c)).toEqual(['lesson.ko.md:: missing step "look" (every translation must have exactly the English step ids)']);
+  });
+});

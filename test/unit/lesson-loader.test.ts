@@ -1,0 +1,240 @@
+/**
+ * Lesson parsing and validation: every mistake an author can make must come back as
+ * a problem naming the file, the line and what is wrong — never a crash, never silence.
+ */
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LessonCatalog, parseLessonDir } from '../../lab-server/lessons/loader.ts';
+import { formatProblem, LessonError, type Problem } from '../../lab-server/lessons/problems.ts';
+
+const FRONT = (over: Record<string, string> = {}, drop: string[] = []) => {
+  const base: Record<string, string> = { id: 'demo', title: 'Demo lesson', summary: 'A demo.', order: '1', minutes: '5', image: 'default', terminals: '2', ...over };
+  return ['---', ...Object.entries(base).filter(([k]) => !drop.includes(k)).map(([k, v]) => `${k}: ${v}`), '---'].join('\n');
+};
+
+const BODY = `
+# Demo
+
+::: step first First step
+Do it:
+
+\`\`\`bash run
+echo hello
+\`\`\`
+
+::: hint
+Try harder.
+:::
+:::
+
+::: step second Second step
+\`\`\`bash run=2
+hostname
+\`\`\`
+
+::: solution
+\`\`\`bash
+hostname
+\`\`\`
+:::
+:::
+`;
+
+let root: string;
+beforeEach(async () => { root = await mkdtemp(path.join(os.tmpdir(), 'nslab-lessons-')); });
+afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+
+async function lesson(files: Record<string, string>, id = 'demo'): Promise<string> {
+  const dir = path.join(root, id);
+  await mkdir(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+  return dir;
+}
+
+const errors = (ps: Problem[]) => ps.filter((p) => p.severity === 'error');
+const translation = (steps: string) => `---\ntitle: 데모\nsummary: 데모입니다.\n---\n${steps}`;
+
+describe('front matter', () => {
+  it('accepts a complete lesson and lists its steps', async () => {
+    const { lesson: l, problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${BODY}` }));
+    expect(problems).toEqual([]);
+    expect(l!.versions.en!.steps.map((s) => [s.id, s.title])).toEqual([['first', 'First step'], ['second', 'Second step']]);
+    expect(l!.front).toMatchObject({ id: 'demo', order: 1, minutes: 5, terminals: 2, image: 'default' });
+  });
+
+  it('names the missing field', async () => {
+    const { lesson: l, problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT({}, ['minutes'])}\n${BODY}` }));
+    expect(l).toBeNull();
+    expect(problems).toEqual([expect.objectContaining({ file: expect.stringMatching(/demo\/lesson\.md$/), line: 1, severity: 'error', message: 'missing required field "minutes"' })]);
+  });
+
+  it('points at the line of a value of the wrong type', async () => {
+    const { problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT({ order: 'first' })}\n${BODY}` }));
+    expect(errors(problems)).toHaveLength(1);
+    expect(problems[0].line).toBe(5);
+    expect(problems[0].message).toMatch(/^order: /);
+  });
+
+  it('rejects unknown fields (typos) on their line', async () => {
+    const { problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT({ minuts: '5' })}\n${BODY}` }));
+    expect(problems[0]).toMatchObject({ line: 9, message: expect.stringContaining('unknown front matter field "minuts"') });
+  });
+
+  it('reports a front matter that is never closed, and one that is missing', async () => {
+    const a = await parseLessonDir(await lesson({ 'lesson.md': 'id: demo\n' }));
+    expect(a.problems[0]).toMatchObject({ line: 1, message: expect.stringContaining('must start with front matter') });
+    const b = await parseLessonDir(await lesson({ 'lesson.md': '---\nid: demo\ntitle: x\n' }));
+    expect(b.problems[0].message).toMatch(/not closed/);
+  });
+
+  it('rejects lists and nested values instead of misreading them', async () => {
+    const { problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT({ image: '[a, b]' })}\n${BODY}` }));
+    expect(problems[0]).toMatchObject({ line: 7, message: expect.stringContaining('only plain values') });
+  });
+
+  it('requires the id to be the directory name', async () => {
+    const { problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT({ id: 'other' })}\n${BODY}` }));
+    expect(problems[0]).toMatchObject({ line: 2, message: 'id "other" does not match the directory name "demo"' });
+  });
+
+  it('formats problems as file:line: severity: message', () => {
+    expect(formatProblem({ file: 'lessons/x/lesson.md', line: 3, severity: 'error', message: 'boom' })).toBe('lessons/x/lesson.md:3: error: boom');
+  });
+});
+
+describe('steps and containers', () => {
+  it('requires an id and a title on every step', async () => {
+    const body = '\n::: step\ntext\n:::\n\n::: step lonely\ntext\n:::\n';
+    const { problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${body}` }));
+    expect(errors(problems).map((p) => [p.line, p.message])).toEqual([
+      [11, 'a step needs an id and a title: "::: step <step-id> <Title>"'],
+      [15, 'step "lonely" has no title: "::: step lonely <Title>"'],
+    ]);
+  });
+
+  it('rejects duplicate step ids and a lesson without steps', async () => {
+    const dup = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n::: step a One\n:::\n::: step a Two\n:::\n` }));
+    expect(errors(dup.problems)[0].message).toBe('step id "a" is used twice (first on line 10)');
+    const none = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\nJust text.\n` }, 'demo2'.replace('2', '')));
+    expect(errors(none.problems)[0].message).toMatch(/no steps/);
+  });
+
+  it('reports unclosed containers, stray closers and unknown kinds with lines', async () => {
+    const body = '\n::: step a One\n::: hint\nx\n:::\n\n::: tip\ny\n:::\n:::\n:::\n';
+    const { problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${body}` }));
+    const msgs = errors(problems).map((p) => `${p.line}: ${p.message}`);
+    expect(msgs).toContain('16: unknown container "::: tip" (known: step, hint, solution, note, warning)');
+    expect(msgs).toContain('20: ":::" closes nothing: there is no open ::: step / hint / solution here');
+  });
+
+  it('ignores ::: inside code fences', async () => {
+    const body = '\n::: step a One\n```\n:::\n::: hint\n```\n:::\n';
+    const { problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${body}` }));
+    expect(problems).toEqual([]);
+  });
+
+  it('rejects run=N beyond the lesson\'s terminals', async () => {
+    const body = '\n::: step a One\n```bash run=3\nls\n```\n:::\n';
+    const { problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${body}` }));
+    expect(errors(problems)).toEqual([expect.objectContaining({ line: 12, message: 'run=3 but the lesson has 2 terminals (front matter "terminals")' })]);
+  });
+
+  it('warns about languages it cannot highlight', async () => {
+    const body = '\n::: step a One\n```cobol\nDISPLAY "HI".\n```\n:::\n';
+    const { lesson: l, problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${body}` }));
+    expect(l).not.toBeNull();
+    expect(problems).toEqual([expect.objectContaining({ severity: 'warning', line: 12 })]);
+  });
+});
+
+describe('rendering', () => {
+  it('renders steps, collapsed hints and solutions, and run buttons with the exact markup', async () => {
+    const { lesson: l } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${BODY}` }));
+    const html = l!.versions.en!.html;
+    expect(html).toContain('<section class="nslab-step" id="step-first" data-step="first">');
+    expect(html).toContain('<button class="nslab-run" data-terminal="1" data-command="echo hello"');
+    expect(html).toContain('<button class="nslab-run" data-terminal="2" data-command="hostname"');
+    expect(html).toMatch(/<details class="nslab-hint"><summary>Hint<\/summary>[\s\S]*Try harder[\s\S]*<\/details>\n<\/section>/);
+    expect(html).toContain('<details class="nslab-solution"><summary>Solution</summary>');
+    // the hint closed inside the step: the second step is a sibling, not nested in the first
+    expect(html.indexOf('</section>')).toBeLessThan(html.indexOf('id="step-second"'));
+    // shiki with both themes as CSS variables
+    expect(html).toContain('--shiki-light:');
+    expect(html).toContain('--shiki-dark:');
+  });
+
+  it('escapes commands and never passes raw HTML through', async () => {
+    const body = '\n::: step a One\n<script>alert(1)</script>\n\n```bash run\necho "<b>" && echo \'x\'\n```\n:::\n';
+    const { lesson: l } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${body}` }));
+    const html = l!.versions.en!.html;
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('&lt;script&gt;');
+    expect(html).toContain('data-command="echo &quot;&lt;b&gt;&quot; &amp;&amp; echo &#39;x&#39;"');
+  });
+
+  it('localises hint and button labels', async () => {
+    const ko = translation('\n::: step first 첫 단계\n```bash run\nls\n```\n::: hint\n힌트\n:::\n:::\n::: step second 둘째\n:::\n');
+    const { lesson: l } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${BODY}`, 'lesson.ko.md': ko }));
+    expect(l!.versions.ko!.html).toContain('<summary>힌트</summary>');
+    expect(l!.versions.ko!.html).toMatch(/>실행 ▸ 1<\/button>/);
+  });
+});
+
+describe('translations', () => {
+  it('must have exactly the English step ids', async () => {
+    const missing = translation('\n::: step first 첫 단계\n:::\n');
+    const extra = translation('\n::: step first 첫\n:::\n::: step second 둘\n:::\n::: step third 셋\n:::\n');
+    const order = translation('\n::: step second 둘\n:::\n::: step first 첫\n:::\n');
+    const dir = await lesson({ 'lesson.md': `${FRONT()}\n${BODY}`, 'lesson.ko.md': missing, 'lesson.zh.md': extra });
+    const { lesson: l, problems } = await parseLessonDir(dir);
+    expect(errors(problems).map((p) => `${path.basename(p.file)}:${p.line ?? ''}: ${p.message}`)).toEqual([
+      'lesson.ko.md:: missing step "second" (every translation must have exactly the English step ids)',
+      'lesson.zh.md:10: step "third" is not in the English lesson (English steps: first, second)',
+    ]);
+    // English is still served; the broken translations fall back to it
+    expect(l!.versions.ko!.broken).toBe(true);
+    await writeFile(path.join(dir, 'lesson.ko.md'), order);
+    const again = await parseLessonDir(dir);
+    expect(errors(again.problems).find((p) => p.file.endsWith('lesson.ko.md'))!.message).toMatch(/different order/);
+  });
+
+  it('may repeat structural fields only with the English values', async () => {
+    const ko = `---\ntitle: 데모\nsummary: 데모.\nterminals: 1\n---\n::: step first 첫\n:::\n::: step second 둘\n:::\n`;
+    const { problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${BODY}`, 'lesson.ko.md': ko }));
+    expect(errors(problems)).toEqual([expect.objectContaining({ line: 4, message: 'terminals is 1 here but 2 in lesson.md (leave it out or make it the same)' })]);
+  });
+
+  it('falls back to English with a notice when a translation is missing or broken', async () => {
+    await lesson({ 'lesson.md': `${FRONT()}\n${BODY}`, 'lesson.zh.md': translation('\n::: step first x\n:::\n') });
+    const catalog = new LessonCatalog({ dir: root });
+    const ko = await catalog.view('demo', 'ko');
+    expect(ko).toMatchObject({ id: 'demo', lang: 'en', fallback: true, terminals: 2, steps: [{ id: 'first', title: 'First step' }, { id: 'second', title: 'Second step' }] });
+    expect((await catalog.view('demo', 'zh')).fallback).toBe(true);
+    const en = await catalog.view('demo', 'en');
+    expect(en.fallback).toBeUndefined();
+    expect(Object.keys(en).sort()).toEqual(['html', 'id', 'lang', 'steps', 'summary', 'terminals', 'title']);
+  });
+});
+
+describe('catalog', () => {
+  it('lists servable lessons in order, leaves broken ones out, and re-reads changed files', async () => {
+    await lesson({ 'lesson.md': `${FRONT({ order: '2' })}\n${BODY}` });
+    await lesson({ 'lesson.md': `${FRONT({ id: 'alpha', order: '1', title: 'Alpha' })}\n${BODY}` }, 'alpha');
+    await lesson({ 'lesson.md': `${FRONT({ id: 'broken' }, ['title'])}\n${BODY}` }, 'broken');
+    const catalog = new LessonCatalog({ dir: root });
+    expect(await catalog.list()).toEqual([
+      { id: 'alpha', title: 'Alpha', summary: 'A demo.', order: 1, minutes: 5 },
+      { id: 'demo', title: 'Demo lesson', summary: 'A demo.', order: 2, minutes: 5 },
+    ]);
+    await expect(catalog.load('broken')).rejects.toBeInstanceOf(LessonError);
+    await expect(catalog.view('nope')).rejects.toThrow('unknown lesson "nope"');
+    await expect(catalog.view('../etc')).rejects.toThrow('unknown lesson');
+    const first = await catalog.load('demo');
+    expect(await catalog.load('demo')).toBe(first); // cached
+    await new Promise((r) => setTimeout(r, 20));
+    await writeFile(path.join(root, 'demo', 'lesson.md'), `${FRONT({ title: 'Renamed' })}\n${BODY}`);
+    expect((await catalog.view('demo')).title).toBe('Renamed');
+  });
+});
