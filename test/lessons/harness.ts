@@ -1,0 +1,88 @@
+/**
+ * The integration test every lesson gets. A lesson's test file is one line:
+ *
+ *   import { lessonTests } from './harness.ts';
+ *   lessonTests('ipc-namespace');
+ *
+ * It proves each check both ways on REAL sandboxes (DESIGN.md "Quality bar"):
+ * - `nslab lint` finds no errors in the lesson (files, translations, checks.ts, transcripts);
+ * - solution.txt passes every step;
+ * - a transcript that only runs `true` passes no step (a fresh sandbox proves nothing);
+ * - every near-misses/*.txt fails each step its `## near-miss:` line names.
+ * Failures print the whole grade report, so an author sees every step's message.
+ */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gradeTranscript, prepareLesson, readTranscript, type PreparedLesson } from '../../lab-server/grade/grade.ts';
+import { lintLesson } from '../../lab-server/grade/lint.ts';
+import { formatText, type GradeReport } from '../../lab-server/grade/report.ts';
+import type { Transcript } from '../../lab-server/grade/transcript.ts';
+import { LessonCatalog } from '../../lab-server/lessons/loader.ts';
+import { formatProblem } from '../../lab-server/lessons/problems.ts';
+import { createSandboxBackend, type LocalBackend } from '../../lab-server/sandbox/index.ts';
+
+export interface LessonTestOptions {
+  /** grade in this language too (messages are localised; results must not change) */
+  lang?: 'en' | 'ko' | 'zh';
+  /** per-line quiet period for transcripts that drive silent programs */
+  quietMs?: number;
+}
+
+export function lessonTests(lessonId: string, opts: LessonTestOptions = {}): void {
+  const catalog = new LessonCatalog();
+  const dir = path.join(catalog.dir, lessonId);
+  // near misses are listed at collection time so each gets a test of its own
+  let nearMisses: string[] = [];
+  try {
+    nearMisses = readdirSync(path.join(dir, 'near-misses')).filter((f) => !f.startsWith('.')).sort();
+  } catch { /* none yet: lint reports it if a step needs one */ }
+
+  describe(`lesson ${lessonId}${opts.lang ? ` (${opts.lang})` : ""}`, () => {
+    let backend: LocalBackend;
+    let lesson: PreparedLesson;
+
+    beforeAll(async () => {
+      backend = createSandboxBackend();
+      await backend.checkHost();
+      await backend.images.ensureBuilt('default', (l) => console.log(l));
+      lesson = await prepareLesson(lessonId, opts.lang ?? 'en', catalog);
+    });
+
+    afterAll(async () => {
+      await backend?.destroyAll();
+    });
+
+    const grade = (t: Transcript): Promise<GradeReport> =>
+      gradeTranscript(lesson, t, { backend, lang: opts.lang ?? 'en', runner: opts.quietMs ? { quietMs: opts.quietMs } : undefined });
+
+    it('lints clean', async () => {
+      const errors = (await lintLesson(lessonId, catalog)).filter((p) => p.severity === 'error').map(formatProblem);
+      expect(errors).toEqual([]);
+    });
+
+    it('solution.txt passes every step', async () => {
+      const report = await grade(await readTranscript(path.join(dir, 'solution.txt')));
+      const failed = report.steps.filter((s) => !s.passed).map((s) => `${s.id}: ${s.message}`);
+      expect(failed, formatText(report, 'solution.txt')).toEqual([]);
+    });
+
+    it('a transcript of only `true` passes no step', async () => {
+      const report = await grade({ file: '(only true)', items: [{ kind: 'type', text: 'true', line: 1 }], nearMiss: null });
+      const passed = report.steps.filter((s) => s.passed).map((s) => s.id);
+      expect(passed, formatText(report, '(only true)')).toEqual([]);
+    });
+
+    for (const name of nearMisses) {
+      it(`near miss ${name} fails the steps it names`, async () => {
+        const t = await readTranscript(path.join(dir, 'near-misses', name));
+        expect(t.nearMiss, `${name} must start with "## near-miss: step-id[, ...]"`).not.toBeNull();
+        const report = await grade(t);
+        const wronglyPassed = report.steps.filter((s) => t.nearMiss!.includes(s.id) && s.passed).map((s) => s.id);
+        expect(wronglyPassed, formatText(report, name)).toEqual([]);
+        // and the message says what is missing
+        for (const s of report.steps.filter((x) => t.nearMiss!.includes(x.id))) expect(s.message, `${s.id} has no message for the learner`).not.toBe('');
+      });
+    }
+  });
+}
