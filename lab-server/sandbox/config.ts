@@ -27,6 +27,7 @@ const envSchema = z.object({
   NSLAB_CPUS: z.coerce.number().positive().max(64).optional(),
   NSLAB_DISK_MB: positiveInt.optional(),
   NSLAB_LIFETIME_MIN: positiveInt.optional(),
+  NSLAB_POOL: z.coerce.number().int().min(0).max(64).optional(),
 });
 
 export interface DriverConfig {
@@ -40,6 +41,8 @@ export interface DriverConfig {
   /** first host uid of the per-sandbox ranges; each sandbox gets 65536 ids of its own */
   uidBase: number;
   uidSlots: number;
+  /** default sandboxes kept warm (the server sets it; 0 = off) */
+  poolSize: number;
 }
 
 export function loadDriverConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<DriverConfig> = {}): DriverConfig {
@@ -65,6 +68,7 @@ export function loadDriverConfig(env: NodeJS.ProcessEnv = process.env, overrides
     // 2^27: far above the ids distributions hand out (subuid ranges start at 100000)
     uidBase: 134_217_728,
     uidSlots: 16_384,
+    poolSize: e.NSLAB_POOL ?? 0,
     ...overrides,
   };
 }

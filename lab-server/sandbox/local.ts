@@ -51,7 +51,7 @@ function processStartTime(pid: number): string | null {
 const hostnameRe = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})$/;
 
 export class LocalSandbox implements Sandbox {
-  readonly createdAt = new Date();
+  private _createdAt = new Date();
   readonly probe: LocalProbe;
   private _state: SandboxState = 'running';
   private initPid: number | null = null;
@@ -80,6 +80,25 @@ export class LocalSandbox implements Sandbox {
     return this._state;
   }
 
+  get createdAt(): Date {
+    return this._createdAt;
+  }
+
+  /** @internal a pooled sandbox handed to its user: its lifetime starts now */
+  claim(label?: string): void {
+    this._createdAt = new Date();
+    if (label) this.label = label;
+    this.startLifetime();
+  }
+
+  label?: string;
+
+  private startLifetime(): void {
+    if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
+    this.lifetimeTimer = setTimeout(() => { void this.finish('the sandbox reached its lifetime limit'); }, this.limits.lifetimeMs);
+    this.lifetimeTimer.unref();
+  }
+
   get dir(): string {
     return join(this.backend.sandboxesDir, this.id);
   }
@@ -90,8 +109,7 @@ export class LocalSandbox implements Sandbox {
     this.initPid = initPid;
     this.reader = reader;
     runner.once('exit', () => { void this.finish('the sandbox stopped (its init process exited)'); });
-    this.lifetimeTimer = setTimeout(() => { void this.finish('the sandbox reached its lifetime limit'); }, this.limits.lifetimeMs);
-    this.lifetimeTimer.unref();
+    this.startLifetime();
   }
 
   /** @internal */
@@ -125,7 +143,7 @@ export class LocalSandbox implements Sandbox {
     // sandbox's own devpts instead (and keeps the host pty out of its hands).
     const command = opts.command ?? ['/bin/bash', '-i'];
     const inner = ['/usr/bin/script', '-q', '-e', '-c', `exec ${command.map(shellQuote).join(' ')}`, '/dev/null'];
-    const argv = this.backend.crun(this.id, [
+    const argv = this.backend.crunExec([
       'exec', '--no-new-privs', '--cwd', opts.cwd ?? '/root', ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...inner,
     ]);
     const p = pty.spawn(argv.file, argv.args, { name: 'xterm-256color', cols, rows, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...argv.env } });
@@ -138,7 +156,7 @@ export class LocalSandbox implements Sandbox {
   spawnProcess(command: string[], stdio: 'pipe' | 'inherit', env: Record<string, string> = {}): ChildProcess {
     if (this._state !== 'running') throw new Error(`sandbox ${this.id} is not running`);
     const full = { LANG: 'C.UTF-8', HOME: '/root', PATH: SANDBOX_PATH, ...env };
-    const argv = this.backend.crun(this.id, ['exec', '--no-new-privs', '--cwd', '/root', ...Object.entries(full).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...command]);
+    const argv = this.backend.crunExec(['exec', '--no-new-privs', '--cwd', '/root', ...Object.entries(full).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...command]);
     return spawn(argv.file, argv.args, { stdio, env: { PATH: process.env.PATH, ...argv.env } });
   }
 
@@ -207,6 +225,11 @@ export class LocalBackend implements SandboxBackend {
   private readonly uidDir: string;
   private sandboxes = new Map<string, LocalSandbox>();
   private hostChecked = false;
+  /** ready sandboxes kept warm so a learner gets a prompt without waiting for a cold start */
+  private pool: LocalSandbox[] = [];
+  private poolTarget = 0;
+  private refilling: Promise<void> | null = null;
+  private closed = false;
 
   constructor(cfg: DriverConfig = loadDriverConfig()) {
     this.cfg = cfg;
@@ -214,10 +237,19 @@ export class LocalBackend implements SandboxBackend {
     this.sandboxesDir = join(cfg.runDir, 'sandboxes');
     this.crunRoot = join(cfg.runDir, 'crun');
     this.uidDir = join(cfg.runDir, 'uids');
+    this.poolTarget = cfg.poolSize;
   }
 
   crun(id: string, args: string[]) {
     return crunArgv(this.crunRoot, id, args);
+  }
+
+  /**
+   * `crun exec` works on hybrid hosts as it is (only `run` trips over the
+   * unified hierarchy), and skipping the wrapper saves a few ms per terminal.
+   */
+  crunExec(args: string[]) {
+    return { file: 'crun', args: ['--root', this.crunRoot, ...args], env: {} as Record<string, string> };
   }
 
   async checkHost(): Promise<void> {
@@ -232,8 +264,48 @@ export class LocalBackend implements SandboxBackend {
     this.hostChecked = true;
   }
 
+  /** sandboxes handed out (the warm pool is not listed) */
   list(): LocalSandbox[] {
-    return [...this.sandboxes.values()];
+    return [...this.sandboxes.values()].filter((s) => !this.pool.includes(s));
+  }
+
+  /** Keep `size` default sandboxes warm (0 turns the pool off). */
+  setPoolSize(size: number): void {
+    this.poolTarget = Math.max(0, Math.floor(size));
+    for (const extra of this.pool.splice(this.poolTarget)) void extra.destroy();
+    this.refill();
+  }
+
+  get pooled(): number {
+    return this.pool.length;
+  }
+
+  /** resolves when the pool is full (for benchmarks and tests) */
+  async poolReady(): Promise<void> {
+    while (this.pool.length < this.poolTarget && !this.closed) {
+      this.refill();
+      await (this.refilling ?? new Promise((r) => setTimeout(r, 50)));
+    }
+  }
+
+  private refill(): void {
+    if (this.refilling || this.closed || this.pool.length >= this.poolTarget) return;
+    this.refilling = (async () => {
+      while (this.pool.length < this.poolTarget && !this.closed) {
+        try {
+          const s = await this.coldCreate({ label: 'warm pool' });
+          if (this.closed) { await s.destroy(); break; }
+          this.pool.push(s);
+          s.onExit(() => {
+            const i = this.pool.indexOf(s);
+            if (i >= 0) { this.pool.splice(i, 1); this.refill(); }
+          });
+        } catch (err) {
+          console.error(`nslab: warm pool refill failed: ${(err as Error).message}`);
+          break;
+        }
+      }
+    })().finally(() => { this.refilling = null; });
   }
 
   get(id: string): LocalSandbox | undefined {
@@ -261,6 +333,21 @@ export class LocalBackend implements SandboxBackend {
   }
 
   async create(opts: CreateOptions = {}): Promise<LocalSandbox> {
+    const poolable = (opts.image ?? 'default') === 'default' && !opts.limits && !opts.hostname;
+    if (poolable) {
+      const warm = this.pool.shift();
+      if (warm && warm.state === 'running') {
+        warm.claim(opts.label);
+        this.refill();
+        return warm;
+      }
+    }
+    const s = await this.coldCreate(opts);
+    this.refill();
+    return s;
+  }
+
+  private async coldCreate(opts: CreateOptions): Promise<LocalSandbox> {
     await this.checkHost();
     const limits = limitsSchema.parse({ ...this.cfg.limits, ...opts.limits });
     const image = opts.image ?? 'default';
@@ -362,7 +449,11 @@ export class LocalBackend implements SandboxBackend {
   }
 
   async destroyAll(): Promise<void> {
-    await Promise.all(this.list().map((s) => s.destroy()));
+    this.closed = true;
+    await this.refilling;
+    this.pool = [];
+    await Promise.all([...this.sandboxes.values()].map((s) => s.destroy()));
+    this.closed = false;
   }
 
   /** for leak tests: every cgroup directory a sandbox id still has */

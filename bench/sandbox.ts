@@ -1,0 +1,171 @@
+/**
+ * bench/sandbox: create-to-first-prompt latency, destroy time and memory per idle
+ * sandbox, next to baselines measured in the same run:
+ *   - plain util-linux `unshare` of the same namespaces running `bash -c true`
+ *   - the runtime alone: `crun run` of a minimal bundle running `bash -c true`
+ * usage: node --import tsx bench/sandbox.ts [--runs 30] [--idle 50] [--write-docs]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createSandboxBackend, type LocalSandbox } from '../lab-server/sandbox/index.ts';
+import { memUsedBytes, pct, table } from './lib.ts';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const RUNS = arg('runs', 30);
+const IDLE = arg('idle', 50);
+const now = () => performance.now();
+
+function timeCommand(file: string, args: string[]): number {
+  const t = now();
+  const r = spawnSync(file, args, { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`${file} ${args.join(' ')} failed: ${r.status}`);
+  return now() - t;
+}
+
+async function firstPrompt(s: LocalSandbox): Promise<number> {
+  const term = s.spawnPty({ terminal: 1 });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no prompt in 10 s')), 10_000);
+    const off = s.onCommand((e) => { if (e.kind === 'ready') { clearTimeout(timer); off(); resolve(); } });
+  });
+  return term.pid;
+}
+
+/** host memory a sandbox costs: what its memory cgroup is charged + host-side crun processes */
+async function sandboxCostKiB(s: LocalSandbox, terminalPid: number): Promise<{ total: number; shell: number }> {
+  const usage = Number(readFileSync(`/sys/fs/cgroup/memory/nslab/${s.id}/memory.usage_in_bytes`, 'utf8')) / 1024;
+  const runners = readFileSync(`/sys/fs/cgroup/unified/nslab/${s.id}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
+  const hostSide = [...runners, terminalPid].reduce((a, p) => a + pssOf(p), 0);
+  const shell = (await s.probe.processes()).filter((p) => p.comm === 'bash').reduce((a, p) => a + pssOf(p.hostPid), 0);
+  return { total: usage + hostSide, shell };
+}
+
+async function main() {
+  const backend = createSandboxBackend();
+  await backend.reapOrphans();
+  const imageRoot = await backend.images.mountedRoot('default');
+
+  // baseline 1: the kernel floor, plain unshare
+  const unshareArgs = ['--user', '--map-root-user', '--pid', '--ipc', '--uts', '--net', '--mount', '--cgroup', '--fork', 'bash', '-c', 'true'];
+  timeCommand('unshare', unshareArgs);
+  const unshareTimes = Array.from({ length: RUNS }, () => timeCommand('unshare', unshareArgs));
+
+  // baseline 2: the runtime alone, crun run of a minimal bundle (same image, no limits/seccomp/cgroup work)
+  const bundle = mkdtempSync('/run/nslab/bench-');
+  mkdirSync(join(bundle, 'rootfs'));
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify({
+    ociVersion: '1.0.2',
+    process: { terminal: false, user: { uid: 0, gid: 0 }, args: ['/bin/bash', '-c', 'true'], env: ['PATH=/usr/bin:/bin'], cwd: '/' },
+    root: { path: imageRoot, readonly: true },
+    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs' }],
+    linux: {
+      uidMappings: [{ containerID: 0, hostID: 3_000_000_000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 3_000_000_000, size: 65536 }],
+      namespaces: ['pid', 'ipc', 'uts', 'mount', 'network', 'user'].map((type) => ({ type })),
+    },
+  }));
+  const crunBase = (i: number) => {
+    const wrap = ['-c', 'umount -l /sys/fs/cgroup/unified 2>/dev/null; exec crun --root /run/nslab/bench-crun run --bundle "$0" "$1"', bundle, `bench-${process.pid}-${i}`];
+    return timeCommand('unshare', ['--mount', '--propagation', 'private', 'sh', ...wrap]);
+  };
+  crunBase(-1);
+  const crunTimes = Array.from({ length: RUNS }, (_, i) => crunBase(i));
+  rmSync(bundle, { recursive: true, force: true });
+
+  // nslab: create -> terminal 1 -> first prompt reported by the command log
+  const createTimes: number[] = [];
+  const promptTimes: number[] = [];
+  const destroyTimes: number[] = [];
+  for (let i = 0; i < RUNS + 1; i++) {
+    const t0 = now();
+    const s = await backend.create();
+    const t1 = now();
+    await firstPrompt(s);
+    const t2 = now();
+    await s.destroy();
+    const t3 = now();
+    if (i === 0) continue; // warm-up
+    createTimes.push(t1 - t0);
+    promptTimes.push(t2 - t0);
+    destroyTimes.push(t3 - t2);
+  }
+
+  // warm pool: the server keeps a few sandboxes ready; a learner arriving gets one
+  backend.setPoolSize(2);
+  const pooledPrompt: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    await backend.poolReady();
+    const t0 = now();
+    const s = await backend.create();
+    await firstPrompt(s);
+    pooledPrompt.push(now() - t0);
+    await s.destroy();
+  }
+  backend.setPoolSize(0);
+
+  // memory: IDLE sandboxes each with an interactive shell
+  execFileSync('sync');
+  await new Promise((r) => setTimeout(r, 500));
+  const before = memUsedBytes();
+  const idle: { s: LocalSandbox; term: number }[] = [];
+  for (let i = 0; i < IDLE; i++) {
+    const s = await backend.create();
+    idle.push({ s, term: await firstPrompt(s) });
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const after = memUsedBytes();
+  const hostDelta = (after - before) / IDLE / 1048576;
+  const costs = await Promise.all(idle.map(({ s, term }) => sandboxCostKiB(s, term)));
+  const perSandbox = costs.reduce((a, c) => a + c.total, 0) / IDLE / 1024;
+  const shellMiB = costs.reduce((a, c) => a + c.shell, 0) / IDLE / 1024;
+  const tDestroyAll = now();
+  await Promise.all(idle.map(({ s }) => s.destroy()));
+  const destroyAllMs = now() - tDestroyAll;
+
+  const rows: (string | number)[][] = [
+    ['baseline: unshare (7 namespaces) bash -c true', pct(unshareTimes, 50), pct(unshareTimes, 95), ''],
+    ['baseline: crun run bash -c true (no limits, no seccomp)', pct(crunTimes, 50), pct(crunTimes, 95), ''],
+    ['nslab create (sandbox up, init ready)', pct(createTimes, 50), pct(createTimes, 95), `${(pct(createTimes, 50) / pct(crunTimes, 50)).toFixed(2)}x crun`],
+    ['nslab create-to-first-prompt (terminal 1, command log)', pct(promptTimes, 50), pct(promptTimes, 95), `${(pct(promptTimes, 50) / pct(crunTimes, 50)).toFixed(2)}x crun`],
+    ['nslab create-to-first-prompt from the warm pool (2 kept ready)', pct(pooledPrompt, 50), pct(pooledPrompt, 95), `${(pct(pooledPrompt, 50) / pct(crunTimes, 50)).toFixed(2)}x crun`],
+    ['nslab destroy (one sandbox)', pct(destroyTimes, 50), pct(destroyTimes, 95), ''],
+  ];
+  const out = [
+    `Sandbox benchmark, ${new Date().toISOString()}, ${RUNS} runs each (ms)`,
+    '',
+    table(['what', 'p50 ms', 'p95 ms', 'vs baseline'], rows),
+    '',
+    table(['memory', 'value'], [
+      [`memory per idle sandbox (${IDLE} alive, each with a shell): cgroup charge + host-side crun`, `${perSandbox.toFixed(2)} MiB`],
+      ['same, as MemAvailable drop per sandbox (noisy: other load on the host)', `${hostDelta.toFixed(2)} MiB`],
+      ['of which the shell itself (PSS of bash)', `${shellMiB.toFixed(2)} MiB`],
+      ['overhead beyond the shell', `${(perSandbox - shellMiB).toFixed(2)} MiB`],
+      [`destroy all ${IDLE} at once`, `${destroyAllMs.toFixed(0)} ms`],
+    ]),
+  ].join('\n');
+  console.log(out);
+  if (process.argv.includes('--write-docs')) writeSection('Sandbox', out);
+}
+
+function pssOf(pid: number): number {
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch { return 0; }
+}
+
+/** replaces the "## <name>" section of docs/benchmarks.md, leaving the others alone */
+export function writeSection(name: string, body: string): void {
+  const file = join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
+  let text = '';
+  try { text = readFileSync(file, 'utf8'); } catch { text = '# Benchmarks\n\nTables printed by the scripts in bench/, latest run first. Each compares nslab with a baseline measured in the same run.\n'; }
+  const section = `## ${name}\n\n\`\`\`\n${body}\n\`\`\`\n`;
+  const re = new RegExp(`## ${name}\\n[\\s\\S]*?(?=\\n## |$)`);
+  text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}`;
+  writeFileSync(file, text);
+}
+
+main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
