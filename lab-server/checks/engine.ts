@@ -154,10 +154,10 @@ export class CheckEngine {
     const open = this.open();
     if (!open.length) return;
     const lab = createLab(sandbox, { lang: this.opts.lang, terminalText: this.opts.terminalText });
-    const results: [string, CheckResult & { error?: boolean }][] = [];
-    // one step at a time: checks share the round's memoised probe results, and a
-    // learner's sandbox should not see a burst of parallel probes
-    for (const id of open) results.push([id, await this.runOne(id, lab)]);
+    // all open steps at once: they share the round's memoised probe calls (one
+    // processes() walk however many checks ask), and one slow or hung check must not
+    // hold back the step the learner just completed
+    const results = await Promise.all(open.map(async (id) => [id, await this.runOne(id, lab)] as const));
     // a sandbox that died during the round makes every probe fail: that says nothing
     // about the learner's work, so those results are dropped
     if (this.gone()) return;

@@ -1,0 +1,108 @@
+/**
+ * The check engine on a real sandbox: event-driven evaluation, passed stays passed,
+ * broken checks fail clearly without taking the session down.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineChecks, fail, pass, pending } from '../../lab-server/checks/api.ts';
+import { CheckEngine, type StepStatus } from '../../lab-server/checks/engine.ts';
+import { createSandboxBackend, type LocalBackend } from '../../lab-server/sandbox/index.ts';
+import type { CommandEvent, Sandbox } from '../../lab-server/sandbox/types.ts';
+
+let backend: LocalBackend;
+beforeAll(async () => {
+  backend = createSandboxBackend();
+  await backend.checkHost();
+  await backend.images.ensureBuilt('default', (l) => console.log(l));
+});
+afterAll(async () => { await backend?.destroyAll(); });
+
+function shell(s: Sandbox) {
+  const pty = s.spawnPty({ terminal: 1 });
+  const next = (pred: (e: CommandEvent) => boolean) => new Promise<CommandEvent>((resolve) => {
+    const off = s.onCommand((e) => { if (pred(e)) { off(); resolve(e); } });
+  });
+  return {
+    ready: next((e) => e.kind === 'ready'),
+    async run(line: string) {
+      const done = next((e) => e.kind === 'cmd');
+      pty.write(`${line}\r`);
+      return done;
+    },
+  };
+}
+
+/** the file exists as PID 1 sees it */
+const fileExists = async (lab: Parameters<Parameters<typeof defineChecks>[0][string]>[0], file: string) => {
+  const init = (await lab.processes()).find((p) => p.pid === 1)!;
+  return (await lab.readFile(init.hostPid, file)) !== null;
+};
+
+describe('check engine', () => {
+  it('evaluates on command events, keeps passed steps passed, and turns broken checks into clear failures', async () => {
+    const sandbox = await backend.create({ label: 'check-engine test' });
+    const logged: string[] = [];
+    const changes: StepStatus[][] = [];
+    const checks = defineChecks({
+      marker: async (lab) => (await fileExists(lab, '/tmp/marker') ? pass() : pending('make /tmp/marker')),
+      'needs-two': async (lab) => (await fileExists(lab, '/tmp/two') ? pass() : fail({ en: 'no /tmp/two yet', ko: '/tmp/two가 아직 없습니다' })),
+      throws: async () => { throw new Error('kaboom'); },
+      garbage: async () => ({ status: 'maybe' }) as never,
+      slow: () => new Promise(() => {}),
+    });
+    const engine = new CheckEngine({
+      sandbox, checks, steps: ['marker', 'needs-two', 'throws', 'garbage', 'slow'], lang: 'ko',
+      pollMs: 0, // only command events drive this test
+      checkTimeoutMs: 300,
+      log: (l) => logged.push(l),
+      onStatus: (changed) => changes.push(changed),
+    });
+    try {
+      const t = shell(sandbox);
+      engine.start();
+      await t.ready;
+      await engine.idle();
+      const first = Object.fromEntries(engine.statuses().map((s) => [s.id, s]));
+      expect(first.marker).toMatchObject({ status: 'pending', message: 'make /tmp/marker' });
+      expect(first['needs-two']).toMatchObject({ status: 'fail', message: '/tmp/two가 아직 없습니다' });
+      expect(first.throws).toMatchObject({ status: 'fail', error: true, message: expect.stringContaining('kaboom') });
+      expect(first.garbage).toMatchObject({ status: 'fail', error: true });
+      expect(first.slow).toMatchObject({ status: 'fail', error: true });
+      expect(logged.some((l) => l.includes('"throws" threw') && l.includes('kaboom'))).toBe(true);
+
+      // the command event alone (no poll) brings the step to pass
+      changes.length = 0;
+      await t.run('touch /tmp/marker');
+      await engine.idle();
+      expect(engine.statuses().find((s) => s.id === 'marker')!.status).toBe('pass');
+      expect(changes.flat().map((c) => `${c.id}:${c.status}`)).toEqual(['marker:pass']);
+
+      // undoing the state does not take the pass away
+      await t.run('rm /tmp/marker');
+      await engine.idle();
+      expect(engine.statuses().find((s) => s.id === 'marker')!).toMatchObject({ status: 'pass', passedAt: expect.any(Number) });
+
+      await t.run('touch /tmp/two');
+      await engine.idle();
+      expect(engine.statuses().filter((s) => s.status === 'pass').map((s) => s.id)).toEqual(['marker', 'needs-two']);
+    } finally {
+      engine.stop();
+      await sandbox.destroy();
+    }
+  });
+
+  it('restores progress and stops quietly when the sandbox dies', async () => {
+    const sandbox = await backend.create({ label: 'check-engine test 2' });
+    let calls = 0;
+    const engine = new CheckEngine({
+      sandbox, steps: ['a', 'b'], lang: 'en', pollMs: 50, passed: ['a'],
+      checks: { a: async () => { throw new Error('never runs: already passed'); }, b: async () => { calls++; return pending(); } },
+    }).start();
+    await engine.idle();
+    expect(engine.statuses().map((s) => s.status)).toEqual(['pass', 'pending']);
+    await sandbox.destroy();
+    const after = calls;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toBe(after);
+    expect(engine.statuses().map((s) => s.status)).toEqual(['pass', 'pending']);
+  });
+});
