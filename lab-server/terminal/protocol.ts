@@ -1,0 +1,273 @@
+/**
+ * The lab socket protocol: one WebSocket per learner session, at
+ *
+ *   ws(s)://HOST/api/sessions/:id/socket[?token=TOKEN]
+ *
+ * multiplexing that session's terminals and its events.
+ *
+ * This file is imported by the server and (type-only, or for the constants and
+ * schemas) by the web app, so it must not import anything but zod: no node
+ * modules, nothing from the sandbox.
+ *
+ * ## Frames
+ *
+ * - Binary frames carry terminal bytes, both ways:
+ *
+ *       byte 0      terminal number (1..MAX_TERMINALS)
+ *       bytes 1..   raw UTF-8 bytes (server->client: pty output; client->server: keystrokes)
+ *
+ *   UTF-8: the server never splits a multibyte character across two frames
+ *   (each frame's payload is complete UTF-8 text on its own), so a client may
+ *   decode frame by frame. Passing the bytes to xterm.js `write(Uint8Array)` is
+ *   the recommended way anyway (its decoder keeps state across writes). Input
+ *   from the client should be complete UTF-8 as well (TextEncoder output is);
+ *   the server passes it to the pty as is.
+ *
+ * - Text frames carry JSON control messages, one object per frame, with a `type`.
+ *   ClientMessage below lists what the client may send; ServerEvent what it gets.
+ *   A malformed or unknown message gets an `error` event (code `bad-message`);
+ *   the socket stays open. Repeated garbage closes it with 1008.
+ *
+ * ## Handshake
+ *
+ * The token comes either as `?token=` on the socket URL or in the first message,
+ * `hello`. A client that gives it in the query still sends `hello` (it carries the
+ * terminal size). Until `hello` arrives the server sends nothing. It then answers
+ * `welcome` and, for every terminal that is already running (a reconnect),
+ * `opened` + `replay-start` + the missed bytes + `replay-end`. The client then
+ * opens the terminals it wants (`open`), which is a no-op for open ones.
+ *
+ * ## Flow control (xterm.js "flow control" guide, ACK/watermark variant)
+ *
+ * The server counts, per terminal, the bytes it sent that the client has not yet
+ * acknowledged. When that exceeds `flow.highWater` the server pauses the pty
+ * (the program inside blocks on write, so `yes` costs nothing while the browser
+ * catches up); when acknowledgements bring it below `flow.lowWater` it resumes.
+ * The client sends `ack {terminal, bytes}` with the number of bytes it has
+ * *processed* since its previous ack (use the callback of xterm's write()), at
+ * least every `flow.ackEveryBytes` bytes. A client that never acks sees at most
+ * `highWater` bytes per terminal and then nothing more.
+ * Replayed bytes count like any other output and must be acked too.
+ *
+ * ## Close codes (the `reason` string is a human sentence the UI may show)
+ */
+import { z } from 'zod';
+
+/** terminals per session; terminal numbers are 1..MAX_TERMINALS */
+export const MAX_TERMINALS = 4;
+/** bounds for a terminal size; anything else is rejected with `bad-size` */
+export const MIN_COLS = 2;
+export const MAX_COLS = 500;
+export const MIN_ROWS = 1;
+export const MAX_ROWS = 200;
+/** largest WebSocket message the server accepts (bigger: close 1009) */
+export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
+/** largest binary payload the server sends in one frame (header excluded) */
+export const MAX_SERVER_FRAME_BYTES = 64 * 1024;
+
+export const CloseCode = {
+  /** normal: the client closed, or the session was deleted by its owner */
+  normal: 1000,
+  /** the server is shutting down */
+  goingAway: 1001,
+  /** repeated malformed messages */
+  policy: 1008,
+  /** a message bigger than MAX_CLIENT_MESSAGE_BYTES */
+  tooBig: 1009,
+  /** missing or wrong token, or no hello in time */
+  unauthorized: 4001,
+  /** the Origin header is not allowed (cross-site WebSocket hijacking guard) */
+  badOrigin: 4003,
+  /** no such session (never existed, expired, reaped or deleted) */
+  unknownSession: 4004,
+  /** a newer socket for the same session took over (e.g. the page was reloaded in another tab) */
+  replaced: 4009,
+  /** the session ended: idle timeout, lifetime over, or deleted */
+  sessionEnded: 4010,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+const terminal = z.number().int().min(1).max(MAX_TERMINALS);
+const cols = z.number().int().min(MIN_COLS).max(MAX_COLS);
+const rows = z.number().int().min(MIN_ROWS).max(MAX_ROWS);
+
+// ---------------------------------------------------------------- client -> server
+
+/** First message. `token` may be omitted if the socket URL carried `?token=`. */
+export const helloSchema = z.strictObject({
+  type: z.literal('hello'),
+  token: z.string().max(256).optional(),
+  /** protocol version the client speaks; the server answers with its own in `welcome` */
+  version: z.literal(1).optional(),
+});
+/**
+ * Open terminal N (spawn a shell in the sandbox) at the given size. If N is already
+ * running this only resizes it (and does not replay again).
+ */
+export const openSchema = z.strictObject({ type: z.literal('open'), terminal, cols, rows });
+/** The client's terminal changed size. Out-of-bounds sizes get `error bad-size` and change nothing. */
+export const resizeSchema = z.strictObject({ type: z.literal('resize'), terminal, cols, rows });
+/** The client processed `bytes` more bytes of terminal N's output (see flow control). */
+export const ackSchema = z.strictObject({ type: z.literal('ack'), terminal, bytes: z.number().int().min(0).max(2 ** 31) });
+/** Close terminal N (kill its shell). Terminal 1 may be closed too; `open` brings it back. */
+export const closeSchema = z.strictObject({ type: z.literal('close'), terminal });
+/** Keep-alive / latency probe; answered with `pong` carrying the same id. */
+export const pingSchema = z.strictObject({ type: z.literal('ping'), id: z.union([z.string().max(64), z.number()]).optional() });
+
+export const clientMessageSchema = z.discriminatedUnion('type', [helloSchema, openSchema, resizeSchema, ackSchema, closeSchema, pingSchema]);
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+export type HelloMessage = z.infer<typeof helloSchema>;
+export type OpenMessage = z.infer<typeof openSchema>;
+export type ResizeMessage = z.infer<typeof resizeSchema>;
+export type AckMessage = z.infer<typeof ackSchema>;
+
+// ---------------------------------------------------------------- server -> client
+
+export interface FlowParams {
+  /** pause the pty when this many sent bytes are unacknowledged */
+  highWater: number;
+  /** resume when acknowledgements bring it below this */
+  lowWater: number;
+  /** clients should ack at least this often (bytes processed) */
+  ackEveryBytes: number;
+}
+
+export interface TerminalInfo { terminal: number; cols: number; rows: number }
+
+/** Answer to `hello`: the session as the server sees it. */
+export interface WelcomeEvent {
+  type: 'welcome';
+  version: 1;
+  session: string;
+  lesson: string;
+  lang: string;
+  /** terminals running right now (they will be replayed next) */
+  terminals: TerminalInfo[];
+  maxTerminals: number;
+  /** terminals the lesson asks for (open at least these) */
+  lessonTerminals: number;
+  flow: FlowParams;
+  maxMessageBytes: number;
+}
+/** Terminal N is running (after `open`, or on reconnect for each running terminal). */
+export interface OpenedEvent { type: 'opened'; terminal: number; cols: number; rows: number; /** true if this is an existing shell being re-attached */ reattached: boolean }
+/**
+ * Replayed bytes of terminal N follow (binary frames) until `replay-end`. The client
+ * should reset its terminal before writing them. `truncated`: older output was
+ * dropped from the bounded scrollback, so the replay starts mid-stream.
+ */
+export interface ReplayStartEvent { type: 'replay-start'; terminal: number; bytes: number; truncated: boolean }
+export interface ReplayEndEvent { type: 'replay-end'; terminal: number }
+/** Terminal N's shell ended (the learner typed `exit`, or it was killed). `open` starts a new one. */
+export interface ExitedEvent { type: 'exited'; terminal: number; exitCode: number; signal: number | null }
+/** The terminal's size as the server applied it (echo of `resize`, clamped never: bad sizes are rejected). */
+export interface ResizedEvent { type: 'resized'; terminal: number; cols: number; rows: number }
+
+/** One command-log entry: a shell finished a command (or printed its first prompt). */
+export interface CommandLogEvent {
+  type: 'command';
+  kind: 'ready' | 'cmd' | 'prompt';
+  terminal: number;
+  command: string;
+  status: number;
+  /** ms since epoch, server clock */
+  at: number;
+}
+
+/** A lesson step's status as the lesson engine reports it. */
+export interface StepStatus {
+  id: string;
+  status: 'pass' | 'fail' | 'pending';
+  /** in the learner's language; null when the check said nothing */
+  message: string | null;
+  passedAt: number | null;
+  /** the check itself broke (a lesson bug) */
+  error?: boolean;
+}
+/**
+ * Pushed by the lesson engine: every step's status (`steps`) and which ids changed
+ * since the previous push (`changed`). The last one is re-sent on reconnect.
+ */
+export interface StepsEvent { type: 'steps'; lesson: string; steps: StepStatus[]; changed: string[] }
+
+/**
+ * The sandbox died under the session (lifetime over, killed, crashed). Terminals are
+ * gone; the client should offer "reset" (POST /api/sessions/:id/reset).
+ */
+export interface SandboxDiedEvent { type: 'sandbox-died'; reason: string }
+/**
+ * The session got a fresh sandbox (someone called reset). All terminals were closed;
+ * the client should clear its terminals and `open` them again.
+ */
+export interface SessionResetEvent { type: 'session-reset' }
+/** The session will end soon (idle timeout or sandbox lifetime); `inMs` from now. */
+export interface ExpiringEvent { type: 'expiring'; reason: 'idle' | 'lifetime'; inMs: number }
+export interface PongEvent { type: 'pong'; id?: string | number }
+
+export type ErrorCode =
+  | 'bad-message' // not JSON, unknown type, wrong fields
+  | 'bad-size' // cols/rows out of bounds
+  | 'bad-terminal' // terminal number out of range, or not open (input/resize to a closed terminal)
+  | 'not-ready' // message before hello
+  | 'spawn-failed' // the sandbox could not start a shell
+  | 'sandbox-dead' // the session's sandbox is gone; reset it
+  | 'internal';
+/** Something the client sent was refused; `message` is a human sentence. The socket stays open. */
+export interface ErrorEvent { type: 'error'; code: ErrorCode; message: string; terminal?: number }
+
+export type ServerEvent =
+  | WelcomeEvent | OpenedEvent | ReplayStartEvent | ReplayEndEvent | ExitedEvent | ResizedEvent
+  | CommandLogEvent | StepsEvent | SandboxDiedEvent | SessionResetEvent | ExpiringEvent | PongEvent | ErrorEvent;
+export type ServerEventType = ServerEvent['type'];
+
+// ---------------------------------------------------------------- binary framing helpers
+
+/** Builds a binary frame: [terminal, ...payload]. Works with Uint8Array (browser) and Buffer (node). */
+export function encodeTerminalFrame(terminal: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(payload.byteLength + 1);
+  out[0] = terminal;
+  out.set(payload, 1);
+  return out;
+}
+
+/** Splits a binary frame; null if it is empty or names no valid terminal. */
+export function decodeTerminalFrame(frame: Uint8Array): { terminal: number; data: Uint8Array } | null {
+  if (frame.byteLength < 1) return null;
+  const terminal = frame[0];
+  if (terminal < 1 || terminal > MAX_TERMINALS) return null;
+  return { terminal, data: frame.subarray(1) };
+}
+
+// ---------------------------------------------------------------- HTTP API shapes (JSON bodies)
+
+/** POST /api/sessions body */
+export const createSessionSchema = z.strictObject({
+  lesson: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lesson must be a lesson id like "03-ipc-namespace"'),
+  lang: z.enum(['en', 'ko', 'zh']).default('en'),
+});
+export type CreateSessionRequest = z.input<typeof createSessionSchema>;
+
+/** POST /api/sessions answer (201), GET /api/sessions/:id answer (without token) */
+export interface SessionInfo {
+  id: string;
+  lesson: string;
+  lang: string;
+  /** path of the socket, relative to the server */
+  socket: string;
+  createdAt: string;
+  /** when the sandbox's lifetime ends (ISO time) */
+  expiresAt: string;
+  /** idle sessions (no socket, no input) are ended after this */
+  idleTimeoutMs: number;
+  terminals: TerminalInfo[];
+  lessonTerminals: number;
+  state: 'running' | 'dead';
+  /** the lesson engine's latest step statuses, if it pushed any */
+  steps: StepsEvent | null;
+}
+export interface CreateSessionResponse extends SessionInfo {
+  /** send as `Authorization: Bearer TOKEN` on HTTP calls, and in `hello` (or ?token=) on the socket */
+  token: string;
+}
+/** Every HTTP error body */
+export interface ApiError { error: { code: string; message: string; retryAfterSeconds?: number } }
