@@ -24,7 +24,7 @@ import { CommandLogReader, type RawCommandEvent } from './command-log.ts';
 import { cgroupDirs, cgroupSandboxIds, cgroupsPath, prepareCgroups, removeCgroups, sandboxHostPids } from './cgroups.ts';
 import { loadDriverConfig, limitsSchema, type DriverConfig } from './config.ts';
 import { crunArgv } from './crun.ts';
-import { checkHostRequirements } from './host.ts';
+import { checkHostRequirements, hostInfo } from './host.ts';
 import { Images, isMountPoint } from './images.ts';
 import { ociSpec, SANDBOX_PATH } from './oci-spec.ts';
 import { LocalProbe } from './probe.ts';
@@ -143,7 +143,7 @@ export class LocalSandbox implements Sandbox {
     // sandbox's own devpts instead (and keeps the host pty out of its hands).
     const command = opts.command ?? ['/bin/bash', '-i'];
     const inner = ['/usr/bin/script', '-q', '-e', '-c', `exec ${command.map(shellQuote).join(' ')}`, '/dev/null'];
-    const argv = this.backend.crunExec([
+    const argv = this.backend.crunExec(this.id, [
       'exec', '--no-new-privs', '--cwd', opts.cwd ?? '/root', ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...inner,
     ]);
     const p = pty.spawn(argv.file, argv.args, { name: 'xterm-256color', cols, rows, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...argv.env } });
@@ -156,7 +156,7 @@ export class LocalSandbox implements Sandbox {
   spawnProcess(command: string[], stdio: 'pipe' | 'inherit', env: Record<string, string> = {}): ChildProcess {
     if (this._state !== 'running') throw new Error(`sandbox ${this.id} is not running`);
     const full = { LANG: 'C.UTF-8', HOME: '/root', PATH: SANDBOX_PATH, ...env };
-    const argv = this.backend.crunExec(['exec', '--no-new-privs', '--cwd', '/root', ...Object.entries(full).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...command]);
+    const argv = this.backend.crunExec(this.id, ['exec', '--no-new-privs', '--cwd', '/root', ...Object.entries(full).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...command]);
     return spawn(argv.file, argv.args, { stdio, env: { PATH: process.env.PATH, ...argv.env } });
   }
 
@@ -248,8 +248,11 @@ export class LocalBackend implements SandboxBackend {
    * `crun exec` works on hybrid hosts as it is (only `run` trips over the
    * unified hierarchy), and skipping the wrapper saves a few ms per terminal.
    */
-  crunExec(args: string[]) {
-    return { file: 'crun', args: ['--root', this.crunRoot, ...args], env: {} as Record<string, string> };
+  crunExec(id: string, args: string[]) {
+    // v2: PID 1 moved into the leaf "init" (see nslab-init.c); the sandbox's own group holds no process
+    const leaf = hostInfo().cgroupMode === 'v2' && existsSync(join('/sys/fs/cgroup/nslab', id, 'init')) ? ['--cgroup', 'init'] : [];
+    const [verb, ...rest] = args;
+    return { file: 'crun', args: ['--root', this.crunRoot, verb, ...leaf, ...rest], env: {} as Record<string, string> };
   }
 
   async checkHost(): Promise<void> {

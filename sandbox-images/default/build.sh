@@ -50,7 +50,7 @@ mkdir -p "$root/run/nslab" "$root/run/netns" "$root/sys/fs/cgroup" "$root/dev/mq
 mini=$root/opt/minirootfs
 mkdir -p "$mini"/{bin,proc,sys,dev,tmp,etc,root}
 cp "$root/bin/busybox" "$mini/bin/busybox"
-for app in sh ls ps cat echo hostname mount umount id mkdir uname sleep; do ln -s busybox "$mini/bin/$app"; done
+for app in sh ls ps cat echo hostname mount umount id mkdir uname sleep grep wc rm touch env pwd readlink ln top free df; do ln -s busybox "$mini/bin/$app"; done
 echo mini > "$mini/etc/hostname"
 rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/var/log/*
 # man-db's cache is rebuilt lazily; an empty one is enough

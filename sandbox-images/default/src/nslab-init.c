@@ -9,6 +9,11 @@
  *    only lets a user namespace mount a new sysfs while a full one stays visible;
  *  - the command-log FIFO held open read-write, so a shell reporting a command
  *    never blocks in open() while the server is (re)connecting.
+ *  - on cgroup v2 hosts, the "no internal processes" rule: the sandbox's cgroup
+ *    can only hand controllers (memory, pids, cpu) to groups the learner makes
+ *    if it holds no process itself, so PID 1 moves into a leaf group "init"
+ *    first and then enables the controllers for its children (the driver
+ *    starts terminals in that leaf with `crun exec --cgroup init`).
  * Inside the sandbox nobody can signal PID 1; the host ends it with SIGKILL.
  */
 #define _GNU_SOURCE
@@ -21,9 +26,29 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+static int write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, text, strlen(text));
+  close(fd);
+  return n < 0 ? -1 : 0;
+}
+
+static void cgroup2_leaf(void) {
+  struct statfs st;
+  if (statfs("/sys/fs/cgroup", &st) != 0 || st.f_type != CGROUP2_SUPER_MAGIC) return;
+  if (mkdir("/sys/fs/cgroup/init", 0755) != 0 && errno != EEXIST) return;
+  if (write_file("/sys/fs/cgroup/init/cgroup.procs", "1") != 0) return;
+  write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+  write_file("/sys/fs/cgroup/cgroup.subtree_control", "+pids");
+  write_file("/sys/fs/cgroup/cgroup.subtree_control", "+cpu");
+}
 
 static void loopback_up(void) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -40,6 +65,7 @@ static void loopback_up(void) {
 
 int main(void) {
   loopback_up();
+  cgroup2_leaf();
   /* The learner mounts mqueue here (a pre-mounted one would make that fail). */
   mkdir("/dev/mqueue", 0755);
   if (mount("/sys", "/sys", NULL, MS_BIND | MS_REC, NULL) == 0)
