@@ -1,0 +1,61 @@
+/**
+ * Live checks for one learner working on one lesson: loads the lesson's checks
+ * (once per lesson per checks.ts version) and starts a CheckEngine on the learner's
+ * sandbox. The server calls this when a learner opens a lesson and pushes the
+ * engine's status changes over the learner's socket.
+ */
+import path from 'node:path';
+import { stat } from 'node:fs/promises';
+import type { LessonCatalog } from '../lessons/loader.ts';
+import type { Sandbox } from '../sandbox/types.ts';
+import type { Lang, LessonChecks } from './api.ts';
+import { CheckEngine, type StepStatus } from './engine.ts';
+import { loadChecks } from './load.ts';
+import type { TerminalTextProvider } from './lab.ts';
+
+export interface LessonChecksOptions {
+  catalog: LessonCatalog;
+  lessonId: string;
+  lang: Lang;
+  sandbox: Sandbox;
+  terminalText?: TerminalTextProvider;
+  /** step ids the learner already passed (persisted progress) */
+  passed?: Iterable<string>;
+  onStatus?: (changed: StepStatus[], all: StepStatus[]) => void;
+  pollMs?: number;
+  log?: (line: string) => void;
+}
+
+const cache = new Map<string, { mtime: number; checks: Promise<LessonChecks> }>();
+
+/** checks.ts of a lesson, loaded once and again only after it changed */
+export async function lessonChecks(dir: string): Promise<LessonChecks> {
+  const mtime = (await stat(path.join(dir, 'checks.ts')).catch(() => null))?.mtimeMs ?? -1;
+  const hit = cache.get(dir);
+  if (hit && hit.mtime === mtime) return hit.checks;
+  const checks = loadChecks(dir);
+  // a failed load is not cached: the author may be fixing it right now
+  checks.catch(() => cache.delete(dir));
+  cache.set(dir, { mtime, checks });
+  return checks;
+}
+
+/** Start live checking; throws UnknownLessonError / LessonError for a lesson that cannot run. */
+export async function startLessonChecks(opts: LessonChecksOptions): Promise<CheckEngine> {
+  const lesson = await opts.catalog.load(opts.lessonId);
+  const checks = await lessonChecks(lesson.dir);
+  const steps = lesson.versions.en!.steps.map((s) => s.id);
+  const engine = new CheckEngine({
+    sandbox: opts.sandbox,
+    checks,
+    steps,
+    lang: opts.lang,
+    terminalText: opts.terminalText,
+    // progress for steps that no longer exist (lesson edited) is dropped, not an error
+    passed: [...(opts.passed ?? [])].filter((id) => steps.includes(id)),
+    onStatus: opts.onStatus,
+    pollMs: opts.pollMs,
+    log: opts.log ?? ((l) => console.warn(`nslab checks [${opts.lessonId}]: ${l}`)),
+  });
+  return engine.start();
+}
