@@ -1,0 +1,58 @@
+/**
+ * The transcript runner on a real sandbox: heredocs (continuation prompts), an
+ * interactive Python session, Ctrl-C, a second terminal, nested shells and `exit`.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { TranscriptRunner } from '../../lab-server/grade/runner.ts';
+import { parseTranscript } from '../../lab-server/grade/transcript.ts';
+import { createSandboxBackend, type LocalBackend } from '../../lab-server/sandbox/index.ts';
+
+let backend: LocalBackend;
+beforeAll(async () => {
+  backend = createSandboxBackend();
+  await backend.checkHost();
+  await backend.images.ensureBuilt('default', (l) => console.log(l));
+});
+afterAll(async () => { await backend?.destroyAll(); });
+
+it('types a transcript the way a learner would', async () => {
+  const sandbox = await backend.create({ label: 'runner test' });
+  const runner = new TranscriptRunner(sandbox, { quietMs: 800 });
+  const { transcript, problems } = parseTranscript([
+    '## heredoc: continuation prompts',
+    'cat > /tmp/prog.c <<EOF',
+    '#include <stdio.h>',
+    'int main(void) { puts("compiled"); return 0; }',
+    'EOF',
+    'gcc -o /tmp/prog /tmp/prog.c && /tmp/prog > /tmp/prog.out',
+    'python3',
+    'open("/tmp/py.out", "w").write("from python")',
+    'exit()',
+    'sleep 600',
+    '#!ctrl c',
+    'echo after-ctrl-c > /tmp/ctrlc.out',
+    'unshare --uts bash',
+    'hostname inner; echo $NSLAB_TERM > /tmp/nested.out',
+    'exit',
+    '#!term 2',
+    'echo $NSLAB_TERM > /tmp/term2.out',
+    '#!sleep 0.2',
+    '#!term 1',
+    'exit',
+    'echo reopened > /tmp/reopened.out',
+  ].join('\n'), 'inline');
+  expect(problems).toEqual([]);
+  try {
+    await runner.run(transcript);
+    const r = await sandbox.exec(['/bin/bash', '-c', 'cat /tmp/prog.out /tmp/py.out; echo; cat /tmp/ctrlc.out /tmp/nested.out /tmp/term2.out /tmp/reopened.out']);
+    expect(r.stdout).toBe('compiled\nfrom python\nafter-ctrl-c\n1\n2\nreopened\n');
+    expect(runner.terminalText(1)).toContain('compiled');
+    expect(runner.terminalText(2)).toContain('echo $NSLAB_TERM');
+    // every line that ran in a shell is in the command log, in order
+    const cmds = sandbox.commands().filter((e) => e.kind === 'cmd').map((e) => e.command);
+    expect(cmds).toEqual(expect.arrayContaining(['unshare --uts bash', 'echo reopened > /tmp/reopened.out']));
+  } finally {
+    runner.close();
+    await sandbox.destroy();
+  }
+});
