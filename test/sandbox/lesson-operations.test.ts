@@ -48,12 +48,12 @@ describe('lesson operations inside a sandbox', () => {
 
   it('a queue made in a child IPC namespace is invisible in the parent; nsenter sees it', async () => {
     const r = await sh(s, [
-      'unshare --ipc sh -c "ipcmk -Q >/dev/null; sleep 30" & sleep 0.5',
+      'unshare --ipc sh -c "ipcmk -Q >/dev/null; exec sleep 30" >/dev/null 2>&1 & sleep 0.5',
       'child=$(pgrep -x sleep | head -1)',
       'echo "parent:$(ipcs -q | grep -c 0x)"',
       'echo "child:$(nsenter -t $child --ipc ipcs -q | grep -c 0x)"',
       'echo "child2:$(nsenter --ipc=/proc/$child/ns/ipc ipcs -q | grep -c 0x)"',
-      'kill %1',
+      'kill $child',
     ].join('\n'));
     expect(r.stdout).toContain('parent:0');
     expect(r.stdout).toContain('child:1');
