@@ -54,6 +54,11 @@ export async function lintLesson(id: string, catalog = new LessonCatalog()): Pro
       else throw err;
       continue;
     }
+    for (const item of t.items) {
+      if (item.kind === 'term' && item.terminal > lesson.front.terminals) {
+        problems.push({ file: rel(file), line: item.line, severity: 'error', message: `#!term ${item.terminal} but the lesson has ${lesson.front.terminals} terminal${lesson.front.terminals === 1 ? '' : 's'} (front matter "terminals")` });
+      }
+    }
     if (file === solution) {
       if (t.nearMiss) problems.push({ file: rel(file), line: 1, severity: 'error', message: 'solution.txt must pass every step; "## near-miss:" belongs in near-misses/' });
       continue;

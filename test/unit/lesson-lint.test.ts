@@ -81,12 +81,13 @@ describe('lint', () => {
   it('checks near misses name real steps, and transcripts use known directives', async () => {
     const c = await lesson({
       'lesson.md': LESSON, 'checks.ts': CHECKS(['make-queue', 'look']), 'solution.txt': 'true\n#!trem 2\n',
-      'near-misses/a.txt': '## near-miss: make-queue, lok\n', 'near-misses/b.txt': 'ipcs\n',
+      'near-misses/a.txt': '## near-miss: make-queue, lok\n', 'near-misses/b.txt': 'ipcs\n', 'near-misses/c.txt': '## near-miss: look\n#!term 2\n',
     });
     expect(await messages(c)).toEqual([
       'solution.txt:2: unknown directive "#!trem" (known: #!term N, #!sleep S, #!ctrl KEY; "##" starts a comment)',
       'a.txt:1: near miss names step "lok", which is not in lesson.md (steps: make-queue, look)',
       'b.txt:1: a near miss must start with "## near-miss: step-id[, step-id...]" naming the steps it must not pass',
+      'c.txt:2: #!term 2 but the lesson has 1 terminal (front matter "terminals")',
     ]);
   });
 
