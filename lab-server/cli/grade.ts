@@ -93,7 +93,14 @@ export async function run(args: string[]): Promise<number> {
       console.error(`nslab grade: ${err instanceof LessonError ? `bad transcript:\n${err.message}` : (err as Error).message}`);
       return 2;
     }
-    const report = await gradeTranscript(lesson, transcript, { backend, lang: a.lang, runner, log });
+    let report;
+    try {
+      report = await gradeTranscript(lesson, transcript, { backend, lang: a.lang, runner, log });
+    } catch (err) {
+      // no sandbox, or it died under the transcript: nothing was graded
+      console.error(`nslab grade: could not grade ${a.target}: ${(err as Error).message}`);
+      return 2;
+    }
     process.stdout.write(formatReport(report, a.format, path.basename(a.target)));
     return report.passed === report.total ? 0 : 1;
   }
