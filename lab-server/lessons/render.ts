@@ -70,6 +70,11 @@ export function parseFenceInfo(info: string): { lang: string; run: number | null
   return { lang, run, bad };
 }
 
+function plainInline(md: InstanceType<typeof MarkdownIt>, text: string): string {
+  return md.renderInline(text).replace(/<[^>]*>/g, '')
+    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+}
+
 function createMarkdown(highlighter: Highlighter): InstanceType<typeof MarkdownIt> {
   const md = new MarkdownIt({ html: false, linkify: true, typographer: false });
   const known = new Set<string>([...highlighter.getLoadedLanguages()]);
@@ -114,7 +119,8 @@ function createMarkdown(highlighter: Highlighter): InstanceType<typeof MarkdownI
       else if (!title) env.problems.push({ file: env.file, line, severity: 'error', message: `step "${id}" has no title: "::: step ${id} <Title>"` });
       const dup = env.steps.find((s) => s.id === id);
       if (id && dup) env.problems.push({ file: env.file, line, severity: 'error', message: `step id "${id}" is used twice (first on line ${dup.line})` });
-      if (id && !dup) env.steps.push({ id, title, line: line ?? 0 });
+      // the step list (API, reports) gets the title as plain text: `code` and *emphasis* marks removed
+      if (id && !dup) env.steps.push({ id, title: plainInline(md, title), line: line ?? 0 });
       const n = env.steps.length;
       return `<section class="nslab-step" id="step-${escapeHtml(id)}" data-step="${escapeHtml(id)}">\n<h2 class="nslab-step-title"><span class="nslab-step-number">${n}</span> ${md.renderInline(title)}</h2>\n`;
     },

@@ -114,6 +114,12 @@ describe('steps and containers', () => {
     ]);
   });
 
+  it('gives step titles as plain text in the step list, formatted in the HTML', async () => {
+    const { lesson: l } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n::: step a Make a \`queue\` *now* & <go>\n:::\n` }));
+    expect(l!.versions.en!.steps[0].title).toBe('Make a queue now & <go>');
+    expect(l!.versions.en!.html).toContain('Make a <code>queue</code> <em>now</em> &amp; &lt;go&gt;</h2>');
+  });
+
   it('rejects duplicate step ids and a lesson without steps', async () => {
     const dup = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n::: step a One\n:::\n::: step a Two\n:::\n` }));
     expect(errors(dup.problems)[0].message).toBe('step id "a" is used twice (first on line 10)');
