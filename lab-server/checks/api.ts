@@ -10,10 +10,12 @@
  * fail (with a message that teaches) or pending (nothing to judge yet).
  */
 import type {
-  CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceSet, ProcessInfo, SysvIpc,
+  CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceKind, NamespaceSet, ProcessInfo, SysvIpc, SysvQueue, SysvSem, SysvShm,
 } from '../sandbox/types.ts';
 
 export type { CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceSet, ProcessInfo, SysvIpc };
+// the parts of SysvIpc and NamespaceSet, so checks can name them without reaching into the driver
+export type { NamespaceKind, SysvQueue, SysvSem, SysvShm };
 
 export type Lang = 'en' | 'ko' | 'zh';
 /** A message in the learner's language; English is required, the others fall back to it. */

@@ -74,6 +74,9 @@ export class CheckEngine {
   private unsubscribe: (() => void)[] = [];
   private stopped = false;
   private started = false;
+  /** consecutive rounds in which a step's check threw */
+  private readonly throws = new Map<string, number>();
+  private retryTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: CheckEngineOptions) {
     const restored = new Set(opts.passed ?? []);
@@ -112,6 +115,7 @@ export class CheckEngine {
 
   stop(): void {
     this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     for (const u of this.unsubscribe.splice(0)) u();
@@ -196,6 +200,7 @@ export class CheckEngine {
         Promise.resolve().then(() => check(lab)),
         new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new CheckTimeout()), timeoutMs); }),
       ]);
+      this.throws.delete(id);
       const parsed = resultSchema.safeParse(raw);
       if (!parsed.success) {
         this.log(`check "${id}" returned ${JSON.stringify(raw)}, not pass() / fail(message) / pending()`);
@@ -208,18 +213,32 @@ export class CheckEngine {
         this.log(`check "${id}" did not finish within ${timeoutMs} ms`);
         return { status: 'fail', message: BROKEN[lang](`it took longer than ${timeoutMs / 1000} s`), error: true };
       }
-      // a process that exited between processes() and a probe of it is a race with
-      // the learner, not a broken check: keep the step as it was and look again next round
-      const code = (err as NodeJS.ErrnoException)?.code;
-      if (code === 'ENOENT' || code === 'ESRCH') {
+      // A process that exited between processes() and a probe of it makes a correct
+      // check throw once: that is a race with the learner, not a broken check. So the
+      // first throw keeps the step as it was and the next round looks again; only a
+      // check that throws twice in a row is reported as broken.
+      const strikes = (this.throws.get(id) ?? 0) + 1;
+      this.throws.set(id, strikes);
+      if (strikes < 2) {
         const prev = this.status.get(id)!;
-        return { status: prev.status === 'fail' ? 'fail' : 'pending', message: prev.message ?? undefined } as CheckResult;
+        if (this.opts.pollMs !== 0) this.retrySoon();
+        return (prev.status === 'fail' ? { status: 'fail', message: prev.message ?? '' } : { status: 'pending', message: prev.message ?? undefined }) as CheckResult;
       }
       this.log(`check "${id}" threw: ${(err as Error)?.stack ?? String(err)}`);
       return { status: 'fail', message: BROKEN[lang](`${(err as Error)?.message ?? String(err)}`.slice(0, 200)), error: true };
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** one extra round shortly after a check threw, instead of waiting for the poll */
+  private retrySoon(): void {
+    if (this.retryTimer || this.gone()) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.evaluate();
+    }, 200);
+    this.retryTimer.unref();
   }
 
   /** a function, not an inline test: the sandbox's state changes across awaits */

@@ -57,6 +57,10 @@ describe('check engine', () => {
       onStatus: (changed) => changes.push(changed),
     });
     try {
+      // a check that throws once is given another round (it may have raced a process exit) ...
+      await engine.evaluate();
+      expect(engine.statuses().find((s) => s.id === 'throws')).toMatchObject({ status: 'pending' });
+      // ... and is reported as broken when it throws again
       const t = shell(sandbox);
       engine.start();
       await t.ready;
