@@ -1,0 +1,97 @@
+/**
+ * HTTP calls to the lab server. Errors keep the server's own message and any
+ * Retry-After, because "lab is full, retry in 20 s" is something the learner should
+ * read as the server wrote it, not as "HTTP 503".
+ */
+import { t, type Lang } from './i18n.ts';
+import type { CreateSessionResponse, SessionInfo as ServerSessionInfo } from '../lab-server/terminal/protocol.ts';
+
+export interface LessonSummary { id: string; title: string; summary: string; order: number; minutes: number }
+export interface LessonView {
+  id: string;
+  title: string;
+  summary?: string;
+  lang: Lang;
+  fallback?: boolean;
+  html: string;
+  steps: { id: string; title: string }[];
+  terminals?: number;
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    /** seconds, from Retry-After or the body */
+    readonly retryAfter: number | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+async function request<T>(method: string, url: string, opts: { body?: unknown; token?: string } = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+  } catch {
+    throw new ApiError(t('net.error'), 0);
+  }
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    // a proxy's HTML error page: the status line is all we can show
+  }
+  if (!res.ok) {
+    const obj = (data && typeof data === 'object' ? data : {}) as Record<string, unknown>;
+    const errField = obj.error;
+    const header = Number(res.headers.get('Retry-After'));
+    // protocol.ts: every HTTP error body is {error: {code, message, retryAfterSeconds?}}
+    const errObj = (errField && typeof errField === 'object' ? errField : {}) as Record<string, unknown>;
+    const bodyRetry = Number(errObj.retryAfterSeconds ?? obj.retryAfter);
+    const retryAfter = Number.isFinite(header) && header > 0 ? header : Number.isFinite(bodyRetry) && bodyRetry > 0 ? bodyRetry : null;
+    const message =
+      (typeof errField === 'string' && errField) ||
+      (typeof errObj.message === 'string' && errObj.message) ||
+      (typeof obj.message === 'string' && obj.message) ||
+      `${res.status} ${res.statusText}`;
+    const code = typeof errObj.code === 'string' ? errObj.code : typeof obj.code === 'string' ? obj.code : null;
+    throw new ApiError(message, res.status, retryAfter, code);
+  }
+  return data as T;
+}
+
+export const api = {
+  lessons: (lang: Lang) => request<LessonSummary[]>('GET', `/api/lessons?lang=${encodeURIComponent(lang)}`),
+  lesson: (id: string, lang: Lang) => request<LessonView>('GET', `/api/lessons/${encodeURIComponent(id)}?lang=${encodeURIComponent(lang)}`),
+  createSession: (lesson: string, lang: Lang) => request<CreateSessionResponse>('POST', '/api/sessions', { body: { lesson, lang } }),
+  session: (id: string, token: string) => request<ServerSessionInfo>('GET', `/api/sessions/${encodeURIComponent(id)}`, { token }),
+  reset: (id: string, token: string) => request<Record<string, unknown>>('POST', `/api/sessions/${encodeURIComponent(id)}/reset`, { token, body: {} }),
+  endSession: (id: string, token: string) => request<unknown>('DELETE', `/api/sessions/${encodeURIComponent(id)}`, { token }),
+};
+
+/** {id, token} per lesson in sessionStorage: a reload in this tab re-attaches, a new tab starts fresh. */
+const sessionKey = (lesson: string) => `nslab.session.${lesson}`;
+
+export function storedSession(lesson: string): { id: string; token: string } | null {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(sessionKey(lesson)) ?? 'null') as unknown;
+    if (v && typeof v === 'object' && typeof (v as { id?: unknown }).id === 'string' && typeof (v as { token?: unknown }).token === 'string') {
+      return { id: (v as { id: string }).id, token: (v as { token: string }).token };
+    }
+  } catch {
+    // corrupt entry: behave as if there were none
+  }
+  return null;
+}
+
+export function storeSession(lesson: string, s: { id: string; token: string } | null): void {
+  if (s) sessionStorage.setItem(sessionKey(lesson), JSON.stringify({ id: s.id, token: s.token }));
+  else sessionStorage.removeItem(sessionKey(lesson));
+}

@@ -1,0 +1,284 @@
+/**
+ * The lesson pane: the server-rendered lesson, a step list with live check status,
+ * progress, run buttons and the "lesson complete" moment.
+ *
+ * The lesson HTML is the only HTML we insert. It is trusted because the server renders
+ * it with markdown-it's raw HTML turned off; check messages, titles and everything else
+ * go in as text.
+ */
+import type { StepStatus } from '../../lab-server/terminal/protocol.ts';
+import type { LessonView } from '../api.ts';
+import { h, icon, setChildren } from '../dom.ts';
+import { getLang, LANG_NAMES, t } from '../i18n.ts';
+import { href } from '../router.ts';
+
+export type { StepStatus };
+type State = StepStatus['status'];
+
+export interface PaneCallbacks {
+  run(terminal: number, command: string): void;
+  /** next lesson by order, for the completion card; null when this is the last */
+  nextLesson(): Promise<{ id: string; title: string } | null>;
+}
+
+export class LessonPane {
+  readonly el: HTMLElement;
+  private lesson: LessonView | null = null;
+  private statuses = new Map<string, StepStatus>();
+  private readonly header: HTMLElement;
+  private readonly stepList: HTMLOListElement;
+  private readonly progressText: HTMLElement;
+  private readonly progressFill: HTMLElement;
+  private readonly progressBar: HTMLElement;
+  private readonly content: HTMLElement;
+  private readonly completeSlot: HTMLElement;
+  private readonly announcer: HTMLElement;
+  private wasComplete: boolean | null = null;
+  private readonly runTimers = new WeakMap<HTMLElement, ReturnType<typeof setTimeout>>();
+
+  constructor(private readonly cb: PaneCallbacks) {
+    this.header = h('div', { class: 'lesson-head' });
+    this.progressFill = h('span', { class: 'meter-fill' });
+    this.progressBar = h('div', { class: 'meter meter-lg', role: 'progressbar', 'aria-valuemin': '0' }, this.progressFill);
+    this.progressText = h('span', { class: 'progress-text' });
+    this.stepList = h('ol', { class: 'step-list' });
+    this.completeSlot = h('div', { class: 'complete-slot' });
+    this.content = h('article', { class: 'lesson-content' });
+    this.content.addEventListener('click', (e) => this.onContentClick(e));
+    this.announcer = h('div', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
+    this.el = h('div', { class: 'lesson-pane' },
+      this.header,
+      h('nav', { class: 'step-nav', 'aria-labelledby': 'step-nav-title' },
+        h('div', { class: 'step-nav-head' },
+          h('h2', { id: 'step-nav-title', class: 'step-nav-title' }),
+          this.progressText,
+        ),
+        this.progressBar,
+        this.stepList,
+      ),
+      this.completeSlot,
+      this.content,
+      this.announcer,
+    );
+  }
+
+  /** Shows a lesson (again, e.g. in another language); statuses already known are kept. */
+  show(lesson: LessonView): void {
+    this.lesson = lesson;
+    document.title = `${lesson.title} · nslab`;
+    const back = h('a', { class: 'back-link', href: href.lessons() }, icon('arrowLeft'), t('lesson.back'));
+    const title = h('h1', { class: 'lesson-title', tabindex: '-1', 'data-skip-target': '' }, lesson.title);
+    setChildren(this.header,
+      back,
+      title,
+      lesson.fallback ? h('p', { class: 'callout callout-info' }, t('lesson.fallback', { lang: LANG_NAMES[getLang()] })) : null,
+    );
+    (this.el.querySelector('#step-nav-title') as HTMLElement).textContent = t('lesson.steps');
+    // the one trusted HTML insertion: rendered by the server with raw HTML disabled
+    this.content.innerHTML = lesson.html;
+    for (const b of this.content.querySelectorAll<HTMLButtonElement>('button.nslab-run')) {
+      b.setAttribute('aria-label', `${b.textContent?.trim() ?? ''} — ${b.title}`);
+    }
+    for (const section of this.content.querySelectorAll<HTMLElement>('section.nslab-step')) {
+      const id = section.dataset.step ?? '';
+      // a status line per step, inside the step, so the result sits next to the instructions
+      section.append(h('div', { class: 'step-status', 'data-status-for': id }));
+      section.tabIndex = -1;
+    }
+    this.wasComplete = null;
+    this.render();
+  }
+
+  setStatuses(steps: StepStatus[], changed: string[] = []): void {
+    const before = new Map(this.statuses);
+    for (const s of steps) this.statuses.set(s.id, s);
+    this.render();
+    if (!this.lesson) return;
+    for (const id of changed) {
+      const now = this.statuses.get(id);
+      if (now?.status === 'pass' && before.get(id)?.status !== 'pass') {
+        const i = this.lesson.steps.findIndex((s) => s.id === id);
+        if (i >= 0) {
+          this.announce(t('announce.passed', { n: i + 1, title: this.lesson.steps[i].title }));
+          this.flash(id);
+        }
+      }
+    }
+  }
+
+  get progress(): { done: number; total: number } {
+    const total = this.lesson?.steps.length ?? 0;
+    const done = this.lesson?.steps.filter((s) => this.statuses.get(s.id)?.status === 'pass').length ?? 0;
+    return { done, total };
+  }
+
+  focusCurrentStep(): void {
+    const id = this.currentStepId();
+    const section = id ? this.content.querySelector<HTMLElement>(`section.nslab-step[data-step="${CSS.escape(id)}"]`) : null;
+    if (section) {
+      section.scrollIntoView({ behavior: prefersReducedMotion() ? 'auto' : 'smooth', block: 'start' });
+      section.focus({ preventScroll: true });
+    } else {
+      this.el.querySelector<HTMLElement>('.lesson-title')?.focus();
+    }
+  }
+
+  focus(): void {
+    const current = this.stepList.querySelector<HTMLElement>('[aria-current="step"] a') ?? this.el.querySelector<HTMLElement>('.lesson-title');
+    current?.focus();
+  }
+
+  /** first step not passed yet; null when all passed */
+  private currentStepId(): string | null {
+    return this.lesson?.steps.find((s) => this.statuses.get(s.id)?.status !== 'pass')?.id ?? null;
+  }
+
+  private render(): void {
+    const lesson = this.lesson;
+    if (!lesson) return;
+    const current = this.currentStepId();
+    const { done, total } = this.progress;
+    this.progressText.textContent = t('lesson.progress', { done, total });
+    this.progressFill.style.width = total ? `${(100 * done) / total}%` : '0%';
+    this.progressBar.setAttribute('aria-valuemax', String(total));
+    this.progressBar.setAttribute('aria-valuenow', String(done));
+    this.progressBar.setAttribute('aria-valuetext', t('lesson.progress', { done, total }));
+    this.progressBar.setAttribute('aria-label', t('lesson.steps'));
+
+    this.stepList.replaceChildren(...lesson.steps.map((step, i) => {
+      const st = this.statuses.get(step.id);
+      const state: State = st?.status ?? 'pending';
+      const isCurrent = step.id === current;
+      const link = h('a', { href: `#step-${step.id}`, class: 'step-link' },
+        h('span', { class: `step-dot step-${state}`, 'aria-hidden': 'true' }, state === 'pass' ? icon('check') : state === 'fail' ? icon('cross') : String(i + 1)),
+        h('span', { class: 'step-link-text' },
+          h('span', { class: 'step-link-title' }, step.title),
+          h('span', { class: 'visually-hidden' }, ` — ${stateLabel(st)}`),
+          state === 'fail' && st?.message ? h('span', { class: 'step-link-message' }, st.message) : null,
+        ),
+      );
+      // the links point at in-page ids, but the hash belongs to the router
+      link.addEventListener('click', (e) => {
+        e.preventDefault();
+        const section = this.content.querySelector<HTMLElement>(`section.nslab-step[data-step="${CSS.escape(step.id)}"]`);
+        section?.scrollIntoView({ behavior: prefersReducedMotion() ? 'auto' : 'smooth', block: 'start' });
+        section?.focus({ preventScroll: true });
+      });
+      return h('li', { class: `step-item step-item-${state}${isCurrent ? ' is-current' : ''}`, 'aria-current': isCurrent ? 'step' : null }, link);
+    }));
+
+    for (const section of this.content.querySelectorAll<HTMLElement>('section.nslab-step')) {
+      const id = section.dataset.step ?? '';
+      const st = this.statuses.get(id);
+      const state: State = st?.status ?? 'pending';
+      section.classList.toggle('is-current', id === current);
+      section.dataset.state = state;
+      const line = section.querySelector<HTMLElement>(`.step-status[data-status-for="${CSS.escape(id)}"]`);
+      if (line) {
+        line.className = `step-status step-status-${state}${st?.error ? ' is-broken' : ''}`;
+        setChildren(line,
+          h('span', { class: 'step-status-badge' }, state === 'pass' ? icon('check') : state === 'fail' ? icon('cross') : h('span', { class: 'pulse-dot' }), st?.error ? t('step.checkBroken') : stateLabel(st)),
+          st?.message ? h('span', { class: 'step-status-message' }, st.message) : null,
+        );
+      }
+    }
+
+    const complete = total > 0 && done === total;
+    if (complete !== this.wasComplete) {
+      // celebrate only a transition seen live; a finished lesson reopened gets the quiet card
+      const celebrate = this.wasComplete === false && complete;
+      this.wasComplete = complete;
+      this.completeSlot.replaceChildren();
+      if (complete) this.showComplete(celebrate);
+    }
+  }
+
+  private showComplete(celebrate: boolean): void {
+    const next = h('div', { class: 'complete-actions' },
+      h('a', { class: 'button', href: href.lessons() }, t('complete.list')));
+    const card = h('section', { class: `complete-card${celebrate ? ' is-celebrating' : ''}`, 'aria-labelledby': 'complete-title', tabindex: '-1' },
+      celebrate ? confetti() : null,
+      h('div', { class: 'complete-icon', 'aria-hidden': 'true' }, icon('trophy')),
+      h('h2', { id: 'complete-title' }, t('complete.title')),
+      h('p', null, t('complete.body')),
+      next,
+    );
+    this.completeSlot.append(card);
+    void this.cb.nextLesson().then((n) => {
+      if (n && card.isConnected) next.prepend(h('a', { class: 'button button-primary', href: href.lesson(n.id) }, t('complete.next', { title: n.title })));
+    });
+    if (celebrate) {
+      this.announce(t('complete.announce'));
+      card.scrollIntoView({ behavior: prefersReducedMotion() ? 'auto' : 'smooth', block: 'nearest' });
+    }
+  }
+
+  private onContentClick(e: MouseEvent): void {
+    const target = e.target as HTMLElement;
+    const run = target.closest<HTMLButtonElement>('button.nslab-run');
+    if (run && this.content.contains(run)) {
+      const terminal = Number(run.dataset.terminal ?? '1');
+      const command = run.dataset.command ?? '';
+      if (!command || !Number.isInteger(terminal) || terminal < 1) return;
+      this.cb.run(terminal, command);
+      run.classList.add('is-sent');
+      const old = this.runTimers.get(run);
+      if (old) clearTimeout(old);
+      this.runTimers.set(run, setTimeout(() => run.classList.remove('is-sent'), 1200));
+      this.announce(t('run.sending', { n: terminal }));
+      return;
+    }
+    // in-lesson anchors (#step-x, footnotes) would otherwise be taken by the router
+    const a = target.closest<HTMLAnchorElement>('a[href^="#"]');
+    if (a && this.content.contains(a)) {
+      e.preventDefault();
+      const el = this.content.querySelector<HTMLElement>(`[id="${CSS.escape(a.getAttribute('href')!.slice(1))}"]`);
+      el?.scrollIntoView({ block: 'start' });
+    }
+    const ext = target.closest<HTMLAnchorElement>('a[href^="http"]');
+    if (ext && this.content.contains(ext)) {
+      // the terminals live in this tab; a link must not navigate away from them
+      ext.target = '_blank';
+      ext.rel = 'noopener noreferrer';
+    }
+  }
+
+  private flash(id: string): void {
+    const item = [...this.stepList.children][this.lesson!.steps.findIndex((s) => s.id === id)];
+    item?.classList.add('just-passed');
+    const section = this.content.querySelector<HTMLElement>(`section.nslab-step[data-step="${CSS.escape(id)}"]`);
+    section?.classList.add('just-passed');
+    setTimeout(() => section?.classList.remove('just-passed'), 1600);
+  }
+
+  private announce(text: string): void {
+    // clearing first makes screen readers repeat an identical message
+    this.announcer.textContent = '';
+    requestAnimationFrame(() => (this.announcer.textContent = text));
+  }
+}
+
+function stateLabel(st: StepStatus | undefined): string {
+  if (st?.status === 'pass') return t('step.passed');
+  if (st?.status === 'fail') return t('step.failed');
+  return t('step.pending');
+}
+
+function prefersReducedMotion(): boolean {
+  return window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+}
+
+function confetti(): HTMLElement {
+  const wrap = h('div', { class: 'confetti', 'aria-hidden': 'true' });
+  const colors = ['#7aa2ff', '#7bd88f', '#e6c36a', '#f27878', '#c792ea', '#67d4e0'];
+  for (let i = 0; i < 36; i++) {
+    const p = h('span', { class: 'confetti-piece' });
+    p.style.left = `${(i * 97) % 100}%`;
+    p.style.background = colors[i % colors.length];
+    p.style.animationDelay = `${(i % 9) * 60}ms`;
+    p.style.setProperty('--drift', `${((i * 37) % 80) - 40}px`);
+    p.style.setProperty('--spin', `${(i * 53) % 720}deg`);
+    wrap.append(p);
+  }
+  return wrap;
+}

@@ -1,0 +1,449 @@
+/**
+ * The lesson page: lesson pane on the left, terminals on the right, and the session
+ * that ties them to a sandbox. This module owns the session lifecycle (create or
+ * re-attach, reconnect, reset, a dead sandbox, a full lab) and turns every server
+ * condition into something the learner can read and act on.
+ */
+import { api, ApiError, storedSession, storeSession, type LessonSummary, type LessonView } from '../api.ts';
+import { h, icon } from '../dom.ts';
+import { getLang, onLangChange, t, type MessageKey } from '../i18n.ts';
+import { LessonPane } from '../lesson/pane.ts';
+import { rememberProgress } from '../progress.ts';
+import { href, type PageFactory } from '../router.ts';
+import { openShortcuts } from '../shortcuts.ts';
+import { CLOSE, DEFAULT_MAX_TERMINALS, LabSocket, type ConnectionState, type ServerEvent } from '../term/connection.ts';
+import { TerminalTabs } from '../term/tabs.ts';
+import { confirmDialog } from '../confirm.ts';
+
+/** Terminals shown from the start: the lessons need "another shell on the same machine". */
+const MIN_TERMINALS = 2;
+const SPLIT_KEY = 'nslab.split';
+
+export const lessonPage: PageFactory = (root, params) => {
+  const lessonId = params.id;
+  let disposed = false;
+  let lesson: LessonView | null = null;
+  let session: { id: string; token: string } | null = null;
+  let socket: LabSocket | null = null;
+  let lessonTerminals = MIN_TERMINALS;
+  let fullTimer: ReturnType<typeof setInterval> | null = null;
+  let noticeTimer: ReturnType<typeof setTimeout> | null = null;
+  let connState: ConnectionState | null = null;
+  let starting = true;
+  let allLessons: Promise<LessonSummary[]> | null = null;
+
+  // ---------------------------------------------------------------- layout
+
+  const pane = new LessonPane({
+    run: (n, command) => {
+      // a multi-line block is typed line by line, like a learner pasting it
+      tabs.type(n, command.replace(/\r?\n/g, '\r') + '\r');
+    },
+    nextLesson: async () => {
+      allLessons ??= api.lessons(getLang());
+      const list = (await allLessons.catch(() => [])).slice().sort((a, b) => a.order - b.order);
+      const i = list.findIndex((l) => l.id === lessonId);
+      return i >= 0 && i + 1 < list.length ? list[i + 1] : null;
+    },
+  });
+
+  const tabs = new TerminalTabs({
+    input: (n, data) => socket?.input(n, data),
+    open: (n, cols, rows) => socket?.send({ type: 'open', terminal: n, cols, rows }),
+    resize: (n, cols, rows) => socket?.send({ type: 'resize', terminal: n, cols, rows }),
+    close: (n) => socket?.send({ type: 'close', terminal: n }),
+    ack: (n, bytes) => socket?.send({ type: 'ack', terminal: n, bytes }),
+  }, DEFAULT_MAX_TERMINALS);
+  tabs.onNotice = (text) => notice(text);
+
+  const status = h('span', { class: 'conn', role: 'status' });
+  const resetBtn = h('button', { type: 'button', class: 'button button-ghost reset-button' });
+  resetBtn.addEventListener('click', () => void reset(true));
+  tabs.toolbarEnd.append(status, resetBtn);
+
+  const banner = h('div', { class: 'banner-slot' });
+  const noticeEl = h('div', { class: 'notice', role: 'status', 'aria-live': 'polite' });
+  const cover = h('div', { class: 'term-cover', hidden: true });
+  const workbench = h('section', { class: 'workbench' }, banner, tabs.el, cover, noticeEl);
+
+  const divider = h('div', { class: 'split-divider', role: 'separator', tabindex: '0', 'aria-orientation': 'vertical', 'aria-valuemin': '25', 'aria-valuemax': '75', 'aria-controls': 'lesson-pane' });
+  const left = h('div', { class: 'split-left', id: 'lesson-pane' }, pane.el);
+  const layout = h('div', { class: 'lesson-layout' }, left, divider, workbench);
+  root.append(layout);
+  setupSplit();
+
+  function setSplit(pct: number): void {
+    const v = Math.min(75, Math.max(25, Math.round(pct)));
+    layout.style.setProperty('--split', `${v}%`);
+    divider.setAttribute('aria-valuenow', String(v));
+    localStorage.setItem(SPLIT_KEY, String(v));
+  }
+
+  function setupSplit(): void {
+    setSplit(Number(localStorage.getItem(SPLIT_KEY)) || 42);
+    divider.addEventListener('pointerdown', (e) => {
+      divider.setPointerCapture(e.pointerId);
+      layout.classList.add('is-resizing');
+      const move = (ev: PointerEvent) => {
+        const r = layout.getBoundingClientRect();
+        setSplit(((ev.clientX - r.left) / r.width) * 100);
+      };
+      const up = () => {
+        layout.classList.remove('is-resizing');
+        divider.removeEventListener('pointermove', move);
+        divider.removeEventListener('pointerup', up);
+      };
+      divider.addEventListener('pointermove', move);
+      divider.addEventListener('pointerup', up);
+    });
+    divider.addEventListener('keydown', (e) => {
+      const now = Number(divider.getAttribute('aria-valuenow'));
+      const step = e.shiftKey ? 10 : 2;
+      if (e.key === 'ArrowLeft') setSplit(now - step);
+      else if (e.key === 'ArrowRight') setSplit(now + step);
+      else if (e.key === 'Home') setSplit(25);
+      else if (e.key === 'End') setSplit(75);
+      else return;
+      e.preventDefault();
+    });
+  }
+
+  function paintChrome(): void {
+    resetBtn.replaceChildren(icon('reset'), h('span', null, t('reset.button')));
+    resetBtn.title = t('reset.title');
+    divider.setAttribute('aria-label', t('split.label'));
+    tabs.relabel();
+    paintStatus();
+  }
+
+  // ---------------------------------------------------------------- status, banners, notices
+
+  function paintStatus(): void {
+    let kind = 'connecting';
+    let label: string;
+    if (starting) label = t('conn.starting');
+    else if (!connState || connState.kind === 'connecting') label = connState && connState.attempt > 1 ? t('conn.reconnecting') : t('conn.connecting');
+    else if (connState.kind === 'open') { kind = 'open'; label = t('conn.connected'); }
+    else if (connState.kind === 'waiting') { kind = 'waiting'; label = t('conn.reconnecting'); }
+    else { kind = 'closed'; label = t('conn.offline'); }
+    status.className = `conn conn-${kind}`;
+    status.replaceChildren(h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-label' }, label));
+    status.title = connState && (connState.kind === 'waiting' || connState.kind === 'closed') && connState.reason ? connState.reason : label;
+  }
+
+  function showBanner(kind: 'error' | 'warning' | 'info', title: string, body: string | null, actions: { label: string; run: () => void; primary?: boolean }[] = []): void {
+    const buttons = actions.map((a) => {
+      const b = h('button', { type: 'button', class: `button${a.primary ? ' button-primary' : ''}` }, a.label);
+      b.addEventListener('click', a.run);
+      return b;
+    });
+    banner.replaceChildren(h('div', { class: `banner banner-${kind}`, role: kind === 'info' ? 'status' : 'alert' },
+      icon(kind === 'info' ? 'clock' : 'alert', 'icon banner-icon'),
+      h('div', { class: 'banner-text' }, h('strong', null, title), body ? h('span', null, body) : null),
+      buttons.length ? h('div', { class: 'banner-actions' }, buttons) : null,
+    ));
+    buttons[0]?.focus({ preventScroll: true });
+  }
+
+  function clearBanner(): void {
+    banner.replaceChildren();
+    if (fullTimer) clearInterval(fullTimer);
+    fullTimer = null;
+  }
+
+  function notice(text: string): void {
+    noticeEl.textContent = text;
+    noticeEl.classList.add('is-visible');
+    if (noticeTimer) clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => noticeEl.classList.remove('is-visible'), 4000);
+  }
+
+  function setCover(text: string | null): void {
+    cover.hidden = text === null;
+    cover.replaceChildren(text ? h('div', { class: 'term-cover-inner' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), h('span', null, text)) : '');
+  }
+
+  // ---------------------------------------------------------------- lesson
+
+  async function loadLesson(): Promise<boolean> {
+    pane.el.classList.add('is-loading');
+    try {
+      const l = await api.lesson(lessonId, getLang());
+      if (disposed) return false;
+      lesson = l;
+      lessonTerminals = Math.max(MIN_TERMINALS, l.terminals ?? 0);
+      pane.show(l);
+      return true;
+    } catch (e) {
+      if (disposed) return false;
+      const notFound = e instanceof ApiError && e.status === 404;
+      const retry = h('button', { type: 'button', class: 'button' }, t('retry'));
+      retry.addEventListener('click', () => void start());
+      root.replaceChildren(h('section', { class: 'page-message' },
+        h('h1', null, notFound ? t('lesson.notFound', { id: lessonId }) : t('lesson.error', { msg: e instanceof Error ? e.message : String(e) })),
+        h('div', { class: 'page-message-actions' }, notFound ? null : retry, h('a', { class: 'button button-primary', href: href.lessons() }, t('lesson.back'))),
+      ));
+      return false;
+    } finally {
+      pane.el.classList.remove('is-loading');
+    }
+  }
+
+  // ---------------------------------------------------------------- session
+
+  async function attachOrCreate(): Promise<void> {
+    starting = true;
+    paintStatus();
+    setCover(t('conn.starting'));
+    const stored = storedSession(lessonId);
+    if (stored) {
+      try {
+        const info = await api.session(stored.id, stored.token);
+        if (disposed) return;
+        session = stored;
+        if (info.steps) pane.setStatuses(info.steps.steps);
+        lessonTerminals = Math.max(lessonTerminals, info.lessonTerminals ?? 0);
+        for (const term of info.terminals ?? []) tabs.ensure(term.terminal);
+        if (info.state === 'dead') showDied(null);
+        connect();
+        return;
+      } catch (e) {
+        if (disposed) return;
+        // gone or not ours any more: start over; anything else (network) is worth a retry
+        if (!(e instanceof ApiError && (e.status === 404 || e.status === 401 || e.status === 403))) {
+          return sessionError(e);
+        }
+        storeSession(lessonId, null);
+      }
+    }
+    try {
+      const created = await api.createSession(lessonId, getLang());
+      if (disposed) {
+        void api.endSession(created.id, created.token).catch(() => {});
+        return;
+      }
+      session = { id: created.id, token: created.token };
+      storeSession(lessonId, session);
+      lessonTerminals = Math.max(lessonTerminals, created.lessonTerminals ?? 0);
+      if (created.steps) pane.setStatuses(created.steps.steps);
+      clearBanner();
+      connect();
+    } catch (e) {
+      if (disposed) return;
+      if (e instanceof ApiError && e.status === 503) return labFull(e);
+      sessionError(e);
+    }
+  }
+
+  function labFull(e: ApiError): void {
+    starting = true;
+    setCover(null);
+    let left = Math.max(1, Math.round(e.retryAfter ?? 15));
+    const paint = () => showBanner('warning', t('full.title'), `${e.message} — ${t('full.body', { n: left })}`, [{ label: t('full.retryNow'), run: () => { clearBanner(); void attachOrCreate(); } }]);
+    paint();
+    if (fullTimer) clearInterval(fullTimer);
+    fullTimer = setInterval(() => {
+      left--;
+      if (left <= 0) {
+        clearBanner();
+        void attachOrCreate();
+      } else {
+        // update the text only: re-rendering the banner would steal focus every second
+        const span = banner.querySelector('.banner-text span');
+        if (span) span.textContent = `${e.message} — ${t('full.body', { n: left })}`;
+      }
+    }, 1000);
+  }
+
+  function sessionError(e: unknown): void {
+    starting = false;
+    setCover(null);
+    connState = { kind: 'closed', code: 0, reason: '', retryable: true };
+    paintStatus();
+    showBanner('error', t('session.error', { msg: e instanceof Error ? e.message : String(e) }), null, [
+      { label: t('retry'), primary: true, run: () => { clearBanner(); void attachOrCreate(); } },
+    ]);
+  }
+
+  function connect(): void {
+    if (!session) return;
+    socket?.dispose();
+    const s = new LabSocket(session.id, session.token, {
+      onState: (st) => onState(st),
+      onEvent: (ev) => onEvent(ev),
+      onData: (n, data) => tabs.write(n, data),
+    });
+    socket = s;
+    s.connect();
+  }
+
+  function onState(st: ConnectionState): void {
+    connState = st;
+    if (st.kind === 'open') starting = false;
+    paintStatus();
+    if (st.kind === 'closed') {
+      starting = false;
+      setCover(null);
+      if (st.code === CLOSE.replaced) {
+        showBanner('warning', t('conn.replaced'), st.reason || null, [{ label: t('conn.useHere'), primary: true, run: () => { clearBanner(); socket?.reconnect(); } }]);
+      } else if (st.code === CLOSE.unknownSession || st.code === CLOSE.sessionEnded || st.code === CLOSE.unauthorized || st.code === CLOSE.normal) {
+        // a session that ended cannot come back; the next visit must not try to re-attach
+        storeSession(lessonId, null);
+        showBanner('error', t('session.ended', { reason: st.reason || t('close.generic', { code: st.code }) }), null, [
+          { label: t('session.new'), primary: true, run: () => { clearBanner(); tabs.clearAll(); void attachOrCreate(); } },
+        ]);
+      } else {
+        showBanner('error', t('conn.offline'), st.reason || t('close.generic', { code: st.code }), [
+          { label: t('conn.retryNow'), primary: true, run: () => { clearBanner(); socket?.reconnect(); } },
+        ]);
+      }
+    } else if (st.kind === 'waiting') {
+      const secs = Math.ceil(st.retryInMs / 1000);
+      showBanner('warning', t('conn.reconnecting'), `${st.reason || t('close.generic', { code: st.code })} · ${secs} s`, [
+        { label: t('conn.retryNow'), run: () => { clearBanner(); socket?.reconnect(); } },
+      ]);
+    }
+  }
+
+  function onEvent(ev: ServerEvent): void {
+    switch (ev.type) {
+      case 'welcome': {
+        clearBanner();
+        setCover(null);
+        tabs.setLimits(ev.maxTerminals, ev.flow.ackEveryBytes);
+        tabs.onConnected();
+        lessonTerminals = Math.max(lessonTerminals, Math.min(ev.lessonTerminals, ev.maxTerminals));
+        for (const term of ev.terminals) tabs.ensure(term.terminal);
+        for (let n = 1; n <= Math.min(lessonTerminals, ev.maxTerminals); n++) tabs.ensure(n);
+        // `open` is a no-op for shells that survived; it (re)starts the others at our size
+        tabs.openAllOnServer();
+        if (!tabs.activeTerminal) tabs.select(1, false);
+        break;
+      }
+      case 'opened':
+        tabs.onOpened(ev.terminal);
+        break;
+      case 'replay-start':
+        tabs.onReplayStart(ev.terminal);
+        break;
+      case 'replay-end':
+        break;
+      case 'exited':
+        tabs.onExited(ev.terminal);
+        break;
+      case 'steps':
+        pane.setStatuses(ev.steps, ev.changed);
+        rememberProgress(lessonId, pane.progress.done, pane.progress.total);
+        break;
+      case 'sandbox-died':
+        showDied(ev.reason);
+        break;
+      case 'session-reset':
+        clearBanner();
+        tabs.clearAll();
+        tabs.openAllOnServer();
+        notice(t('reset.done'));
+        break;
+      case 'expiring': {
+        const mins = Math.max(1, Math.round(ev.inMs / 60_000));
+        showBanner('info', t(ev.reason === 'idle' ? 'expiring.idle' : 'expiring.lifetime', { n: mins }), null, [{ label: t('dismiss'), run: () => clearBanner() }]);
+        break;
+      }
+      case 'error':
+        if (ev.code === 'sandbox-dead') showDied(ev.message);
+        else notice(ev.message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function showDied(reason: string | null): void {
+    showBanner('error', t('died.title'), t('died.body', { reason: reason || t('died.unknown') }), [
+      { label: t('died.reset'), primary: true, run: () => void reset(false) },
+    ]);
+  }
+
+  async function reset(ask: boolean): Promise<void> {
+    if (!session) return;
+    if (ask && !(await confirmDialog(t('reset.confirm'), t('reset.button')))) return;
+    resetBtn.disabled = true;
+    setCover(t('reset.running'));
+    try {
+      await api.reset(session.id, session.token);
+      if (disposed) return;
+      clearBanner();
+      tabs.clearAll();
+      // the server announces the reset on the socket; if the socket is down, reconnecting opens the fresh shells
+      if (socket?.isOpen) tabs.openAllOnServer();
+      else socket?.reconnect();
+      tabs.focusActive();
+    } catch (e) {
+      if (disposed) return;
+      if (e instanceof ApiError && e.status === 503) labFull(e);
+      else if (e instanceof ApiError && (e.status === 404 || e.status === 401)) {
+        storeSession(lessonId, null);
+        void attachOrCreate();
+      } else showBanner('error', t('session.error', { msg: e instanceof Error ? e.message : String(e) }), null, [{ label: t('retry'), primary: true, run: () => void reset(false) }]);
+    } finally {
+      resetBtn.disabled = false;
+      setCover(null);
+    }
+  }
+
+  // ---------------------------------------------------------------- keyboard
+
+  function onKey(e: KeyboardEvent): void {
+    if (!e.altKey || e.ctrlKey || e.metaKey) return;
+    const c = e.code;
+    let handled = true;
+    if (/^Digit[1-9]$/.test(c) && !e.shiftKey) {
+      const n = Number(c.slice(5));
+      if (tabs.has(n)) tabs.select(n, true);
+    } else if (c === 'BracketRight') tabs.cycle(1);
+    else if (c === 'BracketLeft') tabs.cycle(-1);
+    else if (c === 'KeyN' && e.shiftKey) tabs.openNext();
+    else if (c === 'KeyL' && !e.shiftKey) pane.focus();
+    else if (c === 'KeyS' && !e.shiftKey) pane.focusCurrentStep();
+    else if (c === 'KeyF' && !e.shiftKey) tabs.showSearch();
+    else if (c === 'Slash') openShortcuts();
+    else handled = false;
+    if (handled) e.preventDefault();
+  }
+  document.addEventListener('keydown', onKey);
+
+  // ---------------------------------------------------------------- language
+
+  const offLang = onLangChange(async () => {
+    allLessons = null;
+    paintChrome();
+    await loadLesson();
+  });
+
+  // ---------------------------------------------------------------- start
+
+  async function start(): Promise<void> {
+    if (!root.contains(layout)) root.replaceChildren(layout);
+    paintChrome();
+    if (!(await loadLesson())) return;
+    for (let n = 1; n <= lessonTerminals; n++) tabs.ensure(n);
+    tabs.select(1, false);
+    await attachOrCreate();
+  }
+  void start();
+
+  return {
+    unmount() {
+      disposed = true;
+      document.removeEventListener('keydown', onKey);
+      offLang();
+      clearBanner();
+      if (noticeTimer) clearTimeout(noticeTimer);
+      socket?.dispose();
+      tabs.dispose();
+      // the session lives on (sessionStorage), so coming back re-attaches to the same shells
+    },
+  };
+};
+
+export type { MessageKey };

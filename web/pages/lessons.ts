@@ -1,0 +1,82 @@
+import { api, ApiError, storedSession, type LessonSummary } from '../api.ts';
+import { h, icon } from '../dom.ts';
+import { getLang, onLangChange, t } from '../i18n.ts';
+import { recalledProgress } from '../progress.ts';
+import { href, type PageFactory } from '../router.ts';
+
+export const lessonListPage: PageFactory = (root) => {
+  document.title = `${t('list.title')} · nslab`;
+  const body = h('div', { class: 'lesson-grid-wrap' });
+  const heading = h('h1', { class: 'hero-title', tabindex: '-1', 'data-skip-target': '' });
+  const intro = h('p', { class: 'hero-intro' });
+  root.append(h('section', { class: 'page page-lessons' }, h('div', { class: 'hero' }, heading, intro), body));
+
+  let generation = 0;
+  async function load(): Promise<void> {
+    const mine = ++generation;
+    document.title = `${t('list.title')} · nslab`;
+    heading.textContent = t('list.title');
+    intro.textContent = t('list.intro');
+    body.replaceChildren(h('p', { class: 'muted loading', role: 'status' }, t('list.loading')));
+    let lessons: LessonSummary[];
+    try {
+      lessons = await api.lessons(getLang());
+    } catch (e) {
+      if (mine !== generation) return;
+      const retry = h('button', { type: 'button', class: 'button' }, t('retry'));
+      retry.addEventListener('click', () => void load());
+      body.replaceChildren(h('div', { class: 'callout callout-error', role: 'alert' },
+        h('p', null, t('list.error', { msg: e instanceof ApiError ? e.message : String(e) })), retry));
+      return;
+    }
+    if (mine !== generation) return;
+    if (lessons.length === 0) {
+      body.replaceChildren(h('p', { class: 'muted' }, t('list.empty')));
+      return;
+    }
+    lessons.sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
+    body.replaceChildren(h('ol', { class: 'lesson-grid' }, lessons.map((l, i) => card(l, i + 1))));
+  }
+
+  function card(l: LessonSummary, n: number): HTMLElement {
+    const progress = recalledProgress(l.id);
+    const started = progress !== null || storedSession(l.id) !== null;
+    const complete = progress !== null && progress.done >= progress.total;
+    const titleId = `lesson-card-${l.id}`;
+    return h('li', { class: `lesson-card${complete ? ' is-complete' : ''}` },
+      h('a', { class: 'lesson-card-link', href: href.lesson(l.id), 'aria-labelledby': titleId },
+        h('div', { class: 'lesson-card-top' },
+          h('span', { class: 'lesson-card-number', 'aria-hidden': 'true' }, String(n).padStart(2, '0')),
+          h('span', { class: 'lesson-card-minutes' }, icon('clock'), t('list.minutes', { n: l.minutes })),
+        ),
+        h('h2', { class: 'lesson-card-title', id: titleId }, l.title),
+        h('p', { class: 'lesson-card-summary' }, l.summary),
+        h('div', { class: 'lesson-card-bottom' },
+          progress
+            ? h('span', { class: 'lesson-card-progress' },
+              meter(progress.done / progress.total),
+              t('lesson.progress', { done: progress.done, total: progress.total }))
+            : h('span'),
+          h('span', { class: 'lesson-card-cta' }, complete ? icon('check') : icon('play'), started ? t('list.continue') : t('list.start')),
+        ),
+      ),
+    );
+  }
+
+  function meter(fraction: number): HTMLElement {
+    const fill = h('span', { class: 'meter-fill' });
+    // CSSOM writes are allowed under a strict CSP where style attributes are not
+    fill.style.width = `${Math.round(100 * Math.min(1, fraction))}%`;
+    return h('span', { class: 'meter', 'aria-hidden': 'true' }, fill);
+  }
+
+  const offLang = onLangChange(() => void load());
+  void load();
+  heading.focus({ preventScroll: true });
+  return {
+    unmount() {
+      generation++;
+      offLang();
+    },
+  };
+};

@@ -1,0 +1,58 @@
+/**
+ * Light/dark theme. Without a stored choice the page follows the OS; an explicit
+ * choice sticks. Terminals and shiki code both read the same data-theme attribute,
+ * so switching never re-renders the lesson.
+ */
+export type Theme = 'light' | 'dark';
+const KEY = 'nslab.theme';
+const media = window.matchMedia('(prefers-color-scheme: dark)');
+const listeners = new Set<(t: Theme) => void>();
+
+function stored(): Theme | null {
+  const v = localStorage.getItem(KEY);
+  return v === 'light' || v === 'dark' ? v : null;
+}
+
+export function getTheme(): Theme {
+  return stored() ?? (media.matches ? 'dark' : 'light');
+}
+
+function apply(): void {
+  const theme = getTheme();
+  document.documentElement.dataset.theme = theme;
+  document.documentElement.style.colorScheme = theme;
+  for (const fn of listeners) fn(theme);
+}
+
+export function setTheme(theme: Theme): void {
+  localStorage.setItem(KEY, theme);
+  apply();
+}
+
+export function onThemeChange(fn: (t: Theme) => void): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+export function initTheme(): void {
+  media.addEventListener('change', () => {
+    if (!stored()) apply();
+  });
+  apply();
+}
+
+/** xterm colours that match the page palettes in styles.css */
+export const TERMINAL_THEMES = {
+  dark: {
+    background: '#0f1320', foreground: '#dfe3ee', cursor: '#7aa2ff', cursorAccent: '#0f1320',
+    selectionBackground: '#33467a', selectionInactiveBackground: '#2a3350',
+    black: '#1b2030', red: '#f27878', green: '#7bd88f', yellow: '#e6c36a', blue: '#7aa2ff', magenta: '#c792ea', cyan: '#67d4e0', white: '#cdd3e1',
+    brightBlack: '#5c6680', brightRed: '#ff9a9a', brightGreen: '#9eeaae', brightYellow: '#f2d78e', brightBlue: '#a0beff', brightMagenta: '#dcb2ff', brightCyan: '#94e6ef', brightWhite: '#ffffff',
+  },
+  light: {
+    background: '#fbfcfe', foreground: '#1d2433', cursor: '#3a5ccc', cursorAccent: '#fbfcfe',
+    selectionBackground: '#c9d6fb', selectionInactiveBackground: '#dde4f7',
+    black: '#1d2433', red: '#c4314b', green: '#2a7d3f', yellow: '#946300', blue: '#3a5ccc', magenta: '#8a3fb8', cyan: '#0f7a88', white: '#8a93a6',
+    brightBlack: '#5c6680', brightRed: '#d9455f', brightGreen: '#359a4f', brightYellow: '#b07a00', brightBlue: '#4d6fe0', brightMagenta: '#a052d1', brightCyan: '#1592a3', brightWhite: '#b8c0d0',
+  },
+} as const;
