@@ -1,0 +1,209 @@
+/**
+ * One terminal: a pty in the sandbox, its scrollback, its flow control, and at
+ * most one attached client (a "sink").
+ *
+ * Output path: node-pty onData (strings: node-pty decodes UTF-8 with a streaming
+ * decoder, so a string never ends inside a character) -> coalescing buffer ->
+ * flush: split into frames of at most maxFrameBytes on character boundaries ->
+ * scrollback ring + sink.
+ *
+ * Coalescing: a shell echoing one keystroke must not wait, and `yes` must not
+ * cost one WebSocket frame per 4 KiB pty read. So the first output after a quiet
+ * period is flushed on the next turn of the event loop (setImmediate: whatever
+ * the same I/O poll delivered goes in the same frame), and while output keeps
+ * coming, flushes are at most one per `coalesceMs`, or at once when maxFrameBytes
+ * are waiting.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import type { IPty } from 'node-pty';
+import { DEFAULT_FLOW, FlowControl, Pauser, type FlowOptions } from './flow.ts';
+import { MAX_COLS, MAX_ROWS, MAX_SERVER_FRAME_BYTES, MIN_COLS, MIN_ROWS } from './protocol.ts';
+import { ScrollbackRing, stripAnsi } from './scrollback.ts';
+import { splitUtf8 } from './utf8.ts';
+
+export interface TerminalSink {
+  /** terminal bytes for the client */
+  data(terminal: number, chunk: Buffer): void;
+}
+
+export interface TerminalOptions {
+  terminal: number;
+  cols: number;
+  rows: number;
+  scrollbackBytes?: number;
+  flow?: FlowOptions;
+  coalesceMs?: number;
+  maxFrameBytes?: number;
+  /** bytes that went out to a client (for metrics) */
+  onOutput?: (bytes: number) => void;
+}
+
+export class SizeError extends Error {}
+
+export function checkSize(cols: unknown, rows: unknown): string | null {
+  const ok = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+  if (!ok(cols, MIN_COLS, MAX_COLS)) return `cols must be an integer ${MIN_COLS}..${MAX_COLS}, got ${JSON.stringify(cols)}`;
+  if (!ok(rows, MIN_ROWS, MAX_ROWS)) return `rows must be an integer ${MIN_ROWS}..${MAX_ROWS}, got ${JSON.stringify(rows)}`;
+  return null;
+}
+
+export class TerminalSession {
+  readonly terminal: number;
+  readonly scrollback: ScrollbackRing;
+  private readonly flow: FlowControl;
+  private readonly pauser: Pauser;
+  private readonly coalesceMs: number;
+  private readonly maxFrameBytes: number;
+  private readonly inputDecoder = new StringDecoder('utf8');
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private lastFlush = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private sink: TerminalSink | null = null;
+  /** output bytes since the client left; past the ring size the pty is paused (see detach) */
+  private detachedBytes = 0;
+  private exitInfo: { exitCode: number; signal: number | null } | null = null;
+  private readonly exitListeners = new Set<(e: { exitCode: number; signal: number | null }) => void>();
+  private _cols: number;
+  private _rows: number;
+  private readonly onOutput: (bytes: number) => void;
+
+  constructor(readonly pty: IPty, opts: TerminalOptions) {
+    this.terminal = opts.terminal;
+    this._cols = opts.cols;
+    this._rows = opts.rows;
+    this.scrollback = new ScrollbackRing(opts.scrollbackBytes ?? 256 * 1024);
+    this.coalesceMs = opts.coalesceMs ?? 5;
+    this.maxFrameBytes = Math.min(opts.maxFrameBytes ?? MAX_SERVER_FRAME_BYTES, MAX_SERVER_FRAME_BYTES);
+    this.onOutput = opts.onOutput ?? (() => {});
+    this.pauser = new Pauser(() => pty.pause(), () => pty.resume());
+    this.flow = new FlowControl(opts.flow ?? DEFAULT_FLOW, (blocked) => this.pauser.set('flow', blocked));
+    pty.onData((s) => this.onData(s));
+    pty.onExit(({ exitCode, signal }) => {
+      // node-pty can report the exit before the last onData; flush what we have
+      this.flush();
+      this.exitInfo = { exitCode, signal: signal || null };
+      for (const l of this.exitListeners) l(this.exitInfo);
+    });
+  }
+
+  get cols(): number { return this._cols; }
+  get rows(): number { return this._rows; }
+  get exited(): boolean { return this.exitInfo !== null; }
+  get paused(): boolean { return this.pauser.paused; }
+  get unacked(): number { return this.flow.unacked; }
+  /** bytes waiting in the coalescing buffer (tests and metrics) */
+  get buffered(): number { return this.pendingBytes; }
+
+  onExit(l: (e: { exitCode: number; signal: number | null }) => void): () => void {
+    if (this.exitInfo) { l(this.exitInfo); return () => {}; }
+    this.exitListeners.add(l);
+    return () => this.exitListeners.delete(l);
+  }
+
+  private onData(s: string): void {
+    const buf = Buffer.from(s, 'utf8');
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+    if (this.pendingBytes >= this.maxFrameBytes) { this.flush(); return; }
+    if (this.timer || this.immediate) return;
+    const wait = this.lastFlush + this.coalesceMs - Date.now();
+    if (wait <= 0) this.immediate = setImmediate(() => { this.immediate = null; this.flush(); });
+    else this.timer = setTimeout(() => { this.timer = null; this.flush(); }, wait);
+  }
+
+  /** send everything buffered now (also used before a replay so nothing is sent twice) */
+  flush(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (this.immediate) { clearImmediate(this.immediate); this.immediate = null; }
+    if (!this.pendingBytes) return;
+    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.lastFlush = Date.now();
+    for (const frame of splitUtf8(all, this.maxFrameBytes)) {
+      this.scrollback.push(frame);
+      if (this.sink) {
+        this.sink.data(this.terminal, frame);
+        this.flow.sent(frame.length);
+        this.onOutput(frame.length);
+      } else {
+        this.detachedBytes += frame.length;
+      }
+    }
+    // Nobody is watching and the ring has already been overwritten once: reading
+    // on would only burn CPU on output nobody can ever see. The program blocks
+    // until a client comes back.
+    if (!this.sink && this.detachedBytes > this.scrollback.maxBytes) this.pauser.set('detached', true);
+  }
+
+  /**
+   * Attach a client: flush, send the scrollback through `replay` (the caller frames
+   * it with replay-start/-end events), then live output goes to the sink.
+   */
+  attach(sink: TerminalSink, replay: (data: Buffer, truncated: boolean) => void): void {
+    this.flush();
+    this.sink = null;
+    this.flow.reset();
+    const data = this.scrollback.snapshot();
+    replay(data, this.scrollback.truncated);
+    this.sink = sink;
+    this.flow.sent(data.length);
+    this.onOutput(data.length);
+    this.detachedBytes = 0;
+    this.pauser.set('detached', false);
+  }
+
+  detach(): void {
+    this.flush();
+    this.sink = null;
+    this.detachedBytes = 0;
+    // acks of bytes in flight will never come: forget them
+    this.flow.reset();
+  }
+
+  ack(bytes: number): void {
+    this.flow.ack(bytes);
+  }
+
+  /**
+   * Keystrokes from the client. Bytes are decoded with a streaming decoder so a
+   * character split across two WebSocket frames still reaches the shell intact.
+   */
+  input(data: Uint8Array): void {
+    if (this.exitInfo) return;
+    const s = this.inputDecoder.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    if (s) this.pty.write(s);
+  }
+
+  /** type text (e.g. a lesson's run button) */
+  write(text: string): void {
+    if (!this.exitInfo) this.pty.write(text);
+  }
+
+  resize(cols: number, rows: number): void {
+    const problem = checkSize(cols, rows);
+    if (problem) throw new SizeError(problem);
+    if (cols === this._cols && rows === this._rows) return;
+    this._cols = cols;
+    this._rows = rows;
+    if (!this.exitInfo) {
+      try { this.pty.resize(cols, rows); } catch { /* the pty closed between exit and our event */ }
+    }
+  }
+
+  /** recent output as plain text */
+  text(): string {
+    this.flush();
+    return stripAnsi(this.scrollback.snapshot().toString('utf8'));
+  }
+
+  kill(): void {
+    this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    if (!this.exitInfo) {
+      try { this.pty.kill('SIGHUP'); } catch { /* already gone */ }
+    }
+  }
+}
