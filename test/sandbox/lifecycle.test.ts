@@ -7,7 +7,10 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cgroupDirs } from '../../lab-server/sandbox/cgroups.ts';
+import { hostInfo } from '../../lab-server/sandbox/host.ts';
 import { sh, terminal, testBackend } from './helpers.ts';
+
+const hybrid = hostInfo().cgroupMode === 'hybrid';
 
 const repo = join(import.meta.dirname, '..', '..');
 
@@ -118,6 +121,28 @@ describe('sandbox lifecycle', () => {
       expect((await sh(other, 'echo neighbour-fine')).stdout.trim()).toBe('neighbour-fine');
     } finally {
       await Promise.all([s.destroy(), other.destroy()]);
+    }
+  });
+
+  it('ends a sandbox at its lifetime limit and says why', async () => {
+    const s = await (await testBackend()).create({ limits: { lifetimeMs: 1000 } });
+    const reason = await new Promise<string>((resolve) => s.onExit(resolve));
+    expect(reason).toMatch(/lifetime/);
+    expect(s.state).toBe('dead');
+    expect(leftovers(s.id, s.hostUid)).toEqual({ procs: [], mounts: [], cgroups: [], dirs: [] });
+  });
+
+  // v1 paths: this CI machine has hybrid cgroups (docs/sandbox.md has the v2 layout)
+  it.runIf(hybrid)('writes the CPU, memory and pids limits into the sandbox cgroups', async () => {
+    const s = await (await testBackend()).create({ limits: { cpus: 0.5, pids: 100, memoryBytes: 128 * 1024 * 1024 } });
+    try {
+      const read = (f: string) => readFileSync(f, 'utf8').trim();
+      expect(read(`/sys/fs/cgroup/cpu/nslab/${s.id}/cpu.cfs_quota_us`)).toBe('50000');
+      expect(read(`/sys/fs/cgroup/cpu/nslab/${s.id}/cpu.cfs_period_us`)).toBe('100000');
+      expect(read(`/sys/fs/cgroup/pids/nslab/${s.id}/pids.max`)).toBe('100');
+      expect(read(`/sys/fs/cgroup/memory/nslab/${s.id}/memory.limit_in_bytes`)).toBe(String(128 * 1024 * 1024));
+    } finally {
+      await s.destroy();
     }
   });
 
