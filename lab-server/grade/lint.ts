@@ -26,7 +26,14 @@ export async function lintLesson(id: string, catalog = new LessonCatalog()): Pro
   try {
     entry = await catalog.inspect(id);
   } catch (err) {
-    if (err instanceof UnknownLessonError) return [{ file: rel(path.join(catalog.dir, id)), severity: 'error', message: 'no such lesson directory' }];
+    if (err instanceof UnknownLessonError) {
+      // a folder being written that has no lesson.md yet is a lesson with a missing file, not an unknown one
+      const dir = path.join(catalog.dir, id);
+      const exists = await readdir(dir).then(() => true, () => false);
+      return [exists
+        ? { file: rel(path.join(dir, 'lesson.md')), severity: 'error', message: 'missing: every lesson needs an English lesson.md' }
+        : { file: rel(dir), severity: 'error', message: 'no such lesson directory' }];
+    }
     throw err;
   }
   const problems = [...entry.problems];

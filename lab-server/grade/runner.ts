@@ -77,7 +77,9 @@ export class TranscriptRunner {
           await this.send(ctrlByte(item.char));
           break;
         case 'type':
-          await this.send(`${item.text}\r`);
+          // a raw Tab would trigger completion; Ctrl-V (readline's quoted-insert, the
+          // tty's LNEXT) makes it a literal tab, as in a heredoc'd Makefile
+          await this.send(`${item.text.replace(/\t/g, '\x16\t')}\r`);
           break;
       }
     }

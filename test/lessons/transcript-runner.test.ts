@@ -25,6 +25,10 @@ it('types a transcript the way a learner would', async () => {
     'int main(void) { puts("compiled"); return 0; }',
     'EOF',
     'gcc -o /tmp/prog /tmp/prog.c && /tmp/prog > /tmp/prog.out',
+    "printf 'a:\\n' > /tmp/Makefile; cat >> /tmp/Makefile <<'EOF'",
+    '\techo tab-ok',
+    'EOF',
+    `[ "$(sed -n 2p /tmp/Makefile)" = "$(printf '\\techo tab-ok')" ] && echo tab-ok > /tmp/make.out`,
     'python3',
     'open("/tmp/py.out", "w").write("from python")',
     'exit()',
@@ -44,8 +48,8 @@ it('types a transcript the way a learner would', async () => {
   expect(problems).toEqual([]);
   try {
     await runner.run(transcript);
-    const r = await sandbox.exec(['/bin/bash', '-c', 'cat /tmp/prog.out /tmp/py.out; echo; cat /tmp/ctrlc.out /tmp/nested.out /tmp/term2.out /tmp/reopened.out']);
-    expect(r.stdout).toBe('compiled\nfrom python\nafter-ctrl-c\n1\n2\nreopened\n');
+    const r = await sandbox.exec(['/bin/bash', '-c', 'cat /tmp/prog.out /tmp/py.out; echo; cat /tmp/make.out /tmp/ctrlc.out /tmp/nested.out /tmp/term2.out /tmp/reopened.out']);
+    expect(r.stdout).toBe('compiled\nfrom python\ntab-ok\nafter-ctrl-c\n1\n2\nreopened\n');
     expect(runner.terminalText(1)).toContain('compiled');
     expect(runner.terminalText(2)).toContain('echo $NSLAB_TERM');
     // every line that ran in a shell is in the command log, in order

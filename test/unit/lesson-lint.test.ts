@@ -70,6 +70,11 @@ describe('lint', () => {
     await expect(loadChecks(path.join(root, 'demo'))).rejects.toBeInstanceOf(LessonError);
   });
 
+  it('reports a lesson folder without lesson.md', async () => {
+    const c = await lesson({ 'checks.ts': CHECKS(['look']) });
+    expect(await messages(c)).toEqual(['lesson.md:: missing: every lesson needs an English lesson.md']);
+  });
+
   it('reports a missing checks.ts and solution.txt', async () => {
     const c = await lesson({ 'lesson.md': LESSON });
     expect(await messages(c)).toEqual([
