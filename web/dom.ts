@@ -69,3 +69,8 @@ export function setChildren(el: Element, ...children: Children[]): void {
   el.replaceChildren();
   append(el, children);
 }
+
+/** Check messages use `backticks` for commands; show those as code, everything as text. */
+export function richText(text: string): (string | HTMLElement)[] {
+  return text.split('`').map((part, i) => (i % 2 === 1 ? h('code', null, part) : part)).filter((p) => p !== '');
+}

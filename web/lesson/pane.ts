@@ -8,7 +8,7 @@
  */
 import type { StepStatus } from '../../lab-server/terminal/protocol.ts';
 import type { LessonView } from '../api.ts';
-import { h, icon, setChildren } from '../dom.ts';
+import { h, icon, richText, setChildren } from '../dom.ts';
 import { getLang, LANG_NAMES, t } from '../i18n.ts';
 import { href } from '../router.ts';
 
@@ -154,7 +154,7 @@ export class LessonPane {
         h('span', { class: 'step-link-text' },
           h('span', { class: 'step-link-title' }, step.title),
           h('span', { class: 'visually-hidden' }, ` — ${stateLabel(st)}`),
-          state === 'fail' && st?.message ? h('span', { class: 'step-link-message' }, st.message) : null,
+          state === 'fail' && st?.message ? h('span', { class: 'step-link-message' }, richText(st.message)) : null,
         ),
       );
       // the links point at in-page ids, but the hash belongs to the router
@@ -178,7 +178,7 @@ export class LessonPane {
         line.className = `step-status step-status-${state}${st?.error ? ' is-broken' : ''}`;
         setChildren(line,
           h('span', { class: 'step-status-badge' }, state === 'pass' ? icon('check') : state === 'fail' ? icon('cross') : h('span', { class: 'pulse-dot' }), st?.error ? t('step.checkBroken') : stateLabel(st)),
-          st?.message ? h('span', { class: 'step-status-message' }, st.message) : null,
+          st?.message ? h('span', { class: 'step-status-message' }, richText(st.message)) : null,
         );
       }
     }
