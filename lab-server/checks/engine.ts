@@ -44,8 +44,8 @@ export interface CheckEngineOptions {
   pollMs?: number;
   /** a check running longer than this fails. Default 10 s. */
   checkTimeoutMs?: number;
-  /** steps already passed (progress restored from the learner's session) */
-  passed?: Iterable<string>;
+  /** steps already passed (progress restored from the learner's session); a Map keeps their passedAt */
+  passed?: Iterable<string> | ReadonlyMap<string, number>;
   /** where check errors are logged (they are lesson bugs an operator should see) */
   log?: (line: string) => void;
 }
@@ -79,10 +79,12 @@ export class CheckEngine {
   private retryTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: CheckEngineOptions) {
-    const restored = new Set(opts.passed ?? []);
+    const restored: ReadonlyMap<string, number> = opts.passed instanceof Map
+      ? opts.passed
+      : new Map([...(opts.passed as Iterable<string> ?? [])].map((id) => [id, Date.now()]));
     for (const id of opts.steps) {
       this.status.set(id, restored.has(id)
-        ? { id, status: 'pass', message: null, passedAt: Date.now() }
+        ? { id, status: 'pass', message: null, passedAt: restored.get(id)! }
         : { id, status: 'pending', message: null, passedAt: null });
     }
     if (opts.onStatus) this.listeners.add(opts.onStatus);

@@ -53,14 +53,15 @@ function sendError(res: Response, status: number, code: string, message: string)
  * forever; the oldest sessions drop out first.
  */
 class ProgressMemory {
-  private map = new Map<string, Set<string>>();
+  /** session id → step id → when it passed */
+  private map = new Map<string, Map<string, number>>();
   constructor(private readonly max = 20_000) {}
-  get(key: string): Set<string> {
+  get(key: string): Map<string, number> {
     let s = this.map.get(key);
     if (s) {
       this.map.delete(key);
     } else {
-      s = new Set();
+      s = new Map();
       if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
     }
     this.map.set(key, s);
@@ -120,7 +121,7 @@ export function createLessonsPlugin(opts: LessonsPluginOptions = {}) {
     async attach(session: LessonSessionView): Promise<() => void> {
       const passed = progress.get(session.id);
       const push = (steps: StepStatus[], changed: string[]) => {
-        for (const s of steps) if (s.status === 'pass') passed.add(s.id);
+        for (const s of steps) if (s.status === 'pass' && !passed.has(s.id)) passed.set(s.id, s.passedAt ?? Date.now());
         try {
           session.pushSteps({ lesson: session.lesson, steps, changed });
         } catch (err) {

@@ -19,8 +19,8 @@ export interface LessonChecksOptions {
   lang: Lang;
   sandbox: Sandbox;
   terminalText?: TerminalTextProvider;
-  /** step ids the learner already passed (persisted progress) */
-  passed?: Iterable<string>;
+  /** step ids the learner already passed (persisted progress), with when, if known */
+  passed?: Iterable<string> | ReadonlyMap<string, number>;
   onStatus?: (changed: StepStatus[], all: StepStatus[]) => void;
   pollMs?: number;
   log?: (line: string) => void;
@@ -40,6 +40,12 @@ export async function lessonChecks(dir: string): Promise<LessonChecks> {
   return checks;
 }
 
+function restoredProgress(p: LessonChecksOptions['passed']): Map<string, number> {
+  if (!p) return new Map();
+  if (p instanceof Map) return new Map(p);
+  return new Map([...(p as Iterable<string>)].map((id) => [id, Date.now()]));
+}
+
 /** Start live checking; throws UnknownLessonError / LessonError for a lesson that cannot run. */
 export async function startLessonChecks(opts: LessonChecksOptions): Promise<CheckEngine> {
   const lesson = await opts.catalog.load(opts.lessonId);
@@ -52,7 +58,7 @@ export async function startLessonChecks(opts: LessonChecksOptions): Promise<Chec
     lang: opts.lang,
     terminalText: opts.terminalText,
     // progress for steps that no longer exist (lesson edited) is dropped, not an error
-    passed: [...(opts.passed ?? [])].filter((id) => steps.includes(id)),
+    passed: new Map([...restoredProgress(opts.passed)].filter(([id]) => steps.includes(id))),
     onStatus: opts.onStatus,
     pollMs: opts.pollMs,
     log: opts.log ?? ((l) => console.warn(`nslab checks [${opts.lessonId}]: ${l}`)),

@@ -93,6 +93,7 @@ describe('live checks', () => {
     console.log(`step turned green ${at - event.at} ms after the command-log event`);
     expect(pushes.at(-1)!.steps.map((s) => s.status)).toEqual(['pass', 'pending', 'pending']);
 
+    const firstPassedAt = pushes.at(-1)!.steps[0].passedAt;
     // the sandbox is replaced (reset): progress is kept, checks run on the new one
     detach();
     await sandbox.destroy();
@@ -100,6 +101,7 @@ describe('live checks', () => {
     pushes.length = 0;
     const detach2 = await plugin.attach(session);
     expect(pushes[0].steps.map((s) => s.status)).toEqual(['pass', 'pending', 'pending']);
+    expect(pushes[0].steps[0].passedAt).toBe(firstPassedAt);
     detach2();
     await sandbox.destroy();
   });
