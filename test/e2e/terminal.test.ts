@@ -1,0 +1,117 @@
+/**
+ * The web app in a real browser against the real lab server: build the app, start the
+ * server on a loopback port with the real sandbox back end and lesson engine, open a
+ * lesson page in Debian's Chromium and use the terminals like a learner.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
+import { startServer, type TestServer } from '../server/client.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const LESSON = 'sample-hostname';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+/** generous: a sandbox start or a check on a loaded 2-core box is slow, and this is not a timing test */
+const WAIT = 60_000;
+
+let webRoot: string;
+let srv: TestServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  // a private build: dist/web may be mid-rebuild by someone running `npm run dev` or `build`
+  webRoot = await mkdtemp(path.join(tmpdir(), 'nslab-e2e-web-'));
+  await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
+  srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await srv?.close();
+  if (webRoot) await rm(webRoot, { recursive: true, force: true });
+});
+
+/** the visible text of terminal n, one string per screen row */
+async function terminalRows(page: Page, n: number): Promise<string[]> {
+  return page.$$eval(`.term-panel[data-terminal="${n}"] .xterm-rows > div`, (rows) => rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
+}
+
+async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT;
+  let rows: string[] = [];
+  while (Date.now() < deadline) {
+    rows = await terminalRows(page, n);
+    if (rows.some(pred)) return;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`terminal ${n} never showed ${what}; screen:\n${rows.join('\n')}`);
+}
+
+async function openLesson(page: Page): Promise<void> {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${srv.base}/#/lessons/${LESSON}`);
+  await page.waitForSelector('.conn-open', { timeout: WAIT });
+  // the shell has printed its prompt: the sandbox is up and the terminal is live
+  await waitForRow(page, 1, (r) => /[#$] ?$/.test(r), 'a prompt');
+  expect(errors).toEqual([]);
+}
+
+async function typeInto(page: Page, n: number, text: string): Promise<void> {
+  await page.click(`.term-tab[data-terminal="${n}"]`);
+  await page.locator(`.term-panel[data-terminal="${n}"] .xterm-helper-textarea`).focus();
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+}
+
+describe('web app + lab server in Chromium', () => {
+  it('types `echo hello` into terminal 1 and shows the output', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    try {
+      await openLesson(page);
+      expect(await page.locator('.term-tab').count()).toBeGreaterThanOrEqual(2);
+      await typeInto(page, 1, 'echo hello');
+      // a row that is exactly the output, not the command line echoing "echo hello"
+      await waitForRow(page, 1, (r) => r === 'hello', 'the output "hello"');
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('a run button types into its terminal and the step turns green; a reload re-attaches to the same shells', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    try {
+      await openLesson(page);
+      const stepLook = page.locator('section.nslab-step[data-step="look"]');
+      await stepLook.locator('button.nslab-run').first().click();
+      await waitForRow(page, 1, (r) => /^uts:\[\d+\]$/.test(r), 'the uts namespace link');
+      await page.waitForSelector('section.nslab-step[data-step="look"][data-state="pass"]', { timeout: WAIT });
+      await expect.poll(() => page.locator('.progress-text').textContent()).toContain('1 of 3');
+
+      // terminal 2 is another shell on the same machine
+      await typeInto(page, 2, 'echo second-$((6*7))');
+      await waitForRow(page, 2, (r) => r === 'second-42', 'output in terminal 2');
+
+      const sessionBefore = await page.evaluate((l) => sessionStorage.getItem(`nslab.session.${l}`), LESSON);
+      await page.reload();
+      await page.waitForSelector('.conn-open', { timeout: WAIT });
+      // replayed scrollback: what the shells printed before the reload is back
+      await waitForRow(page, 1, (r) => /^uts:\[\d+\]$/.test(r), 'replayed output in terminal 1');
+      await page.click('.term-tab[data-terminal="2"]');
+      await waitForRow(page, 2, (r) => r === 'second-42', 'replayed output in terminal 2');
+      expect(await page.evaluate((l) => sessionStorage.getItem(`nslab.session.${l}`), LESSON)).toBe(sessionBefore);
+      // progress came back with the session
+      await page.waitForSelector('section.nslab-step[data-step="look"][data-state="pass"]', { timeout: WAIT });
+    } finally {
+      await ctx.close();
+    }
+  });
+});
