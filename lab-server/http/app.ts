@@ -37,7 +37,11 @@ export interface AppOptions {
   /** socket attached but nothing typed for this long -> session ends. Default 60 min */
   inactiveTimeoutMs?: number;
   reapIntervalMs?: number;
-  /** session creations per client address: sustained per minute and burst. Default 10/min, burst 5 */
+  /**
+   * session creations per client address: sustained per minute and burst. Generous by
+   * default (30/min, burst 20) because a whole workshop may sit behind one NAT address;
+   * env NSLAB_CREATE_PER_MINUTE / NSLAB_CREATE_BURST.
+   */
   createPerMinute?: number;
   createBurst?: number;
   /** extra origins allowed to open sockets (the server's own origin always is) */
@@ -93,7 +97,8 @@ export function createApp(opts: AppOptions): LabServer {
     flow: opts.flow,
     coalesceMs: opts.coalesceMs,
   }, metrics, opts.lessons, log);
-  const limiter = new RateLimiter(opts.createPerMinute ?? 10, opts.createBurst ?? 5);
+  const envNum = (v: string | undefined) => (v && Number(v) > 0 ? Number(v) : undefined);
+  const limiter = new RateLimiter(opts.createPerMinute ?? envNum(process.env.NSLAB_CREATE_PER_MINUTE) ?? 30, opts.createBurst ?? envNum(process.env.NSLAB_CREATE_BURST) ?? 20);
   const allowedOrigins = opts.allowedOrigins ?? (process.env.NSLAB_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean) ?? []);
 
   const app = express();
