@@ -1,0 +1,118 @@
+/**
+ * The classroom store: workshops, learners, their lab sessions, step results and
+ * grading runs.
+ *
+ * Everything above it (the classroom service, routes, `nslab export`) talks to this
+ * interface only. It is async even though the SQLite implementation is synchronous,
+ * so that a network database (PostgreSQL for a multi-node deployment, see
+ * docs/classroom-store.md) can implement it without changing any caller.
+ */
+
+export type StepState = 'pass' | 'fail' | 'pending';
+
+export interface Workshop {
+  id: string;
+  /** the join code learners type (6 chars, see codes.ts) */
+  code: string;
+  title: string;
+  /** lesson ids in the order learners should take them */
+  lessons: string[];
+  createdAt: number;
+  /** optional planned end (ms since epoch); joins are refused after it */
+  endsAt: number | null;
+  /** set when the instructor closed the workshop */
+  closedAt: number | null;
+}
+
+export interface Learner {
+  id: string;
+  workshopId: string;
+  displayName: string;
+  joinedAt: number;
+  lastSeenAt: number;
+  /** the lesson the learner opened last (their "current" lesson on the board) */
+  currentLesson: string | null;
+}
+
+export interface LearnerSession {
+  /** the lab server's session id */
+  id: string;
+  learnerId: string;
+  lessonId: string;
+  startedAt: number;
+  endedAt: number | null;
+  endReason: string | null;
+}
+
+export interface StepResult {
+  learnerId: string;
+  lessonId: string;
+  stepId: string;
+  status: StepState;
+  message: string | null;
+  /** written once, when the step first passed; a passed step stays passed */
+  firstPassAt: number | null;
+  updatedAt: number;
+}
+
+export interface StepUpdate { stepId: string; status: StepState; message: string | null }
+
+export interface GradingRun {
+  id: string;
+  workshopId: string;
+  learnerId: string | null;
+  lessonId: string;
+  /** transcript file name or a free label */
+  source: string;
+  passed: number;
+  total: number;
+  /** the report exactly as `nslab grade --format json` printed it (parsed) */
+  report: unknown;
+  createdAt: number;
+}
+
+export interface NewWorkshop { title: string; lessons: string[]; endsAt: number | null }
+
+/** The display name is already used in this workshop (names must tell learners apart on the board). */
+export class NameTakenError extends Error {
+  constructor(readonly displayName: string) {
+    super(`the name "${displayName}" is already taken in this workshop; pick another one`);
+    this.name = 'NameTakenError';
+  }
+}
+
+export interface ClassroomStore {
+  /** `makeCode` is called again when a code collides with an existing workshop's */
+  createWorkshop(input: NewWorkshop, makeCode: () => string, at?: number): Promise<Workshop>;
+  workshop(id: string): Promise<Workshop | null>;
+  /** codes are compared case-insensitively (they are read aloud and typed by hand) */
+  workshopByCode(code: string): Promise<Workshop | null>;
+  listWorkshops(): Promise<Workshop[]>;
+  closeWorkshop(id: string, at?: number): Promise<Workshop | null>;
+
+  /** throws NameTakenError when the name is used in that workshop (case-insensitive) */
+  addLearner(input: { workshopId: string; displayName: string; tokenHash: string }, at?: number): Promise<Learner>;
+  learner(id: string): Promise<Learner | null>;
+  learnerByTokenHash(tokenHash: string): Promise<Learner | null>;
+  learners(workshopId: string): Promise<Learner[]>;
+  /** last_seen_at = at, and the current lesson when given */
+  touchLearner(id: string, at: number, currentLesson?: string): Promise<void>;
+
+  startSession(s: { id: string; learnerId: string; lessonId: string }, at?: number): Promise<LearnerSession>;
+  endSession(id: string, reason: string, at?: number): Promise<void>;
+  /** on start-up: sessions a previous server process left open are over (their sandboxes are gone) */
+  endOpenSessions(reason: string, at?: number): Promise<number>;
+  sessions(learnerId: string): Promise<LearnerSession[]>;
+  /** every session of every learner of the workshop (board: when did each learner start a lesson) */
+  workshopSessions(workshopId: string): Promise<LearnerSession[]>;
+
+  /** upsert; a passed step is never downgraded and keeps its first pass time. Returns rows that changed. */
+  recordSteps(learnerId: string, lessonId: string, updates: StepUpdate[], at?: number): Promise<StepResult[]>;
+  stepResults(workshopId: string): Promise<StepResult[]>;
+  learnerStepResults(learnerId: string): Promise<StepResult[]>;
+
+  addGradingRun(run: Omit<GradingRun, 'id' | 'createdAt'>, at?: number): Promise<GradingRun>;
+  gradingRuns(workshopId: string): Promise<GradingRun[]>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,186 @@
+/**
+ * The SQLite store on a real file in a temp dir: migrations, restart survival (close
+ * and reopen), step result semantics, codes and tokens.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CODE_ALPHABET, CODE_PATTERN, generateJoinCode, generateToken, hashToken, normalizeJoinCode } from '../../lab-server/classroom/codes.ts';
+import { RateLimiter } from '../../lab-server/classroom/rate-limit.ts';
+import { loadMigrations, migrate, schemaVersion, SqliteClassroomStore } from '../../lab-server/classroom/sqlite-store.ts';
+import { NameTakenError } from '../../lab-server/classroom/store.ts';
+
+let dir: string;
+let file: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'nslab-classroom-'));
+  file = path.join(dir, 'data', 'classroom.db');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('migrations', () => {
+  it('creates the schema in WAL mode with foreign keys, once', async () => {
+    const store = new SqliteClassroomStore({ file });
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(store.db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    expect(schemaVersion(store.db)).toBe(loadMigrations().length);
+    const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all().map((r) => (r as { name: string }).name);
+    expect(tables).toEqual(expect.arrayContaining(['workshops', 'workshop_lessons', 'learners', 'learner_sessions', 'step_results', 'grading_runs', 'schema_migrations']));
+    // applying again is a no-op
+    expect(migrate(store.db)).toEqual([]);
+    await store.close();
+    const again = new SqliteClassroomStore({ file });
+    expect(migrate(again.db)).toEqual([]);
+    await again.close();
+  });
+
+  it('a failing migration rolls back entirely and leaves the previous version', () => {
+    const db = new Database(path.join(dir, 'x.db'));
+    const good = loadMigrations();
+    const broken = [...good, { version: good.length + 1, name: 'broken', sql: 'CREATE TABLE half (x INTEGER); INSERT INTO nope VALUES (1);' }];
+    expect(() => migrate(db, broken)).toThrow(/nope/);
+    expect(schemaVersion(db)).toBe(good.length);
+    expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'half'").get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it('refuses a database from a newer nslab', () => {
+    const db = new Database(path.join(dir, 'y.db'));
+    migrate(db);
+    db.prepare('INSERT INTO schema_migrations VALUES (999, ?, ?)').run('future', Date.now());
+    expect(() => migrate(db)).toThrow(/newer nslab/);
+    db.close();
+  });
+
+  it('foreign keys are enforced', async () => {
+    const store = new SqliteClassroomStore({ file });
+    await expect(store.addLearner({ workshopId: 'nope', displayName: 'x', tokenHash: 'h' })).rejects.toThrow(/FOREIGN KEY/);
+    await store.close();
+  });
+});
+
+describe('store', () => {
+  it('keeps workshops, learners, sessions, step results and grading runs across close and reopen', async () => {
+    let store = new SqliteClassroomStore({ file });
+    const w = await store.createWorkshop({ title: 'Namespaces 101', lessons: ['b-lesson', 'a-lesson'], endsAt: null }, generateJoinCode, 1000);
+    expect(w.lessons).toEqual(['b-lesson', 'a-lesson']);
+    const token = generateToken();
+    const l = await store.addLearner({ workshopId: w.id, displayName: 'Ada', tokenHash: hashToken(token) }, 2000);
+    await store.startSession({ id: 's1', learnerId: l.id, lessonId: 'b-lesson' }, 3000);
+    await store.recordSteps(l.id, 'b-lesson', [{ stepId: 'one', status: 'pass', message: null }, { stepId: 'two', status: 'fail', message: 'not yet' }], 4000);
+    await store.addGradingRun({ workshopId: w.id, learnerId: l.id, lessonId: 'b-lesson', source: 'ada.txt', passed: 1, total: 2, report: { lesson: 'b-lesson', steps: [], passed: 1, total: 2 } }, 5000);
+    await store.close();
+
+    store = new SqliteClassroomStore({ file });
+    expect(await store.workshopByCode(w.code.toLowerCase())).toEqual(w);
+    expect((await store.learnerByTokenHash(hashToken(token)))?.displayName).toBe('Ada');
+    expect(await store.endOpenSessions('server-restart', 6000)).toBe(1);
+    expect((await store.sessions(l.id))[0]).toMatchObject({ id: 's1', endedAt: 6000, endReason: 'server-restart' });
+    const steps = await store.learnerStepResults(l.id);
+    expect(steps.find((s) => s.stepId === 'one')).toMatchObject({ status: 'pass', firstPassAt: 4000 });
+    expect(steps.find((s) => s.stepId === 'two')).toMatchObject({ status: 'fail', message: 'not yet' });
+    expect((await store.gradingRuns(w.id))[0]).toMatchObject({ source: 'ada.txt', passed: 1, total: 2, report: { lesson: 'b-lesson' } });
+    await store.close();
+  });
+
+  it('never stores a learner token, only its hash', async () => {
+    const store = new SqliteClassroomStore({ file });
+    const w = await store.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);
+    const token = generateToken();
+    await store.addLearner({ workshopId: w.id, displayName: 'Bo', tokenHash: hashToken(token) });
+    await store.close();
+    const { readFileSync } = await import('node:fs');
+    const bytes = Buffer.concat([readFileSync(file), ...['-wal'].map((s) => { try { return readFileSync(file + s); } catch { return Buffer.alloc(0); } })]);
+    expect(bytes.includes(Buffer.from(token))).toBe(false);
+    expect(bytes.includes(Buffer.from(hashToken(token)))).toBe(true);
+  });
+
+  it('a passed step stays passed and keeps its first pass time', async () => {
+    const store = new SqliteClassroomStore({ file });
+    const w = await store.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);
+    const l = await store.addLearner({ workshopId: w.id, displayName: 'Cy', tokenHash: 'h1' });
+    expect(await store.recordSteps(l.id, 'x', [{ stepId: 's', status: 'fail', message: 'no' }], 10)).toHaveLength(1);
+    expect(await store.recordSteps(l.id, 'x', [{ stepId: 's', status: 'fail', message: 'no' }], 11)).toHaveLength(0);
+    expect(await store.recordSteps(l.id, 'x', [{ stepId: 's', status: 'pass', message: null }], 20)).toHaveLength(1);
+    expect(await store.recordSteps(l.id, 'x', [{ stepId: 's', status: 'pending', message: null }], 30)).toHaveLength(0);
+    expect(await store.recordSteps(l.id, 'x', [{ stepId: 's', status: 'pass', message: null }], 40)).toHaveLength(0);
+    expect((await store.learnerStepResults(l.id))[0]).toMatchObject({ status: 'pass', firstPassAt: 20 });
+    await store.close();
+  });
+
+  it('display names are unique per workshop, ignoring case', async () => {
+    const store = new SqliteClassroomStore({ file });
+    const w1 = await store.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);
+    const w2 = await store.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);
+    await store.addLearner({ workshopId: w1.id, displayName: 'Dana', tokenHash: 'a' });
+    await expect(store.addLearner({ workshopId: w1.id, displayName: 'dana', tokenHash: 'b' })).rejects.toBeInstanceOf(NameTakenError);
+    await store.addLearner({ workshopId: w2.id, displayName: 'Dana', tokenHash: 'c' });
+    await store.close();
+  });
+
+  it('a join code collision draws a new code', async () => {
+    const store = new SqliteClassroomStore({ file });
+    const codes = ['AAAAAA', 'AAAAAA', 'BBBBBB'];
+    const make = () => codes.shift()!;
+    const a = await store.createWorkshop({ title: 'a', lessons: ['x'], endsAt: null }, make);
+    const b = await store.createWorkshop({ title: 'b', lessons: ['x'], endsAt: null }, make);
+    expect([a.code, b.code]).toEqual(['AAAAAA', 'BBBBBB']);
+    await store.close();
+  });
+
+  it('a second process (nslab export) can read while the server writes', async () => {
+    const server = new SqliteClassroomStore({ file });
+    const w = await server.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);
+    const reader = new SqliteClassroomStore({ file, readonly: true });
+    await server.addLearner({ workshopId: w.id, displayName: 'Eve', tokenHash: 'e' });
+    expect((await reader.learners(w.id)).map((l) => l.displayName)).toEqual(['Eve']);
+    await reader.close();
+    await server.close();
+  });
+});
+
+describe('codes and tokens', () => {
+  it('join codes use the unambiguous alphabet only', () => {
+    expect(CODE_ALPHABET).not.toMatch(/[0O1I]/);
+    const seen = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      const c = generateJoinCode();
+      expect(c).toMatch(CODE_PATTERN);
+      expect(c).not.toMatch(/[0O1I]/);
+      seen.add(c);
+    }
+    // 2^30 codes: 5000 draws colliding would mean a broken generator
+    expect(seen.size).toBeGreaterThan(4990);
+    // every symbol of the alphabet shows up (no bias towards a subset)
+    expect(new Set([...seen].join('')).size).toBe(CODE_ALPHABET.length);
+  });
+
+  it('normalizes what people type', () => {
+    expect(normalizeJoinCode(' k7qx-3 ')).toBeNull(); // too short
+    expect(normalizeJoinCode(' k7qx-3m ')).toBe('K7QX3M');
+    expect(normalizeJoinCode('k7qx-3mz')).toBeNull(); // too long
+    expect(normalizeJoinCode('k7q x3m')).toBe('K7QX3M');
+    expect(normalizeJoinCode('K7QX0M')).toBeNull(); // 0 is not in the alphabet
+  });
+
+  it('tokens are 256-bit and hashed', () => {
+    const t = generateToken();
+    expect(Buffer.from(t, 'base64url')).toHaveLength(32);
+    expect(hashToken(t)).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashToken(t)).not.toBe(hashToken(generateToken()));
+  });
+
+  it('rate limiter: burst, then refill over time', () => {
+    let now = 0;
+    const rl = new RateLimiter({ burst: 3, perMinute: 6 }, () => now);
+    expect([rl.take('a'), rl.take('a'), rl.take('a'), rl.take('a')]).toEqual([true, true, true, false]);
+    expect(rl.take('b')).toBe(true);
+    expect(rl.retryAfter('a')).toBe(10);
+    now += 10_000;
+    expect(rl.take('a')).toBe(true);
+    expect(rl.take('a')).toBe(false);
+  });
+});
