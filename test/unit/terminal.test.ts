@@ -177,7 +177,7 @@ describe('TerminalSession on a real pty', () => {
     t.detach();
     t.write('go\r');
     await until(() => t.paused, 'detached flood paused');
-    let replayed = Buffer.alloc(0);
+    let replayed: Buffer = Buffer.alloc(0);
     let truncated = false;
     t.attach({ data: () => {} }, (data, tr) => { replayed = data; truncated = tr; });
     expect(t.paused).toBe(false);
