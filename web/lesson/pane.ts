@@ -48,15 +48,13 @@ export class LessonPane {
     this.announcer = h('div', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
     this.el = h('div', { class: 'lesson-pane' },
       this.header,
+      // only the progress stays in view while scrolling; the full step list would eat the pane
+      h('div', { class: 'progress-sticky' }, this.progressText, this.progressBar),
+      this.completeSlot,
       h('nav', { class: 'step-nav', 'aria-labelledby': 'step-nav-title' },
-        h('div', { class: 'step-nav-head' },
-          h('h2', { id: 'step-nav-title', class: 'step-nav-title' }),
-          this.progressText,
-        ),
-        this.progressBar,
+        h('h2', { id: 'step-nav-title', class: 'step-nav-title' }),
         this.stepList,
       ),
-      this.completeSlot,
       this.content,
       this.announcer,
     );
@@ -209,7 +207,8 @@ export class LessonPane {
     });
     if (celebrate) {
       this.announce(t('complete.announce'));
-      card.scrollIntoView({ behavior: prefersReducedMotion() ? 'auto' : 'smooth', block: 'nearest' });
+      // the card sits at the top of the pane, above the step list
+      this.el.parentElement?.scrollTo({ top: 0, behavior: prefersReducedMotion() ? 'auto' : 'smooth' });
     }
   }
 
