@@ -9,6 +9,8 @@ import { createLessonsPlugin } from '../checks/plugin.ts';
 import { createApp } from '../http/app.ts';
 import type { LessonsPlugin } from '../http/plugins.ts';
 import { createSandboxBackend } from '../sandbox/index.ts';
+import { LessonCatalog } from '../lessons/loader.ts';
+import { setupClassroom } from './classroom-setup.ts';
 
 const USAGE = 'usage: nslab serve [--port PORT] [--host HOST]   (env NSLAB_PORT, NSLAB_HOST; default 127.0.0.1:8080)';
 
@@ -40,8 +42,13 @@ export async function run(args: string[]): Promise<number> {
   if (reaped) console.error(`nslab: reaped ${reaped} sandbox(es) left behind by a previous server`);
 
   // the lesson engine fits http/plugins.ts structurally; the annotation makes the compiler check it
-  const lessons: LessonsPlugin = createLessonsPlugin();
-  const lab = createApp({ backend, lessons });
+  const catalog = new LessonCatalog();
+  const lessonsPlugin: LessonsPlugin = createLessonsPlugin({ catalog });
+  // classroom wiring (issue 6): workshops, board and exports; wraps the lessons plug-in
+  const classroom = await setupClassroom({ lessons: lessonsPlugin, catalog, log: (l) => console.error(`nslab: ${l}`) });
+  const lessons = classroom.lessons;
+  const lab = createApp({ backend, lessons, maxSessions: process.env.NSLAB_MAX_SESSIONS ? undefined : classroom.suggestedMaxSessions });
+  classroom.connect(lab);
   let addr;
   try {
     addr = await lab.listen(parsed.port, parsed.host);
@@ -53,6 +60,8 @@ export async function run(args: string[]): Promise<number> {
   }
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   console.log(`nslab: lab server listening on http://${shownHost}:${addr.port}/  (${lab.sessions.config.maxSessions} sessions max; Ctrl-C to stop)`);
+  // classroom wiring (issue 6): the instructor link carries the secret
+  console.log(`nslab: instructor board: ${classroom.instructorUrl(`http://${shownHost}:${addr.port}`)}${classroom.secretFromEnv ? '  (secret from NSLAB_INSTRUCTOR_SECRET)' : '  (secret generated now; set NSLAB_INSTRUCTOR_SECRET to keep it across restarts)'}`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -60,7 +69,8 @@ export async function run(args: string[]): Promise<number> {
       if (stopping) { console.error('nslab: forced exit'); process.exit(130); }
       stopping = true;
       console.error(`nslab: ${sig}: closing ${lab.sessions.size} session(s) and their sandboxes...`);
-      lab.close()
+      classroom.close() // classroom wiring (issue 6): progress is saved; sandboxes go with the sessions
+        .then(() => lab.close())
         .then(() => backend.destroyAll())
         .then(() => { console.error('nslab: stopped'); resolve(0); }, (e: Error) => { console.error(`nslab: shutdown: ${e.message}`); resolve(1); });
     };

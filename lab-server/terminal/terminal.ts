@@ -68,6 +68,12 @@ export class TerminalSession {
   private _cols: number;
   private _rows: number;
   private readonly onOutput: (bytes: number) => void;
+  /**
+   * Classroom wiring (issue 6): read-only observers of this terminal's output, for the
+   * instructor's "watch a learner" view. They receive bytes only (no input path) and
+   * are outside flow control: a slow watcher must never stall the learner's shell.
+   */
+  private readonly observers = new Set<(chunk: Buffer) => void>();
 
   constructor(readonly pty: IPty, opts: TerminalOptions) {
     this.terminal = opts.terminal;
@@ -124,6 +130,7 @@ export class TerminalSession {
     this.lastFlush = Date.now();
     for (const frame of splitUtf8(all, this.maxFrameBytes)) {
       this.scrollback.push(frame);
+      for (const o of this.observers) o(frame); // classroom wiring: read-only watchers
       if (this.sink) {
         this.sink.data(this.terminal, frame);
         this.flow.sent(frame.length);
@@ -153,6 +160,12 @@ export class TerminalSession {
     this.onOutput(data.length);
     this.detachedBytes = 0;
     this.pauser.set('detached', false);
+  }
+
+  /** Classroom wiring (issue 6): watch output read-only; returns the unsubscribe function. */
+  observe(listener: (chunk: Buffer) => void): () => void {
+    this.observers.add(listener);
+    return () => this.observers.delete(listener);
   }
 
   detach(): void {

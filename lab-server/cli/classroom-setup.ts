@@ -1,0 +1,137 @@
+/**
+ * Wiring of the classroom into `nslab serve`. This is the one place that knows both
+ * the lab server (http/) and the classroom: DESIGN.md's dependency direction keeps
+ * classroom/ from importing http/, so the adapter from the server's SessionManager
+ * to the classroom's LabSessionPort lives here, next to serve.ts.
+ */
+import { Router } from 'express';
+import { originAllowed } from '../http/security.ts';
+import type { LabServer } from '../http/app.ts';
+import { HttpError, type SessionManager } from '../http/sessions.ts';
+import type { LessonsPlugin } from '../http/plugins.ts';
+import type { LessonCatalog } from '../lessons/loader.ts';
+import { createBoardSocketServer, mountBoardSocket, type BoardSocketServer } from '../classroom/board-socket.ts';
+import { generateToken } from '../classroom/codes.ts';
+import { withClassroom } from '../classroom/plugin.ts';
+import { createClassroomRouter } from '../classroom/routes.ts';
+import { Classroom, LabFullError, type ClassroomOptions, type LabSessionPort, type WatchSink } from '../classroom/service.ts';
+import { SqliteClassroomStore } from '../classroom/sqlite-store.ts';
+import type { TerminalSession } from '../terminal/terminal.ts';
+
+/** LabSessionPort on the lab server's SessionManager. */
+export function labSessionPort(sessions: SessionManager): LabSessionPort {
+  return {
+    async create({ lesson, lang }) {
+      try {
+        const { session, token } = await sessions.create(lesson, lang);
+        return { id: session.id, token };
+      } catch (err) {
+        if (err instanceof HttpError && (err.code === 'full' || err.status === 503)) throw new LabFullError(err.message, err.retryAfterSeconds ?? 10);
+        throw err;
+      }
+    },
+    async end(id) {
+      const s = sessions.get(id);
+      if (s) await sessions.end(s, 'deleted');
+    },
+    alive(id) {
+      const s = sessions.get(id);
+      return !!s && !s.ended;
+    },
+    watch(id, sink: WatchSink) {
+      const s = sessions.get(id);
+      if (!s || s.ended) return null;
+      const subs = new Map<number, { t: TerminalSession; off: () => void }>();
+      let stopped = false;
+      // terminals come and go (the learner opens tab 2, types `exit`, resets): the set
+      // is re-read a few times a second; output itself arrives through observe() at once
+      const sync = () => {
+        if (stopped) return;
+        if (s.ended) { stop(); sink.ended('the learner\'s session ended'); return; }
+        for (const [n, sub] of subs) {
+          if (s.hub.terminal(n) !== sub.t) { sub.off(); subs.delete(n); sink.terminal({ terminal: n, state: 'exited' }); }
+        }
+        for (const info of s.hub.terminalInfo()) {
+          const t = s.hub.terminal(info.terminal);
+          if (!t || subs.get(info.terminal)?.t === t) continue;
+          sink.terminal({ terminal: info.terminal, state: 'opened' });
+          // flush + snapshot + subscribe in one synchronous step: no byte is lost or doubled
+          t.flush();
+          const replay = t.scrollback.snapshot();
+          if (replay.length) sink.data(info.terminal, replay);
+          subs.set(info.terminal, { t, off: t.observe((chunk) => sink.data(info.terminal, chunk)) });
+        }
+      };
+      const timer = setInterval(sync, 250);
+      const stop = () => {
+        stopped = true;
+        clearInterval(timer);
+        for (const sub of subs.values()) sub.off();
+        subs.clear();
+      };
+      sync();
+      return stop;
+    },
+  };
+}
+
+export interface ClassroomSetup {
+  classroom: Classroom;
+  /** the lessons plug-in with classroom sessions and the /api/classroom routes */
+  lessons: LessonsPlugin;
+  instructorSecret: string;
+  /** the secret came from NSLAB_INSTRUCTOR_SECRET (true) or was generated now */
+  secretFromEnv: boolean;
+  /** sessions the lab server should allow when NSLAB_MAX_SESSIONS is not set */
+  suggestedMaxSessions: number;
+  /** after createApp: sessions port, board socket */
+  connect(lab: LabServer, allowedOrigins?: readonly string[]): void;
+  instructorUrl(base: string): string;
+  close(): Promise<void>;
+}
+
+export async function setupClassroom(opts: {
+  lessons: LessonsPlugin;
+  catalog: LessonCatalog;
+  env?: NodeJS.ProcessEnv;
+  dbFile?: string;
+  /** capacity, stuckMinutes, ... (defaults come from the environment) */
+  classroom?: Partial<Omit<ClassroomOptions, 'store' | 'catalog'>>;
+  log?: (line: string) => void;
+}): Promise<ClassroomSetup> {
+  const env = opts.env ?? process.env;
+  const store = new SqliteClassroomStore(opts.dbFile ? { file: opts.dbFile } : {});
+  const classroom = new Classroom({ log: opts.log, ...opts.classroom, store, catalog: opts.catalog });
+  const ended = await classroom.recover();
+  if (ended) opts.log?.(`classroom: ${ended} learner session(s) of the previous server are over; their learners get fresh sandboxes with their progress`);
+  const fromEnv = !!env.NSLAB_INSTRUCTOR_SECRET;
+  if (fromEnv && env.NSLAB_INSTRUCTOR_SECRET!.length < 16) throw new Error('NSLAB_INSTRUCTOR_SECRET must be at least 16 characters (it is the only thing between the internet and the board)');
+  const instructorSecret = env.NSLAB_INSTRUCTOR_SECRET || generateToken();
+
+  const router = Router();
+  if (opts.lessons.router) router.use(opts.lessons.router);
+  router.use('/classroom', createClassroomRouter({ classroom, instructorSecret }));
+  const lessons = { ...withClassroom(opts.lessons, classroom, { log: opts.log }), router } as LessonsPlugin;
+
+  let board: BoardSocketServer | null = null;
+  return {
+    classroom,
+    lessons,
+    instructorSecret,
+    secretFromEnv: fromEnv,
+    // every classroom seat needs a sandbox, plus room for people on the public lesson list
+    suggestedMaxSessions: Math.max(20, classroom.capacity + 10),
+    connect(lab, allowedOrigins = env.NSLAB_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean) ?? []) {
+      classroom.sessions = labSessionPort(lab.sessions);
+      board = createBoardSocketServer({ classroom, instructorSecret, originAllowed: (req) => originAllowed(req, allowedOrigins).ok, log: opts.log });
+      mountBoardSocket(lab.server, board);
+    },
+    // the secret travels in the URL fragment, which browsers never send to a server or in a Referer
+    instructorUrl: (base) => `${base.replace(/\/$/, '')}/#/instructor/${encodeURIComponent(instructorSecret)}`,
+    async close() {
+      board?.close();
+      await classroom.shutdown();
+      await store.close();
+    },
+  };
+}
