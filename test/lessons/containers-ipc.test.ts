@@ -1,0 +1,3 @@
+import { lessonTests } from './harness.ts';
+
+lessonTests('containers-ipc');
