@@ -65,6 +65,9 @@ const BROKEN: Record<Lang, (detail: string) => string> = {
 
 class CheckTimeout extends Error {}
 
+/** results of one round that arrive within this window are pushed together */
+const BATCH_MS = 250;
+
 export class CheckEngine {
   private readonly status = new Map<string, StepStatus>();
   private readonly listeners = new Set<NonNullable<CheckEngineOptions['onStatus']>>();
@@ -74,6 +77,8 @@ export class CheckEngine {
   private unsubscribe: (() => void)[] = [];
   private stopped = false;
   private started = false;
+  /** checks still running (a round does not wait for slow ones), by step id */
+  private readonly running = new Map<string, Promise<void>>();
   /** consecutive rounds in which a step's check threw */
   private readonly throws = new Map<string, number>();
   private retryTimer: NodeJS.Timeout | null = null;
@@ -149,44 +154,64 @@ export class CheckEngine {
     return this.inFlight;
   }
 
-  /** Resolves when no round is running or queued. */
+  /** Resolves when no round is running or queued and no check is still running. */
   async idle(): Promise<void> {
-    while (this.inFlight || this.rerun) await (this.rerun ?? this.inFlight);
+    while (this.inFlight || this.rerun || this.running.size) {
+      await (this.rerun ?? this.inFlight ?? Promise.all(this.running.values()));
+    }
   }
 
   private async round(): Promise<void> {
     const { sandbox } = this.opts;
     if (this.stopped || sandbox.state === 'dead') return;
-    const open = this.open();
+    // a step whose check is still running from an earlier round is not started again
+    const open = this.open().filter((id) => !this.running.has(id));
     if (!open.length) return;
     const lab = createLab(sandbox, { lang: this.opts.lang, terminalText: this.opts.terminalText });
-    // all open steps at once: they share the round's memoised probe calls (one
-    // processes() walk however many checks ask), and one slow or hung check must not
-    // hold back the step the learner just completed
-    const results = await Promise.all(open.map(async (id) => [id, await this.runOne(id, lab)] as const));
-    // a sandbox that died during the round makes every probe fail: that says nothing
-    // about the learner's work, so those results are dropped
-    if (this.gone()) return;
     const changed: StepStatus[] = [];
-    for (const [id, r] of results) {
+    let batching = true;
+    const flush = () => {
+      if (!changed.length || this.gone()) return;
+      this.emit(changed.splice(0));
+    };
+    const apply = (id: string, r: CheckResult & { error?: boolean }) => {
+      // a sandbox that died during the round makes every probe fail: that says
+      // nothing about the learner's work, so those results are dropped
+      if (this.gone()) return;
       const before = this.status.get(id)!;
-      if (before.status === 'pass') continue;
+      if (before.status === 'pass') return;
       const message = localize(r.message, this.opts.lang);
       const next: StepStatus = { id, status: r.status, message, passedAt: r.status === 'pass' ? Date.now() : null };
       if (r.error) next.error = true;
-      if (next.status !== before.status || next.message !== before.message || !!next.error !== !!before.error) {
-        this.status.set(id, next);
-        changed.push({ ...next });
-      }
-    }
-    if (changed.length) {
-      const all = this.statuses();
-      for (const l of this.listeners) {
-        try {
-          l(changed, all);
-        } catch (err) {
-          this.log(`check listener threw: ${(err as Error).stack ?? err}`);
-        }
+      if (next.status === before.status && next.message === before.message && !!next.error === !!before.error) return;
+      this.status.set(id, next);
+      changed.push({ ...next });
+      if (!batching) flush();
+    };
+    // All open steps at once: they share the round's memoised probe calls (one
+    // processes() walk however many checks ask). Results that arrive within BATCH_MS
+    // go out in one push and end the round; a check still running then reports on
+    // its own when it ends, and meanwhile the next round can start without it, so
+    // one slow or hung check never holds back the step the learner just did.
+    const tasks = open.map((id) => {
+      const task = this.runOne(id, lab).then((r) => apply(id, r)).finally(() => this.running.delete(id));
+      this.running.set(id, task);
+      return task;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(tasks), new Promise<void>((r) => { timer = setTimeout(r, BATCH_MS); })]);
+    clearTimeout(timer);
+    batching = false;
+    flush();
+  }
+
+  private emit(changed: StepStatus[]): void {
+    const all = this.statuses();
+    for (const l of this.listeners) {
+      try {
+        l(changed, all);
+      } catch (err) {
+        this.log(`check listener threw: ${(err as Error).stack ?? err}`);
       }
     }
   }
@@ -200,7 +225,11 @@ export class CheckEngine {
     try {
       const raw = await Promise.race([
         Promise.resolve().then(() => check(lab)),
-        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new CheckTimeout()), timeoutMs); }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new CheckTimeout()), timeoutMs);
+          // a hung check must not keep a finished `nslab grade` process alive
+          timer.unref();
+        }),
       ]);
       this.throws.delete(id);
       const parsed = resultSchema.safeParse(raw);

@@ -94,6 +94,28 @@ describe('check engine', () => {
     }
   });
 
+  it('does not let a hung check hold back another step', async () => {
+    const sandbox = await backend.create({ label: 'check-engine test 3' });
+    const checks = defineChecks({
+      hung: () => new Promise(() => {}),
+      marker: async (lab) => (await fileExists(lab, '/tmp/marker') ? pass() : pending()),
+    });
+    const engine = new CheckEngine({ sandbox, checks, steps: ['hung', 'marker'], lang: 'en', pollMs: 0, checkTimeoutMs: 60_000, log: () => {} });
+    try {
+      const t = shell(sandbox);
+      const green = new Promise<void>((resolve) => engine.onStatus((changed) => { if (changed.some((c) => c.id === 'marker' && c.status === 'pass')) resolve(); }));
+      engine.start();
+      await t.ready;
+      await t.run('touch /tmp/marker');
+      await green;
+      // the hung check has neither finished nor timed out, yet marker is green
+      expect(engine.statuses().map((s) => `${s.id}:${s.status}`)).toEqual(['hung:pending', 'marker:pass']);
+    } finally {
+      engine.stop();
+      await sandbox.destroy();
+    }
+  });
+
   it('restores progress and stops quietly when the sandbox dies', async () => {
     const sandbox = await backend.create({ label: 'check-engine test 2' });
     let calls = 0;
