@@ -9,7 +9,7 @@ export function confirmDialog(message: string, confirmLabel: string): Promise<bo
   return new Promise((resolve) => {
     const back = document.activeElement as HTMLElement | null;
     const ok = h('button', { type: 'button', class: 'button button-danger' }, confirmLabel);
-    const cancel = h('button', { type: 'button', class: 'button' }, t('shortcuts.close'));
+    const cancel = h('button', { type: 'button', class: 'button' }, t('cancel'));
     const dialog = h('dialog', { class: 'dialog', 'aria-describedby': 'confirm-msg' },
       h('p', { id: 'confirm-msg', class: 'dialog-message' }, message),
       h('div', { class: 'dialog-actions' }, cancel, ok),

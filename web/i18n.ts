@@ -81,7 +81,7 @@ const en = {
   'died.unknown': 'no reason given',
   'died.reset': 'Reset now',
   'full.title': 'The lab is full right now.',
-  'full.body': 'Every machine is in use. Retrying in {n} s…',
+  'full.body': 'Trying again automatically in {n} s…',
   'full.retryNow': 'Retry now',
   'session.error': 'Could not start your machine: {msg}',
   'session.ended': 'This session has ended ({reason}).',
@@ -93,6 +93,7 @@ const en = {
   'expiring.idle': 'You have been idle for a while: this machine stops in {n} min unless you use it.',
   'expiring.lifetime': 'This machine reaches its time limit in {n} min.',
   'split.label': 'Resize the lesson and terminal panes',
+  'cancel': 'Cancel',
   'dismiss': 'Dismiss',
 };
 
@@ -172,7 +173,7 @@ const ko: Catalog = {
   'died.unknown': '이유 없음',
   'died.reset': '지금 초기화',
   'full.title': '지금은 랩이 가득 찼습니다.',
-  'full.body': '모든 머신이 사용 중입니다. {n}초 후 다시 시도합니다…',
+  'full.body': '{n}초 후 자동으로 다시 시도합니다…',
   'full.retryNow': '지금 다시 시도',
   'session.error': '머신을 시작하지 못했습니다: {msg}',
   'session.ended': '이 세션은 종료되었습니다({reason}).',
@@ -184,6 +185,7 @@ const ko: Catalog = {
   'expiring.idle': '한동안 사용하지 않았습니다. 계속 사용하지 않으면 {n}분 후 머신이 멈춥니다.',
   'expiring.lifetime': '이 머신은 {n}분 후 사용 시간이 끝납니다.',
   'split.label': '레슨과 터미널 창 크기 조절',
+  'cancel': '취소',
   'dismiss': '닫기',
 };
 
@@ -260,7 +262,7 @@ const zh: Catalog = {
   'died.unknown': '未说明原因',
   'died.reset': '立即重置',
   'full.title': '实验室现在已满。',
-  'full.body': '所有机器都在使用中。{n} 秒后重试…',
+  'full.body': '{n} 秒后自动重试…',
   'full.retryNow': '立即重试',
   'session.error': '无法启动你的机器：{msg}',
   'session.ended': '此会话已结束（{reason}）。',
@@ -272,6 +274,7 @@ const zh: Catalog = {
   'expiring.idle': '你已经有一段时间没有操作：如果继续闲置，这台机器将在 {n} 分钟后停止。',
   'expiring.lifetime': '这台机器将在 {n} 分钟后到达时间上限。',
   'split.label': '调整课程和终端窗格的大小',
+  'cancel': '取消',
   'dismiss': '关闭',
 };
 

@@ -31,6 +31,8 @@ export const lessonPage: PageFactory = (root, params) => {
   let connState: ConnectionState | null = null;
   let starting = true;
   let allLessons: Promise<LessonSummary[]> | null = null;
+  /** a reset destroys the old sandbox first, which the server reports as a death; that one is expected */
+  let resetting = false;
 
   // ---------------------------------------------------------------- layout
 
@@ -239,7 +241,9 @@ export const lessonPage: PageFactory = (root, params) => {
     starting = true;
     setCover(null);
     let left = Math.max(1, Math.round(e.retryAfter ?? 15));
-    const paint = () => showBanner('warning', t('full.title'), `${e.message} — ${t('full.body', { n: left })}`, [{ label: t('full.retryNow'), run: () => { clearBanner(); void attachOrCreate(); } }]);
+    // the countdown below says when; the server's own "Retry in N s." would go stale
+    const why = e.message.replace(/\s*Retry in \d+ ?s\.?/i, '');
+    const paint = () => showBanner('warning', t('full.title'), `${why} ${t('full.body', { n: left })}`, [{ label: t('full.retryNow'), run: () => { clearBanner(); void attachOrCreate(); } }]);
     paint();
     if (fullTimer) clearInterval(fullTimer);
     fullTimer = setInterval(() => {
@@ -250,7 +254,7 @@ export const lessonPage: PageFactory = (root, params) => {
       } else {
         // update the text only: re-rendering the banner would steal focus every second
         const span = banner.querySelector('.banner-text span');
-        if (span) span.textContent = `${e.message} — ${t('full.body', { n: left })}`;
+        if (span) span.textContent = `${why} ${t('full.body', { n: left })}`;
       }
     }, 1000);
   }
@@ -336,7 +340,7 @@ export const lessonPage: PageFactory = (root, params) => {
         rememberProgress(lessonId, pane.progress.done, pane.progress.total);
         break;
       case 'sandbox-died':
-        showDied(ev.reason);
+        if (!resetting) showDied(ev.reason);
         break;
       case 'session-reset':
         clearBanner();
@@ -368,15 +372,19 @@ export const lessonPage: PageFactory = (root, params) => {
     if (!session) return;
     if (ask && !(await confirmDialog(t('reset.confirm'), t('reset.button')))) return;
     resetBtn.disabled = true;
+    resetting = true;
+    clearBanner();
     setCover(t('reset.running'));
     try {
       await api.reset(session.id, session.token);
       if (disposed) return;
-      clearBanner();
-      tabs.clearAll();
-      // the server announces the reset on the socket; if the socket is down, reconnecting opens the fresh shells
-      if (socket?.isOpen) tabs.openAllOnServer();
-      else socket?.reconnect();
+      // with the socket up, the server's session-reset event has already cleared and reopened
+      // the terminals (clearing again here would wipe the fresh prompts); without it,
+      // reconnecting opens the fresh shells
+      if (!socket?.isOpen) {
+        tabs.clearAll();
+        socket?.reconnect();
+      }
       tabs.focusActive();
     } catch (e) {
       if (disposed) return;
@@ -386,6 +394,7 @@ export const lessonPage: PageFactory = (root, params) => {
         void attachOrCreate();
       } else showBanner('error', t('session.error', { msg: e instanceof Error ? e.message : String(e) }), null, [{ label: t('retry'), primary: true, run: () => void reset(false) }]);
     } finally {
+      resetting = false;
       resetBtn.disabled = false;
       setCover(null);
     }
