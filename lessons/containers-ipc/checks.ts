@@ -173,7 +173,8 @@ export default defineChecks({
         zh: '有几个容器在 Pod 的 IPC 命名空间里，但其中一些还共享同一个 PID 命名空间。在 Pod 中每个容器都有自己的 PID 命名空间（除非 `shareProcessNamespace: true`）：用 `nsenter -t $PAUSE --ipc --uts --net` 加入，再加上 `unshare --pid --fork`。',
       });
     }
-    if (best === 0 && containers(c).filter((p) => p.ns.ipc !== c.root.ipc).length >= 2) {
+    const podLike = containers(c).some((p) => p.ns.net !== c.root.net && p.ns.ipc !== c.root.ipc);
+    if (best <= 1 && podLike && new Set(containers(c).map((p) => p.ns.ipc).filter((i) => i !== c.root.ipc)).size >= 2) {
       return fail({
         en: 'Every container you started has an IPC namespace of its own. In a Pod they do not: the pause container creates one IPC namespace and every app container joins it. Start the pause holder, then join it with `nsenter -t $PAUSE --ipc ...`.',
         ko: '시작한 컨테이너마다 자기 IPC 네임스페이스를 가지고 있습니다. Pod에서는 그렇지 않습니다. pause 컨테이너가 IPC 네임스페이스 하나를 만들고 모든 앱 컨테이너가 거기에 합류합니다. pause 홀더를 시작한 뒤 `nsenter -t $PAUSE --ipc ...`로 합류하세요.',
