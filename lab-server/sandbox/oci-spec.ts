@@ -41,8 +41,12 @@ export function ociSpec(i: SpecInput) {
       cwd: '/',
       capabilities: caps,
       noNewPrivileges: true,
-      // the OOM killer takes a sandbox before the lab server
-      oomScoreAdj: 800,
+      // Neutral, not positive: when the sandbox overruns its memory cgroup the
+      // OOM killer must take the learner's biggest process, never PID 1 (whose
+      // death ends the sandbox). With 800, four 150 MB processes in a 512 MB
+      // sandbox got init killed instead of one of them (test/security). Learner
+      // processes enter through `crun exec` and never inherit this value.
+      oomScoreAdj: 0,
       rlimits: [
         { type: 'RLIMIT_NOFILE', hard: 8192, soft: 4096 },
         { type: 'RLIMIT_CORE', hard: 0, soft: 0 },
