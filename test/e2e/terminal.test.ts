@@ -85,6 +85,22 @@ describe('web app + lab server in Chromium', () => {
     }
   });
 
+  it('a flood of output runs to the end (the page acks what xterm processed) and UTF-8 goes both ways', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    try {
+      await openLesson(page);
+      // several MB, far beyond the server's high-water mark: without acks the pty would stay paused
+      await typeInto(page, 1, 'seq 1 600000; echo flood-done-$((20+3))');
+      await waitForRow(page, 1, (r) => r === 'flood-done-23', 'the end of the flood');
+      // typed as Korean/Chinese text, computed by the shell, printed back: not just an echo of the keystrokes
+      await typeInto(page, 1, 'echo "안녕-$((40+2)) 世界"');
+      await waitForRow(page, 1, (r) => r.replace(/\s+/g, ' ') === '안녕-42 世界', 'Korean and Chinese output');
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('a run button types into its terminal and the step turns green; a reload re-attaches to the same shells', async () => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
