@@ -73,6 +73,8 @@ export function createLessonsPlugin(opts: LessonsPluginOptions = {}) {
   const catalog = opts.catalog ?? new LessonCatalog();
   const log = opts.log ?? ((l: string) => console.warn(`nslab lessons: ${l}`));
   const progress = new ProgressMemory();
+  // load the highlighter and parse the lessons now, not when the first learner waits for it
+  void catalog.list().catch((err) => log(`warming the lesson cache failed: ${(err as Error).message}`));
 
   const router = Router();
 

@@ -16,7 +16,7 @@ import { isLang, LessonCatalog, UnknownLessonError } from '../lessons/loader.ts'
 import { LessonError } from '../lessons/problems.ts';
 import { createSandboxBackend } from '../sandbox/index.ts';
 
-const USAGE = 'usage: nslab grade LESSON FILE|DIR [--format json|junit|text] [--lang en|ko|zh] [--jobs N] [--out DIR] [--quiet-ms MS]';
+const USAGE = 'usage: nslab grade LESSON FILE|DIR [--format json|junit|text] [--lang en|ko|zh] [--jobs N] [--out DIR] [--quiet-ms MS] [--timeout SECONDS]';
 
 const argsSchema = z.object({
   lesson: z.string().min(1),
@@ -26,6 +26,7 @@ const argsSchema = z.object({
   jobs: z.coerce.number().int().min(1).max(64),
   out: z.string().optional(),
   quietMs: z.coerce.number().int().min(100).max(60_000).optional(),
+  timeout: z.coerce.number().positive().max(24 * 3600).optional(),
 });
 
 function parseArgs(args: string[]): z.infer<typeof argsSchema> | string {
@@ -34,7 +35,7 @@ function parseArgs(args: string[]): z.infer<typeof argsSchema> | string {
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '-h' || a === '--help') return USAGE;
-    const m = /^--(format|lang|jobs|out|quiet-ms)(?:=(.*))?$/.exec(a);
+    const m = /^--(format|lang|jobs|out|quiet-ms|timeout)(?:=(.*))?$/.exec(a);
     if (m) {
       const v = m[2] ?? args[++i];
       if (v === undefined) return `--${m[1]} needs a value\n${USAGE}`;
@@ -46,7 +47,7 @@ function parseArgs(args: string[]): z.infer<typeof argsSchema> | string {
   if (opt.lang !== undefined && !isLang(opt.lang)) return `--lang must be en, ko or zh\n${USAGE}`;
   const parsed = argsSchema.safeParse({
     lesson: pos[0], target: pos[1], format: opt.format ?? 'text', lang: opt.lang ?? 'en',
-    jobs: opt.jobs ?? defaultConcurrency(), out: opt.out, quietMs: opt['quiet-ms'],
+    jobs: opt.jobs ?? defaultConcurrency(), out: opt.out, quietMs: opt['quiet-ms'], timeout: opt.timeout,
   });
   if (!parsed.success) return `${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('\n')}\n${USAGE}`;
   return parsed.data;
@@ -82,7 +83,7 @@ export async function run(args: string[]): Promise<number> {
   // HostError (with a fix) propagates to cli.ts, which prints it and exits 2
   await backend.checkHost();
   await backend.reapOrphans();
-  const runner = a.quietMs ? { quietMs: a.quietMs } : undefined;
+  const runner = { quietMs: a.quietMs, totalTimeoutMs: a.timeout ? a.timeout * 1000 : undefined };
   const log = (line: string) => console.error(`nslab grade: ${line}`);
 
   if (!isDir) {

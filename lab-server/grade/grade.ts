@@ -6,7 +6,7 @@
  * passed" is part of the contract: a learner who made a queue and later removed it did
  * pass the step, and a grader must agree with what the learner saw turn green.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Lang, LessonChecks } from '../checks/api.ts';
@@ -24,7 +24,7 @@ export interface GradeOptions {
   lessonId: string;
   lang?: Lang;
   catalog?: LessonCatalog;
-  runner?: Pick<RunnerOptions, 'quietMs' | 'lineTimeoutMs' | 'startTimeoutMs'>;
+  runner?: Pick<RunnerOptions, 'quietMs' | 'lineTimeoutMs' | 'startTimeoutMs' | 'totalTimeoutMs'>;
   /** check errors and other operator-facing notes */
   log?: (line: string) => void;
 }
@@ -46,7 +46,14 @@ export async function prepareLesson(lessonId: string, lang: Lang = 'en', catalog
   return { id: lesson.id, image: lesson.front.image, steps, checks };
 }
 
+/** far beyond any real transcript; a bigger file is a mistake (or a hostile submission) */
+export const MAX_TRANSCRIPT_BYTES = 1024 * 1024;
+
 export async function readTranscript(file: string): Promise<Transcript> {
+  const size = (await stat(file)).size;
+  if (size > MAX_TRANSCRIPT_BYTES) {
+    throw new LessonError([{ file, severity: 'error', message: `transcript is ${size} bytes; the limit is ${MAX_TRANSCRIPT_BYTES}` }]);
+  }
   const text = await readFile(file, 'utf8');
   const { transcript, problems } = parseTranscript(text, file);
   if (problems.length) throw new LessonError(problems);

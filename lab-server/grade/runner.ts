@@ -25,6 +25,11 @@ export interface RunnerOptions {
   lineTimeoutMs?: number;
   /** how long a new terminal may take to show its first prompt. Default 20 s. */
   startTimeoutMs?: number;
+  /**
+   * the whole transcript gets at most this long (default 10 min): a submission that
+   * runs `yes` or sleeps for hours must not stall a class's grading
+   */
+  totalTimeoutMs?: number;
   engine?: CheckEngine;
   cols?: number;
   rows?: number;
@@ -62,9 +67,13 @@ export class TranscriptRunner {
   }
 
   async run(transcript: Transcript): Promise<void> {
+    const deadline = Date.now() + (this.opts.totalTimeoutMs ?? 10 * 60_000);
     await this.openTerminal(1);
     for (const item of transcript.items) {
       if (this.sandbox.state === 'dead') throw new TranscriptError(`the sandbox died at line ${item.line} of ${transcript.file}`);
+      if (Date.now() > deadline) {
+        throw new TranscriptError(`gave up at line ${item.line} of ${transcript.file}: the transcript ran longer than ${Math.round((this.opts.totalTimeoutMs ?? 600_000) / 1000)} s`);
+      }
       switch (item.kind) {
         case 'term':
           this.current = item.terminal;

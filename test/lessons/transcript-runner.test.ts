@@ -60,3 +60,15 @@ it('types a transcript the way a learner would', async () => {
     await sandbox.destroy();
   }
 });
+
+it('gives up on a transcript that never lets go of the terminal', async () => {
+  const sandbox = await backend.create({ label: 'runner test 2' });
+  const runner = new TranscriptRunner(sandbox, { lineTimeoutMs: 1000, totalTimeoutMs: 2500 });
+  const { transcript } = parseTranscript('yes\necho one\necho two\necho three\necho four\n', 'endless.txt');
+  try {
+    await expect(runner.run(transcript)).rejects.toThrow(/gave up at line \d of endless.txt: the transcript ran longer than 3 s/);
+  } finally {
+    runner.close();
+    await sandbox.destroy();
+  }
+});

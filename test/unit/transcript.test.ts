@@ -85,3 +85,20 @@ describe('reports', () => {
     expect(JSON.parse(formatSummary([{ file: 'alice.txt', report, error: null }], 'json'))).toEqual([{ file: 'alice.txt', passed: 1, total: 3, failed: ['b', 'c'], error: null }]);
   });
 });
+
+describe('readTranscript', () => {
+  it('refuses files beyond the size limit instead of typing megabytes', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { readTranscript, MAX_TRANSCRIPT_BYTES } = await import('../../lab-server/grade/grade.ts');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'nslab-t-'));
+    try {
+      const big = path.join(dir, 'big.txt');
+      await writeFile(big, 'x'.repeat(MAX_TRANSCRIPT_BYTES + 1));
+      await expect(readTranscript(big)).rejects.toThrow(/the limit is 1048576/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
