@@ -4,6 +4,7 @@
  * lesson page in Debian's Chromium and use the terminals like a learner.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,10 +54,10 @@ async function waitForRow(page: Page, n: number, pred: (row: string) => boolean,
   throw new Error(`terminal ${n} never showed ${what}; screen:\n${rows.join('\n')}`);
 }
 
-async function openLesson(page: Page): Promise<void> {
+async function openLesson(page: Page, base = srv.base): Promise<void> {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${srv.base}/#/lessons/${LESSON}`);
+  await page.goto(`${base}/#/lessons/${LESSON}`);
   await page.waitForSelector('.conn-open', { timeout: WAIT });
   // the shell has printed its prompt: the sandbox is up and the terminal is live
   await waitForRow(page, 1, (r) => /[#$] ?$/.test(r), 'a prompt');
@@ -128,6 +129,78 @@ describe('web app + lab server in Chromium', () => {
       await page.waitForSelector('section.nslab-step[data-step="look"][data-state="pass"]', { timeout: WAIT });
     } finally {
       await ctx.close();
+    }
+  });
+
+  it('a dropped connection comes back by itself and replays what was missed', async () => {
+    // a TCP relay in front of the server: cutting its connections is a real network blip
+    const conns = new Set<Socket>();
+    const relay = createTcpServer((client) => {
+      const upstream = connect(Number(new URL(srv.base).port), '127.0.0.1');
+      client.pipe(upstream).pipe(client);
+      for (const s of [client, upstream]) {
+        conns.add(s);
+        s.on('error', () => {});
+        s.on('close', () => conns.delete(s));
+      }
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    try {
+      await openLesson(page, base);
+      // output produced while the socket is down must show up after the reconnect
+      await typeInto(page, 1, 'sleep 1; echo while-away-$((3*3))');
+      for (const c of conns) c.destroy();
+      await page.waitForSelector('.conn-waiting, .conn-connecting', { timeout: WAIT });
+      await page.waitForSelector('.conn-open', { timeout: WAIT });
+      await waitForRow(page, 1, (r) => r === 'while-away-9', 'output made while disconnected');
+      await typeInto(page, 1, 'echo back-again');
+      await waitForRow(page, 1, (r) => r === 'back-again', 'the shell still answering');
+    } finally {
+      await ctx.close();
+      relay.close();
+    }
+  });
+
+  it('a dead sandbox shows a banner whose one click gives a fresh machine', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    try {
+      await openLesson(page);
+      const id = JSON.parse((await page.evaluate((l) => sessionStorage.getItem(`nslab.session.${l}`), LESSON))!).id as string;
+      await srv.lab.sessions.get(id)!.sandbox.destroy();
+      const banner = page.locator('.banner-error');
+      await banner.waitFor({ timeout: WAIT });
+      expect(await banner.innerText()).toContain('stopped');
+      await banner.locator('button.button-primary').click();
+      await page.locator('.banner').waitFor({ state: 'detached', timeout: WAIT });
+      await waitForRow(page, 1, (r) => /[#$] ?$/.test(r), 'a fresh prompt');
+      await typeInto(page, 1, 'echo fresh-$((2+2))');
+      await waitForRow(page, 1, (r) => r === 'fresh-4', 'the fresh shell answering');
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('a full lab says so, with the server\'s reason, and does not pretend to connect', async () => {
+    const small = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, maxSessions: 1 });
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    try {
+      const first = await fetch(`${small.base}/api/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lesson: LESSON, lang: 'en' }) });
+      expect(first.status).toBe(201);
+      await page.goto(`${small.base}/#/lessons/${LESSON}`);
+      const banner = page.locator('.banner-warning');
+      await banner.waitFor({ timeout: WAIT });
+      const text = await banner.innerText();
+      expect(text).toContain('full');
+      expect(text).toMatch(/in \d+ s/);
+      expect(await page.locator('.conn-open').count()).toBe(0);
+    } finally {
+      await ctx.close();
+      await small.close();
     }
   });
 });
