@@ -102,7 +102,7 @@ async function nsenterTarget(lab: Lab, c: Ctx, index: number): Promise<number | 
   const e = log[index];
   const cmd = e.command;
   if (!/\bnsenter\b/.test(cmd) || !/\bipcs\b/.test(cmd)) return undefined;
-  const m = /--ipc=\/proc\/(\S+?)\/ns\/ipc/.exec(cmd) ?? /(?:^|\s)(?:-t|--target)(?:=|\s*)(\S+)/.exec(cmd);
+  const m = /--ipc=\/proc\/(.+?)\/ns\/ipc/.exec(cmd) ?? /(?:^|\s)(?:-t|--target)(?:=|\s*)(\S+)/.exec(cmd);
   const joinsIpc = /(?:^|\s)(--ipc\b|--all\b|-[a-zA-Z]*[ia][a-zA-Z]*(?=\s|$))/.test(cmd.split(/\bipcs\b/)[0]);
   if (!m || !joinsIpc) return undefined;
   const resolve = async (tok: string, depth: number): Promise<number | null> => {
