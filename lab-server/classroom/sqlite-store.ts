@@ -30,6 +30,14 @@ export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.NSLAB_DATA || '/var/lib/nslab');
 }
 
+/**
+ * The database file: NSLAB_CLASSROOM_DB when set (e.g. to keep it on another disk, or
+ * a throwaway one in tests), else <NSLAB_DATA>/classroom.db next to the images.
+ */
+export function defaultDbFile(env: NodeJS.ProcessEnv = process.env): string {
+  return env.NSLAB_CLASSROOM_DB ? path.resolve(env.NSLAB_CLASSROOM_DB) : path.join(dataDir(env), DB_FILE);
+}
+
 export interface Migration { version: number; name: string; sql: string }
 
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
@@ -122,7 +130,7 @@ const toGrading = (r: unknown): GradingRun => {
 const WORKSHOP_SELECT = `SELECT w.*, (SELECT group_concat(lesson_id, char(10)) FROM (SELECT lesson_id FROM workshop_lessons WHERE workshop_id = w.id ORDER BY position)) AS lessons FROM workshops w`;
 
 export interface SqliteStoreOptions {
-  /** the database file; default <NSLAB_DATA>/classroom.db */
+  /** the database file; default defaultDbFile() */
   file?: string;
   /** open an existing database without creating or migrating it (read-only tools like export) */
   readonly?: boolean;
@@ -133,7 +141,7 @@ export class SqliteClassroomStore implements ClassroomStore {
   readonly file: string;
 
   constructor(opts: SqliteStoreOptions = {}) {
-    this.file = opts.file ?? path.join(dataDir(), DB_FILE);
+    this.file = opts.file ?? defaultDbFile();
     if (!opts.readonly) mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     this.db = new Database(this.file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
     this.db.pragma('busy_timeout = 5000');

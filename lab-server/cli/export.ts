@@ -12,10 +12,10 @@ import { buildBoard } from '../classroom/board.ts';
 import { normalizeJoinCode } from '../classroom/codes.ts';
 import { EXPORT_EXT, EXPORT_FORMATS, formatExport, type ExportFormat } from '../classroom/export.ts';
 import { Classroom } from '../classroom/service.ts';
-import { dataDir, DB_FILE, SqliteClassroomStore } from '../classroom/sqlite-store.ts';
+import { defaultDbFile, SqliteClassroomStore } from '../classroom/sqlite-store.ts';
 import { LessonCatalog } from '../lessons/loader.ts';
 
-const USAGE = 'usage: nslab export CODE [--format csv|json|junit] [--out FILE|DIR] [--learner NAME]   (database: $NSLAB_DATA/classroom.db, default /var/lib/nslab)';
+const USAGE = 'usage: nslab export CODE [--format csv|json|junit] [--out FILE|DIR] [--learner NAME]   (database: $NSLAB_CLASSROOM_DB, or $NSLAB_DATA/classroom.db with NSLAB_DATA default /var/lib/nslab)';
 
 const argsSchema = z.object({
   code: z.string(),
@@ -51,12 +51,12 @@ export async function run(args: string[]): Promise<number> {
   if (typeof parsed === 'string') { (parsed === USAGE ? console.log : console.error)(parsed); return parsed === USAGE ? 0 : 2; }
   const code = normalizeJoinCode(parsed.code);
   if (!code) { console.error(`nslab export: "${parsed.code}" is not a join code (6 characters like K7QX3M)`); return 2; }
-  const file = path.join(dataDir(), DB_FILE);
+  const file = defaultDbFile();
   let store: SqliteClassroomStore;
   try {
     store = new SqliteClassroomStore({ file, readonly: true });
   } catch (err) {
-    console.error(`nslab export: cannot open ${file}: ${(err as Error).message}\n  (set NSLAB_DATA to the server's data directory)`);
+    console.error(`nslab export: cannot open ${file}: ${(err as Error).message}\n  (set NSLAB_DATA to the server's data directory, or NSLAB_CLASSROOM_DB to the file)`);
     return 2;
   }
   try {
