@@ -52,7 +52,7 @@ export const lessonListPage: PageFactory = (root) => {
         h('h2', { class: 'lesson-card-title', id: titleId }, l.title),
         h('p', { class: 'lesson-card-summary' }, l.summary),
         h('div', { class: 'lesson-card-bottom' },
-          progress
+          progress && progress.done > 0
             ? h('span', { class: 'lesson-card-progress' },
               meter(progress.done / progress.total),
               t('lesson.progress', { done: progress.done, total: progress.total }))

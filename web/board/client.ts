@@ -1,0 +1,79 @@
+/**
+ * Calls to /api/classroom. The learner token lives in localStorage (it must survive
+ * closing the tab and a server restart: it is the learner's only identity); the
+ * instructor secret only in sessionStorage (a shared classroom computer should not
+ * keep it after the tab closes).
+ */
+import { ApiError } from '../api.ts';
+import type { BoardData } from '../../lab-server/classroom/board.ts';
+import type { LearnerView, OpenLessonResult } from '../../lab-server/classroom/service.ts';
+
+export type { BoardData, LearnerView, OpenLessonResult };
+export interface WorkshopInfo { id: string; code: string; title: string; lessons: string[]; createdAt: number; endsAt: number | null; closedAt: number | null }
+
+const LEARNER_KEY = 'nslab.learner';
+const SECRET_KEY = 'nslab.instructor';
+
+export function learnerToken(): string | null {
+  try {
+    const v = JSON.parse(localStorage.getItem(LEARNER_KEY) ?? 'null') as { token?: unknown } | null;
+    return v && typeof v.token === 'string' ? v.token : null;
+  } catch {
+    return null;
+  }
+}
+export function setLearnerToken(token: string | null): void {
+  if (token) localStorage.setItem(LEARNER_KEY, JSON.stringify({ token }));
+  else localStorage.removeItem(LEARNER_KEY);
+}
+export function instructorSecret(): string | null { return sessionStorage.getItem(SECRET_KEY); }
+export function setInstructorSecret(s: string | null): void {
+  if (s) sessionStorage.setItem(SECRET_KEY, s); else sessionStorage.removeItem(SECRET_KEY);
+}
+
+async function request<T>(method: string, url: string, token: string | null, body?: unknown, raw = false): Promise<T> {
+  const headers: Record<string, string> = { Accept: raw ? '*/*' : 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError('network error: is the lab server running?', 0);
+  }
+  if (raw && res.ok) return (await res.blob()) as T;
+  const text = await res.text();
+  let data: unknown = null;
+  try { data = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  if (!res.ok) {
+    const err = (data as { error?: { code?: string; message?: string; retryAfterSeconds?: number } } | null)?.error;
+    throw new ApiError(err?.message ?? `${res.status} ${res.statusText}`, res.status, err?.retryAfterSeconds ?? null, err?.code ?? null);
+  }
+  return data as T;
+}
+
+const C = '/api/classroom';
+const enc = encodeURIComponent;
+
+export const classroomApi = {
+  join: (code: string, name: string) => request<{ token: string; learner: { id: string; name: string }; workshop: { code: string; title: string } }>('POST', `${C}/join`, null, { code, name }),
+  me: (token: string) => request<LearnerView>('GET', `${C}/me`, token),
+  openLesson: (token: string, lesson: string, lang: string) => request<OpenLessonResult>('POST', `${C}/me/lessons/${enc(lesson)}/session`, token, { lang }),
+  leave: (token: string) => request<void>('DELETE', `${C}/me/session`, token),
+
+  checkSecret: (secret: string) => request<{ ok: true; capacity: number; stuckMinutes: number }>('GET', `${C}/instructor`, secret),
+  workshops: (secret: string) => request<WorkshopInfo[]>('GET', `${C}/workshops`, secret),
+  createWorkshop: (secret: string, body: { title: string; lessons: string[]; endsAt: string | null }) => request<WorkshopInfo>('POST', `${C}/workshops`, secret, body),
+  board: (secret: string, code: string) => request<BoardData>('GET', `${C}/workshops/${enc(code)}`, secret),
+  close: (secret: string, code: string) => request<WorkshopInfo>('POST', `${C}/workshops/${enc(code)}/close`, secret, {}),
+  /** the export needs the secret in a header, so it is fetched and handed to the browser as a blob download */
+  exportFile: (secret: string, code: string, format: 'csv' | 'json' | 'junit') => request<Blob>('GET', `${C}/workshops/${enc(code)}/export?format=${format}`, secret, undefined, true),
+};
+
+export const classroomHref = {
+  join: (code?: string) => (code ? `#/join/${enc(code)}` : '#/join'),
+  workshop: () => '#/workshop',
+  lesson: (id: string) => `#/workshop/lessons/${enc(id)}`,
+  instructor: () => '#/instructor',
+  board: (code: string) => `#/instructor/w/${enc(code)}`,
+};
