@@ -23,6 +23,7 @@ const IPC_SYSCTL_DEFAULTS: Record<string, string> = {
   'kernel.shmmax': '18446744073692774399',
   'kernel.shmall': '18446744073692774399',
   'kernel.sem': '32000 1024000000 500 32000',
+  'kernel.shm_rmid_forced': '0',
   'fs.mqueue.queues_max': '256',
   'fs.mqueue.msg_max': '10',
   'fs.mqueue.msgsize_max': '8192',
@@ -264,7 +265,7 @@ export default defineChecks({
       return fail({
         en: `Your private /dev/shm is a tmpfs with ${what}. Give it at most 64 MiB, like Docker's default \`--shm-size=64m\`: \`umount /dev/shm\`, then \`mount -t tmpfs -o size=16m shm /dev/shm\` in the same shell, and write the file again.`,
         ko: `개인 /dev/shm이 ${tooBig === null ? '크기 지정이 없는(메모리의 절반까지 쓰는)' : `크기가 ${Math.round(tooBig / MIB)} MiB인`} tmpfs입니다. Docker 기본값 \`--shm-size=64m\`처럼 64 MiB 이하로 하세요: 같은 셸에서 \`umount /dev/shm\` 후 \`mount -t tmpfs -o size=16m shm /dev/shm\`, 그리고 파일을 다시 쓰세요.`,
-        zh: `你私有的 /dev/shm 是一个${tooBig === null ? '没有指定大小（最多可用一半内存）' : `大小为 ${Math.round(tooBig / MIB)} MiB`}的 tmpfs。像 Docker 默认的 \`--shm-size=64m\` 那样让它不超过 64 MiB：在同一个 shell 中 \`umount /dev/shm\`，再 \`mount -t tmpfs -o size=16m shm /dev/shm\`，然后重新写入文件。`,
+        zh: `你私有的 /dev/shm 是一个${tooBig === null ? '没有指定大小（最多可用一半内存）' : `大小为 ${Math.round(tooBig / MIB)} MiB `}的 tmpfs。像 Docker 默认的 \`--shm-size=64m\` 那样让它不超过 64 MiB：在同一个 shell 中 \`umount /dev/shm\`，再 \`mount -t tmpfs -o size=16m shm /dev/shm\`，然后重新写入文件。`,
       });
     }
     const rootHas = [...inRoot.entries()].find(([, v]) => v !== null)?.[0];
