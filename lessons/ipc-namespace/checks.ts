@@ -17,6 +17,8 @@ const OTHER_KINDS = ['cgroup', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 
 
 /** `ls -l /proc/$$/ns`, `ls -al /proc/self/ns/`, `readlink /proc/123/ns/*`, `stat -L /proc/$$/ns/ipc`, `file ...` */
 const NS_LISTING = /(?:\bls\b(?:\s+-{1,2}[\w-]+)*\s+-\w*l\w*\b[^;|&]*|\breadlink\b[^;|&]*|\bstat\b[^;|&]*|\bfile\b[^;|&]*|\bdiff\b[^;|&]*)\/proc\/(\$\$|\$BASHPID|self|\d+)\/ns\b/;
+/** the same with any expression for the pid, e.g. `/proc/$(cat /tmp/child.pid)/ns` */
+const ANY_NS_LISTING = /(?:\bls\b(?:\s+-{1,2}[\w-]+)*\s+-\w*l\w*\b|\breadlink\b|\bstat\b|\bfile\b|\bdiff\b)[^;|&]*\/proc\/[^;|&]*?\/ns\b/;
 const SHOWS_PID = /\becho\b[^;|&]*\$(\$|BASHPID|\{\$\})|\bps\b|\bpstree\b/;
 /** a command that lists the System V message queues of the shell's own IPC namespace */
 function listsQueues(command: string): boolean {
@@ -202,6 +204,12 @@ export default defineChecks({
       return false;
     });
     if (ok) return pass();
+    // `ls -l /proc/$(cat child.pid)/ns` from terminal 2: the screen must show a child's ipc link
+    const childIpc = new Set<number>(procs.filter((p) => p.ns.ipc !== root.ipc).map((p) => p.ns.ipc));
+    for (const e of lab.commands()) if (e.ns.ipc !== undefined && e.ns.ipc !== root.ipc) childIpc.add(e.ns.ipc);
+    const shown = cmds(lab).some((e) => ANY_NS_LISTING.test(e.command) && !NS_LISTING.test(e.command) && (e.status === 0 || /\bdiff\b/.test(e.command))
+      && [...childIpc].some((ino) => lab.terminalText(e.terminal).includes(`ipc:[${ino}]`)));
+    if (shown) return pass();
     return pending({
       en: 'List the namespace links of the shell in the new IPC namespace: run `ls -l /proc/$$/ns` inside it (or `ls -l /proc/PID/ns` with its PID from terminal 2) and compare with what you saw in the first step.',
       ko: '새 IPC 네임스페이스에 있는 셸의 네임스페이스 링크를 확인하세요. 그 셸 안에서 `ls -l /proc/$$/ns`를 실행하거나, 터미널 2에서 그 PID로 `ls -l /proc/PID/ns`를 실행한 뒤 첫 단계의 결과와 비교하세요.',

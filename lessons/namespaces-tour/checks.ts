@@ -12,7 +12,7 @@ const PROC_NS = /\/proc\/(\$\$|\$BASHPID|self|\d+|\$\w+|\$\{\w+\})\/ns\b/g;
 
 /** a command that shows where namespace links point (not just their names) */
 function showsLinks(command: string): boolean {
-  return command.split(/[;&|]+/).some((s) => /\/proc\/[^/\s]+\/ns\b/.test(s) && (
+  return command.split(/[;&|]+/).some((s) => /\/proc\/[^;&|]*?\/ns\b/.test(s) && (
     /\bls\b(\s+-{1,2}[\w-]+)*\s+-\w*l/.test(s) || /\breadlink\b|\bstat\b|\bfile\b|\bdiff\b/.test(s)));
 }
 
