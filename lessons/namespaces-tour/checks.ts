@@ -150,6 +150,9 @@ export default defineChecks({
       // a literal target pid must be one of the renamed namespace's processes
       const target = opts.target;
       if (target !== undefined && !pidsInNamed.has(target)) { wrongTarget = true; continue; }
+      // a computed target ($(cat file)): the terminal must have shown the new name
+      const screen = lab.terminalText(e.terminal);
+      if (target === undefined && screen !== '' && !named.some((r) => new RegExp(`(^|\\n)${r.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[ \\t]*(\\n|$)`).test(screen))) { wrongTarget = true; continue; }
       if (e.status === 0) return pass();
     }
     if (wrongTarget) {
