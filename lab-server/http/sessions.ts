@@ -60,7 +60,14 @@ export class Session implements PluginSession {
     return timingSafeEqual(digest(token), this.tokenDigest);
   }
 
-  touch(): void { this.lastActivity = Date.now(); }
+  /** an `expiring` warning went out for the current quiet period / this sandbox's lifetime */
+  warnedIdle = false;
+  warnedLifetime = false;
+
+  touch(): void {
+    this.lastActivity = Date.now();
+    this.warnedIdle = false;
+  }
 
   terminalText(n: number): string { return this.hub.text(n); }
   pushSteps(e: Omit<StepsEvent, 'type'>): void { this.hub.send({ type: 'steps', ...e }); }
@@ -199,6 +206,7 @@ export class SessionManager {
       this.metrics.createSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       if (s.ended) { await sandbox.destroy(); throw new HttpError(404, 'unknown-session', 'This session has ended.'); }
       s.sandbox = sandbox;
+      s.warnedLifetime = false;
       s.hub.setSandbox(sandbox);
       s.touch();
       await this.attachPlugin(s);
@@ -234,6 +242,20 @@ export class SessionManager {
       else if (s.hub.connected && quiet > this.config.inactiveTimeoutMs) doomed.push([s, 'inactive']);
     }
     await Promise.all(doomed.map(([s, why]) => { this.log(`session ${s.id}: reaped (${why})`); return this.end(s, why); }));
+    // warn a learner who is looking (socket attached) before the session or its sandbox ends
+    for (const s of this.sessions.values()) {
+      if (!s.hub.connected || s.resetting) continue;
+      const idleLeft = s.lastActivity + this.config.inactiveTimeoutMs - now;
+      if (!s.warnedIdle && idleLeft <= Math.min(120_000, this.config.inactiveTimeoutMs / 2)) {
+        s.warnedIdle = true;
+        s.hub.send({ type: 'expiring', reason: 'idle', inMs: Math.max(0, idleLeft) });
+      }
+      const lifeLeft = s.sandbox.createdAt.getTime() + s.sandbox.limits.lifetimeMs - now;
+      if (!s.warnedLifetime && s.sandbox.state === 'running' && lifeLeft <= Math.min(300_000, s.sandbox.limits.lifetimeMs / 2)) {
+        s.warnedLifetime = true;
+        s.hub.send({ type: 'expiring', reason: 'lifetime', inMs: Math.max(0, lifeLeft) });
+      }
+    }
     return doomed.length;
   }
 

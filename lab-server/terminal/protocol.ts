@@ -200,7 +200,11 @@ export interface SandboxDiedEvent { type: 'sandbox-died'; reason: string }
  * the client should clear its terminals and `open` them again.
  */
 export interface SessionResetEvent { type: 'session-reset' }
-/** The session will end soon (idle timeout or sandbox lifetime); `inMs` from now. */
+/**
+ * The session will end soon: 'idle' = nothing typed for a long time (any keystroke or
+ * `open` postpones it; acks and pings do not), 'lifetime' = the sandbox reaches its
+ * lifetime limit (a reset gives a fresh one). `inMs` from now. Sent once per period.
+ */
 export interface ExpiringEvent { type: 'expiring'; reason: 'idle' | 'lifetime'; inMs: number }
 export interface PongEvent { type: 'pong'; id?: string | number }
 

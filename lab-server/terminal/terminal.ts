@@ -8,11 +8,12 @@
  * scrollback ring + sink.
  *
  * Coalescing: a shell echoing one keystroke must not wait, and `yes` must not
- * cost one WebSocket frame per 4 KiB pty read. So the first output after a quiet
- * period is flushed on the next turn of the event loop (setImmediate: whatever
- * the same I/O poll delivered goes in the same frame), and while output keeps
- * coming, flushes are at most one per `coalesceMs`, or at once when maxFrameBytes
- * are waiting.
+ * cost one WebSocket frame per 4 KiB pty read. So output is flushed on the next
+ * turn of the event loop (setImmediate: whatever the same I/O poll delivered goes
+ * in the same frame), unless the terminal is in a burst (the previous flush was
+ * less than `coalesceMs` ago and carried at least BURST_BYTES): then flushes are at
+ * most one per `coalesceMs`, or at once when maxFrameBytes are waiting. Keystroke
+ * echoes are tiny, so they are never held back, however fast someone types.
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { IPty } from 'node-pty';
@@ -40,6 +41,9 @@ export interface TerminalOptions {
 
 export class SizeError extends Error {}
 
+/** a flush at least this big marks a burst of output (see coalescing above) */
+const BURST_BYTES = 2048;
+
 export function checkSize(cols: unknown, rows: unknown): string | null {
   const ok = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
   if (!ok(cols, MIN_COLS, MAX_COLS)) return `cols must be an integer ${MIN_COLS}..${MAX_COLS}, got ${JSON.stringify(cols)}`;
@@ -58,6 +62,7 @@ export class TerminalSession {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private lastFlush = 0;
+  private lastFlushBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private sink: TerminalSink | null = null;
@@ -114,7 +119,7 @@ export class TerminalSession {
     this.pendingBytes += buf.length;
     if (this.pendingBytes >= this.maxFrameBytes) { this.flush(); return; }
     if (this.timer || this.immediate) return;
-    const wait = this.lastFlush + this.coalesceMs - Date.now();
+    const wait = this.lastFlushBytes >= BURST_BYTES ? this.lastFlush + this.coalesceMs - Date.now() : 0;
     if (wait <= 0) this.immediate = setImmediate(() => { this.immediate = null; this.flush(); });
     else this.timer = setTimeout(() => { this.timer = null; this.flush(); }, wait);
   }
@@ -128,6 +133,7 @@ export class TerminalSession {
     this.pending = [];
     this.pendingBytes = 0;
     this.lastFlush = Date.now();
+    this.lastFlushBytes = all.length;
     for (const frame of splitUtf8(all, this.maxFrameBytes)) {
       this.scrollback.push(frame);
       for (const o of this.observers) o(frame); // classroom wiring: read-only watchers

@@ -155,8 +155,9 @@ describe('limits', () => {
     await until(() => !srv.lab.sessions.get(idle.id), 'the idle session to be reaped');
     await until(() => !backend.list().some((s) => s.id === sandboxId), 'its sandbox to be destroyed');
     expect((await api(srv, 'GET', `/api/sessions/${idle.id}`, { token: idle.token })).status).toBe(404);
-    // a connected but untouched session lasts longer, then ends with a reason
+    // a connected but untouched session lasts longer, is warned, then ends with a reason
     expect(srv.lab.sessions.get(watched.id)).toBeDefined();
+    expect(await c.waitEvent('expiring')).toMatchObject({ reason: 'idle', inMs: expect.any(Number) });
     expect(await c.waitClose()).toEqual({ code: CloseCode.sessionEnded, reason: 'The session ended: nothing was typed for a long time.' });
     expect((await api(srv, 'GET', '/metrics')).body).toMatch(/^nslab_sessions_ended_total\{reason="idle"\} 1$/m);
   });
