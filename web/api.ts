@@ -67,10 +67,18 @@ async function request<T>(method: string, url: string, opts: { body?: unknown; t
   return data as T;
 }
 
+/**
+ * Classroom wiring (issue 6): while a workshop lesson is open, its session is the
+ * learner's seat in the workshop (POST /api/classroom/me/...), not an anonymous one,
+ * so progress is recorded for the instructor and restored after a restart.
+ */
+let sessionProvider: ((lesson: string, lang: Lang) => Promise<CreateSessionResponse>) | null = null;
+export function setSessionProvider(p: typeof sessionProvider): void { sessionProvider = p; }
+
 export const api = {
   lessons: (lang: Lang) => request<LessonSummary[]>('GET', `/api/lessons?lang=${encodeURIComponent(lang)}`),
   lesson: (id: string, lang: Lang) => request<LessonView>('GET', `/api/lessons/${encodeURIComponent(id)}?lang=${encodeURIComponent(lang)}`),
-  createSession: (lesson: string, lang: Lang) => request<CreateSessionResponse>('POST', '/api/sessions', { body: { lesson, lang } }),
+  createSession: (lesson: string, lang: Lang) => sessionProvider ? sessionProvider(lesson, lang) : request<CreateSessionResponse>('POST', '/api/sessions', { body: { lesson, lang } }),
   session: (id: string, token: string) => request<ServerSessionInfo>('GET', `/api/sessions/${encodeURIComponent(id)}`, { token }),
   reset: (id: string, token: string) => request<Record<string, unknown>>('POST', `/api/sessions/${encodeURIComponent(id)}/reset`, { token, body: {} }),
   endSession: (id: string, token: string) => request<unknown>('DELETE', `/api/sessions/${encodeURIComponent(id)}`, { token }),

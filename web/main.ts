@@ -8,6 +8,7 @@ import { lessonListPage } from './pages/lessons.ts';
 import { lessonPage } from './pages/lesson.ts';
 import { notFoundPage } from './pages/not-found.ts';
 import { openShortcuts } from './shortcuts.ts';
+import { registerClassroomRoutes } from './board/routes.ts';
 
 initTheme();
 document.documentElement.lang = getLang();
@@ -68,7 +69,8 @@ function header(): HTMLElement {
 const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
 app.replaceChildren(header(), main);
 
-new Router(main, notFoundPage)
+// classroom wiring (issue 6): join, workshop, instructor and board pages
+registerClassroomRoutes(new Router(main, notFoundPage)
   .add('/', lessonListPage)
   .add('/lessons/:id', lessonPage)
-  .start();
+  ).start();

@@ -1,0 +1,255 @@
+/**
+ * Instructor pages: the link with the secret, the workshop list and creation form,
+ * and the live board (learners × steps, counts, time on step, stuck learners,
+ * read-only watch, exports, close).
+ */
+import { ApiError } from '../api.ts';
+import { h, icon, setChildren } from '../dom.ts';
+import { getLang, onLangChange } from '../i18n.ts';
+import type { PageFactory } from '../router.ts';
+import type { BoardClientMessage, BoardServerMessage } from '../../lab-server/classroom/schemas.ts';
+import { classroomApi, classroomHref, instructorSecret, setInstructorSecret, type BoardData } from './client.ts';
+import { ct } from './strings.ts';
+import { WatchView } from './watch.ts';
+
+const errorText = (e: unknown) => (e instanceof ApiError ? e.message : String(e));
+
+/** #/instructor/SECRET: keep the secret for this tab and take it out of the address bar and history. */
+export const instructorLinkPage: PageFactory = (_root, params) => {
+  setInstructorSecret(params.secret);
+  history.replaceState(null, '', `${location.pathname}${location.search}${classroomHref.instructor()}`);
+  dispatchEvent(new HashChangeEvent('hashchange'));
+  return { unmount() {} };
+};
+
+function needSecret(root: HTMLElement, bad: boolean): void {
+  root.append(h('section', { class: 'page cr-page' }, h('div', { class: 'cr-card' },
+    h('h1', null, ct('ins.title')), h('p', null, ct(bad ? 'ins.badSecret' : 'ins.noSecret')))));
+}
+
+export const instructorPage: PageFactory = (root) => {
+  const secret = instructorSecret();
+  if (!secret) { needSecret(root, false); return { unmount() {} }; }
+  document.title = `${ct('ins.title')} · nslab`;
+  const list = h('div', { class: 'cr-ws-list' }, h('p', { class: 'muted' }, '…'));
+  const title = h('input', { id: 'ws-title', class: 'cr-input', maxlength: 120, required: true });
+  const ends = h('input', { id: 'ws-ends', class: 'cr-input', type: 'datetime-local' });
+  const lessonBox = h('div', { class: 'cr-lesson-picks' });
+  const error = h('p', { class: 'cr-error', role: 'alert' });
+  const submit = h('button', { type: 'submit', class: 'button button-primary' }, ct('ins.createBtn'));
+  const form = h('form', { class: 'cr-card cr-create' },
+    h('h2', null, ct('ins.create')),
+    h('label', { for: 'ws-title' }, ct('ins.wsTitle')), title,
+    h('fieldset', null, h('legend', null, ct('ins.wsLessons')), lessonBox),
+    h('label', { for: 'ws-ends' }, ct('ins.wsEnds')), ends,
+    error, h('div', { class: 'cr-actions' }, submit));
+  root.append(h('section', { class: 'page cr-page cr-wide' },
+    h('h1', { tabindex: '-1', 'data-skip-target': '' }, ct('ins.title')),
+    h('div', { class: 'cr-two' }, h('div', null, h('h2', null, ct('ins.workshops')), list), form)));
+
+  /** checked lessons in the order they were checked: that is the workshop's order */
+  const picked: string[] = [];
+  const paintOrder = () => {
+    for (const el of lessonBox.querySelectorAll<HTMLElement>('[data-order]')) {
+      const i = picked.indexOf(el.dataset.order!);
+      el.textContent = i >= 0 ? String(i + 1) : '';
+    }
+  };
+  fetch(`/api/lessons?lang=${getLang()}`).then((r) => r.json()).then((lessons: { id: string; title: string; order: number; minutes: number }[]) => {
+    lessons.sort((a, b) => a.order - b.order);
+    setChildren(lessonBox, lessons.map((l) => {
+      const cb = h('input', { type: 'checkbox', value: l.id, id: `pick-${l.id}`, name: 'lesson' });
+      cb.addEventListener('change', () => {
+        const i = picked.indexOf(l.id);
+        if (cb.checked && i < 0) picked.push(l.id);
+        if (!cb.checked && i >= 0) picked.splice(i, 1);
+        paintOrder();
+      });
+      return h('label', { class: 'cr-pick', for: `pick-${l.id}` }, cb, h('span', { class: 'cr-pick-order', 'data-order': l.id }), h('span', null, l.title), h('span', { class: 'muted small' }, `${l.minutes} min`));
+    }));
+  }, (e: unknown) => { error.textContent = errorText(e); });
+
+  const loadList = () => classroomApi.workshops(secret).then((ws) => {
+    setChildren(list, ws.length ? h('ul', { class: 'cr-ws-items' }, ws.map((w) => h('li', null,
+      h('a', { href: classroomHref.board(w.code), class: 'cr-ws-link' },
+        h('span', { class: 'cr-code' }, w.code), h('span', null, w.title),
+        w.closedAt ? h('span', { class: 'cr-badge' }, ct('ins.closed')) : null)))) : h('p', { class: 'muted' }, ct('ins.none')));
+  }, (e: unknown) => {
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) { setInstructorSecret(null); root.replaceChildren(); needSecret(root, true); return; }
+    setChildren(list, h('p', { class: 'cr-error' }, errorText(e)));
+  });
+  void loadList();
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    error.textContent = '';
+    submit.disabled = true;
+    const endsAt = ends.value ? new Date(ends.value).toISOString() : null;
+    classroomApi.createWorkshop(secret, { title: title.value, lessons: picked.slice(), endsAt }).then((w) => {
+      location.hash = classroomHref.board(w.code);
+    }, (err: unknown) => { error.textContent = errorText(err); submit.disabled = false; });
+  });
+  return { unmount() {} };
+};
+
+const minutes = (m: number) => (m < 1 ? '<1' : String(Math.floor(m)));
+
+export const boardPage: PageFactory = (root, params) => {
+  const secret = instructorSecret();
+  if (!secret) { needSecret(root, false); return { unmount() {} }; }
+  const code = params.code.toUpperCase();
+  let disposed = false;
+  let board: BoardData | null = null;
+  let ws: WebSocket | null = null;
+  let retry: ReturnType<typeof setTimeout> | null = null;
+  let watching: { id: string; view: WatchView } | null = null;
+
+  const head = h('div', { class: 'cr-board-head' });
+  const grid = h('div', { class: 'cr-grid-wrap' });
+  const conn = h('span', { class: 'cr-conn', role: 'status' });
+  const watchPanel = h('aside', { class: 'cr-watch', 'aria-live': 'polite' }, h('p', { class: 'muted small' }, ct('board.watchHint')));
+  root.append(h('section', { class: 'page cr-board' }, head, h('div', { class: 'cr-board-main' }, grid, watchPanel)));
+
+  const send = (m: BoardClientMessage) => { if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); };
+
+  const download = async (format: 'csv' | 'json' | 'junit') => {
+    try {
+      const blob = await classroomApi.exportFile(secret, code, format);
+      const a = h('a', { href: URL.createObjectURL(blob), download: `nslab-${code}.${format === 'junit' ? 'xml' : format}` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    } catch (e) { alert(errorText(e)); }
+  };
+
+  const paintHead = () => {
+    if (!board) return;
+    const w = board.workshop;
+    document.title = `${w.title} · ${w.code} · nslab`;
+    const joinUrl = `${location.origin}/${classroomHref.join(w.code)}`;
+    const closeBtn = h('button', { type: 'button', class: 'button button-danger', disabled: w.closedAt !== null }, ct('board.close'));
+    closeBtn.addEventListener('click', () => {
+      if (!confirm(ct('board.closeConfirm'))) return;
+      closeBtn.disabled = true;
+      classroomApi.close(secret, code).catch((e: unknown) => { alert(errorText(e)); closeBtn.disabled = false; });
+    });
+    const exp = (f: 'csv' | 'json' | 'junit', label: string) => {
+      const b = h('button', { type: 'button', class: 'button', 'data-export': f }, label);
+      b.addEventListener('click', () => void download(f));
+      return b;
+    };
+    setChildren(head,
+      h('div', { class: 'cr-board-title' },
+        h('h1', { tabindex: '-1', 'data-skip-target': '' }, w.title),
+        h('div', { class: 'muted small' },
+          ct('board.learners', { n: board.learners.length }), ' · ',
+          ct('board.capacity', { active: board.capacity.active, limit: board.capacity.limit, queued: board.capacity.queued }), ' · ',
+          ct('board.stuckRule', { n: board.stuckMinutes }), ' · ', conn)),
+      h('div', { class: 'cr-join-box' },
+        h('div', { class: 'muted small' }, ct('board.code')),
+        h('div', { class: 'cr-big-code', 'data-code': w.code }, w.code),
+        h('div', { class: 'muted small' }, ct('board.joinAt'), ' ', h('a', { href: joinUrl }, joinUrl))),
+      h('div', { class: 'cr-board-actions' },
+        h('span', { class: 'muted small' }, ct('board.export')), exp('csv', 'CSV'), exp('json', 'JSON'), exp('junit', 'JUnit'), closeBtn),
+      w.closedAt ? h('div', { class: 'callout', role: 'status' }, ct('board.isClosed')) : null,
+    );
+  };
+
+  const paintGrid = () => {
+    if (!board) return;
+    const b = board;
+    if (!b.learners.length) { setChildren(grid, h('p', { class: 'muted cr-empty' }, ct('board.empty'))); return; }
+    const lessonRow = h('tr', null, h('th', { rowspan: 2, scope: 'col', class: 'cr-name-col' }, ct('board.learner')),
+      b.lessons.map((l) => h('th', { colspan: Math.max(1, l.steps.length), scope: 'colgroup', class: 'cr-lesson-th' }, l.title)),
+      h('th', { rowspan: 2, scope: 'col' }, ct('board.current')), h('th', { rowspan: 2, scope: 'col' }, ct('board.time')));
+    const stepRow = h('tr', null, b.columns.map((c, i) => h('th', { scope: 'col', class: 'cr-step-th', title: `${c.lesson} / ${c.step}: ${c.title}` }, String(b.lessons.find((l) => l.id === c.lesson)!.steps.findIndex((s) => s.id === c.step) + 1), b.onStep[i] ? h('span', { class: 'cr-onstep' }, String(b.onStep[i])) : null)));
+    const rows = b.learners.map((l) => {
+      const nameBtn = h('button', { type: 'button', class: 'cr-name', 'data-learner': l.id, title: ct('board.watch', { name: l.name }) }, l.name);
+      nameBtn.addEventListener('click', () => watch(l.id));
+      const status = l.complete ? h('span', { class: 'cr-badge cr-badge-ok' }, ct('board.complete'))
+        : l.stuck ? h('span', { class: 'cr-badge cr-badge-stuck' }, icon('alert'), ct('board.stuck'))
+        : l.admission === 'queued' ? h('span', { class: 'cr-badge cr-badge-warn' }, ct('board.queued', { n: l.queuePosition ?? 0 }))
+        : l.admission === 'offline' ? h('span', { class: 'cr-badge' }, ct('board.offline')) : null;
+      const cur = l.current ? b.columns.find((c) => c.lesson === l.current!.lesson && c.step === l.current!.step) : null;
+      return h('tr', { class: `${l.stuck ? 'is-stuck' : ''}${watching?.id === l.id ? ' is-watched' : ''}`, 'data-learner-row': l.name },
+        h('th', { scope: 'row', class: 'cr-name-col' }, nameBtn, ' ', status),
+        l.cells.map((c, i) => h('td', {
+          class: `cr-cell cr-${c.status ?? 'none'}`, 'data-step': `${b.columns[i].lesson}/${b.columns[i].step}`, 'data-status': c.status ?? 'none',
+          title: `${b.columns[i].title}${c.passedAt ? ` — ${new Date(c.passedAt).toLocaleTimeString()}` : ''}${c.message ? ` — ${c.message}` : ''}`,
+        }, c.status === 'pass' ? icon('check') : c.status === 'fail' ? icon('cross') : '')),
+        h('td', { class: 'cr-current', title: l.current?.message ?? '' }, cur ? cur.title : '—'),
+        h('td', { class: `cr-time${l.stuck ? ' is-stuck' : ''}` }, l.current ? ct('board.minutes', { n: minutes(l.current.minutes) }) : ''),
+      );
+    });
+    const countRow = h('tr', { class: 'cr-counts' }, h('th', { scope: 'row' }, ct('board.passedBy')),
+      b.counts.map((n, i) => h('td', { 'data-count': `${b.columns[i].lesson}/${b.columns[i].step}` }, String(n))), h('td', null), h('td', null));
+    setChildren(grid, h('table', { class: 'cr-grid' }, h('thead', null, lessonRow, stepRow), h('tbody', null, rows), h('tfoot', null, countRow)));
+  };
+
+  const stopWatch = () => {
+    send({ type: 'unwatch' });
+    watching?.view.dispose();
+    watching = null;
+    setChildren(watchPanel, h('p', { class: 'muted small' }, ct('board.watchHint')));
+    paintGrid();
+  };
+
+  const watch = (learnerId: string) => {
+    watching?.view.dispose();
+    const view = new WatchView();
+    watching = { id: learnerId, view };
+    const name = board?.learners.find((l) => l.id === learnerId)?.name ?? '';
+    const stop = h('button', { type: 'button', class: 'button button-ghost' }, icon('close'), ct('board.stopWatch'));
+    stop.addEventListener('click', stopWatch);
+    setChildren(watchPanel, h('div', { class: 'cr-watch-head' }, h('strong', null, ct('board.watch', { name })), stop), view.el);
+    send({ type: 'watch', learner: learnerId });
+    paintGrid();
+  };
+
+  const connect = () => {
+    if (disposed) return;
+    conn.textContent = ct('board.reconnecting');
+    const sock = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/classroom/socket`);
+    sock.binaryType = 'arraybuffer';
+    ws = sock;
+    sock.onopen = () => { sock.send(JSON.stringify({ type: 'hello', secret })); sock.send(JSON.stringify({ type: 'subscribe', workshop: code })); };
+    sock.onmessage = (ev) => {
+      if (ev.data instanceof ArrayBuffer) {
+        const bytes = new Uint8Array(ev.data);
+        watching?.view.data(bytes[0], bytes.subarray(1));
+        return;
+      }
+      const m = JSON.parse(String(ev.data)) as BoardServerMessage;
+      if (m.type === 'welcome') { conn.textContent = ct('board.live'); conn.className = 'cr-conn is-live'; }
+      else if (m.type === 'board') { board = m.board as BoardData; paintHead(); paintGrid(); conn.textContent = ct('board.live'); }
+      else if (m.type === 'watch-terminal') { if (m.state === 'opened') watching?.view.opened(m.terminal); else watching?.view.exited(m.terminal); }
+      else if (m.type === 'watch-ended') { if (watching) setChildren(watchPanel, h('p', { class: 'muted' }, ct('board.watchEnded', { reason: m.reason }))); watching?.view.dispose(); watching = null; paintGrid(); }
+      else if (m.type === 'error' && m.code === 'no-session') { if (watching) setChildren(watchPanel, h('p', { class: 'muted' }, m.message)); watching = null; }
+      else if (m.type === 'error' && m.code === 'unknown-workshop') { setChildren(grid, h('p', { class: 'cr-error' }, m.message)); }
+    };
+    sock.onclose = (ev) => {
+      if (disposed) return;
+      conn.className = 'cr-conn';
+      if (ev.code === 4001) { root.replaceChildren(); setInstructorSecret(null); needSecret(root, true); return; }
+      conn.textContent = ct('board.reconnecting');
+      retry = setTimeout(connect, 2000);
+    };
+  };
+  // the first paint comes over HTTP (fast, and a clear error for a wrong code), then live
+  classroomApi.board(secret, code).then((b) => { if (!disposed && !board) { board = b; paintHead(); paintGrid(); } }, (e: unknown) => {
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) { setInstructorSecret(null); root.replaceChildren(); needSecret(root, true); disposed = true; ws?.close(); return; }
+    setChildren(grid, h('p', { class: 'cr-error' }, errorText(e)));
+  });
+  connect();
+  const off = onLangChange(() => { paintHead(); paintGrid(); });
+  return {
+    unmount() {
+      disposed = true;
+      off();
+      if (retry) clearTimeout(retry);
+      watching?.view.dispose();
+      ws?.close(1000);
+    },
+  };
+};
