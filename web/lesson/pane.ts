@@ -121,6 +121,10 @@ export class LessonPane {
     }
   }
 
+  focusTitle(): void {
+    this.el.querySelector<HTMLElement>('.lesson-title')?.focus({ preventScroll: true });
+  }
+
   focus(): void {
     const current = this.stepList.querySelector<HTMLElement>('[aria-current="step"] a') ?? this.el.querySelector<HTMLElement>('.lesson-title');
     current?.focus();

@@ -435,6 +435,8 @@ export const lessonPage: PageFactory = (root, params) => {
     if (!root.contains(layout)) root.replaceChildren(layout);
     paintChrome();
     if (!(await loadLesson())) return;
+    // a new page: screen readers start at its title, and Tab continues from there
+    pane.focusTitle();
     for (let n = 1; n <= lessonTerminals; n++) tabs.ensure(n);
     tabs.select(1, false);
     await attachOrCreate();
