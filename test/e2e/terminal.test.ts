@@ -132,6 +132,40 @@ describe('web app + lab server in Chromium', () => {
     }
   });
 
+  it('is keyboard friendly, and switching the language keeps the running shells', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    try {
+      await openLesson(page);
+      await page.locator('.term-panel[data-terminal="1"] .xterm-helper-textarea').focus();
+      // Alt+2 reaches the page even though terminal 1 has focus, and moves focus into terminal 2
+      await page.keyboard.press('Alt+Digit2');
+      await expect.poll(() => page.locator('.term-tab[aria-selected="true"]').getAttribute('data-terminal')).toBe('2');
+      await expect.poll(() => page.evaluate(() => !!document.activeElement?.closest('.term-panel[data-terminal="2"]'))).toBe(true);
+      await page.keyboard.type('echo typed-in-two');
+      await page.keyboard.press('Enter');
+      await waitForRow(page, 2, (r) => r === 'typed-in-two', 'output in terminal 2');
+      // Alt+L leaves the terminal for the lesson (a terminal keeps Tab for completion)
+      await page.keyboard.press('Alt+KeyL');
+      expect(await page.evaluate(() => !!document.activeElement?.closest('.lesson-pane'))).toBe(true);
+      // Alt+Shift+N opens terminal 3
+      await page.keyboard.press('Alt+Shift+KeyN');
+      await page.waitForSelector('.term-tab[data-terminal="3"][aria-selected="true"]', { timeout: WAIT });
+      await waitForRow(page, 3, (r) => /[#$] ?$/.test(r), 'a prompt in terminal 3');
+
+      const titleEn = await page.locator('.lesson-title').textContent();
+      await page.selectOption('#lang-select', 'zh');
+      await expect.poll(() => page.locator('.lesson-title').textContent()).not.toBe(titleEn);
+      expect(await page.locator('.term-tab[data-terminal="1"]').textContent()).toContain('终端');
+      expect(await page.evaluate(() => document.documentElement.lang)).toBe('zh');
+      await page.click('.term-tab[data-terminal="2"]');
+      await waitForRow(page, 2, (r) => r === 'typed-in-two', 'terminal 2 untouched by the language switch');
+      expect(await page.locator('.conn-open').count()).toBe(1);
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('a dropped connection comes back by itself and replays what was missed', async () => {
     // a TCP relay in front of the server: cutting its connections is a real network blip
     const conns = new Set<Socket>();
