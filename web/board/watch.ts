@@ -41,6 +41,7 @@ export class WatchView {
     v = { term, fit, screen, tab };
     this.terms.set(n, v);
     if (!this.active) this.show(n);
+    else { screen.hidden = true; tab.setAttribute('aria-selected', 'false'); }
     return v;
   }
 

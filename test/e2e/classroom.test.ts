@@ -1,0 +1,122 @@
+/**
+ * A workshop in a real browser: the instructor creates a workshop from the instructor
+ * link, two learners join in two browser contexts, one completes a step in their
+ * terminal, and the instructor's board shows it live (and can watch, read-only).
+ * Real server, real sandboxes, real SQLite, Debian's Chromium.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECRET, startClassroomServer, type ClassroomServer } from '../classroom/helpers.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+/** generous: sandboxes and checks on a loaded 2-core box are slow; this is not a timing test */
+const WAIT = 60_000;
+
+let webRoot: string;
+let srv: ClassroomServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  webRoot = await mkdtemp(path.join(tmpdir(), 'nslab-e2e-classroom-'));
+  await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
+  srv = await startClassroomServer({ app: { webRoot } });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await srv?.close();
+  if (webRoot) await rm(webRoot, { recursive: true, force: true });
+});
+
+async function terminalRows(page: Page, n: number): Promise<string[]> {
+  return page.$$eval(`.term-panel[data-terminal="${n}"] .xterm-rows > div`, (rows) => rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
+}
+
+async function waitForPrompt(page: Page): Promise<void> {
+  const deadline = Date.now() + WAIT;
+  let rows: string[] = [];
+  while (Date.now() < deadline) {
+    rows = await terminalRows(page, 1);
+    if (rows.some((r) => /[#$] ?$/.test(r))) return;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`no prompt in terminal 1:\n${rows.join('\n')}`);
+}
+
+async function learnerJoins(code: string, name: string): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${srv.base}/#/join/${code}`);
+  await page.fill('#join-name', name);
+  await page.click('form.cr-join button[type=submit]');
+  await page.waitForSelector('.cr-lesson[data-lesson="sample-hostname"] a', { timeout: WAIT });
+  await page.click('.cr-lesson[data-lesson="sample-hostname"] a');
+  await page.waitForSelector('.conn-open', { timeout: WAIT });
+  await waitForPrompt(page);
+  expect(errors).toEqual([]);
+  return page;
+}
+
+describe('classroom in Chromium', () => {
+  it('instructor creates a workshop, two learners join, one passes a step, the board shows it', async () => {
+    const ins = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    const insErrors: string[] = [];
+    ins.on('pageerror', (e) => insErrors.push(e.message));
+    await ins.goto(`${srv.base}/#/instructor/${SECRET}`);
+    // the secret leaves the address bar at once
+    await ins.waitForSelector('form.cr-create');
+    expect(ins.url()).not.toContain(SECRET);
+    await ins.fill('#ws-title', 'Namespaces morning');
+    await ins.check('#pick-sample-hostname');
+    await ins.click('form.cr-create button[type=submit]');
+    const codeEl = await ins.waitForSelector('.cr-big-code', { timeout: WAIT });
+    const code = (await codeEl.textContent())!.trim();
+    expect(code).toMatch(/^[2-9A-HJ-NP-Z]{6}$/);
+
+    const ada = await learnerJoins(code, 'Ada');
+    const bob = await learnerJoins(code, 'Bob');
+    await ins.waitForSelector('tr[data-learner-row="Ada"]', { timeout: WAIT });
+    await ins.waitForSelector('tr[data-learner-row="Bob"]', { timeout: WAIT });
+
+    // Ada does the first step in her terminal
+    await ada.locator('.term-panel[data-terminal="1"] .xterm-helper-textarea').focus();
+    await ada.keyboard.type('readlink /proc/$$/ns/uts');
+    await ada.keyboard.press('Enter');
+
+    await ins.waitForSelector('tr[data-learner-row="Ada"] td[data-step="sample-hostname/look"][data-status="pass"]', { timeout: WAIT });
+    expect(await ins.getAttribute('tr[data-learner-row="Bob"] td[data-step="sample-hostname/look"]', 'data-status')).not.toBe('pass');
+    expect((await ins.textContent('td[data-count="sample-hostname/look"]'))?.trim()).toBe('1');
+
+    // watching Ada shows her terminal, read-only
+    await ins.click('button.cr-name[data-learner]:has-text("Ada")');
+    await ins.waitForFunction(() => [...document.querySelectorAll('.cr-watch .xterm-rows > div')].some((d) => (d.textContent ?? '').includes('readlink')), null, { timeout: WAIT });
+    if (process.env.NSLAB_E2E_SHOTS) await ins.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, 'board.png') });
+    // keys pressed in the watch view reach nobody
+    await ins.click('.cr-watch .cr-watch-screen');
+    await ins.keyboard.type('touch /tmp/typed-on-board');
+    await ins.keyboard.press('Enter');
+    await ada.locator('.term-panel[data-terminal="1"] .xterm-helper-textarea').focus();
+    await ada.keyboard.type('ls /tmp/typed-on-board; echo checked-$((40+2))');
+    await ada.keyboard.press('Enter');
+    const deadline = Date.now() + WAIT;
+    let rows: string[] = [];
+    while (Date.now() < deadline && !(rows = await terminalRows(ada, 1)).some((r) => r.includes('checked-42'))) await ada.waitForTimeout(100);
+    expect(rows.join('\n')).toMatch(/No such file or directory/);
+    if (process.env.NSLAB_E2E_SHOTS) {
+      await ada.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, 'learner.png') });
+      await ins.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, 'board-watch.png') });
+    }
+    expect(insErrors).toEqual([]);
+    await bob.close();
+    await ada.close();
+  });
+});
