@@ -94,6 +94,9 @@ const en = {
   'expiring.lifetime': 'This machine reaches its time limit in {n} min.',
   'split.label': 'Resize the lesson and terminal panes',
   'cancel': 'Cancel',
+  'conn.lost': 'The connection to the lab was lost.',
+  'page.notFound': 'There is nothing at “{path}”.',
+  'shortcuts.closeTab': 'Close the focused terminal tab',
   'dismiss': 'Dismiss',
 };
 
@@ -186,6 +189,9 @@ const ko: Catalog = {
   'expiring.lifetime': '이 머신은 {n}분 후 사용 시간이 끝납니다.',
   'split.label': '레슨과 터미널 창 크기 조절',
   'cancel': '취소',
+  'conn.lost': '랩과의 연결이 끊어졌습니다.',
+  'page.notFound': '“{path}”에는 아무것도 없습니다.',
+  'shortcuts.closeTab': '포커스된 터미널 탭 닫기',
   'dismiss': '닫기',
 };
 
@@ -275,6 +281,9 @@ const zh: Catalog = {
   'expiring.lifetime': '这台机器将在 {n} 分钟后到达时间上限。',
   'split.label': '调整课程和终端窗格的大小',
   'cancel': '取消',
+  'conn.lost': '与实验室的连接已断开。',
+  'page.notFound': '“{path}”处没有内容。',
+  'shortcuts.closeTab': '关闭当前聚焦的终端标签',
   'dismiss': '关闭',
 };
 

@@ -303,7 +303,9 @@ export const lessonPage: PageFactory = (root, params) => {
       }
     } else if (st.kind === 'waiting') {
       const secs = Math.ceil(st.retryInMs / 1000);
-      showBanner('warning', t('conn.reconnecting'), `${st.reason || t('close.generic', { code: st.code })} · ${secs} s`, [
+      // 1006 is every network failure the browser will not describe; say it plainly
+      const why = st.reason || (st.code === 1006 ? t('conn.lost') : t('close.generic', { code: st.code }));
+      showBanner('warning', t('conn.reconnecting'), `${why} · ${secs} s`, [
         { label: t('conn.retryNow'), run: () => { clearBanner(); socket?.reconnect(); } },
       ]);
     }

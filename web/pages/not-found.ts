@@ -6,7 +6,7 @@ export const notFoundPage: PageFactory = (root, params) => {
   root.append(
     h('section', { class: 'page-message' },
       h('h1', null, '404'),
-      h('p', null, t('lesson.notFound', { id: params.path ?? '' })),
+      h('p', null, t('page.notFound', { path: params.path ?? '' })),
       h('a', { class: 'button button-primary', href: href.lessons() }, t('lesson.back')),
     ),
   );
