@@ -32,9 +32,9 @@ export interface AppOptions {
   lessons?: LessonsPlugin;
   /** concurrent sessions (sandboxes); more get 503. Default NSLAB_MAX_SESSIONS or 20 */
   maxSessions?: number;
-  /** no socket attached for this long -> session ends. Default 10 min */
+  /** no socket attached for this long -> session ends. Default NSLAB_IDLE_MINUTES or 10 min */
   idleTimeoutMs?: number;
-  /** socket attached but nothing typed for this long -> session ends. Default 60 min */
+  /** socket attached but nothing typed for this long -> session ends. Default NSLAB_INACTIVE_MINUTES or 60 min */
   inactiveTimeoutMs?: number;
   reapIntervalMs?: number;
   /**
@@ -88,22 +88,24 @@ export function createApp(opts: AppOptions): LabServer {
   const log = opts.log ?? ((l: string) => console.error(`[nslab] ${l}`));
   const metrics = new Metrics();
   const envMax = Number(process.env.NSLAB_MAX_SESSIONS);
+  const envNum = (v: string | undefined) => (v && Number(v) > 0 ? Number(v) : undefined);
   const sessions = new SessionManager(opts.backend, {
     maxSessions: opts.maxSessions ?? (Number.isInteger(envMax) && envMax > 0 ? envMax : 20),
-    idleTimeoutMs: opts.idleTimeoutMs ?? 10 * 60_000,
-    inactiveTimeoutMs: opts.inactiveTimeoutMs ?? 60 * 60_000,
+    idleTimeoutMs: opts.idleTimeoutMs ?? (envNum(process.env.NSLAB_IDLE_MINUTES) ?? 10) * 60_000,
+    inactiveTimeoutMs: opts.inactiveTimeoutMs ?? (envNum(process.env.NSLAB_INACTIVE_MINUTES) ?? 60) * 60_000,
     sandboxLimits: opts.sandboxLimits,
     scrollbackBytes: opts.scrollbackBytes,
     flow: opts.flow,
     coalesceMs: opts.coalesceMs,
   }, metrics, opts.lessons, log);
-  const envNum = (v: string | undefined) => (v && Number(v) > 0 ? Number(v) : undefined);
   const limiter = new RateLimiter(opts.createPerMinute ?? envNum(process.env.NSLAB_CREATE_PER_MINUTE) ?? 30, opts.createBurst ?? envNum(process.env.NSLAB_CREATE_BURST) ?? 20);
   const allowedOrigins = opts.allowedOrigins ?? (process.env.NSLAB_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean) ?? []);
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', opts.trustProxy ?? false);
+  // NSLAB_TRUST_PROXY: a hop count ("1") or an express trust-proxy list ("loopback")
+  const envProxy = process.env.NSLAB_TRUST_PROXY;
+  app.set('trust proxy', opts.trustProxy ?? (envProxy ? (/^\d+$/.test(envProxy) ? Number(envProxy) : envProxy) : false));
   app.use(securityHeaders);
 
   app.get('/healthz', (_req, res) => {
