@@ -281,6 +281,7 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
   private async openLessonNow(learner: Learner, lesson: string, lang: Lang): Promise<OpenLessonResult> {
     const w = (await this.store.workshop(learner.workshopId))!;
     if (w.closedAt !== null) throw new ClassroomError(410, 'workshop-closed', 'this workshop is closed');
+    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ClassroomError(410, 'workshop-ended', 'this workshop has ended; your progress is kept');
     if (!w.lessons.includes(lesson)) throw new ClassroomError(404, 'not-in-workshop', `lesson "${lesson}" is not part of this workshop`);
     if (!this.sessions) throw new ClassroomError(503, 'no-lab', 'the lab server is not ready yet; retry in a moment', 5);
     await this.store.touchLearner(learner.id, this.now(), lesson);

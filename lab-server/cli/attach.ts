@@ -1,0 +1,79 @@
+/**
+ * nslab attach CODE REPORT.json... [--learner NAME] [--source LABEL]
+ *
+ * Attaches `nslab grade --format json` reports to a workshop (they appear in the JSON
+ * export). `-` reads one report from stdin, so grading can be piped:
+ *   nslab grade ipc-namespace ada.txt --format json | nslab attach K7QX3M - --learner Ada
+ * Writes the database directly (WAL + busy_timeout make that safe next to a running server).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { normalizeJoinCode } from '../classroom/codes.ts';
+import { gradeReportSchema } from '../classroom/schemas.ts';
+import { defaultDbFile, SqliteClassroomStore } from '../classroom/sqlite-store.ts';
+
+const USAGE = 'usage: nslab attach CODE REPORT.json|- ... [--learner NAME] [--source LABEL]   (reports from `nslab grade --format json`)';
+
+export async function run(args: string[]): Promise<number> {
+  let code: string | null = null;
+  let learner: string | null = null;
+  let source: string | null = null;
+  const files: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--learner' || a === '--source') {
+      const v = args[++i];
+      if (!v) { console.error(`${a} needs a value\n${USAGE}`); return 2; }
+      if (a === '--learner') learner = v; else source = v;
+    } else if (a === '-h' || a === '--help') { console.log(USAGE); return 0; }
+    else if (a.startsWith('--')) { console.error(`unknown option ${a}\n${USAGE}`); return 2; }
+    else if (code === null) code = a;
+    else files.push(a);
+  }
+  if (!code || !files.length) { console.error(USAGE); return 2; }
+  const c = normalizeJoinCode(code);
+  if (!c) { console.error(`nslab attach: "${code}" is not a join code`); return 2; }
+
+  const reports = [];
+  for (const f of files) {
+    let parsed;
+    try {
+      parsed = gradeReportSchema.safeParse(JSON.parse(f === '-' ? readFileSync(0, 'utf8') : readFileSync(f, 'utf8')));
+    } catch (err) {
+      console.error(`nslab attach: ${f}: ${(err as Error).message}`);
+      return 2;
+    }
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      console.error(`nslab attach: ${f} is not an \`nslab grade --format json\` report (${i.path.join('.') || 'top level'}: ${i.message})`);
+      return 2;
+    }
+    reports.push({ file: f, report: parsed.data });
+  }
+
+  const file = defaultDbFile();
+  let store: SqliteClassroomStore;
+  try {
+    store = new SqliteClassroomStore({ file });
+  } catch (err) {
+    console.error(`nslab attach: cannot open ${file}: ${(err as Error).message}`);
+    return 2;
+  }
+  try {
+    const w = await store.workshopByCode(c);
+    if (!w) { console.error(`nslab attach: no workshop with code ${c} in ${file}`); return 2; }
+    let learnerId: string | null = null;
+    if (learner) {
+      const l = (await store.learners(w.id)).find((x) => x.displayName.toLowerCase() === learner!.toLowerCase());
+      if (!l) { console.error(`nslab attach: no learner named "${learner}" in ${c}`); return 2; }
+      learnerId = l.id;
+    }
+    for (const r of reports) {
+      await store.addGradingRun({ workshopId: w.id, learnerId, lessonId: r.report.lesson, source: source ?? (r.file === '-' ? 'stdin' : path.basename(r.file)), passed: r.report.passed, total: r.report.total, report: r.report });
+      console.error(`nslab attach: ${r.file}: ${r.report.lesson} ${r.report.passed}/${r.report.total} attached to ${c}${learner ? ` (${learner})` : ''}`);
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
