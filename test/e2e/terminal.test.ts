@@ -132,6 +132,30 @@ describe('web app + lab server in Chromium', () => {
     }
   });
 
+  it('the run buttons, in order, complete the lesson and the page celebrates', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    try {
+      await openLesson(page);
+      const buttons = page.locator('.lesson-content button.nslab-run');
+      const n = await buttons.count();
+      expect(n).toBeGreaterThanOrEqual(3);
+      for (let i = 0; i < n; i++) {
+        await buttons.nth(i).click();
+        // let each command reach its prompt before the next, as a learner would
+        await page.waitForTimeout(700);
+      }
+      await page.waitForSelector('.complete-card', { timeout: WAIT });
+      const steps = await page.locator('section.nslab-step').count();
+      expect(await page.locator('section.nslab-step[data-state="pass"]').count()).toBe(steps);
+      expect(await page.locator('.progress-text').textContent()).toContain(`${steps} of ${steps}`);
+      // screen readers hear it too
+      await expect.poll(async () => (await page.locator('.lesson-pane [role="status"][aria-live="polite"]').allTextContents()).join(' ')).toContain('Lesson complete');
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('is keyboard friendly, and switching the language keeps the running shells', async () => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();

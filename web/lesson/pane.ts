@@ -34,6 +34,7 @@ export class LessonPane {
   private readonly completeSlot: HTMLElement;
   private readonly announcer: HTMLElement;
   private wasComplete: boolean | null = null;
+  private pendingAnnouncements: string[] = [];
   private readonly runTimers = new WeakMap<HTMLElement, ReturnType<typeof setTimeout>>();
 
   constructor(private readonly cb: PaneCallbacks) {
@@ -90,18 +91,16 @@ export class LessonPane {
   setStatuses(steps: StepStatus[], changed: string[] = []): void {
     const before = new Map(this.statuses);
     for (const s of steps) this.statuses.set(s.id, s);
-    this.render();
-    if (!this.lesson) return;
-    for (const id of changed) {
-      const now = this.statuses.get(id);
-      if (now?.status === 'pass' && before.get(id)?.status !== 'pass') {
+    const newlyPassed = changed.filter((id) => this.statuses.get(id)?.status === 'pass' && before.get(id)?.status !== 'pass');
+    // step announcements first, so "lesson complete" (from render) is read last
+    if (this.lesson) {
+      for (const id of newlyPassed) {
         const i = this.lesson.steps.findIndex((s) => s.id === id);
-        if (i >= 0) {
-          this.announce(t('announce.passed', { n: i + 1, title: this.lesson.steps[i].title }));
-          this.flash(id);
-        }
+        if (i >= 0) this.announce(t('announce.passed', { n: i + 1, title: this.lesson.steps[i].title }));
       }
     }
+    this.render();
+    for (const id of newlyPassed) this.flash(id);
   }
 
   get progress(): { done: number; total: number } {
@@ -247,7 +246,8 @@ export class LessonPane {
   }
 
   private flash(id: string): void {
-    const item = [...this.stepList.children][this.lesson!.steps.findIndex((s) => s.id === id)];
+    if (!this.lesson) return;
+    const item = [...this.stepList.children][this.lesson.steps.findIndex((s) => s.id === id)];
     item?.classList.add('just-passed');
     const section = this.content.querySelector<HTMLElement>(`section.nslab-step[data-step="${CSS.escape(id)}"]`);
     section?.classList.add('just-passed');
@@ -255,9 +255,16 @@ export class LessonPane {
   }
 
   private announce(text: string): void {
-    // clearing first makes screen readers repeat an identical message
-    this.announcer.textContent = '';
-    requestAnimationFrame(() => (this.announcer.textContent = text));
+    // messages of one update are read together; clearing first makes screen readers
+    // repeat a message identical to the previous one
+    if (this.pendingAnnouncements.length === 0) {
+      this.announcer.textContent = '';
+      requestAnimationFrame(() => {
+        this.announcer.textContent = this.pendingAnnouncements.join(' ');
+        this.pendingAnnouncements = [];
+      });
+    }
+    this.pendingAnnouncements.push(text);
   }
 }
 
