@@ -97,6 +97,7 @@ const en = {
   'conn.lost': 'The connection to the lab was lost.',
   'page.notFound': 'There is nothing at “{path}”.',
   'shortcuts.closeTab': 'Close the focused terminal tab',
+  'session.wait': 'Your machine cannot start just yet.',
   'dismiss': 'Dismiss',
 };
 
@@ -192,6 +193,7 @@ const ko: Catalog = {
   'conn.lost': '랩과의 연결이 끊어졌습니다.',
   'page.notFound': '“{path}”에는 아무것도 없습니다.',
   'shortcuts.closeTab': '포커스된 터미널 탭 닫기',
+  'session.wait': '아직 머신을 시작할 수 없습니다.',
   'dismiss': '닫기',
 };
 
@@ -284,6 +286,7 @@ const zh: Catalog = {
   'conn.lost': '与实验室的连接已断开。',
   'page.notFound': '“{path}”处没有内容。',
   'shortcuts.closeTab': '关闭当前聚焦的终端标签',
+  'session.wait': '暂时还无法启动你的机器。',
   'dismiss': '关闭',
 };
 

@@ -78,6 +78,11 @@ export class LessonPane {
     for (const b of this.content.querySelectorAll<HTMLButtonElement>('button.nslab-run')) {
       b.setAttribute('aria-label', `${b.textContent?.trim() ?? ''} — ${b.title}`);
     }
+    for (const a of this.content.querySelectorAll<HTMLAnchorElement>('a[href^="http"]')) {
+      // the terminals live in this tab; a link must not navigate away from them
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer';
+    }
     for (const section of this.content.querySelectorAll<HTMLElement>('section.nslab-step')) {
       const id = section.dataset.step ?? '';
       // a status line per step, inside the step, so the result sits next to the instructions
@@ -236,12 +241,6 @@ export class LessonPane {
       e.preventDefault();
       const el = this.content.querySelector<HTMLElement>(`[id="${CSS.escape(a.getAttribute('href')!.slice(1))}"]`);
       el?.scrollIntoView({ block: 'start' });
-    }
-    const ext = target.closest<HTMLAnchorElement>('a[href^="http"]');
-    if (ext && this.content.contains(ext)) {
-      // the terminals live in this tab; a link must not navigate away from them
-      ext.target = '_blank';
-      ext.rel = 'noopener noreferrer';
     }
   }
 

@@ -232,18 +232,20 @@ export const lessonPage: PageFactory = (root, params) => {
       connect();
     } catch (e) {
       if (disposed) return;
-      if (e instanceof ApiError && e.status === 503) return labFull(e);
+      if (e instanceof ApiError && e.status === 503) return labFull(e, t('full.title'));
+      // too many new sessions from this address: the same wait-and-retry
+      if (e instanceof ApiError && e.status === 429 && e.retryAfter) return labFull(e, t('session.wait'));
       sessionError(e);
     }
   }
 
-  function labFull(e: ApiError): void {
+  function labFull(e: ApiError, title: string): void {
     starting = true;
     setCover(null);
     let left = Math.max(1, Math.round(e.retryAfter ?? 15));
     // the countdown below says when; the server's own "Retry in N s." would go stale
     const why = e.message.replace(/\s*Retry in \d+ ?s\.?/i, '');
-    const paint = () => showBanner('warning', t('full.title'), `${why} ${t('full.body', { n: left })}`, [{ label: t('full.retryNow'), run: () => { clearBanner(); void attachOrCreate(); } }]);
+    const paint = () => showBanner('warning', title, `${why} ${t('full.body', { n: left })}`, [{ label: t('full.retryNow'), run: () => { clearBanner(); void attachOrCreate(); } }]);
     paint();
     if (fullTimer) clearInterval(fullTimer);
     fullTimer = setInterval(() => {
@@ -390,7 +392,7 @@ export const lessonPage: PageFactory = (root, params) => {
       tabs.focusActive();
     } catch (e) {
       if (disposed) return;
-      if (e instanceof ApiError && e.status === 503) labFull(e);
+      if (e instanceof ApiError && e.status === 503) labFull(e, t('full.title'));
       else if (e instanceof ApiError && (e.status === 404 || e.status === 401)) {
         storeSession(lessonId, null);
         void attachOrCreate();

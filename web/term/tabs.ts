@@ -236,8 +236,14 @@ export class TerminalTabs {
   }
 
   write(n: number, data: Uint8Array): void {
-    const v = this.views.get(n) ?? (this.ensure(n), this.views.get(n)!);
+    const v = this.views.get(n);
     const len = data.byteLength;
+    if (!v) {
+      // the last output of a terminal the learner just closed; the server always sends
+      // `opened` before a terminal's first bytes, so this must not re-create a tab
+      this.wire.ack(n, len);
+      return;
+    }
     // xterm may keep the buffer until it parses it, and the socket reuses nothing, but
     // copy anyway: subarray views into a frame must not outlive our control of it
     v.term.write(data.slice(), () => {
