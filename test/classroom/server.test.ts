@@ -229,3 +229,42 @@ describe('live board, progress and watching', () => {
     expect(one.headers.get('content-disposition')).toMatch(/attachment; filename="nslab-/);
   });
 });
+
+describe('board socket guards', () => {
+  it('refuses other sites, missing hellos, wrong secrets, oversized and malformed messages', async () => {
+    const foreign = await BoardClient.connect(srv.wsBase, SECRET, 'https://evil.example');
+    expect((await foreign.waitClose()).code).toBe(4003);
+    const wrong = await BoardClient.connect(srv.wsBase, 'not-the-secret');
+    expect(await wrong.waitClose()).toMatchObject({ code: 4001, reason: expect.stringMatching(/secret/) });
+    const binaryFirst = await BoardClient.connect(srv.wsBase, null);
+    binaryFirst.ws.send(Buffer.from([1, 65]));
+    expect((await binaryFirst.waitClose()).code).toBe(4001);
+
+    const ok = await BoardClient.connect(srv.wsBase);
+    await ok.waitMessage((m) => m.type === 'welcome', 'welcome');
+    ok.send({ type: 'subscribe', workshop: 'ZZZZZZ' });
+    await ok.waitMessage((m) => m.type === 'error' && m.code === 'unknown-workshop', 'unknown workshop');
+    ok.send({ type: 'watch', learner: 'nobody' });
+    await ok.waitMessage((m) => m.type === 'error' && m.code === 'not-subscribed', 'watch before subscribe');
+    ok.ws.send('not json');
+    await ok.waitMessage((m) => m.type === 'error' && m.code === 'bad-message', 'bad message');
+    ok.ws.send('x'.repeat(64 * 1024));
+    expect((await ok.waitClose()).code).toBe(1009);
+  });
+
+  it('cannot watch a learner of another workshop', async () => {
+    const w1 = await createWorkshop(srv.base);
+    const w2 = await createWorkshop(srv.base);
+    const a = await join(srv.base, w2.code, 'Other');
+    expect((await openLesson(srv.base, a.token)).status).toBe(201);
+    const b = await BoardClient.connect(srv.wsBase);
+    b.send({ type: 'subscribe', workshop: w1.code });
+    await b.waitBoard((x) => x.workshop.code === w1.code, 'board of w1');
+    b.send({ type: 'watch', learner: a.learner.id });
+    await b.waitMessage((m) => m.type === 'error' && m.code === 'no-session', 'refused');
+    expect(b.output.size).toBe(0);
+    b.close();
+    await call(srv.base, 'DELETE', '/api/classroom/me/session', { token: a.token });
+  });
+});
+
