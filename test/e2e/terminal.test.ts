@@ -28,7 +28,8 @@ beforeAll(async () => {
   // a private build: dist/web may be mid-rebuild by someone running `npm run dev` or `build`
   webRoot = await mkdtemp(path.join(tmpdir(), 'nslab-e2e-web-'));
   await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
-  srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot });
+  // every test opens a session from 127.0.0.1; the per-address creation limit is not under test here
+  srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, createBurst: 100, createPerMinute: 600 });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 });
 
@@ -237,6 +238,30 @@ describe('web app + lab server in Chromium', () => {
       await waitForRow(page, 1, (r) => /[#$] ?$/.test(r), 'a fresh prompt');
       await typeInto(page, 1, 'echo fresh-$((2+2))');
       await waitForRow(page, 1, (r) => r === 'fresh-4', 'the fresh shell answering');
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('a session ended on the server says why and starts a new one on request', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    try {
+      await openLesson(page);
+      const stored = JSON.parse((await page.evaluate((l) => sessionStorage.getItem(`nslab.session.${l}`), LESSON))!) as { id: string; token: string };
+      const del = await fetch(`${srv.base}/api/sessions/${stored.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${stored.token}` } });
+      expect(del.status).toBe(204);
+      const banner = page.locator('.banner-error');
+      await banner.waitFor({ timeout: WAIT });
+      // the server's close reason, as the server wrote it
+      expect(await banner.innerText()).toContain('The session was closed.');
+      expect(await page.evaluate((l) => sessionStorage.getItem(`nslab.session.${l}`), LESSON)).toBeNull();
+      await banner.locator('button.button-primary').click();
+      await page.waitForSelector('.conn-open', { timeout: WAIT });
+      const fresh = JSON.parse((await page.evaluate((l) => sessionStorage.getItem(`nslab.session.${l}`), LESSON))!) as { id: string };
+      expect(fresh.id).not.toBe(stored.id);
+      await typeInto(page, 1, 'echo new-session');
+      await waitForRow(page, 1, (r) => r === 'new-session', 'the new session answering');
     } finally {
       await ctx.close();
     }
