@@ -147,6 +147,9 @@ describe('web app + lab server in Chromium', () => {
         await page.waitForTimeout(700);
       }
       await page.waitForSelector('.complete-card', { timeout: WAIT });
+      // the lesson pane scrolled, never the page: the terminals stay where they were
+      expect(await page.evaluate(() => document.scrollingElement!.scrollTop)).toBe(0);
+      expect(await page.evaluate(() => document.scrollingElement!.scrollHeight <= window.innerHeight)).toBe(true);
       const steps = await page.locator('section.nslab-step').count();
       expect(await page.locator('section.nslab-step[data-state="pass"]').count()).toBe(steps);
       expect(await page.locator('.progress-text').textContent()).toContain(`${steps} of ${steps}`);
