@@ -10,6 +10,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { LessonCatalog } from '../lessons/loader.ts';
 import { buildBoard, type BoardData, type LessonSteps } from './board.ts';
 import { generateJoinCode, generateToken, hashToken, normalizeJoinCode } from './codes.ts';
@@ -103,6 +105,29 @@ export interface SessionNotice { code: 'fresh-sandbox'; afterRestart: boolean; p
 
 export const END_REASON_RESTART = 'server-restart';
 
+/** `host:pid:starttime` of a process (start time from /proc, so a reused pid is a different server) */
+function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** This server process, as recorded with each of its lab sessions. */
+export function serverId(pid = process.pid): string {
+  return `${hostname()}:${pid}:${processStartTime(pid) ?? '?'}`;
+}
+
+/** Is the server that recorded this id still running? Only answerable on the same host. */
+export function serverRunning(id: string): boolean {
+  const [host, pid, start] = id.split(':');
+  if (host !== hostname() || !pid) return false;
+  const n = Number(pid);
+  return Number.isInteger(n) && n !== process.pid && processStartTime(n) === start;
+}
+
 interface Active { learnerId: string; workshopId: string; lesson: string; handle: LabSessionHandle }
 
 export function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -123,6 +148,7 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
   private readonly maxLearners: number;
   private readonly log: (line: string) => void;
   private readonly now: () => number;
+  private readonly serverId = serverId();
 
   /** learner id → their live session (one sandbox per learner at a time) */
   private readonly active = new Map<string, Active>();
@@ -152,7 +178,7 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
 
   /** On server start: sessions a previous process left open have no sandbox any more. */
   async recover(): Promise<number> {
-    return this.store.endOpenSessions(END_REASON_RESTART, this.now());
+    return this.store.endOpenSessions(END_REASON_RESTART, this.now(), serverRunning);
   }
 
   // ------------------------------------------------------------------ lessons
@@ -330,7 +356,7 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
     }
     this.owners.set(handle.id, owner);
     this.active.set(learner.id, { learnerId: learner.id, workshopId: w.id, lesson, handle });
-    await this.store.startSession({ id: handle.id, learnerId: learner.id, lessonId: lesson }, this.now());
+    await this.store.startSession({ id: handle.id, learnerId: learner.id, lessonId: lesson, server: this.serverId }, this.now());
     this.emit('changed', w.id);
     const notice: SessionNotice | null = earlier && earlier.id !== handle.id
       ? { code: 'fresh-sandbox', afterRestart: earlier.endReason === END_REASON_RESTART, passedSteps: passed }

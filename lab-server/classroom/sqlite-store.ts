@@ -93,7 +93,7 @@ const learnerRow = z.object({
   last_seen_at: z.number(), current_lesson: z.string().nullable(),
 });
 const sessionRow = z.object({
-  id: z.string(), learner_id: z.string(), lesson_id: z.string(), started_at: z.number(),
+  id: z.string(), server: z.string().nullable(), learner_id: z.string(), lesson_id: z.string(), started_at: z.number(),
   ended_at: z.number().nullable(), end_reason: z.string().nullable(),
 });
 const stepRow = z.object({
@@ -115,7 +115,7 @@ const toLearner = (r: unknown): Learner => {
 };
 const toSession = (r: unknown): LearnerSession => {
   const s = sessionRow.parse(r);
-  return { id: s.id, learnerId: s.learner_id, lessonId: s.lesson_id, startedAt: s.started_at, endedAt: s.ended_at, endReason: s.end_reason };
+  return { id: s.id, server: s.server, learnerId: s.learner_id, lessonId: s.lesson_id, startedAt: s.started_at, endedAt: s.ended_at, endReason: s.end_reason };
 };
 const toStep = (r: unknown): StepResult => {
   const s = stepRow.parse(r);
@@ -227,8 +227,8 @@ export class SqliteClassroomStore implements ClassroomStore {
     else this.db.prepare('UPDATE learners SET last_seen_at = ?, current_lesson = ? WHERE id = ?').run(at, currentLesson, id);
   }
 
-  async startSession(s: { id: string; learnerId: string; lessonId: string }, at = Date.now()): Promise<LearnerSession> {
-    this.db.prepare('INSERT INTO learner_sessions (id, learner_id, lesson_id, started_at) VALUES (?, ?, ?, ?)').run(s.id, s.learnerId, s.lessonId, at);
+  async startSession(s: { id: string; learnerId: string; lessonId: string; server?: string | null }, at = Date.now()): Promise<LearnerSession> {
+    this.db.prepare('INSERT INTO learner_sessions (id, learner_id, lesson_id, started_at, server) VALUES (?, ?, ?, ?, ?)').run(s.id, s.learnerId, s.lessonId, at, s.server ?? null);
     return toSession(this.db.prepare('SELECT * FROM learner_sessions WHERE id = ?').get(s.id));
   }
 
@@ -236,8 +236,18 @@ export class SqliteClassroomStore implements ClassroomStore {
     this.db.prepare('UPDATE learner_sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL').run(at, reason, id);
   }
 
-  async endOpenSessions(reason: string, at = Date.now()): Promise<number> {
-    return this.db.prepare('UPDATE learner_sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL').run(at, reason).changes;
+  async endOpenSessions(reason: string, at = Date.now(), stillRunning: (server: string) => boolean = () => false): Promise<number> {
+    return this.db.transaction(() => {
+      const open = this.db.prepare('SELECT id, server FROM learner_sessions WHERE ended_at IS NULL').all() as { id: string; server: string | null }[];
+      const end = this.db.prepare('UPDATE learner_sessions SET ended_at = ?, end_reason = ? WHERE id = ?');
+      let n = 0;
+      for (const s of open) {
+        if (s.server !== null && stillRunning(s.server)) continue;
+        end.run(at, reason, s.id);
+        n++;
+      }
+      return n;
+    })();
   }
 
   async sessions(learnerId: string): Promise<LearnerSession[]> {

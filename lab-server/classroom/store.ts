@@ -37,6 +37,8 @@ export interface Learner {
 export interface LearnerSession {
   /** the lab server's session id */
   id: string;
+  /** the server process running it (serverId()), null for rows from before schema v2 */
+  server: string | null;
   learnerId: string;
   lessonId: string;
   startedAt: number;
@@ -98,10 +100,14 @@ export interface ClassroomStore {
   /** last_seen_at = at, and the current lesson when given */
   touchLearner(id: string, at: number, currentLesson?: string): Promise<void>;
 
-  startSession(s: { id: string; learnerId: string; lessonId: string }, at?: number): Promise<LearnerSession>;
+  startSession(s: { id: string; learnerId: string; lessonId: string; server?: string | null }, at?: number): Promise<LearnerSession>;
   endSession(id: string, reason: string, at?: number): Promise<void>;
-  /** on start-up: sessions a previous server process left open are over (their sandboxes are gone) */
-  endOpenSessions(reason: string, at?: number): Promise<number>;
+  /**
+   * On start-up: sessions a previous server process left open are over (their
+   * sandboxes are gone). Sessions of a server for which `stillRunning` says yes are
+   * left alone. Returns how many were ended.
+   */
+  endOpenSessions(reason: string, at?: number, stillRunning?: (server: string) => boolean): Promise<number>;
   sessions(learnerId: string): Promise<LearnerSession[]>;
   /** every session of every learner of the workshop (board: when did each learner start a lesson) */
   workshopSessions(workshopId: string): Promise<LearnerSession[]>;

@@ -38,7 +38,7 @@ function board(now: number, admission: 'active' | 'queued' | 'offline' = 'active
       { learnerId: 'u1', lessonId: 'l1', stepId: 'a', status: 'fail', message: 'try `unshare`', firstPassAt: null, updatedAt: 5 * MIN },
       pass('u2', 'l2', 'c', 20 * MIN),
     ],
-    sessions: [{ id: 's1', learnerId: 'u1', lessonId: 'l1', startedAt: 1 * MIN, endedAt: null, endReason: null }],
+    sessions: [{ id: 's1', server: null, learnerId: 'u1', lessonId: 'l1', startedAt: 1 * MIN, endedAt: null, endReason: null }],
     admission: () => ({ state: admission, position: admission === 'queued' ? 1 : null }),
     capacity: { active: 3, queued: 0, limit: 40 },
   });

@@ -37,6 +37,42 @@ describe('migrations', () => {
     await again.close();
   });
 
+  it('upgrades a version-1 database in place, keeping its rows', async () => {
+    const db = new Database(file.replace(/data\/classroom.db$/, 'v1.db'));
+    const v1 = loadMigrations().slice(0, 1);
+    expect(migrate(db, v1)).toEqual([1]);
+    db.prepare("INSERT INTO workshops (id, code, title, created_at) VALUES ('w', 'ABCDEF', 'old', 1)").run();
+    db.prepare("INSERT INTO learners (id, workshop_id, display_name, token_hash, joined_at, last_seen_at) VALUES ('l', 'w', 'Old', 'h', 1, 1)").run();
+    db.prepare("INSERT INTO learner_sessions (id, learner_id, lesson_id, started_at) VALUES ('s', 'l', 'x', 2)").run();
+    db.close();
+    const store = new SqliteClassroomStore({ file: file.replace(/data\/classroom.db$/, 'v1.db') });
+    expect(schemaVersion(store.db)).toBe(loadMigrations().length);
+    expect((await store.sessions('l'))[0]).toMatchObject({ id: 's', server: null, endedAt: null });
+    // a pre-v2 session has no server: it is ended on recovery
+    expect(await store.endOpenSessions('server-restart', 3, () => true)).toBe(1);
+    await store.close();
+  });
+
+  it('recovery ends only the sessions of servers that are gone', async () => {
+    const { serverId, serverRunning } = await import('../../lab-server/classroom/service.ts');
+    const store = new SqliteClassroomStore({ file });
+    const w = await store.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);
+    const l = await store.addLearner({ workshopId: w.id, displayName: 'Ivy', tokenHash: 'i' });
+    // a live process that is not us: our parent (vitest's main process)
+    const alive = serverId(process.ppid);
+    const dead = alive.replace(/:[^:]+$/, ':not-a-start-time');
+    await store.startSession({ id: 'live', learnerId: l.id, lessonId: 'x', server: alive });
+    await store.startSession({ id: 'gone', learnerId: l.id, lessonId: 'x', server: dead });
+    expect(serverRunning(alive)).toBe(true);
+    expect(serverRunning(dead)).toBe(false);
+    expect(serverRunning(serverId())).toBe(false); // a restarted server never keeps its own old rows
+    expect(await store.endOpenSessions('server-restart', 5, serverRunning)).toBe(1);
+    const byId = Object.fromEntries((await store.sessions(l.id)).map((s) => [s.id, s]));
+    expect(byId.gone).toMatchObject({ endedAt: 5, endReason: 'server-restart' });
+    expect(byId.live).toMatchObject({ endedAt: null });
+    await store.close();
+  });
+
   it('a failing migration rolls back entirely and leaves the previous version', () => {
     const db = new Database(path.join(dir, 'x.db'));
     const good = loadMigrations();
