@@ -16,7 +16,7 @@ import { isLang, LessonCatalog, UnknownLessonError } from '../lessons/loader.ts'
 import { LessonError } from '../lessons/problems.ts';
 import { createSandboxBackend } from '../sandbox/index.ts';
 
-const USAGE = 'usage: nslab grade LESSON FILE|DIR [--format json|junit|text] [--lang en|ko|zh] [--jobs N] [--out DIR] [--quiet-ms MS] [--timeout SECONDS]';
+const USAGE = 'usage: nslab grade LESSON FILE|DIR [--format json|junit|text] [--lang en|ko|zh] [--jobs N] [--out DIR] [--quiet-ms MS] [--timeout SECONDS] [--verbose]';
 
 const argsSchema = z.object({
   lesson: z.string().min(1),
@@ -27,6 +27,7 @@ const argsSchema = z.object({
   out: z.string().optional(),
   quietMs: z.coerce.number().int().min(100).max(60_000).optional(),
   timeout: z.coerce.number().positive().max(24 * 3600).optional(),
+  verbose: z.boolean(),
 });
 
 function parseArgs(args: string[]): z.infer<typeof argsSchema> | string {
@@ -35,6 +36,7 @@ function parseArgs(args: string[]): z.infer<typeof argsSchema> | string {
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '-h' || a === '--help') return USAGE;
+    if (a === '--verbose' || a === '-v') { opt.verbose = '1'; continue; }
     const m = /^--(format|lang|jobs|out|quiet-ms|timeout)(?:=(.*))?$/.exec(a);
     if (m) {
       const v = m[2] ?? args[++i];
@@ -47,7 +49,7 @@ function parseArgs(args: string[]): z.infer<typeof argsSchema> | string {
   if (opt.lang !== undefined && !isLang(opt.lang)) return `--lang must be en, ko or zh\n${USAGE}`;
   const parsed = argsSchema.safeParse({
     lesson: pos[0], target: pos[1], format: opt.format ?? 'text', lang: opt.lang ?? 'en',
-    jobs: opt.jobs ?? defaultConcurrency(), out: opt.out, quietMs: opt['quiet-ms'], timeout: opt.timeout,
+    jobs: opt.jobs ?? defaultConcurrency(), out: opt.out, quietMs: opt['quiet-ms'], timeout: opt.timeout, verbose: opt.verbose === '1',
   });
   if (!parsed.success) return `${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('\n')}\n${USAGE}`;
   return parsed.data;
@@ -83,7 +85,12 @@ export async function run(args: string[]): Promise<number> {
   // HostError (with a fix) propagates to cli.ts, which prints it and exits 2
   await backend.checkHost();
   await backend.reapOrphans();
-  const runner = { quietMs: a.quietMs, totalTimeoutMs: a.timeout ? a.timeout * 1000 : undefined };
+  const runner = {
+    quietMs: a.quietMs,
+    totalTimeoutMs: a.timeout ? a.timeout * 1000 : undefined,
+    // --verbose: why each line took as long as it did (an author's "why is my transcript slow")
+    onLine: a.verbose ? (line: number, text: string, ms: number, how: string) => console.error(`${String(line).padStart(4)}  ${String(ms).padStart(6)} ms  ${how.padEnd(12)}  ${text.slice(0, 70)}`) : undefined,
+  };
   const log = (line: string) => console.error(`nslab grade: ${line}`);
 
   if (!isDir) {

@@ -24,7 +24,7 @@ export interface GradeOptions {
   lessonId: string;
   lang?: Lang;
   catalog?: LessonCatalog;
-  runner?: Pick<RunnerOptions, 'quietMs' | 'lineTimeoutMs' | 'startTimeoutMs' | 'totalTimeoutMs'>;
+  runner?: Pick<RunnerOptions, 'quietMs' | 'lineTimeoutMs' | 'startTimeoutMs' | 'totalTimeoutMs' | 'onLine'>;
   /** check errors and other operator-facing notes */
   log?: (line: string) => void;
 }

@@ -31,9 +31,14 @@ export interface RunnerOptions {
    */
   totalTimeoutMs?: number;
   engine?: CheckEngine;
+  /** called after each typed line: how long it took and what ended the wait (for `nslab grade --verbose`) */
+  onLine?: (line: number, text: string, ms: number, how: LineEnd) => void;
   cols?: number;
   rows?: number;
 }
+
+/** what let the next line go: the command log, a continuation prompt, silence, the terminal closing, or the line timeout */
+export type LineEnd = 'prompt' | 'continuation' | 'quiet' | 'exited' | 'timeout';
 
 export class TranscriptError extends Error {
   constructor(message: string) {
@@ -42,11 +47,26 @@ export class TranscriptError extends Error {
   }
 }
 
-interface Term { n: number; pty: IPty; text: string; lastOutput: number; exited: boolean }
+interface Term {
+  n: number;
+  pty: IPty;
+  text: string;
+  lastOutput: number;
+  /** counts output chunks: "output since the line was sent" must not rest on ms clocks (echo arrives in < 1 ms) */
+  chunks: number;
+  exited: boolean;
+}
 
 const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]|\x1b[()][0-9A-Za-z]/g;
 const KEEP_TEXT = 64 * 1024;
 const CONTINUATION = /(?:^|\n)(?:> |>>> |\.\.\. )$/;
+/**
+ * A continuation prompt counts once the screen has rested this long on it. Short,
+ * because a heredoc of a 60-line C file waits this long per line; not zero, because
+ * output that merely passes through a "> " line must not count.
+ */
+const CONTINUATION_QUIET_MS = 40;
+const POLL_MS = 15;
 
 /** Terminal output as plain text: escape sequences removed, CR/LF normalised. */
 export function plainText(raw: string): string {
@@ -83,13 +103,14 @@ export class TranscriptRunner {
           await sleep(item.ms);
           break;
         case 'ctrl':
-          await this.send(ctrlByte(item.char));
-          break;
-        case 'type':
+        case 'type': {
+          const t0 = Date.now();
           // a raw Tab would trigger completion; Ctrl-V (readline's quoted-insert, the
           // tty's LNEXT) makes it a literal tab, as in a heredoc'd Makefile
-          await this.send(`${item.text.replace(/\t/g, '\x16\t')}\r`);
+          const how = await this.send(item.kind === 'ctrl' ? ctrlByte(item.char) : `${item.text.replace(/\t/g, '\x16\t')}\r`);
+          this.opts.onLine?.(item.line, item.kind === 'ctrl' ? `#!ctrl ${item.char}` : item.text, Date.now() - t0, how);
           break;
+        }
       }
     }
     // let late output and the last command's evaluation land before the caller reads results
@@ -112,10 +133,11 @@ export class TranscriptRunner {
     if (existing && !existing.exited) return existing;
     const ready = this.waitForEvent(n, this.opts.startTimeoutMs ?? 20_000, (e) => e.kind === 'ready');
     const pty = this.sandbox.spawnPty({ terminal: n, cols: this.opts.cols ?? 120, rows: this.opts.rows ?? 40 });
-    const term: Term = { n, pty, text: existing?.text ?? '', lastOutput: Date.now(), exited: false };
+    const term: Term = { n, pty, text: existing?.text ?? '', lastOutput: Date.now(), chunks: 0, exited: false };
     pty.onData((d) => {
       term.text = (term.text + plainText(d)).slice(-KEEP_TEXT);
       term.lastOutput = Date.now();
+      term.chunks++;
     });
     pty.onExit(() => { term.exited = true; });
     this.terms.set(n, term);
@@ -136,33 +158,35 @@ export class TranscriptRunner {
   }
 
   /** Type into the current terminal and wait until it is ready for more. */
-  private async send(data: string): Promise<void> {
+  private async send(data: string): Promise<LineEnd> {
     const term = await this.openTerminal(this.current);
     const quietMs = this.opts.quietMs ?? 1500;
     const started = Date.now();
     const event = this.waitForEvent(term.n, this.opts.lineTimeoutMs ?? 60_000, () => true);
     term.lastOutput = started;
+    const chunksBefore = term.chunks;
     term.pty.write(data);
     let stop = false;
     // poll the cheap conditions; the event resolves the wait as soon as it arrives
-    const byEvent = await Promise.race([
-      event.promise,
-      (async () => {
+    const how = await Promise.race<LineEnd>([
+      event.promise.then((ok) => (ok ? 'prompt' : 'timeout')),
+      (async (): Promise<LineEnd> => {
         while (!stop) {
-          await sleep(50);
+          await sleep(POLL_MS);
           const quiet = Date.now() - term.lastOutput;
-          if (term.exited) return false;
-          if (quiet >= 150 && term.lastOutput > started && CONTINUATION.test(term.text)) return false;
-          if (quiet >= quietMs) return false;
-          if (Date.now() - started >= (this.opts.lineTimeoutMs ?? 60_000)) return false;
+          if (term.exited) return 'exited';
+          if (quiet >= CONTINUATION_QUIET_MS && term.chunks > chunksBefore && CONTINUATION.test(term.text)) return 'continuation';
+          if (quiet >= quietMs) return 'quiet';
+          if (Date.now() - started >= (this.opts.lineTimeoutMs ?? 60_000)) return 'timeout';
         }
-        return false;
+        return 'timeout';
       })(),
     ]);
     stop = true;
     event.cancel();
     // after a command event the engine is already evaluating; wait so the next line
     // cannot change the state before this command's effect was seen
-    if (byEvent) await this.opts.engine?.idle();
+    if (how === 'prompt') await this.opts.engine?.idle();
+    return how;
   }
 }
