@@ -19,7 +19,7 @@ export const SECRET = 'test-instructor-secret-0123456789';
 
 export interface ClassroomServer extends TestServer { setup: ClassroomSetup; dataDir: string; dbFile: string }
 
-export async function startClassroomServer(o: { dataDir?: string; classroom?: Partial<ClassroomOptions>; app?: Partial<AppOptions> } = {}): Promise<ClassroomServer> {
+export async function startClassroomServer(o: { dataDir?: string; port?: number; classroom?: Partial<ClassroomOptions>; app?: Partial<AppOptions> } = {}): Promise<ClassroomServer> {
   const dataDir = o.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'nslab-classroom-srv-'));
   const dbFile = path.join(dataDir, 'classroom.db');
   const logs: string[] = [];
@@ -30,7 +30,7 @@ export async function startClassroomServer(o: { dataDir?: string; classroom?: Pa
   });
   const lab = createApp({ backend: await realBackend(), webRoot: null, log: (l) => logs.push(l), lessons: setup.lessons, maxSessions: setup.suggestedMaxSessions, ...o.app });
   setup.connect(lab, []);
-  const addr = await lab.listen(0, '127.0.0.1');
+  const addr = await lab.listen(o.port ?? 0, '127.0.0.1');
   return {
     lab, logs, setup, dataDir, dbFile,
     base: `http://127.0.0.1:${addr.port}`, wsBase: `ws://127.0.0.1:${addr.port}`,

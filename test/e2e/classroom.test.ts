@@ -50,16 +50,17 @@ async function waitForPrompt(page: Page): Promise<void> {
   throw new Error(`no prompt in terminal 1:\n${rows.join('\n')}`);
 }
 
-async function learnerJoins(code: string, name: string): Promise<Page> {
+async function learnerJoins(code: string, name: string, base = srv.base, wait = true): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${srv.base}/#/join/${code}`);
+  await page.goto(`${base}/#/join/${code}`);
   await page.fill('#join-name', name);
   await page.click('form.cr-join button[type=submit]');
   await page.waitForSelector('.cr-lesson[data-lesson="sample-hostname"] a', { timeout: WAIT });
   await page.click('.cr-lesson[data-lesson="sample-hostname"] a');
+  if (!wait) return page;
   await page.waitForSelector('.conn-open', { timeout: WAIT });
   await waitForPrompt(page);
   expect(errors).toEqual([]);
@@ -118,5 +119,55 @@ describe('classroom in Chromium', () => {
     expect(insErrors).toEqual([]);
     await bob.close();
     await ada.close();
+  });
+
+  it('beyond capacity a learner sees their place in line and gets in when a seat frees', async () => {
+    const small = await startClassroomServer({ classroom: { capacity: 1 }, app: { webRoot } });
+    try {
+      const w = await (await fetch(`${small.base}/api/classroom/workshops`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'Small room', lessons: ['sample-hostname'] }) })).json() as { code: string };
+      const first = await learnerJoins(w.code, 'First', small.base);
+      const second = await learnerJoins(w.code, 'Second', small.base, false);
+      await second.waitForSelector('.cr-strip-msg.is-warn', { timeout: WAIT });
+      expect(await second.textContent('.cr-strip-msg')).toMatch(/number 1 in line/);
+      // the first learner leaves the lesson (back to the workshop) and ends their seat
+      const token = await first.evaluate(() => JSON.parse(localStorage.getItem('nslab.learner')!).token as string);
+      await fetch(`${small.base}/api/classroom/me/session`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      await second.waitForSelector('.conn-open', { timeout: WAIT });
+      await waitForPrompt(second);
+      expect(await second.$('.cr-strip-msg.is-warn')).toBeNull();
+      await first.close();
+      await second.close();
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('after a server restart the learner gets a fresh machine, a notice, and their progress', async () => {
+    let one = await startClassroomServer({ app: { webRoot } });
+    const port = Number(new URL(one.base).port);
+    try {
+      const w = await (await fetch(`${one.base}/api/classroom/workshops`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'Restart', lessons: ['sample-hostname'] }) })).json() as { code: string };
+      const page = await learnerJoins(w.code, 'Lin', one.base);
+      await page.locator('.term-panel[data-terminal="1"] .xterm-helper-textarea').focus();
+      await page.keyboard.type('readlink /proc/$$/ns/uts');
+      await page.keyboard.press('Enter');
+      const passedOnBoard = async (base: string) => (await (await fetch(`${base}/api/classroom/workshops/${w.code}`, { headers: { authorization: `Bearer ${SECRET}` } })).json()).counts[0] === 1;
+      for (let i = 0; i < 400 && !(await passedOnBoard(one.base)); i++) await page.waitForTimeout(50);
+      expect(await passedOnBoard(one.base)).toBe(true);
+
+      await one.close();
+      one = await startClassroomServer({ app: { webRoot }, dataDir: one.dataDir, port });
+      // the page notices its session is gone and offers a new one
+      await page.waitForSelector('.banner-actions button', { timeout: WAIT });
+      await page.click('.banner-actions button');
+      await page.waitForSelector('.cr-strip-msg.is-info', { timeout: WAIT });
+      expect(await page.textContent('.cr-strip-msg')).toMatch(/restarted.*1 steps? passed/);
+      await page.waitForSelector('.conn-open', { timeout: WAIT });
+      // the first step is green again in the step list of the fresh session
+      await page.waitForFunction(() => /1 of 3/.test(document.body.textContent ?? ''), null, { timeout: WAIT });
+      await page.close();
+    } finally {
+      await one.close();
+    }
   });
 });
