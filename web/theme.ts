@@ -41,7 +41,8 @@ export function initTheme(): void {
   apply();
 }
 
-/** xterm colours that match the page palettes in styles.css */
+/** xterm colours that match the page palettes in styles.css; the light set is dark enough
+ *  for 4.5:1 contrast on the light background (bold green prompts included) */
 export const TERMINAL_THEMES = {
   dark: {
     background: '#0f1320', foreground: '#dfe3ee', cursor: '#7aa2ff', cursorAccent: '#0f1320',
@@ -52,7 +53,7 @@ export const TERMINAL_THEMES = {
   light: {
     background: '#fbfcfe', foreground: '#1d2433', cursor: '#3a5ccc', cursorAccent: '#fbfcfe',
     selectionBackground: '#c9d6fb', selectionInactiveBackground: '#dde4f7',
-    black: '#1d2433', red: '#c4314b', green: '#2a7d3f', yellow: '#946300', blue: '#3a5ccc', magenta: '#8a3fb8', cyan: '#0f7a88', white: '#8a93a6',
-    brightBlack: '#5c6680', brightRed: '#d9455f', brightGreen: '#359a4f', brightYellow: '#b07a00', brightBlue: '#4d6fe0', brightMagenta: '#a052d1', brightCyan: '#1592a3', brightWhite: '#b8c0d0',
+    black: '#1d2433', red: '#c4314b', green: '#21763a', yellow: '#8a5d00', blue: '#3a5ccc', magenta: '#8a3fb8', cyan: '#0d6f7c', white: '#677086',
+    brightBlack: '#5c6680', brightRed: '#b8283f', brightGreen: '#1f7a37', brightYellow: '#7f5700', brightBlue: '#3553c2', brightMagenta: '#8f3dbf', brightCyan: '#0c6b78', brightWhite: '#5c6680',
   },
 } as const;

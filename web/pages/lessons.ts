@@ -44,7 +44,7 @@ export const lessonListPage: PageFactory = (root) => {
     const complete = progress !== null && progress.done >= progress.total;
     const titleId = `lesson-card-${l.id}`;
     return h('li', { class: `lesson-card${complete ? ' is-complete' : ''}` },
-      h('a', { class: 'lesson-card-link', href: href.lesson(l.id), 'aria-labelledby': titleId },
+      h('a', { class: 'lesson-card-link', href: href.lesson(l.id) },
         h('div', { class: 'lesson-card-top' },
           h('span', { class: 'lesson-card-number', 'aria-hidden': 'true' }, String(n).padStart(2, '0')),
           h('span', { class: 'lesson-card-minutes' }, icon('clock'), t('list.minutes', { n: l.minutes })),

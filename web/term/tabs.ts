@@ -311,7 +311,9 @@ export class TerminalTabs {
     const tab = h('button', { type: 'button', role: 'tab', id: tabId, 'aria-controls': panelId, 'aria-selected': 'false', tabindex: '-1', class: 'term-tab', 'data-terminal': String(n) },
       icon('terminal'), h('span', { class: 'term-tab-label' }), h('kbd', { class: 'term-tab-key', 'aria-hidden': 'true' }, `Alt ${n}`));
     tab.addEventListener('click', () => this.select(n, true));
-    const closeBtn = h('button', { type: 'button', class: 'term-tab-close', tabindex: '-1' }, icon('close'));
+    // a tablist may only contain tabs: the mouse's close button is hidden from assistive
+    // technology, which closes the focused tab with Delete instead (listed in the shortcuts)
+    const closeBtn = h('button', { type: 'button', class: 'term-tab-close', tabindex: '-1', 'aria-hidden': 'true' }, icon('close'));
     closeBtn.addEventListener('click', () => this.closeTerminal(n));
     const tabItem = h('div', { class: 'term-tab-item', role: 'presentation' }, tab, closeBtn);
     const panel = h('div', { class: 'term-panel', role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, hidden: true, 'data-terminal': String(n) });
