@@ -135,6 +135,10 @@ describe('classroom in Chromium', () => {
       await second.waitForSelector('.conn-open', { timeout: WAIT });
       await waitForPrompt(second);
       expect(await second.$('.cr-strip-msg.is-warn')).toBeNull();
+      // "all lessons" inside a workshop leads back to the workshop, not the public list
+      await second.click('.back-link');
+      await second.waitForSelector('.cr-lessons', { timeout: WAIT });
+      expect(new URL(second.url()).hash).toBe('#/workshop');
       await first.close();
       await second.close();
     } finally {

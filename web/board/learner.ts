@@ -145,8 +145,27 @@ export const workshopLessonPage: PageFactory = (root, params) => {
     }
   });
   const page = lessonPage(host, { id: lessonId });
+
+  // Inside a workshop, "all lessons" means the workshop and "next lesson" means the
+  // workshop's next lesson: a link to the public list or a public lesson page would
+  // start an anonymous session whose progress the instructor never sees.
+  const redirect = (e: MouseEvent) => {
+    const a = (e.target as Element | null)?.closest?.('a[href^="#/"]') as HTMLAnchorElement | null;
+    if (!a || a.target === '_blank' || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    const to = a.getAttribute('href')!;
+    if (to !== '#/' && !to.startsWith('#/lessons/')) return;
+    e.preventDefault();
+    if (to === '#/') { location.hash = classroomHref.workshop(); return; }
+    void classroomApi.me(token).then((v) => {
+      const i = v.lessons.findIndex((l) => l.id === lessonId);
+      const next = v.lessons.slice(i + 1).find((l) => l.passed < l.total) ?? v.lessons.find((l) => l.passed < l.total && l.id !== lessonId);
+      location.hash = next ? classroomHref.lesson(next.id) : classroomHref.workshop();
+    }, () => { location.hash = classroomHref.workshop(); });
+  };
+  host.addEventListener('click', redirect, true);
   return {
     unmount() {
+      host.removeEventListener('click', redirect, true);
       disposed = true;
       setSessionProvider(null);
       page.unmount();
