@@ -300,10 +300,20 @@ export default defineChecks({
 
   'ipc-limits': async (lab) => {
     const c = await ctx(lab);
-    const names = Object.keys(IPC_SYSCTL_DEFAULTS);
+    // every sysctl read is a helper process per namespace: read only the limits the
+    // learner has named in a command (`sysctl -w kernel.msgmni=64`, `echo 64 > /proc/sys/kernel/msgmni`)
+    const typed = lab.commands().map((e) => e.command.replace(/\//g, '.')).join('\n');
+    const names = Object.keys(IPC_SYSCTL_DEFAULTS).filter((n) => new RegExp(`\\b${n.replace(/\./g, '\\.')}\\b`).test(typed));
+    const children = childNamespaces(c, 'ipc');
+    if (!names.length) {
+      return pending(children.size ? {
+        en: 'Your child IPC namespace still has the default limits: run `sysctl -w kernel.msgmni=64` in it.',
+        ko: '자식 IPC 네임스페이스의 한도가 아직 기본값입니다. 그 안에서 `sysctl -w kernel.msgmni=64`를 실행하세요.',
+        zh: '子 IPC 命名空间的限制仍是默认值：在其中运行 `sysctl -w kernel.msgmni=64`。',
+      } : NO_CHILD);
+    }
     const rootVals = new Map<string, string | null>();
     for (const n of names) rootVals.set(n, await lab.sysctl(c.init.hostPid, n).then(norm, () => null));
-    const children = childNamespaces(c, 'ipc');
     for (const p of children.values()) {
       for (const n of names) {
         const v = await lab.sysctl(p.hostPid, n).then(norm, () => null);
