@@ -270,6 +270,45 @@ describe('web app + lab server in Chromium', () => {
     }
   });
 
+  it('a stale stored session (server restarted, session gone) is replaced by a new one without fuss', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await ctx.addInitScript((l) => {
+      if (!sessionStorage.getItem(`nslab.session.${l}`)) sessionStorage.setItem(`nslab.session.${l}`, JSON.stringify({ id: 'gone-session-id', token: 'x'.repeat(43) }));
+    }, LESSON);
+    const page = await ctx.newPage();
+    try {
+      await openLesson(page);
+      expect(JSON.parse((await page.evaluate((l) => sessionStorage.getItem(`nslab.session.${l}`), LESSON))!).id).not.toBe('gone-session-id');
+      expect(await page.locator('.banner').count()).toBe(0);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('the same session opened in a second tab takes over; the first tab says so and can take it back', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const first = await ctx.newPage();
+    try {
+      await openLesson(first);
+      const stored = await first.evaluate((l) => sessionStorage.getItem(`nslab.session.${l}`), LESSON);
+      // "duplicate tab" copies sessionStorage: the second tab re-attaches to the same session
+      const second = await ctx.newPage();
+      await second.addInitScript(([l, v]) => sessionStorage.setItem(`nslab.session.${l}`, v), [LESSON, stored!] as const);
+      await openLesson(second);
+      const banner = first.locator('.banner-warning');
+      await banner.waitFor({ timeout: WAIT });
+      expect(await banner.innerText()).toContain('another');
+      await typeInto(second, 1, 'echo from-second');
+      await banner.locator('button').click();
+      await first.waitForSelector('.conn-open', { timeout: WAIT });
+      // the same shells: what the second tab typed is in the first tab's replay
+      await waitForRow(first, 1, (r) => r === 'from-second', 'the shared shell\'s output');
+      await second.locator('.banner-warning').waitFor({ timeout: WAIT });
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('a full lab says so, with the server\'s reason, and does not pretend to connect', async () => {
     const small = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, maxSessions: 1 });
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
