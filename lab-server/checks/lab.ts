@@ -29,13 +29,27 @@ export function createLab(sandbox: Sandbox, opts: { lang: Lang; terminalText?: T
     return p;
   };
   const probe = sandbox.probe;
+  const processes = () => once('processes', () => probe.processes());
+  /**
+   * What a per-process probe really depends on is the process's namespace, so the
+   * memo key is the namespace inode when the round's process list knows the pid:
+   * a check looping over twenty shells in one IPC namespace costs one `ipc` probe,
+   * not twenty (each probe runs a helper process). Unknown pids fall back to the pid.
+   */
+  const nsKey = async (hostPid: number, kinds: ('ipc' | 'uts' | 'net')[]): Promise<string> => {
+    const p = (await processes().catch(() => [])).find((x) => x.hostPid === hostPid);
+    return p ? `ns:${kinds.map((k) => p.ns[k]).join(':')}` : `pid:${hostPid}`;
+  };
+  const byNs = <T>(what: string, hostPid: number, kinds: ('ipc' | 'uts' | 'net')[], f: () => Promise<T>): Promise<T> =>
+    nsKey(hostPid, kinds).then((key) => once(`${what}:${key}`, f));
   return {
-    processes: () => once('processes', () => probe.processes()),
+    processes,
     rootNamespaces: () => once('root', () => probe.rootNamespaces()),
-    ipc: (hostPid) => once(`ipc:${hostPid}`, () => probe.sysvipc(hostPid)),
-    mqueue: (hostPid) => once(`mq:${hostPid}`, () => probe.mqueue(hostPid)),
-    sysctl: (hostPid, name) => once(`sysctl:${hostPid}:${name}`, () => probe.sysctl(hostPid, name)),
-    hostname: (hostPid) => once(`hostname:${hostPid}`, () => probe.hostname(hostPid)),
+    ipc: (hostPid) => byNs('ipc', hostPid, ['ipc'], () => probe.sysvipc(hostPid)),
+    mqueue: (hostPid) => byNs('mq', hostPid, ['ipc'], () => probe.mqueue(hostPid)),
+    // the probe reads /proc/sys inside the process's ipc, uts and net namespaces
+    sysctl: (hostPid, name) => byNs(`sysctl:${name}`, hostPid, ['ipc', 'uts', 'net'], () => probe.sysctl(hostPid, name)),
+    hostname: (hostPid) => byNs('hostname', hostPid, ['uts'], () => probe.hostname(hostPid)),
     mounts: (hostPid) => once(`mounts:${hostPid}`, () => probe.mounts(hostPid)),
     readFile: (hostPid, file) => once(`file:${hostPid}:${file}`, () => probe.readFile(hostPid, file)),
     cgroups: () => once('cgroups', () => probe.cgroups()),

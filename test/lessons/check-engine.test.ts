@@ -116,6 +116,28 @@ describe('check engine', () => {
     }
   });
 
+  it('probes each namespace once per round, however many processes share it', async () => {
+    const { createLab } = await import('../../lab-server/checks/lab.ts');
+    const sandbox = await backend.create({ label: 'check-engine test 4' });
+    try {
+      const a = shell(sandbox);
+      await a.ready;
+      await a.run('unshare --ipc sleep 1000 & sleep 1000 & sleep 1000 & true');
+      let calls = 0;
+      const real = sandbox.probe.sysvipc.bind(sandbox.probe);
+      sandbox.probe.sysvipc = (pid: number) => { calls++; return real(pid); };
+      const lab = createLab(sandbox, { lang: 'en' });
+      const procs = await lab.processes();
+      const namespaces = new Set(procs.map((p) => p.ns.ipc));
+      expect(namespaces.size).toBe(2);
+      const results = await Promise.all(procs.map((p) => lab.ipc(p.hostPid)));
+      expect(results).toHaveLength(procs.length);
+      expect(calls).toBe(2);
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+
   it('restores progress and stops quietly when the sandbox dies', async () => {
     const sandbox = await backend.create({ label: 'check-engine test 2' });
     let calls = 0;
