@@ -45,6 +45,8 @@ export class TerminalHub {
   private lastSteps: StepsEvent | null = null;
   private sandboxDead: string | null = null;
   private readonly flow: FlowOptions & { ackEveryBytes: number };
+  /** terminals whose input is being dropped (told once per episode) */
+  private readonly overflowing = new Set<number>();
 
   constructor(private readonly opts: HubOptions) {
     this.flow = { ...DEFAULT_FLOW, ...opts.flow };
@@ -153,7 +155,13 @@ export class TerminalHub {
     if (!t) return refuse('bad-terminal', `terminal ${f.terminal} is not open`, f.terminal);
     this.opts.onInputBytes?.(f.data.length);
     this.opts.onActivity?.();
-    t.input(f.data);
+    if (!t.input(f.data)) {
+      // once per overflow episode, not once per dropped frame
+      if (!this.overflowing.has(f.terminal)) {
+        this.overflowing.add(f.terminal);
+        this.sendError('input-overflow', `The program in terminal ${f.terminal} is not reading its input: 1 MiB is already waiting, so more typing is dropped until it reads. If it never will, close the terminal.`, f.terminal);
+      }
+    } else this.overflowing.delete(f.terminal);
   }
 
   private onText(buf: Buffer, refuse: (c: ErrorCode, m: string, t?: number) => void): void {
@@ -208,6 +216,10 @@ export class TerminalHub {
       t = new TerminalSession(pty, {
         terminal: n, cols, rows, scrollbackBytes: this.opts.scrollbackBytes, flow: this.flow, coalesceMs: this.opts.coalesceMs,
         onOutput: this.opts.onOutputBytes,
+        onInputDropped: (bytes) => {
+          this.overflowing.delete(n);
+          this.sendError('input-overflow', `The program in terminal ${n} did not read ${bytes} bytes of typed or pasted input for a few seconds; they were dropped.`, n);
+        },
       });
     } catch (e) {
       this.opts.log?.(`session ${this.opts.sessionId}: terminal ${n} failed to start: ${(e as Error).message}`);

@@ -213,6 +213,7 @@ export type ErrorCode =
   | 'bad-size' // cols/rows out of bounds
   | 'bad-terminal' // terminal number out of range, or not open (input/resize to a closed terminal)
   | 'not-ready' // message before hello
+  | 'input-overflow' // the program is not reading its input: 1 MiB waits already, or it waited for seconds; input was dropped
   | 'spawn-failed' // the sandbox could not start a shell
   | 'sandbox-dead' // the session's sandbox is gone; reset it
   | 'internal';

@@ -37,9 +37,46 @@ export interface TerminalOptions {
   maxFrameBytes?: number;
   /** bytes that went out to a client (for metrics) */
   onOutput?: (bytes: number) => void;
+  /** typed input was dropped because the program did not read it (see input) */
+  onInputDropped?: (bytes: number) => void;
 }
 
 export class SizeError extends Error {}
+
+/** input waiting for a program that does not read it; beyond this, input is dropped */
+export const MAX_QUEUED_INPUT = 1024 * 1024;
+
+/**
+ * Bytes node-pty holds for the pty because the kernel would not take them yet. This
+ * reads node-pty's (1.x, Unix) private write queue; if a later version changes it,
+ * the answer is 0 and input is simply not limited (never refused by mistake).
+ */
+function writeQueue(p: IPty): { buffer: Uint8Array; offset: number }[] | null {
+  const q = (p as unknown as { _writeStream?: { _writeQueue?: unknown } })._writeStream?._writeQueue;
+  return Array.isArray(q) ? q : null;
+}
+
+export function queuedInput(p: IPty): number {
+  let n = 0;
+  for (const t of writeQueue(p) ?? []) n += (t?.buffer?.length ?? 0) - (t?.offset ?? 0);
+  return n;
+}
+
+/**
+ * Drop input node-pty is still trying to write. While the kernel refuses it,
+ * node-pty retries on every turn of the event loop (setImmediate on EAGAIN), which
+ * costs the server CPU for as long as the program does not read; emptying the queue
+ * is what node-pty itself does on a write error, and its retry then stops.
+ */
+function dropQueuedInput(p: IPty): number {
+  const q = writeQueue(p);
+  const n = queuedInput(p);
+  if (q) q.length = 0;
+  return n;
+}
+
+/** input nobody reads for this long is dropped (see dropQueuedInput) */
+const STUCK_INPUT_MS = 3000;
 
 /** a flush at least this big marks a burst of output (see coalescing above) */
 const BURST_BYTES = 2048;
@@ -73,6 +110,8 @@ export class TerminalSession {
   private _cols: number;
   private _rows: number;
   private readonly onOutput: (bytes: number) => void;
+  private readonly onInputDropped: (bytes: number) => void;
+  private stuckTimer: NodeJS.Timeout | null = null;
   /**
    * Classroom wiring (issue 6): read-only observers of this terminal's output, for the
    * instructor's "watch a learner" view. They receive bytes only (no input path) and
@@ -88,12 +127,16 @@ export class TerminalSession {
     this.coalesceMs = opts.coalesceMs ?? 5;
     this.maxFrameBytes = Math.min(opts.maxFrameBytes ?? MAX_SERVER_FRAME_BYTES, MAX_SERVER_FRAME_BYTES);
     this.onOutput = opts.onOutput ?? (() => {});
+    this.onInputDropped = opts.onInputDropped ?? (() => {});
     this.pauser = new Pauser(() => pty.pause(), () => pty.resume());
     this.flow = new FlowControl(opts.flow ?? DEFAULT_FLOW, (blocked) => this.pauser.set('flow', blocked));
     pty.onData((s) => this.onData(s));
     pty.onExit(({ exitCode, signal }) => {
       // node-pty can report the exit before the last onData; flush what we have
       this.flush();
+      // input still queued can never be written now (node-pty would log EBADF for it)
+      dropQueuedInput(pty);
+      this.stopStuckWatch();
       this.exitInfo = { exitCode, signal: signal || null };
       for (const l of this.exitListeners) l(this.exitInfo);
     });
@@ -189,11 +232,46 @@ export class TerminalSession {
   /**
    * Keystrokes from the client. Bytes are decoded with a streaming decoder so a
    * character split across two WebSocket frames still reaches the shell intact.
+   *
+   * Returns false (and drops the input) when the program is not reading its input
+   * and MAX_QUEUED_INPUT bytes are already waiting: node-pty queues writes the
+   * kernel refuses in server memory without limit, so a client pasting into
+   * `sleep 1000` forever would otherwise grow the server without bound.
    */
-  input(data: Uint8Array): void {
-    if (this.exitInfo) return;
+  input(data: Uint8Array): boolean {
+    if (this.exitInfo) return true;
+    if (queuedInput(this.pty) > MAX_QUEUED_INPUT) return false;
     const s = this.inputDecoder.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     if (s) this.pty.write(s);
+    if (queuedInput(this.pty) > 0) this.watchStuckInput();
+    return true;
+  }
+
+  /**
+   * While input is queued, check once a second whether the program reads it; if the
+   * queue has not shrunk for STUCK_INPUT_MS, drop it and tell the client. Ordinary
+   * typing never queues (the kernel takes it at once), so this runs only after a
+   * paste into a program that does not read.
+   */
+  private watchStuckInput(): void {
+    if (this.stuckTimer) return;
+    let last = queuedInput(this.pty);
+    let since = Date.now();
+    this.stuckTimer = setInterval(() => {
+      const q = queuedInput(this.pty);
+      if (q === 0 || this.exitInfo) return this.stopStuckWatch();
+      if (q < last) { last = q; since = Date.now(); return; }
+      if (Date.now() - since >= STUCK_INPUT_MS) {
+        this.stopStuckWatch();
+        this.onInputDropped(dropQueuedInput(this.pty));
+      }
+    }, 1000);
+    this.stuckTimer.unref();
+  }
+
+  private stopStuckWatch(): void {
+    if (this.stuckTimer) clearInterval(this.stuckTimer);
+    this.stuckTimer = null;
   }
 
   /** type text (e.g. a lesson's run button) */
@@ -218,11 +296,22 @@ export class TerminalSession {
     return stripAnsi(this.scrollback.snapshot().toString('utf8'));
   }
 
+  /**
+   * End the terminal. SIGTERM, because the pty's process is the sandbox's script(1)
+   * relay: it ignores SIGHUP, and on SIGTERM hangs up the shell inside and exits
+   * (in a second or two: an interactive bash ignores SIGTERM). SIGKILL would end the
+   * relay at once but orphan the shell and its jobs in the sandbox, so it is only
+   * the fallback.
+   */
   kill(): void {
     this.flush();
-    if (this.timer) clearTimeout(this.timer);
-    if (!this.exitInfo) {
-      try { this.pty.kill('SIGHUP'); } catch { /* already gone */ }
-    }
+    if (this.exitInfo) return;
+    dropQueuedInput(this.pty); // nobody wants it now, and it could only fail once the pty closes
+    this.stopStuckWatch();
+    try { this.pty.kill('SIGTERM'); } catch { /* already gone */ }
+    const fallback = setTimeout(() => {
+      if (!this.exitInfo) try { this.pty.kill('SIGKILL'); } catch { /* already gone */ }
+    }, 5000);
+    fallback.unref();
   }
 }

@@ -122,6 +122,26 @@ describe('terminals over the socket', () => {
     c.close();
   });
 
+  it('input to a program that never reads it is bounded, with a clear error', async () => {
+    const s = await createSession(srv);
+    const c = await LabClient.connect(srv, s);
+    await c.open(1);
+    c.type(1, 'sleep 600\r');
+    await new Promise((r) => setTimeout(r, 300));
+    const chunk = 'a'.repeat(60 * 1024);
+    for (let i = 0; i < 40; i++) c.type(1, chunk);
+    const e = await c.waitEvent('error', (x) => x.code === 'input-overflow');
+    expect(e).toMatchObject({ terminal: 1, message: expect.stringMatching(/not reading its input/) });
+    expect(c.events.filter((x) => x.type === 'error' && x.code === 'input-overflow')).toHaveLength(1);
+    // closing the terminal gets the learner out
+    c.send({ type: 'close', terminal: 1 });
+    await c.waitEvent('exited', (x) => x.terminal === 1);
+    await c.open(1);
+    await c.run(1, 'echo fine');
+    await c.waitScreen(1, /^fine$/m);
+    c.close();
+  });
+
   it('resize: bounds are enforced, good sizes reach the shell', async () => {
     const s = await createSession(srv);
     const c = await LabClient.connect(srv, s);

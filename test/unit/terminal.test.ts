@@ -7,7 +7,7 @@ import * as pty from 'node-pty';
 import { describe, expect, it } from 'vitest';
 import { FlowControl, Pauser } from '../../lab-server/terminal/flow.ts';
 import { ScrollbackRing, stripAnsi } from '../../lab-server/terminal/scrollback.ts';
-import { checkSize, SizeError, TerminalSession } from '../../lab-server/terminal/terminal.ts';
+import { checkSize, MAX_QUEUED_INPUT, queuedInput, SizeError, TerminalSession } from '../../lab-server/terminal/terminal.ts';
 import { safeCut, splitUtf8 } from '../../lab-server/terminal/utf8.ts';
 import { clientMessageSchema, decodeTerminalFrame, encodeTerminalFrame } from '../../lab-server/terminal/protocol.ts';
 
@@ -196,6 +196,35 @@ describe('TerminalSession on a real pty', () => {
     t.input(bytes.subarray(4));
     await until(() => out.includes('got:'), 'echo');
     await until(() => /got:세계/.test(out), 'intact characters');
+  });
+
+  it('bounds input queued for a program that does not read it', async () => {
+    const t = hostTerminal('sleep 30');
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let accepted = 0;
+    for (let i = 0; i < 100; i++) if (t.input(chunk)) accepted++;
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted).toBeLessThan(100);
+    expect(queuedInput(t.pty)).toBeLessThanOrEqual(MAX_QUEUED_INPUT + chunk.length);
+    t.kill();
+  });
+
+  it('drops input a program leaves unread for seconds, so node-pty stops retrying it', async () => {
+    let dropped = 0;
+    // raw mode: the kernel stops taking input at its 4 KiB buffer (in canonical mode it
+    // swallows and discards the excess, so nothing stays queued)
+    const t = hostTerminal('stty raw -echo; sleep 30', { onInputDropped: (n) => { dropped = n; } });
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 4; i++) t.input(Buffer.alloc(64 * 1024, 0x61));
+    expect(queuedInput(t.pty)).toBeGreaterThan(0);
+    await until(() => dropped > 0, 'the unread input to be dropped');
+    expect(queuedInput(t.pty)).toBe(0);
+    // and the server is idle again: no retry loop left
+    const c0 = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 500));
+    const c = process.cpuUsage(c0);
+    expect((c.user + c.system) / 1000).toBeLessThan(200);
+    t.kill();
   });
 
   it('rejects absurd sizes and applies good ones', () => {
