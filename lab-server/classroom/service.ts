@@ -335,13 +335,15 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
       if (entry) this.queue.splice(this.queue.indexOf(entry), 1);
     }
 
-    const sessions = await this.store.sessions(learner.id);
-    const earlier = sessions.filter((s) => s.lessonId === lesson).at(-1);
-    const passed = (await this.store.learnerStepResults(learner.id)).filter((r) => r.lessonId === lesson && r.status === 'pass').length;
+    // the seat is taken now, in the same tick as the decision: concurrent calls see it
     this.creating++;
     let handle: LabSessionHandle;
+    let earlier;
+    let passed = 0;
     const owner = { learnerId: learner.id, workshopId: w.id, lesson };
     try {
+      earlier = (await this.store.sessions(learner.id)).filter((s) => s.lessonId === lesson).at(-1);
+      passed = (await this.store.learnerStepResults(learner.id)).filter((r) => r.lessonId === lesson && r.status === 'pass').length;
       handle = await this.creatingFor.run(owner, () => this.sessions!.create({ lesson, lang, label: `workshop ${w.code} learner ${learner.id}` }));
     } catch (err) {
       if (err instanceof LabFullError) {

@@ -143,6 +143,23 @@ describe('capacity', () => {
   });
 });
 
+describe('capacity under concurrency', () => {
+  it('simultaneous requests never overshoot capacity, and queue positions are distinct', async () => {
+    const small = await startClassroomServer({ classroom: { capacity: 3 } });
+    try {
+      const w = await createWorkshop(small.base);
+      const learners = await Promise.all(Array.from({ length: 8 }, (_, i) => join(small.base, w.code, `P${i}`)));
+      const results = await Promise.all(learners.map((l) => openLesson(small.base, l.token)));
+      expect(results.filter((r) => r.status === 201)).toHaveLength(3);
+      const positions = results.filter((r) => r.status === 202).map((r) => r.body.position).sort();
+      expect(positions).toEqual([1, 2, 3, 4, 5]);
+      expect((await call(small.base, 'GET', `/api/classroom/workshops/${w.code}`, { token: SECRET })).body.capacity).toMatchObject({ active: 3, queued: 5 });
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('live board, progress and watching', () => {
   it('the board updates live when a learner passes a step; watching is read-only', async () => {
     const w = await createWorkshop(srv.base, ['sample-hostname'], 'Live');
