@@ -59,6 +59,7 @@ async function learnerJoins(code: string, name: string, base = srv.base, wait = 
   await page.fill('#join-name', name);
   await page.click('form.cr-join button[type=submit]');
   await page.waitForSelector('.cr-lesson[data-lesson="sample-hostname"] a', { timeout: WAIT });
+  if (process.env.NSLAB_E2E_SHOTS) await page.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, `workshop-${name}.png`) });
   await page.click('.cr-lesson[data-lesson="sample-hostname"] a');
   if (!wait) return page;
   await page.waitForSelector('.conn-open', { timeout: WAIT });
@@ -78,6 +79,7 @@ describe('classroom in Chromium', () => {
     expect(ins.url()).not.toContain(SECRET);
     await ins.fill('#ws-title', 'Namespaces morning');
     await ins.check('#pick-sample-hostname');
+    if (process.env.NSLAB_E2E_SHOTS) await ins.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, 'instructor.png') });
     await ins.click('form.cr-create button[type=submit]');
     const codeEl = await ins.waitForSelector('.cr-big-code', { timeout: WAIT });
     const code = (await codeEl.textContent())!.trim();
