@@ -55,6 +55,8 @@ export interface AppOptions {
   flow?: FlowOptions & { ackEveryBytes?: number };
   coalesceMs?: number;
   helloTimeoutMs?: number;
+  /** sockets waiting for their hello, over all sessions (default 256); more are closed with 1013 */
+  maxPendingSockets?: number;
   log?: (line: string) => void;
 }
 
@@ -221,7 +223,7 @@ export function createApp(opts: AppOptions): LabServer {
   // a slow client must not hold a connection forever
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
-  const wss = attachSockets(server, sessions, { allowedOrigins, helloTimeoutMs: opts.helloTimeoutMs, log });
+  const wss = attachSockets(server, sessions, { allowedOrigins, helloTimeoutMs: opts.helloTimeoutMs, maxPendingSockets: opts.maxPendingSockets, log });
 
   const reaper = setInterval(() => {
     sessions.reap().catch((e: Error) => log(`reaper: ${e.message}`));

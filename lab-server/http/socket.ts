@@ -16,6 +16,8 @@ const SOCKET_PATH = /^\/api\/sessions\/([A-Za-z0-9_-]{1,64})\/socket$/;
 export interface SocketOptions {
   allowedOrigins: readonly string[];
   helloTimeoutMs?: number;
+  /** sockets past the upgrade but before hello, over all sessions; more are closed with 1013 */
+  maxPendingSockets?: number;
   log: (line: string) => void;
 }
 
@@ -23,6 +25,8 @@ export function attachSockets(server: Server, sessions: SessionManager, opts: So
   // maxPayload: ws closes with 1009 on anything bigger, before buffering it all
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: false });
   const helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
+  const maxPending = opts.maxPendingSockets ?? 256;
+  let pending = 0;
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     let url: URL;
@@ -49,10 +53,19 @@ export function attachSockets(server: Server, sessions: SessionManager, opts: So
         ws.close(CloseCode.unauthorized, 'Wrong session token.');
         return;
       }
+      // sockets waiting for hello hold memory and a timer; a flood of them is refused
+      if (pending >= maxPending) {
+        ws.close(CloseCode.tryAgainLater, 'The lab server is busy; try again in a moment.');
+        return;
+      }
+      pending++;
+      let counted = true;
+      const settle = () => { if (counted) { counted = false; pending--; } };
       // wait for hello; nothing is sent before it
       const timer = setTimeout(() => ws.close(CloseCode.unauthorized, `No hello within ${Math.round(helloTimeoutMs / 1000)} s.`), helloTimeoutMs);
       const onFirst = (data: RawData, isBinary: boolean) => {
         clearTimeout(timer);
+        settle();
         ws.off('message', onFirst);
         let hello;
         try {
@@ -76,7 +89,7 @@ export function attachSockets(server: Server, sessions: SessionManager, opts: So
         session.hub.attachSocket(ws);
       };
       ws.on('message', onFirst);
-      ws.on('close', () => clearTimeout(timer));
+      ws.on('close', () => { clearTimeout(timer); settle(); });
       ws.on('error', (e) => opts.log(`socket error (session ${session.id}): ${e.message}`));
     });
   });

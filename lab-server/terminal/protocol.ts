@@ -74,6 +74,8 @@ export const CloseCode = {
   policy: 1008,
   /** a message bigger than MAX_CLIENT_MESSAGE_BYTES */
   tooBig: 1009,
+  /** too many sockets waiting for their hello right now; retry shortly */
+  tryAgainLater: 1013,
   /** missing or wrong token, or no hello in time */
   unauthorized: 4001,
   /** the Origin header is not allowed (cross-site WebSocket hijacking guard) */

@@ -144,6 +144,19 @@ describe('limits', () => {
     expect(limited!.body.error).toMatchObject({ code: 'rate-limited', message: expect.stringMatching(/Too many new sessions.*Retry in \d+ s/) });
   });
 
+  it('sockets that never say hello are capped', async () => {
+    const srv = await start({ maxPendingSockets: 2, createBurst: 100 });
+    const s = await createSession(srv);
+    const silent = [await LabClient.connect(srv, s, { hello: false }), await LabClient.connect(srv, s, { hello: false })];
+    const third = await LabClient.connect(srv, s, { hello: false });
+    expect(await third.waitClose()).toEqual({ code: CloseCode.tryAgainLater, reason: 'The lab server is busy; try again in a moment.' });
+    for (const c of silent) c.close();
+    await Promise.all(silent.map((c) => c.waitClose()));
+    const ok = await LabClient.connect(srv, s);
+    await ok.waitEvent('welcome');
+    ok.close();
+  });
+
   it('idle sessions are reaped and their sandboxes destroyed', async () => {
     const backend = await realBackend();
     const srv = await start({ idleTimeoutMs: 300, inactiveTimeoutMs: 1500, reapIntervalMs: 100, createBurst: 100 });
