@@ -195,6 +195,7 @@ export class SessionManager {
     try {
       s.runPluginDetach(this.log);
       const old = s.sandbox;
+      s.hub.releaseSandbox();
       await old.destroy().catch((e: Error) => this.log(`session ${s.id}: destroying old sandbox failed: ${e.message}`));
       if (this.inUse() > this.config.maxSessions) throw this.full();
       const started = process.hrtime.bigint();

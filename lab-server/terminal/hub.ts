@@ -80,6 +80,17 @@ export class TerminalHub {
     if (reset) this.send({ type: 'session-reset' });
   }
 
+  /**
+   * Let go of the current sandbox before it is destroyed on purpose (a reset): its
+   * shells are killed and its death is not reported as `sandbox-died`; the next
+   * setSandbox() sends `session-reset`.
+   */
+  releaseSandbox(): void {
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
+    this.killTerminals();
+  }
+
   /** send an event to the attached socket, if any */
   send(e: ServerEvent): void {
     if (e.type === 'steps') this.lastSteps = e;

@@ -238,6 +238,8 @@ describe('terminals over the socket', () => {
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ id: s.id, state: 'running', terminals: [] });
     await c.waitEvent('session-reset', undefined, from);
+    // a reset on purpose is not reported as the sandbox dying, nor the shell as exiting
+    expect(c.events.slice(from).filter((e) => e.type === 'sandbox-died' || e.type === 'exited')).toEqual([]);
     await c.open(1);
     await c.run(1, 'ls -a /root; echo listed');
     const screen = await c.waitScreen(1, /^listed$/m);
