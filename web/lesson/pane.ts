@@ -28,6 +28,8 @@ export class LessonPane {
   private readonly header: HTMLElement;
   private readonly stepList: HTMLOListElement;
   private readonly progressText: HTMLElement;
+  /** the current step's title in the sticky bar: where am I, one click to get back there */
+  private readonly currentLink: HTMLButtonElement;
   private readonly progressFill: HTMLElement;
   private readonly progressBar: HTMLElement;
   private readonly content: HTMLElement;
@@ -42,6 +44,8 @@ export class LessonPane {
     this.progressFill = h('span', { class: 'meter-fill' });
     this.progressBar = h('div', { class: 'meter meter-lg', role: 'progressbar', 'aria-valuemin': '0' }, this.progressFill);
     this.progressText = h('span', { class: 'progress-text' });
+    this.currentLink = h('button', { type: 'button', class: 'current-step-link' });
+    this.currentLink.addEventListener('click', () => this.focusCurrentStep());
     this.stepList = h('ol', { class: 'step-list' });
     this.completeSlot = h('div', { class: 'complete-slot' });
     this.content = h('article', { class: 'lesson-content' });
@@ -50,7 +54,7 @@ export class LessonPane {
     this.el = h('div', { class: 'lesson-pane' },
       this.header,
       // only the progress stays in view while scrolling; the full step list would eat the pane
-      h('div', { class: 'progress-sticky' }, this.progressText, this.progressBar),
+      h('div', { class: 'progress-sticky' }, this.currentLink, this.progressBar, this.progressText),
       this.completeSlot,
       h('nav', { class: 'step-nav', 'aria-labelledby': 'step-nav-title' },
         h('h2', { id: 'step-nav-title', class: 'step-nav-title' }),
@@ -145,6 +149,16 @@ export class LessonPane {
     const current = this.currentStepId();
     const { done, total } = this.progress;
     this.progressText.textContent = t('lesson.progress', { done, total });
+    const currentIndex = current ? lesson.steps.findIndex((s) => s.id === current) : -1;
+    this.currentLink.hidden = currentIndex < 0;
+    if (currentIndex >= 0) {
+      const title = lesson.steps[currentIndex].title;
+      setChildren(this.currentLink,
+        h('span', { class: 'visually-hidden' }, `${t('lesson.current')}: `),
+        h('span', { class: 'current-step-number' }, String(currentIndex + 1)),
+        h('span', { class: 'current-step-title' }, ` ${title}`));
+      this.currentLink.title = `${t('lesson.current')} (Alt+S)`;
+    }
     this.progressFill.style.width = total ? `${(100 * done) / total}%` : '0%';
     this.progressBar.setAttribute('aria-valuemax', String(total));
     this.progressBar.setAttribute('aria-valuenow', String(done));

@@ -335,6 +335,7 @@ export const lessonPage: PageFactory = (root, params) => {
         tabs.onReplayStart(ev.terminal);
         break;
       case 'replay-end':
+        tabs.onReplayEnd(ev.terminal);
         break;
       case 'exited':
         tabs.onExited(ev.terminal);

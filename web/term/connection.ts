@@ -16,6 +16,8 @@ export const CLOSE = {
   goingAway: 1001,
   policy: 1008,
   tooBig: 1009,
+  /** the server is busy accepting sockets: an ordinary retry with backoff */
+  tryAgainLater: 1013,
   unauthorized: 4001,
   badOrigin: 4003,
   unknownSession: 4004,

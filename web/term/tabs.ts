@@ -37,6 +37,10 @@ interface TermView {
   sentSize: { cols: number; rows: number } | null;
   /** opened on the server (an `opened` event arrived since the last connect) */
   live: boolean;
+  /** between replay-start and replay-end: old output, not news */
+  replaying: boolean;
+  /** when the shell (re)started: its first prompt is not news either */
+  openedAt: number;
 }
 
 /** Acks are coalesced: at most one per ACK_DELAY_MS unless this many bytes piled up. */
@@ -158,6 +162,7 @@ export class TerminalTabs {
       o.tab.setAttribute('aria-selected', String(on));
       o.tab.tabIndex = on ? 0 : -1;
       o.tabItem.classList.toggle('is-active', on);
+      if (on) o.tabItem.classList.remove('has-activity');
       o.panel.hidden = !on;
     }
     // a hidden terminal has no size; fit it now that it is visible
@@ -204,6 +209,7 @@ export class TerminalTabs {
     this.ensure(n);
     const v = this.views.get(n)!;
     v.live = true;
+    v.openedAt = Date.now();
     v.exited = false;
     v.tabItem.classList.remove('is-exited');
   }
@@ -211,7 +217,14 @@ export class TerminalTabs {
   onReplayStart(n: number): void {
     this.ensure(n);
     // the replay is everything the server still has; start from a clean screen
-    this.views.get(n)!.term.reset();
+    const v = this.views.get(n)!;
+    v.term.reset();
+    v.replaying = true;
+  }
+
+  onReplayEnd(n: number): void {
+    const v = this.views.get(n);
+    if (v) v.replaying = false;
   }
 
   onExited(n: number): void {
@@ -246,6 +259,8 @@ export class TerminalTabs {
     }
     // xterm may keep the buffer until it parses it, and the socket reuses nothing, but
     // copy anyway: subarray views into a frame must not outlive our control of it
+    // a dot on a background tab: something happened there (e.g. the other shell answered)
+    if (n !== this.active && !v.replaying && Date.now() - v.openedAt > 1500) v.tabItem.classList.add('has-activity');
     v.term.write(data.slice(), () => {
       v.unacked += len;
       if (v.unacked >= this.ackEvery) this.flushAck(v);
@@ -318,7 +333,7 @@ export class TerminalTabs {
     const tabItem = h('div', { class: 'term-tab-item', role: 'presentation' }, tab, closeBtn);
     const panel = h('div', { class: 'term-panel', role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, hidden: true, 'data-terminal': String(n) });
 
-    const v: TermView = { n, term, fit, search, tab, tabItem, panel, exited: false, unacked: 0, ackTimer: null, sentSize: null, live: false };
+    const v: TermView = { n, term, fit, search, tab, tabItem, panel, exited: false, unacked: 0, ackTimer: null, sentSize: null, live: false, replaying: false, openedAt: 0 };
     this.labelTab(v);
     this.tablist.append(tabItem);
     this.panels.append(panel);
