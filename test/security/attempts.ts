@@ -419,6 +419,30 @@ gcc -o abi abi.c && for abi in i386 x32; do ./abi $abi; echo "$abi exit=$?"; don
     },
   },
   {
+    group: 'escaping', name: "plant a program where the host-side probe helper execs `head` (lab.readFile in lesson checks)",
+    knownGap: 'docs/security.md, known gap 0: probe.readFile execs a binary of the sandbox in the host network and pid namespaces',
+    before: (c) => ({ connections: c.host.connections, env: (process.env.NSLAB_HOSTILE_MARK = c.marker) }),
+    script: (c) => `cat > /tmp/evil <<'EOF'
+#!/bin/bash
+{ echo "links: $(ip -o link | cut -d: -f2 | tr -d ' ' | tr '\\n' ' ')"; env | grep -c ${c.marker.slice(0, 6)} | sed 's/^/server-env: /'
+  timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${c.host.port} && cat <&3' | sed 's/^/host-service: /'; } > /tmp/pwned-out 2>&1
+echo forged
+EOF
+chmod +x /tmp/evil && mount --bind /tmp/evil /usr/bin/head && echo planted`,
+    check: async (r, c, before: { connections: number }) => {
+      expect(r.stdout).toContain('planted');
+      // a check reads a file of PID 1, as lessons' checks do all the time
+      const init = (await c.a.probe.processes()).find((p) => p.pid === 1)!;
+      const read = await c.a.probe.readFile(init.hostPid, '/etc/hostname').catch((e: Error) => e.message);
+      const report = (await c.a.exec(['bash', '-c', 'cat /tmp/pwned-out 2>/dev/null; umount /usr/bin/head; rm -f /tmp/pwned-out'])).stdout;
+      const reached = c.host.connections - before.connections;
+      // the safe outcome: the helper never ran the learner's program, so no report,
+      // no host interface, no server environment, no connection, and the real file
+      expect({ report, reached }).toEqual({ report: '', reached: 0 });
+      expect(read).toBe('nslab\n');
+    },
+  },
+  {
     group: 'escaping', name: 'kill or stop the sandbox init from inside',
     script: 'kill -KILL 1; kill -SEGV 1; kill -STOP 1; sleep 0.2; cat /proc/1/status | grep State',
     check: async (r, c) => {

@@ -76,7 +76,8 @@ it('has at least 40 attempts in every group the issue names', () => {
 for (const group of GROUPS) {
   describe(group, () => {
     for (const row of ATTEMPTS.filter((a) => a.group === group)) {
-      const test = row.knownGap ? it.fails : it;
+      // NSLAB_SHOW_GAPS=1 runs known gaps as ordinary tests, to see what the attack achieves
+      const test = row.knownGap && !process.env.NSLAB_SHOW_GAPS ? it.fails : it;
       test(row.knownGap ? `${row.name} [known gap: ${row.knownGap}]` : row.name, async () => {
         const { r, before } = await run(row);
         try {
