@@ -50,7 +50,11 @@ export const lessonPage: PageFactory = (root, params) => {
   });
 
   const tabs = new TerminalTabs({
-    input: (n, data) => socket?.input(n, data),
+    input: (n, data) => {
+      // the server postpones the idle end on any keystroke; the warning goes with it
+      if (bannerId === 'expiring-idle') clearBanner();
+      socket?.input(n, data);
+    },
     open: (n, cols, rows) => socket?.send({ type: 'open', terminal: n, cols, rows }),
     resize: (n, cols, rows) => socket?.send({ type: 'resize', terminal: n, cols, rows }),
     close: (n) => socket?.send({ type: 'close', terminal: n }),
@@ -133,7 +137,16 @@ export const lessonPage: PageFactory = (root, params) => {
     status.title = connState && (connState.kind === 'waiting' || connState.kind === 'closed') && connState.reason ? connState.reason : label;
   }
 
-  function showBanner(kind: 'error' | 'warning' | 'info', title: string, body: string | null, actions: { label: string; run: () => void; primary?: boolean }[] = []): void {
+  /** which banner is up, so that e.g. typing can clear exactly the idle warning */
+  let bannerId: string | null = null;
+
+  /**
+   * `focus` moves focus to the first action: only for states where the terminals are
+   * useless until the learner acts (dead sandbox, ended session). A reconnect notice must
+   * never take the keyboard away from someone typing.
+   */
+  function showBanner(kind: 'error' | 'warning' | 'info', title: string, body: string | null, actions: { label: string; run: () => void; primary?: boolean }[] = [], opts: { focus?: boolean; id?: string } = {}): void {
+    bannerId = opts.id ?? kind;
     const buttons = actions.map((a) => {
       const b = h('button', { type: 'button', class: `button${a.primary ? ' button-primary' : ''}` }, a.label);
       b.addEventListener('click', a.run);
@@ -144,10 +157,11 @@ export const lessonPage: PageFactory = (root, params) => {
       h('div', { class: 'banner-text' }, h('strong', null, title), body ? h('span', null, body) : null),
       buttons.length ? h('div', { class: 'banner-actions' }, buttons) : null,
     ));
-    buttons[0]?.focus({ preventScroll: true });
+    if (opts.focus) buttons[0]?.focus({ preventScroll: true });
   }
 
   function clearBanner(): void {
+    bannerId = null;
     banner.replaceChildren();
     if (fullTimer) clearInterval(fullTimer);
     fullTimer = null;
@@ -291,13 +305,13 @@ export const lessonPage: PageFactory = (root, params) => {
       starting = false;
       setCover(null);
       if (st.code === CLOSE.replaced) {
-        showBanner('warning', t('conn.replaced'), st.reason || null, [{ label: t('conn.useHere'), primary: true, run: () => { clearBanner(); socket?.reconnect(); } }]);
+        showBanner('warning', t('conn.replaced'), st.reason || null, [{ label: t('conn.useHere'), primary: true, run: () => { clearBanner(); socket?.reconnect(); } }], { focus: true });
       } else if (st.code === CLOSE.unknownSession || st.code === CLOSE.sessionEnded || st.code === CLOSE.unauthorized || st.code === CLOSE.normal) {
         // a session that ended cannot come back; the next visit must not try to re-attach
         storeSession(lessonId, null);
         showBanner('error', t('session.ended', { reason: st.reason || t('close.generic', { code: st.code }) }), null, [
           { label: t('session.new'), primary: true, run: () => { clearBanner(); tabs.clearAll(); void attachOrCreate(); } },
-        ]);
+        ], { focus: true });
       } else {
         showBanner('error', t('conn.offline'), st.reason || t('close.generic', { code: st.code }), [
           { label: t('conn.retryNow'), primary: true, run: () => { clearBanner(); socket?.reconnect(); } },
@@ -355,7 +369,15 @@ export const lessonPage: PageFactory = (root, params) => {
         break;
       case 'expiring': {
         const mins = Math.max(1, Math.round(ev.inMs / 60_000));
-        showBanner('info', t(ev.reason === 'idle' ? 'expiring.idle' : 'expiring.lifetime', { n: mins }), null, [{ label: t('dismiss'), run: () => clearBanner() }]);
+        if (ev.reason === 'idle') {
+          showBanner('info', t('expiring.idle', { n: mins }), null, [{ label: t('dismiss'), run: () => clearBanner() }], { id: 'expiring-idle' });
+        } else {
+          // the sandbox's lifetime cannot be extended, but a reset starts a fresh one
+          showBanner('info', t('expiring.lifetime', { n: mins }), null, [
+            { label: t('reset.button'), run: () => void reset(true) },
+            { label: t('dismiss'), run: () => clearBanner() },
+          ], { id: 'expiring-lifetime' });
+        }
         break;
       }
       case 'error':
@@ -370,7 +392,7 @@ export const lessonPage: PageFactory = (root, params) => {
   function showDied(reason: string | null): void {
     showBanner('error', t('died.title'), t('died.body', { reason: reason || t('died.unknown') }), [
       { label: t('died.reset'), primary: true, run: () => void reset(false) },
-    ]);
+    ], { focus: true });
   }
 
   async function reset(ask: boolean): Promise<void> {
