@@ -131,9 +131,9 @@ describe('classroom in Chromium', () => {
       const second = await learnerJoins(w.code, 'Second', small.base, false);
       await second.waitForSelector('.cr-strip-msg.is-warn', { timeout: WAIT });
       expect(await second.textContent('.cr-strip-msg')).toMatch(/number 1 in line/);
-      // the first learner leaves the lesson (back to the workshop) and ends their seat
-      const token = await first.evaluate(() => JSON.parse(localStorage.getItem('nslab.learner')!).token as string);
-      await fetch(`${small.base}/api/classroom/me/session`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      // the first learner goes back to the workshop and frees their machine
+      await first.click('.cr-strip a');
+      await first.click('button[data-leave]', { timeout: WAIT });
       await second.waitForSelector('.conn-open', { timeout: WAIT });
       await waitForPrompt(second);
       expect(await second.$('.cr-strip-msg.is-warn')).toBeNull();

@@ -64,7 +64,7 @@ export const workshopPage: PageFactory = (root) => {
     setChildren(body,
       h('div', { class: 'cr-ws-head' },
         h('h1', { tabindex: '-1', 'data-skip-target': '' }, v.workshop.title),
-        h('p', { class: 'muted' }, ct('ws.as', { name: v.learner.name })),
+        h('p', { class: 'muted' }, ct('ws.as', { name: v.learner.name }), v.workshop.endsAt ? [' · ', ct('ws.ends', { time: new Date(v.workshop.endsAt).toLocaleString() })] : null),
       ),
       v.workshop.closed ? h('div', { class: 'callout', role: 'status' }, ct('ws.closed')) : null,
       v.queuePosition ? h('div', { class: 'callout callout-warn', role: 'status' }, h('strong', null, ct('queue.title')), ' ', ct('queue.body', { position: v.queuePosition })) : null,
@@ -81,8 +81,19 @@ export const workshopPage: PageFactory = (root) => {
           v.workshop.closed ? null : h('a', { class: `button${i === firstOpen ? ' button-primary' : ''}`, href: classroomHref.lesson(l.id) }, label),
         );
       })),
+      v.session ? leaveButton() : null,
       h('p', null, h('a', { href: classroomHref.join() }, ct('ws.joinOther'))),
     );
+  };
+
+  /** frees the learner's machine for someone in the queue; progress stays */
+  const leaveButton = () => {
+    const b = h('button', { type: 'button', class: 'button button-ghost', 'data-leave': '' }, ct('ws.leave'));
+    b.addEventListener('click', () => {
+      b.disabled = true;
+      classroomApi.leave(token!).then(load, (e: unknown) => { b.disabled = false; alert(errorText(e)); });
+    });
+    return h('p', { class: 'cr-leave' }, b, h('span', { class: 'muted small' }, ' ', ct('ws.leaveHint')));
   };
 
   const load = () => {
