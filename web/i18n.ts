@@ -98,6 +98,7 @@ const en = {
   'page.notFound': 'There is nothing at “{path}”.',
   'shortcuts.closeTab': 'Close the focused terminal tab',
   'session.wait': 'Your machine cannot start just yet.',
+  'shortcuts.copy': 'Copy the terminal selection (Ctrl+C stays interrupt)',
   'dismiss': 'Dismiss',
 };
 
@@ -194,6 +195,7 @@ const ko: Catalog = {
   'page.notFound': '“{path}”에는 아무것도 없습니다.',
   'shortcuts.closeTab': '포커스된 터미널 탭 닫기',
   'session.wait': '아직 머신을 시작할 수 없습니다.',
+  'shortcuts.copy': '터미널에서 선택한 내용 복사 (Ctrl+C는 인터럽트)',
   'dismiss': '닫기',
 };
 
@@ -287,6 +289,7 @@ const zh: Catalog = {
   'page.notFound': '“{path}”处没有内容。',
   'shortcuts.closeTab': '关闭当前聚焦的终端标签',
   'session.wait': '暂时还无法启动你的机器。',
+  'shortcuts.copy': '复制终端中选中的内容（Ctrl+C 仍为中断）',
   'dismiss': '关闭',
 };
 

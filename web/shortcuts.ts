@@ -13,6 +13,7 @@ export const SHORTCUTS: { keys: string[]; label: MessageKey }[] = [
   { keys: ['Alt', 'L'], label: 'shortcuts.lesson' },
   { keys: ['Alt', 'S'], label: 'shortcuts.step' },
   { keys: ['Alt', 'F'], label: 'shortcuts.search' },
+  { keys: ['Ctrl', 'Shift', 'C'], label: 'shortcuts.copy' },
   { keys: ['Delete'], label: 'shortcuts.closeTab' },
   { keys: ['Alt', '/'], label: 'shortcuts.help' },
 ];

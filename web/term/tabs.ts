@@ -340,7 +340,17 @@ export class TerminalTabs {
     term.open(panel);
 
     // the page's Alt shortcuts must work while typing in a shell; xterm ignores exactly these
-    term.attachCustomKeyEventHandler((e) => !isAppShortcut(e));
+    term.attachCustomKeyEventHandler((e) => {
+      if (isAppShortcut(e)) return false;
+      // Ctrl+C must stay the shell's interrupt, so copying a selection is Ctrl+Shift+C, as in
+      // desktop terminals (Ctrl+V / Ctrl+Shift+V paste through the browser's own paste event)
+      if (e.type === 'keydown' && e.ctrlKey && e.shiftKey && e.code === 'KeyC' && term.hasSelection()) {
+        void navigator.clipboard?.writeText(term.getSelection()).catch(() => {});
+        e.preventDefault();
+        return false;
+      }
+      return true;
+    });
     term.onData((data) => {
       if (v.exited) {
         // the shell is gone: Enter starts a fresh one instead of typing into nothing
