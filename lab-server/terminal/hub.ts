@@ -118,8 +118,14 @@ export class TerminalHub {
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (this.socket !== ws) return;
       const buf = toBuffer(data);
-      if (isBinary) this.onBinary(buf, refuse);
-      else this.onText(buf, refuse);
+      // one learner's odd message must never take the whole server down
+      try {
+        if (isBinary) this.onBinary(buf, refuse);
+        else this.onText(buf, refuse);
+      } catch (e) {
+        this.opts.log?.(`session ${this.opts.sessionId}: message failed: ${(e as Error)?.stack ?? String(e)}`);
+        this.sendError('internal', 'The server could not handle that message; it has been logged.');
+      }
     });
     ws.on('close', () => { if (this.socket === ws) this.detachSocket(ws); });
     this.send({
