@@ -6,7 +6,7 @@
  */
 import { api, ApiError, storedSession, storeSession, type LessonSummary, type LessonView } from '../api.ts';
 import { h, icon } from '../dom.ts';
-import { getLang, onLangChange, t, type MessageKey } from '../i18n.ts';
+import { getLang, onLangChange, t } from '../i18n.ts';
 import { LessonPane } from '../lesson/pane.ts';
 import { rememberProgress } from '../progress.ts';
 import { href, type PageFactory } from '../router.ts';
@@ -484,4 +484,3 @@ export const lessonPage: PageFactory = (root, params) => {
   };
 };
 
-export type { MessageKey };
