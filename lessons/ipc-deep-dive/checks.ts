@@ -292,9 +292,9 @@ export default defineChecks({
     const shownInRoot = sharedFile ?? rootHas;
     if (shownInRoot) {
       return fail({
-        en: `/dev/shm/${shownInRoot} is in the sandbox's own /dev/shm too. A new IPC namespace does not give you a new /dev/shm: it is a tmpfs that belongs to the mount namespace, and `unshare --mount` only copies the mount that points to it. In the shell started with \`unshare --ipc --mount\`, mount a fresh one (\`mount -t tmpfs -o size=16m shm /dev/shm\`) and write the file there.`,
-        ko: `/dev/shm/${shownInRoot}가 샌드박스 본래의 /dev/shm에도 있습니다. 새 IPC 네임스페이스가 새 /dev/shm을 주지는 않습니다. /dev/shm은 마운트 네임스페이스에 속한 tmpfs이고, `unshare --mount`는 그것을 가리키는 마운트를 복사할 뿐입니다. \`unshare --ipc --mount\`로 시작한 셸에서 새 tmpfs를 마운트(\`mount -t tmpfs -o size=16m shm /dev/shm\`)하고 그곳에 파일을 쓰세요.`,
-        zh: `/dev/shm/${shownInRoot} 在沙箱自己的 /dev/shm 中也存在。新的 IPC 命名空间并不会带来新的 /dev/shm：它是属于挂载命名空间的 tmpfs，而 `unshare --mount` 只是复制了指向它的挂载。请在用 \`unshare --ipc --mount\` 启动的 shell 中挂载一个新的（\`mount -t tmpfs -o size=16m shm /dev/shm\`），再在那里写文件。`,
+        en: `/dev/shm/${shownInRoot} is in the sandbox's own /dev/shm too. A new IPC namespace does not give you a new /dev/shm: it is a tmpfs that belongs to the mount namespace, and \`unshare --mount\` only copies the mount that points to it. In the shell started with \`unshare --ipc --mount\`, mount a fresh one (\`mount -t tmpfs -o size=16m shm /dev/shm\`) and write the file there.`,
+        ko: `/dev/shm/${shownInRoot}가 샌드박스 본래의 /dev/shm에도 있습니다. 새 IPC 네임스페이스가 새 /dev/shm을 주지는 않습니다. /dev/shm은 마운트 네임스페이스에 속한 tmpfs이고, \`unshare --mount\`는 그것을 가리키는 마운트를 복사할 뿐입니다. \`unshare --ipc --mount\`로 시작한 셸에서 새 tmpfs를 마운트(\`mount -t tmpfs -o size=16m shm /dev/shm\`)하고 그곳에 파일을 쓰세요.`,
+        zh: `/dev/shm/${shownInRoot} 在沙箱自己的 /dev/shm 中也存在。新的 IPC 命名空间并不会带来新的 /dev/shm：它是属于挂载命名空间的 tmpfs，而 \`unshare --mount\` 只是复制了指向它的挂载。请在用 \`unshare --ipc --mount\` 启动的 shell 中挂载一个新的（\`mount -t tmpfs -o size=16m shm /dev/shm\`），再在那里写文件。`,
       });
     }
     return pending({
