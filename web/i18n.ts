@@ -99,6 +99,7 @@ const en = {
   'shortcuts.closeTab': 'Close the focused terminal tab',
   'session.wait': 'Your machine cannot start just yet.',
   'shortcuts.copy': 'Copy the terminal selection (Ctrl+C stays interrupt)',
+  'prefs.screenReader': 'Screen reader mode for the terminals',
   'dismiss': 'Dismiss',
 };
 
@@ -196,6 +197,7 @@ const ko: Catalog = {
   'shortcuts.closeTab': '포커스된 터미널 탭 닫기',
   'session.wait': '아직 머신을 시작할 수 없습니다.',
   'shortcuts.copy': '터미널에서 선택한 내용 복사 (Ctrl+C는 인터럽트)',
+  'prefs.screenReader': '터미널 화면 낭독기 모드',
   'dismiss': '닫기',
 };
 
@@ -290,6 +292,7 @@ const zh: Catalog = {
   'shortcuts.closeTab': '关闭当前聚焦的终端标签',
   'session.wait': '暂时还无法启动你的机器。',
   'shortcuts.copy': '复制终端中选中的内容（Ctrl+C 仍为中断）',
+  'prefs.screenReader': '终端的屏幕阅读器模式',
   'dismiss': '关闭',
 };
 

@@ -1,10 +1,12 @@
 /**
- * The keyboard shortcut list, in a modal <dialog> (focus trap and Escape for free).
+ * The keyboard shortcut list, in a modal <dialog> (focus trap and Escape for free), and
+ * the terminal accessibility preference next to it, where keyboard users will look.
  * Shortcuts use Alt so that they reach the page even while a terminal has focus;
  * the terminal lets exactly these combinations through (see term/tabs.ts).
  */
 import { h } from './dom.ts';
 import { t, type MessageKey } from './i18n.ts';
+import { screenReaderMode, setScreenReaderMode } from './prefs.ts';
 
 export const SHORTCUTS: { keys: string[]; label: MessageKey }[] = [
   { keys: ['Alt', '1…9'], label: 'shortcuts.term' },
@@ -24,6 +26,9 @@ export function openShortcuts(): void {
   const back = document.activeElement as HTMLElement | null;
   dialog?.remove();
   const close = h('button', { type: 'button', class: 'button' }, t('shortcuts.close'));
+  const sr = h('input', { type: 'checkbox' });
+  sr.checked = screenReaderMode();
+  sr.addEventListener('change', () => setScreenReaderMode(sr.checked));
   dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'shortcuts-title' },
     h('h2', { id: 'shortcuts-title' }, t('shortcuts.title')),
     h('dl', { class: 'shortcut-list' },
@@ -32,6 +37,7 @@ export function openShortcuts(): void {
         h('dd', null, t(s.label)),
       ]),
     ),
+    h('label', { class: 'pref-toggle' }, sr, h('span', null, t('prefs.screenReader'))),
     h('div', { class: 'dialog-actions' }, close),
   );
   close.addEventListener('click', () => dialog?.close());

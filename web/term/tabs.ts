@@ -13,6 +13,7 @@ import { h, icon } from '../dom.ts';
 import { t } from '../i18n.ts';
 import { getTheme, onThemeChange, TERMINAL_THEMES } from '../theme.ts';
 import { SIZE_BOUNDS } from './connection.ts';
+import { onScreenReaderModeChange, screenReaderMode } from '../prefs.ts';
 
 export interface Wire {
   input(terminal: number, data: string): void;
@@ -62,6 +63,7 @@ export class TerminalTabs {
   private ackEvery = 32 * 1024;
   private readonly resizeObserver: ResizeObserver;
   private readonly offTheme: () => void;
+  private readonly offScreenReader: () => void;
   private resizeTimer: ReturnType<typeof setTimeout> | null = null;
   /** called when the learner asked for something the UI refuses (e.g. too many terminals) */
   onNotice: (text: string) => void = () => {};
@@ -105,6 +107,9 @@ export class TerminalTabs {
     this.resizeObserver.observe(this.panels);
     this.offTheme = onThemeChange((theme) => {
       for (const v of this.views.values()) v.term.options.theme = { ...TERMINAL_THEMES[theme] };
+    });
+    this.offScreenReader = onScreenReaderModeChange((on) => {
+      for (const v of this.views.values()) v.term.options.screenReaderMode = on;
     });
     this.relabel();
   }
@@ -292,6 +297,7 @@ export class TerminalTabs {
   dispose(): void {
     this.resizeObserver.disconnect();
     this.offTheme();
+    this.offScreenReader();
     for (const v of this.views.values()) {
       if (v.ackTimer) clearTimeout(v.ackTimer);
       v.term.dispose();
@@ -310,7 +316,7 @@ export class TerminalTabs {
       lineHeight: 1.15,
       scrollback: 5000,
       theme: { ...TERMINAL_THEMES[getTheme()] },
-      screenReaderMode: false,
+      screenReaderMode: screenReaderMode(),
     });
     const fit = new FitAddon();
     const search = new SearchAddon();
