@@ -45,7 +45,11 @@ const raws = await Promise.all(Array.from({ length: N }, async () => {
 }));
 const rawWall = now() - t0;
 await sleep(1000);
-const rawMem = (memUsedBytes() - memBase0) / N;
+/** memory charged to the sandboxes' own cgroups (page cache of their writable layer included) */
+const cgroupMem = async (sbs: { probe: { cgroups(): Promise<{ path: string; memoryUsage: number | null }[]> } }[]) =>
+  (await Promise.all(sbs.map(async (sb) => (await sb.probe.cgroups()).find((c) => c.path === '/')?.memoryUsage ?? 0))).reduce((a, b) => a + b, 0) / sbs.length;
+const rawMem = await cgroupMem(raws);
+void memBase0;
 await Promise.all(raws.map((s) => s.destroy()));
 await sleep(1000);
 
@@ -75,7 +79,7 @@ const tokens = await Promise.all(Array.from({ length: N }, async (_, i) => {
 const joinWall = now() - t;
 
 await sleep(500);
-const memNs0 = memUsedBytes();
+const rss0 = process.memoryUsage().rss;
 const openTimes: number[] = [];
 t = now();
 const opened = await Promise.all(tokens.map(async (tok) => {
@@ -87,7 +91,8 @@ const opened = await Promise.all(tokens.map(async (tok) => {
 const openWall = now() - t;
 if (opened.some((s) => s !== 201)) throw new Error(`open: ${opened.join(',')}`);
 await sleep(1000);
-const nsMem = (memUsedBytes() - memNs0) / N;
+const nsSandboxMem = await cgroupMem(lab.sessions.all().map((x) => x.sandbox));
+const serverPerLearner = (process.memoryUsage().rss - rss0) / N;
 
 // idle CPU of this process (the server) with N learners' check engines polling
 const cpu0 = process.cpuUsage();
@@ -128,12 +133,12 @@ await lab.close();
 rmSync(dir, { recursive: true, force: true });
 
 const out = [
-  `Classroom benchmark, ${new Date().toISOString()}, ${N} learners, ${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 1024 ** 3)} GiB, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} (shared machine: memory is system-wide used memory, noisy)`,
+  `Classroom benchmark, ${new Date().toISOString()}, ${N} learners, ${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 1024 ** 3)} GiB, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} (times are wall clock on a shared machine)`,
   '',
-  table(['admission (all at once)', 'wall ms', 'p50 ms', 'p95 ms', 'memory / learner'], [
-    [`baseline: ${N} raw sandboxes (driver create)`, rawWall, pct(rawTimes, 50), pct(rawTimes, 95), `${(rawMem / MiB).toFixed(1)} MiB`],
-    [`${N} joins (POST /join)`, joinWall, pct(joinTimes, 50), pct(joinTimes, 95), '-'],
-    [`${N} open lesson (sandbox + session + checks)`, openWall, pct(openTimes, 50), pct(openTimes, 95), `${(nsMem / MiB).toFixed(1)} MiB`],
+  table(['admission (all at once)', 'wall ms', 'p50 ms', 'p95 ms', 'sandbox cgroup / learner', 'server RSS / learner'], [
+    [`baseline: ${N} raw sandboxes (driver create)`, rawWall, pct(rawTimes, 50), pct(rawTimes, 95), `${(rawMem / MiB).toFixed(1)} MiB`, '-'],
+    [`${N} joins (POST /join)`, joinWall, pct(joinTimes, 50), pct(joinTimes, 95), '-', '-'],
+    [`${N} open lesson (sandbox + session + checks)`, openWall, pct(openTimes, 50), pct(openTimes, 95), `${(nsSandboxMem / MiB).toFixed(1)} MiB`, `${(serverPerLearner / MiB).toFixed(2)} MiB`],
   ]),
   '',
   table(['board', 'p50 ms', 'p95 ms'], [
