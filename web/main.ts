@@ -23,7 +23,7 @@ function header(): HTMLElement {
     (document.querySelector<HTMLElement>('[data-skip-target]') ?? document.getElementById('main'))?.focus();
   });
   const brand = h('a', { class: 'brand', href: href.lessons() },
-    h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '⎔'),
+    h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, icon('prompt')),
     h('span', { class: 'brand-name' }, 'nslab'),
   );
   const tagline = h('span', { class: 'brand-tagline' });
