@@ -55,7 +55,17 @@ interface Term {
   /** counts output chunks: "output since the line was sent" must not rest on ms clocks (echo arrives in < 1 ms) */
   chunks: number;
   exited: boolean;
+  /**
+   * Lines that moved on by silence or timeout, before their shell reported them (a
+   * long silent command, typed ahead of). Their late command-log events must not be
+   * taken as the completion of a later line, or every later line would be paired with
+   * its predecessor's event and typed before the checks saw its predecessor's effect.
+   */
+  owed: string[];
 }
+
+const MAX_OWED = 32;
+const lastLine = (command: string): string => command.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? '';
 
 const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]|\x1b[()][0-9A-Za-z]/g;
 const KEEP_TEXT = 64 * 1024;
@@ -107,7 +117,9 @@ export class TranscriptRunner {
           const t0 = Date.now();
           // a raw Tab would trigger completion; Ctrl-V (readline's quoted-insert, the
           // tty's LNEXT) makes it a literal tab, as in a heredoc'd Makefile
-          const how = await this.send(item.kind === 'ctrl' ? ctrlByte(item.char) : `${item.text.replace(/\t/g, '\x16\t')}\r`);
+          const how = item.kind === 'ctrl'
+            ? await this.send(ctrlByte(item.char), null)
+            : await this.send(`${item.text.replace(/\t/g, '\x16\t')}\r`, item.text);
           this.opts.onLine?.(item.line, item.kind === 'ctrl' ? `#!ctrl ${item.char}` : item.text, Date.now() - t0, how);
           break;
         }
@@ -133,7 +145,7 @@ export class TranscriptRunner {
     if (existing && !existing.exited) return existing;
     const ready = this.waitForEvent(n, this.opts.startTimeoutMs ?? 20_000, (e) => e.kind === 'ready');
     const pty = this.sandbox.spawnPty({ terminal: n, cols: this.opts.cols ?? 120, rows: this.opts.rows ?? 40 });
-    const term: Term = { n, pty, text: existing?.text ?? '', lastOutput: Date.now(), chunks: 0, exited: false };
+    const term: Term = { n, pty, text: existing?.text ?? '', lastOutput: Date.now(), chunks: 0, exited: false, owed: [] };
     pty.onData((d) => {
       term.text = (term.text + plainText(d)).slice(-KEEP_TEXT);
       term.lastOutput = Date.now();
@@ -157,12 +169,32 @@ export class TranscriptRunner {
     return { promise, cancel: () => finish(false) };
   }
 
-  /** Type into the current terminal and wait until it is ready for more. */
-  private async send(data: string): Promise<LineEnd> {
+  /**
+   * Type into the current terminal and wait until it is ready for more. `line` is the
+   * typed text (null for a control key, which usually ends whatever was running, so
+   * any event completes it and nothing is owed any more).
+   */
+  private async send(data: string, line: string | null): Promise<LineEnd> {
     const term = await this.openTerminal(this.current);
     const quietMs = this.opts.quietMs ?? 1500;
     const started = Date.now();
-    const event = this.waitForEvent(term.n, this.opts.lineTimeoutMs ?? 60_000, () => true);
+    if (line === null) term.owed = [];
+    const typed = line?.trim() ?? null;
+    const event = this.waitForEvent(term.n, this.opts.lineTimeoutMs ?? 60_000, (e) => {
+      if (e.kind !== 'cmd' || typed === null) return true;
+      const finished = lastLine(e.command);
+      // this line's own event (also when it is the last line of a heredoc or a
+      // multi-line command): take it even if an earlier line had the same text
+      if (finished === typed) {
+        const i = term.owed.indexOf(typed);
+        if (i >= 0) term.owed.splice(i, 1);
+        return true;
+      }
+      const i = term.owed.indexOf(finished);
+      if (i < 0) return true; // e.g. `exit` reports the command that started the shell it left
+      term.owed.splice(i, 1); // a late event of an earlier line: keep waiting for ours
+      return false;
+    });
     term.lastOutput = started;
     const chunksBefore = term.chunks;
     term.pty.write(data);
@@ -184,6 +216,10 @@ export class TranscriptRunner {
     ]);
     stop = true;
     event.cancel();
+    if ((how === 'quiet' || how === 'timeout') && typed) {
+      term.owed.push(typed);
+      if (term.owed.length > MAX_OWED) term.owed.shift();
+    }
     // after a command event the engine is already evaluating; wait so the next line
     // cannot change the state before this command's effect was seen
     if (how === 'prompt') await this.opts.engine?.idle();

@@ -72,3 +72,42 @@ it('gives up on a transcript that never lets go of the terminal', async () => {
     await sandbox.destroy();
   }
 });
+
+it('after typing ahead of a silent command, pairs each later line with its own command-log event', async () => {
+  const { CheckEngine } = await import('../../lab-server/checks/engine.ts');
+  const { defineChecks, pass, pending } = await import('../../lab-server/checks/api.ts');
+  const sandbox = await backend.create({ label: 'runner test 3' });
+  const checks = defineChecks({
+    // passes only while /tmp/flag exists: the transcript removes it right after making it
+    flag: async (lab) => {
+      const init = (await lab.processes()).find((p) => p.pid === 1)!;
+      return (await lab.readFile(init.hostPid, '/tmp/flag')) !== null ? pass() : pending();
+    },
+  });
+  const engine = new CheckEngine({ sandbox, checks, steps: ['flag'], lang: 'en', pollMs: 0 });
+  const ends: string[] = [];
+  const runner = new TranscriptRunner(sandbox, {
+    engine,
+    quietMs: 1000,
+    onLine: (_l, text, _ms, how) => {
+      // was this line's own event in the log when its wait ended?
+      const own = sandbox.commands().some((e) => e.kind === 'cmd' && e.command === text);
+      ends.push(`${text}: ${how}${own ? '' : ' (not its own event)'}`);
+      // the silent command ends shortly after the next line was typed ahead of it,
+      // so its late event arrives while the runner waits for `touch`
+      if (text.startsWith('cat')) setTimeout(() => { void sandbox.exec(['/bin/sh', '-c', 'echo > /tmp/f']); }, 150);
+    },
+  });
+  const { transcript } = parseTranscript('mkfifo /tmp/f\ncat /tmp/f > /dev/null\nsleep 0.3; touch /tmp/flag\nrm /tmp/flag\n', 'typeahead.txt');
+  try {
+    engine.start();
+    await runner.run(transcript);
+    expect(ends).toEqual(['mkfifo /tmp/f: prompt', 'cat /tmp/f > /dev/null: quiet (not its own event)', 'sleep 0.3; touch /tmp/flag: prompt', 'rm /tmp/flag: prompt']);
+    // the third line's own event was awaited (not cat's late one), so the checks saw the flag before `rm`
+    expect(engine.statuses()[0].status).toBe('pass');
+  } finally {
+    engine.stop();
+    runner.close();
+    await sandbox.destroy();
+  }
+});
