@@ -58,7 +58,7 @@ export default defineChecks({
     }
     if (twoBoxes) {
       const rootQueues = (await lab.ipc(c.init.hostPid).catch(() => null))?.queues.length ?? 0;
-      return fail(rootQueues ? {
+      return (rootQueues ? fail : pending)(rootQueues ? {
         en: 'Your two containers are there, but the queue you made is in the sandbox\'s own IPC namespace (`ipcmk` ran in your shell, not inside a container). Run it inside c1: `nsenter -t $C1 --ipc ipcmk -Q`.',
         ko: '컨테이너 두 개는 준비됐지만 만든 큐가 샌드박스 본래의 IPC 네임스페이스에 있습니다(`ipcmk`가 컨테이너 안이 아니라 셸에서 실행됨). c1 안에서 실행하세요: `nsenter -t $C1 --ipc ipcmk -Q`.',
         zh: '两个容器都有了，但你创建的队列位于沙箱自己的 IPC 命名空间（`ipcmk` 是在你的 shell 中运行的，而不是在容器里）。请在 c1 里运行：`nsenter -t $C1 --ipc ipcmk -Q`。',
@@ -173,8 +173,11 @@ export default defineChecks({
         zh: '有几个容器在 Pod 的 IPC 命名空间里，但其中一些还共享同一个 PID 命名空间。在 Pod 中每个容器都有自己的 PID 命名空间（除非 `shareProcessNamespace: true`）：用 `nsenter -t $PAUSE --ipc --uts --net` 加入，再加上 `unshare --pid --fork`。',
       });
     }
-    const podLike = containers(c).some((p) => p.ns.net !== c.root.net && p.ns.ipc !== c.root.ipc);
-    if (best <= 1 && podLike && new Set(containers(c).map((p) => p.ns.ipc).filter((i) => i !== c.root.ipc)).size >= 2) {
+    // a pause-like holder (own IPC and network namespaces), and containers started after it
+    // that each made an IPC namespace of their own instead of joining it
+    const pause = containers(c).filter((p) => p.ns.net !== c.root.net && p.ns.ipc !== c.root.ipc).pop();
+    const loners = pause ? new Set(containers(c).filter((p) => p.pid > pause.pid && p.ns.ipc !== c.root.ipc && p.ns.ipc !== pause.ns.ipc).map((p) => p.ns.ipc)) : new Set();
+    if (best <= 1 && loners.size >= 2) {
       return fail({
         en: 'Every container you started has an IPC namespace of its own. In a Pod they do not: the pause container creates one IPC namespace and every app container joins it. Start the pause holder, then join it with `nsenter -t $PAUSE --ipc ...`.',
         ko: '시작한 컨테이너마다 자기 IPC 네임스페이스를 가지고 있습니다. Pod에서는 그렇지 않습니다. pause 컨테이너가 IPC 네임스페이스 하나를 만들고 모든 앱 컨테이너가 거기에 합류합니다. pause 홀더를 시작한 뒤 `nsenter -t $PAUSE --ipc ...`로 합류하세요.',

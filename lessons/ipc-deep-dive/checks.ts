@@ -141,7 +141,7 @@ export default defineChecks({
     }
     if (best && count(best)) {
       const m = missingKinds(best);
-      return fail({
+      return pending({
         en: `Your new IPC namespace still lacks ${m.en.join(' and ')}. Make it in the same shell.`,
         ko: `새 IPC 네임스페이스에 아직 ${m.ko.join(', ')}이(가) 없습니다. 같은 셸에서 만드세요.`,
         zh: `你的新 IPC 命名空间里还缺少${m.zh.join('和')}。请在同一个 shell 中创建。`,
@@ -186,7 +186,7 @@ export default defineChecks({
     const mine = seen.get(`shm:${KEY}`);
     if (mine) {
       const inRoot = mine.has(c.root.ipc);
-      return fail({
+      return pending({
         en: `Key ${keyHex(KEY)} names a segment in only one IPC namespace (${inRoot ? 'the sandbox\'s own' : 'your new one'}). Run \`/root/keydemo\` in the other one too (${inRoot ? 'in the shell started with `unshare --ipc`' : 'in terminal 2'}) while this shell is still alive.`,
         ko: `키 ${keyHex(KEY)}가 한 IPC 네임스페이스(${inRoot ? '샌드박스 본래의 것' : '새로 만든 것'})에서만 세그먼트를 가리킵니다. 이 셸이 살아 있는 동안 다른 쪽(${inRoot ? '`unshare --ipc`로 시작한 셸' : '터미널 2'})에서도 \`/root/keydemo\`를 실행하세요.`,
         zh: `键 ${keyHex(KEY)} 只在一个 IPC 命名空间（${inRoot ? '沙箱自己的' : '你新建的'}）中对应一个段。请在这个 shell 仍然存活时，在另一个命名空间（${inRoot ? '用 `unshare --ipc` 启动的 shell' : '终端 2'}）中也运行 \`/root/keydemo\`。`,
@@ -291,7 +291,8 @@ export default defineChecks({
     }
     const shownInRoot = sharedFile ?? rootHas;
     if (shownInRoot) {
-      return fail({
+      // with a new mount namespace this is the lesson's own demonstration: not a mistake yet
+      return (childNamespaces(c, 'mnt').size ? pending : fail)({
         en: `/dev/shm/${shownInRoot} is in the sandbox's own /dev/shm too. A new IPC namespace does not give you a new /dev/shm: it is a tmpfs that belongs to the mount namespace, and \`unshare --mount\` only copies the mount that points to it. In the shell started with \`unshare --ipc --mount\`, mount a fresh one (\`mount -t tmpfs -o size=16m shm /dev/shm\`) and write the file there.`,
         ko: `/dev/shm/${shownInRoot}가 샌드박스 본래의 /dev/shm에도 있습니다. 새 IPC 네임스페이스가 새 /dev/shm을 주지는 않습니다. /dev/shm은 마운트 네임스페이스에 속한 tmpfs이고, \`unshare --mount\`는 그것을 가리키는 마운트를 복사할 뿐입니다. \`unshare --ipc --mount\`로 시작한 셸에서 새 tmpfs를 마운트(\`mount -t tmpfs -o size=16m shm /dev/shm\`)하고 그곳에 파일을 쓰세요.`,
         zh: `/dev/shm/${shownInRoot} 在沙箱自己的 /dev/shm 中也存在。新的 IPC 命名空间并不会带来新的 /dev/shm：它是属于挂载命名空间的 tmpfs，而 \`unshare --mount\` 只是复制了指向它的挂载。请在用 \`unshare --ipc --mount\` 启动的 shell 中挂载一个新的（\`mount -t tmpfs -o size=16m shm /dev/shm\`），再在那里写文件。`,
@@ -400,7 +401,7 @@ export default defineChecks({
     const c = await ctx(lab);
     const log = lab.commands();
     const children = childNamespaces(c, 'ipc');
-    let leftovers: { ns: number; s: SysvIpc } | null = null;
+    let leftovers: { ns: number; s: SysvIpc; inProgress: boolean } | null = null;
     for (const [ns, p] of children) {
       const made = log.some((e) => e.kind === 'cmd' && e.status === 0 && e.ns.ipc === ns && /\bipcmk\b|keydemo/.test(e.command));
       const removed = log.some((e) => e.kind === 'cmd' && e.status === 0 && /\bipcrm\b/.test(e.command) && (e.ns.ipc === ns || /\bnsenter\b/.test(e.command)));
@@ -408,11 +409,11 @@ export default defineChecks({
       const s = await ipcOf(lab, p);
       if (!s) continue;
       if (count(s) === 0 && removed) return pass();
-      if (count(s) > 0 && (removed || log.some((e) => e.kind === 'cmd' && /\bipcrm\b/.test(e.command)))) leftovers = { ns, s };
+      if (count(s) > 0 && (removed || log.some((e) => e.kind === 'cmd' && /\bipcrm\b/.test(e.command)))) leftovers = { ns, s, inProgress: removed };
     }
     if (leftovers) {
       const s = leftovers.s;
-      return fail({
+      return (leftovers.inProgress ? pending : fail)({
         en: `The child IPC namespace still holds ${s.shm.length} segment(s), ${s.sems.length} semaphore set(s) and ${s.queues.length} queue(s) (an \`ipcrm\` in terminal 2 only cleans the sandbox's own namespace). Remove them in the child shell: \`ipcrm -a\` (or one by one: \`ipcrm -q ID\`, \`-m ID\`, \`-s ID\`).`,
         ko: `자식 IPC 네임스페이스에 아직 세그먼트 ${s.shm.length}개, 세마포어 집합 ${s.sems.length}개, 큐 ${s.queues.length}개가 남아 있습니다(터미널 2의 \`ipcrm\`은 샌드박스 본래 네임스페이스만 정리합니다). 자식 셸에서 지우세요: \`ipcrm -a\` (또는 하나씩 \`ipcrm -q ID\`, \`-m ID\`, \`-s ID\`).`,
         zh: `子 IPC 命名空间里还有 ${s.shm.length} 个共享内存段、${s.sems.length} 个信号量集和 ${s.queues.length} 个消息队列（在终端 2 里运行的 \`ipcrm\` 只清理沙箱自己的命名空间）。请在子 shell 中删除：\`ipcrm -a\`（或逐个 \`ipcrm -q ID\`、\`-m ID\`、\`-s ID\`）。`,
