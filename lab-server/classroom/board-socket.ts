@@ -22,6 +22,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { secretMatches } from './codes.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { BOARD_SOCKET_PATH, boardClientMessageSchema, type BoardServerMessage } from './schemas.ts';
 import type { Classroom } from './service.ts';
 import type { Workshop } from './store.ts';
@@ -54,6 +55,8 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
   const log = opts.log ?? ((l: string) => console.warn(`nslab classroom: ${l}`));
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
   const { classroom } = opts;
+  // as for the HTTP routes: wrong secrets per address are limited (a hand-set secret may be weak)
+  const failedSecrets = new RateLimiter({ burst: 20, perMinute: 10 });
 
   const handle = (ws: WebSocket, req: IncomingMessage) => {
     const send = (m: BoardServerMessage) => { if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m)); };
@@ -144,7 +147,13 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
       const parsed = boardClientMessageSchema.safeParse(raw);
       if (!authed) {
         clearTimeout(helloTimer);
+        const addr = req.socket.remoteAddress ?? 'unknown';
+        if (failedSecrets.retryAfter(addr) > 0) {
+          ws.close(BoardClose.unauthorized, `Too many wrong instructor secrets; try again in ${failedSecrets.retryAfter(addr)} s.`);
+          return;
+        }
         if (!parsed.success || parsed.data.type !== 'hello' || !secretMatches(parsed.data.secret, opts.instructorSecret)) {
+          failedSecrets.take(addr);
           ws.close(BoardClose.unauthorized, 'Wrong or missing instructor secret.');
           return;
         }

@@ -50,6 +50,9 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, res: Response): z
 export function createClassroomRouter(opts: ClassroomRouterOptions): Router {
   const { classroom } = opts;
   const failed = new RateLimiter(opts.failedJoins ?? { burst: 10, perMinute: 10 });
+  // wrong instructor secrets: a generated secret cannot be guessed anyway, but one set
+  // by hand in NSLAB_INSTRUCTOR_SECRET might be weak; this makes trying expensive
+  const failedSecrets = new RateLimiter({ burst: 20, perMinute: 10 });
   const joins = new RateLimiter(opts.joins ?? { burst: 60, perMinute: 120 });
   const router = Router();
   router.use(express.json({ limit: '256kb' }));
@@ -63,9 +66,15 @@ export function createClassroomRouter(opts: ClassroomRouterOptions): Router {
   };
 
   const instructor = (h: Handler): Handler => (req, res) => {
+    const key = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const wait = failedSecrets.retryAfter(key);
+    if (wait > 0) return sendError(res, 429, 'too-many-attempts', `too many wrong instructor secrets from your address; try again in ${wait} s`, wait);
     const t = bearer(req);
     if (!t) return sendError(res, 401, 'unauthorized', 'instructor secret required (Authorization: Bearer SECRET)');
-    if (!secretMatches(t, opts.instructorSecret)) return sendError(res, 403, 'forbidden', 'only the instructor can do this');
+    if (!secretMatches(t, opts.instructorSecret)) {
+      failedSecrets.take(key);
+      return sendError(res, 403, 'forbidden', 'only the instructor can do this');
+    }
     return h(req, res);
   };
 

@@ -97,7 +97,7 @@ describe('joining', () => {
     expect((await openLesson(srv.base, joined[0].token)).status).toBe(410);
   });
 
-  it('wrong codes are rate-limited per address', async () => {
+  it('wrong codes and wrong instructor secrets are rate-limited per address', async () => {
     const fresh = await startClassroomServer();
     try {
       const statuses: number[] = [];
@@ -109,6 +109,12 @@ describe('joining', () => {
       const r = await call(fresh.base, 'POST', '/api/classroom/join', { body: { code: w.code, name: 'real' } });
       expect(r.status).toBe(429);
       expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+      // wrong instructor secrets are limited too (then even the right one waits)
+      const tries: number[] = [];
+      for (let i = 0; i < 22; i++) tries.push((await call(fresh.base, 'GET', '/api/classroom/workshops', { token: `guess-${i}` })).status);
+      expect(tries.slice(0, 20)).toEqual(Array(20).fill(403));
+      expect(tries.slice(20)).toEqual([429, 429]);
+      expect((await call(fresh.base, 'GET', '/api/classroom/workshops', { token: SECRET })).status).toBe(429);
     } finally {
       await fresh.close();
     }
