@@ -65,6 +65,9 @@ export class TerminalTabs {
   private readonly offTheme: () => void;
   private readonly offScreenReader: () => void;
   private resizeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** bumped on every (re)connect: xterm may still be parsing bytes of the previous socket,
+   *  and the new socket's flow counter must not be credited for them */
+  private generation = 0;
   /** called when the learner asked for something the UI refuses (e.g. too many terminals) */
   onNotice: (text: string) => void = () => {};
 
@@ -199,6 +202,7 @@ export class TerminalTabs {
 
   /** The socket (re)connected: every terminal must be opened (a no-op for running ones). */
   onConnected(): void {
+    this.generation++;
     for (const v of this.views.values()) {
       v.live = false;
       v.sentSize = null;
@@ -243,6 +247,7 @@ export class TerminalTabs {
 
   /** A reset or a dead sandbox: the shells are gone; keep the tabs, clear the screens. */
   clearAll(): void {
+    this.generation++;
     for (const v of this.views.values()) {
       v.term.reset();
       v.live = false;
@@ -266,7 +271,9 @@ export class TerminalTabs {
     // copy anyway: subarray views into a frame must not outlive our control of it
     // a dot on a background tab: something happened there (e.g. the other shell answered)
     if (n !== this.active && !v.replaying && Date.now() - v.openedAt > 1500) v.tabItem.classList.add('has-activity');
+    const gen = this.generation;
     v.term.write(data.slice(), () => {
+      if (gen !== this.generation) return;
       v.unacked += len;
       if (v.unacked >= this.ackEvery) this.flushAck(v);
       else v.ackTimer ??= setTimeout(() => this.flushAck(v), ACK_DELAY_MS);
