@@ -250,6 +250,7 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
     if (this.sessions?.alive(a.handle.id)) return a;
     // the lab server ended it (idle reaping, sandbox lifetime, deleted): the slot is free
     this.active.delete(learnerId);
+    this.owners.delete(a.handle.id);
     void this.store.endSession(a.handle.id, 'ended', this.now()).catch(() => {});
     return null;
   }
@@ -377,6 +378,7 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
 
   private async endActive(a: Active, reason: string): Promise<void> {
     this.active.delete(a.learnerId);
+    this.owners.delete(a.handle.id);
     await this.store.endSession(a.handle.id, reason, this.now());
     try {
       await this.sessions?.end(a.handle.id, reason);
