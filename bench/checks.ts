@@ -9,6 +9,7 @@
  * usage: node --import tsx bench/checks.ts [--runs 20] [--batch 8] [--write-docs]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { defineChecks, pass, pending } from '../lab-server/checks/api.ts';
 import { CheckEngine } from '../lab-server/checks/engine.ts';
@@ -120,7 +121,8 @@ const gradeRows: (string | number)[][] = [];
 }
 
 const out = [
-  `Check engine benchmark, ${new Date().toISOString()}, ${RUNS} runs each`,
+  // other work on the host skews every number: say how busy it was
+  `Check engine benchmark, ${new Date().toISOString()}, ${RUNS} runs each, host load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} CPUs`,
   '',
   table(['reaction (typed Enter → ...)', 'p50 ms', 'p95 ms'], [
     ['baseline: command-log event arrives', pct(toEvent, 50), pct(toEvent, 95)],
