@@ -43,6 +43,14 @@ export const joinPage: PageFactory = (root, params) => {
   });
   root.append(h('section', { class: 'page cr-page' }, form));
   (params.code ? name : code).focus();
+  // someone who already joined this workshop in this browser (the join link clicked
+  // again, a reopened tab) goes back to their own seat instead of joining twice
+  const existing = learnerToken();
+  if (existing && params.code) {
+    classroomApi.me(existing).then((v) => {
+      if (v.workshop.code === params.code.toUpperCase().replace(/[\s-]/g, '')) location.hash = classroomHref.workshop();
+    }, () => { /* not valid any more: join normally */ });
+  }
   return { unmount() {} };
 };
 
