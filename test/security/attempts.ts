@@ -657,6 +657,29 @@ except OSError as e: print('stopped', n, e.strerror)"`,
     },
   },
   {
+    group: 'exhausting', name: 'flood the command-log FIFO with 20000 well-formed forged lines',
+    knownGap: 'docs/security.md, known gap 4: each command-log line costs a synchronous process scan on the server event loop',
+    before: (c) => {
+      const seen = { n: 0 };
+      const off = c.a.onCommand(() => { seen.n++; });
+      return { seen, off };
+    },
+    script: String.raw`line=$(printf 'nslab1\tcmd\t1\t1\t0\t1\t\techo forged'); (yes "$line" | head -n 20000 > /run/nslab/cmdlog) >/dev/null 2>&1 & echo started`,
+    check: async (r, c, b: { seen: { n: number }; off: () => void }) => {
+      expect(r.stdout).toContain('started');
+      // once the server has begun to take the lines in, the host side must still
+      // answer before it has swallowed all of them: a flood must not monopolise the
+      // lab server's event loop (every learner's terminal and checks run on it)
+      for (let i = 0; i < 2400 && b.seen.n === 0; i++) await new Promise((res) => setTimeout(res, 25));
+      expect(await c.host.ping()).toBe('host-ok');
+      const atPing = b.seen.n;
+      b.off();
+      await c.a.exec(['pkill', '-x', 'yes']).catch(() => {});
+      expect(atPing).toBeGreaterThan(0);
+      expect(atPing).toBeLessThan(20000);
+    },
+  },
+  {
     group: 'exhausting', name: 'burn CPU on every core',
     before: (c) => ({
       periods: keyedNumber(readHost(cgroupFile(c.a.id, 'cpu', 'cpu.stat')), 'nr_periods'),
