@@ -82,6 +82,8 @@ export class CheckEngine {
   /** consecutive rounds in which a step's check threw */
   private readonly throws = new Map<string, number>();
   private retryTimer: NodeJS.Timeout | null = null;
+  /** the last problem logged per step (see logOnce) */
+  private readonly logged = new Map<string, string>();
 
   constructor(private readonly opts: CheckEngineOptions) {
     const restored: ReadonlyMap<string, number> = opts.passed instanceof Map
@@ -234,14 +236,14 @@ export class CheckEngine {
       this.throws.delete(id);
       const parsed = resultSchema.safeParse(raw);
       if (!parsed.success) {
-        this.log(`check "${id}" returned ${JSON.stringify(raw)}, not pass() / fail(message) / pending()`);
+        this.logOnce(id, `check "${id}" returned ${JSON.stringify(raw)?.slice(0, 300)}, not pass() / fail(message) / pending()`);
         return { status: 'fail', message: BROKEN[lang]('it returned an invalid result'), error: true };
       }
       return parsed.data as CheckResult;
     } catch (err) {
       if (this.gone()) return { status: 'pending' };
       if (err instanceof CheckTimeout) {
-        this.log(`check "${id}" did not finish within ${timeoutMs} ms`);
+        this.logOnce(id, `check "${id}" did not finish within ${timeoutMs} ms`);
         return { status: 'fail', message: BROKEN[lang](`it took longer than ${timeoutMs / 1000} s`), error: true };
       }
       // A process that exited between processes() and a probe of it makes a correct
@@ -255,7 +257,8 @@ export class CheckEngine {
         if (this.opts.pollMs !== 0) this.retrySoon();
         return (prev.status === 'fail' ? { status: 'fail', message: prev.message ?? '' } : { status: 'pending', message: prev.message ?? undefined }) as CheckResult;
       }
-      this.log(`check "${id}" threw: ${(err as Error)?.stack ?? String(err)}`);
+      // keyed by the message: stacks of the same failure differ in their async frames
+      this.logOnce(id, `check "${id}" threw: ${(err as Error)?.stack ?? String(err)}`, `threw: ${(err as Error)?.message ?? String(err)}`);
       return { status: 'fail', message: BROKEN[lang](`${(err as Error)?.message ?? String(err)}`.slice(0, 200)), error: true };
     } finally {
       clearTimeout(timer);
@@ -275,6 +278,16 @@ export class CheckEngine {
   /** a function, not an inline test: the sandbox's state changes across awaits */
   private gone(): boolean {
     return this.stopped || this.opts.sandbox.state === 'dead';
+  }
+
+  /**
+   * A broken check fails again every round (every command, every poll): log each
+   * distinct problem once per step, not every 2 s for the rest of the session.
+   */
+  private logOnce(id: string, line: string, key = line): void {
+    if (this.logged.get(id) === key) return;
+    this.logged.set(id, key);
+    this.log(line);
   }
 
   private log(line: string): void {
