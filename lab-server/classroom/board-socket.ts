@@ -67,6 +67,7 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
     let authed = false;
     let bad = 0;
     let workshop: Workshop | null = null;
+    let stuckMinutes: number | undefined;
     let unsubscribe: (() => void) | null = null;
     let stopWatch: (() => void) | null = null;
     let pending: NodeJS.Timeout | null = null;
@@ -86,7 +87,7 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
       try {
         // re-read: closing the workshop changes it
         const w = (await classroom.store.workshop(workshop.id)) ?? workshop;
-        send({ type: 'board', board: await classroom.board(w) });
+        send({ type: 'board', board: await classroom.board(w, { stuckMinutes }) });
       } catch (err) {
         log(`board of ${workshop.code} failed: ${(err as Error).stack ?? err}`);
       }
@@ -172,9 +173,11 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
         case 'subscribe': {
           const w = await classroom.workshopByCode(m.workshop);
           if (!w) return refuse('unknown-workshop', 'no workshop has this code');
-          endWatch();
+          // the same workshop again (e.g. a new stuck threshold) keeps the watch going
+          if (workshop?.id !== w.id) endWatch();
           unsubscribe?.();
           workshop = w;
+          stuckMinutes = m.stuckMinutes;
           const listener = (id: string) => { if (id === w.id) schedule(); };
           classroom.on('changed', listener);
           unsubscribe = () => classroom.off('changed', listener);

@@ -13,7 +13,7 @@ import type { z } from 'zod';
 import { secretMatches } from './codes.ts';
 import { EXPORT_CONTENT_TYPE, EXPORT_EXT, formatExport } from './export.ts';
 import { RateLimiter, type BucketOptions } from './rate-limit.ts';
-import { attachGradingSchema, createWorkshopSchema, exportQuerySchema, joinSchema, openLessonSchema } from './schemas.ts';
+import { attachGradingSchema, boardQuerySchema, createWorkshopSchema, exportQuerySchema, joinSchema, openLessonSchema } from './schemas.ts';
 import { ClassroomError, type Classroom } from './service.ts';
 import { NameTakenError, type Learner, type Workshop } from './store.ts';
 
@@ -112,8 +112,10 @@ export function createClassroomRouter(opts: ClassroomRouterOptions): Router {
     res.status(201).json(workshopJson(w));
   })));
 
-  router.get('/workshops/:code', wrap(instructor(withWorkshop(async (_req, res, w) => {
-    res.json(await classroom.board(w));
+  router.get('/workshops/:code', wrap(instructor(withWorkshop(async (req, res, w) => {
+    const q = parse(boardQuerySchema, req.query, res);
+    if (!q) return;
+    res.json(await classroom.board(w, { stuckMinutes: q.stuck }));
   }))));
 
   router.post('/workshops/:code/close', wrap(instructor(withWorkshop(async (_req, res, w) => {

@@ -29,6 +29,10 @@ export type JoinRequest = z.input<typeof joinSchema>;
 
 export const openLessonSchema = z.strictObject({ lang: z.enum(['en', 'ko', 'zh']).default('en') });
 
+export const boardQuerySchema = z.object({
+  stuck: z.coerce.number().min(0).max(24 * 60).optional(),
+});
+
 export const exportQuerySchema = z.object({
   format: z.enum(['csv', 'json', 'junit']).default('json'),
   learner: z.string().max(64).optional(),
@@ -53,7 +57,8 @@ export const attachGradingSchema = z.strictObject({
 
 export const boardClientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('hello'), secret: z.string().max(256) }),
-  z.strictObject({ type: z.literal('subscribe'), workshop: z.string().max(20) }),
+  /** stuckMinutes: this board's own "stuck" threshold (default: the server's NSLAB_STUCK_MINUTES) */
+  z.strictObject({ type: z.literal('subscribe'), workshop: z.string().max(20), stuckMinutes: z.number().min(0).max(24 * 60).optional() }),
   z.strictObject({ type: z.literal('watch'), learner: z.string().max(64) }),
   z.strictObject({ type: z.literal('unwatch') }),
   z.strictObject({ type: z.literal('ping'), id: z.union([z.string().max(64), z.number()]).optional() }),

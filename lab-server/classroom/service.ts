@@ -419,7 +419,8 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
 
   // ------------------------------------------------------------------ board
 
-  async board(workshop: Workshop): Promise<BoardData> {
+  /** `stuckMinutes` overrides the server's threshold for this view (the instructor's own setting) */
+  async board(workshop: Workshop, opts: { stuckMinutes?: number } = {}): Promise<BoardData> {
     const [lessons, learners, results, sessions] = await Promise.all([
       this.lessonSteps(workshop.lessons),
       this.store.learners(workshop.id),
@@ -436,7 +437,7 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
         return p ? { state: 'queued', position: p } : { state: 'offline', position: null };
       },
       capacity: { active, queued: this.queue.length, limit: this.capacity },
-      stuckMinutes: this.stuckMinutes,
+      stuckMinutes: opts.stuckMinutes ?? this.stuckMinutes,
       now: this.now(),
     });
   }

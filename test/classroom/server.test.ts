@@ -275,6 +275,24 @@ describe('board socket guards', () => {
     expect((await ok.waitClose()).code).toBe(1009);
   });
 
+  it('each board can set its own stuck threshold', async () => {
+    const w = await createWorkshop(srv.base);
+    const a = await join(srv.base, w.code, 'Slowpoke');
+    expect((await openLesson(srv.base, a.token)).status).toBe(201);
+    await new Promise((r) => setTimeout(r, 50));
+    const dflt = await call(srv.base, 'GET', `/api/classroom/workshops/${w.code}`, { token: SECRET });
+    expect(dflt.body).toMatchObject({ stuckMinutes: 10 });
+    expect(dflt.body.learners[0].stuck).toBe(false);
+    const strict = await call(srv.base, 'GET', `/api/classroom/workshops/${w.code}?stuck=0`, { token: SECRET });
+    expect(strict.body.learners[0].stuck).toBe(true);
+    expect((await call(srv.base, 'GET', `/api/classroom/workshops/${w.code}?stuck=-1`, { token: SECRET })).status).toBe(400);
+    const b = await BoardClient.connect(srv.wsBase);
+    b.send({ type: 'subscribe', workshop: w.code, stuckMinutes: 0 });
+    await b.waitBoard((x) => x.workshop.code === w.code && x.stuckMinutes === 0 && x.learners[0]?.stuck === true, 'stuck with threshold 0');
+    b.close();
+    await call(srv.base, 'DELETE', '/api/classroom/me/session', { token: a.token });
+  });
+
   it('cannot watch a learner of another workshop', async () => {
     const w1 = await createWorkshop(srv.base);
     const w2 = await createWorkshop(srv.base);

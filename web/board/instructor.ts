@@ -105,6 +105,19 @@ export const boardPage: PageFactory = (root, params) => {
   let watching: { id: string; view: WatchView } | null = null;
 
   const head = h('div', { class: 'cr-board-head' });
+  // the instructor's own "stuck" threshold, kept in this browser; the server's is the default
+  const STUCK_KEY = 'nslab.stuckMinutes';
+  const savedStuck = Number(localStorage.getItem(STUCK_KEY));
+  let stuckMinutes: number | undefined = localStorage.getItem(STUCK_KEY) !== null && Number.isFinite(savedStuck) ? savedStuck : undefined;
+  const stuckInput = h('input', { id: 'stuck-minutes', class: 'cr-input cr-stuck-input', type: 'number', min: 1, max: 600, step: 1 });
+  stuckInput.addEventListener('change', () => {
+    const v = Number(stuckInput.value);
+    if (!Number.isFinite(v) || v < 1 || v > 600) return;
+    stuckMinutes = v;
+    localStorage.setItem(STUCK_KEY, String(v));
+    send({ type: 'subscribe', workshop: code, stuckMinutes: v });
+  });
+  const stuckCtl = h('label', { class: 'cr-stuck-ctl small', for: 'stuck-minutes' }, ct('board.stuckLabel'), ' ', stuckInput, ' ', ct('board.minutesUnit'));
   const grid = h('div', { class: 'cr-grid-wrap' });
   const conn = h('span', { class: 'cr-conn', role: 'status' });
   const watchPanel = h('aside', { class: 'cr-watch', 'aria-live': 'polite' }, h('p', { class: 'muted small' }, ct('board.watchHint')));
@@ -125,6 +138,9 @@ export const boardPage: PageFactory = (root, params) => {
 
   const paintHead = () => {
     if (!board) return;
+    if (document.activeElement !== stuckInput) stuckInput.value = String(board.stuckMinutes);
+    // moving a focused element out and back in would blur it mid-typing
+    if (head.contains(stuckInput) && document.activeElement === stuckInput) return;
     const w = board.workshop;
     document.title = `${w.title} · ${w.code} · nslab`;
     const joinUrl = `${location.origin}/${classroomHref.join(w.code)}`;
@@ -145,14 +161,13 @@ export const boardPage: PageFactory = (root, params) => {
         h('div', { class: 'muted small' },
           ct('board.learners', { n: board.learners.length }), ' · ',
           ct('board.capacity', { active: board.capacity.active, limit: board.capacity.limit, queued: board.capacity.queued }), ' · ',
-          ct('board.stuckRule', { n: board.stuckMinutes }), ' · ',
           w.endsAt ? [ct('board.ends', { time: new Date(w.endsAt).toLocaleString() }), ' · '] : null, conn)),
       h('div', { class: 'cr-join-box' },
         h('div', { class: 'muted small' }, ct('board.code')),
         h('div', { class: 'cr-big-code', 'data-code': w.code }, w.code),
         h('div', { class: 'muted small' }, ct('board.joinAt'), ' ', h('a', { href: joinUrl }, joinUrl))),
       h('div', { class: 'cr-board-actions' },
-        h('span', { class: 'muted small' }, ct('board.export')), exp('csv', 'CSV'), exp('json', 'JSON'), exp('junit', 'JUnit'), closeBtn),
+        h('span', { class: 'muted small' }, ct('board.export')), exp('csv', 'CSV'), exp('json', 'JSON'), exp('junit', 'JUnit'), closeBtn, stuckCtl),
       w.closedAt ? h('div', { class: 'callout', role: 'status' }, ct('board.isClosed')) : null,
     );
   };
@@ -214,7 +229,7 @@ export const boardPage: PageFactory = (root, params) => {
     const sock = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/classroom/socket`);
     sock.binaryType = 'arraybuffer';
     ws = sock;
-    sock.onopen = () => { sock.send(JSON.stringify({ type: 'hello', secret })); sock.send(JSON.stringify({ type: 'subscribe', workshop: code })); };
+    sock.onopen = () => { sock.send(JSON.stringify({ type: 'hello', secret })); sock.send(JSON.stringify({ type: 'subscribe', workshop: code, ...(stuckMinutes !== undefined ? { stuckMinutes } : {}) })); };
     sock.onmessage = (ev) => {
       if (ev.data instanceof ArrayBuffer) {
         const bytes = new Uint8Array(ev.data);
@@ -238,7 +253,7 @@ export const boardPage: PageFactory = (root, params) => {
     };
   };
   // the first paint comes over HTTP (fast, and a clear error for a wrong code), then live
-  classroomApi.board(secret, code).then((b) => { if (!disposed && !board) { board = b; paintHead(); paintGrid(); } }, (e: unknown) => {
+  classroomApi.board(secret, code, stuckMinutes).then((b) => { if (!disposed && !board) { board = b; paintHead(); paintGrid(); } }, (e: unknown) => {
     if (e instanceof ApiError && (e.status === 401 || e.status === 403)) { setInstructorSecret(null); root.replaceChildren(); needSecret(root, true); disposed = true; ws?.close(); return; }
     setChildren(grid, h('p', { class: 'cr-error' }, errorText(e)));
   });

@@ -48,6 +48,8 @@ const en = {
   'board.learners': '{n} learners',
   'board.capacity': '{active} of {limit} machines in use, {queued} waiting',
   'board.stuckRule': 'Stuck: more than {n} min on one step',
+  'board.stuckLabel': 'Flag as stuck after',
+  'board.minutesUnit': 'min on one step',
   'board.learner': 'Learner',
   'board.current': 'Current step',
   'board.time': 'On step',
