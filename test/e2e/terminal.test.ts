@@ -52,7 +52,17 @@ async function waitForRow(page: Page, n: number, pred: (row: string) => boolean,
     if (rows.some(pred)) return;
     await page.waitForTimeout(100);
   }
-  throw new Error(`terminal ${n} never showed ${what}; screen:\n${rows.join('\n')}`);
+  throw new Error(`terminal ${n} never showed ${what}; ${await pageState(page)}; screen:\n${rows.join('\n')}`);
+}
+
+/** what the learner would see besides the terminal: for failure messages */
+async function pageState(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const banner = document.querySelector('.banner')?.textContent ?? 'none';
+    const conn = document.querySelector('.conn')?.className ?? '?';
+    const notice = document.querySelector('.notice.is-visible')?.textContent ?? 'none';
+    return `banner: ${banner}; connection: ${conn}; notice: ${notice}`;
+  }).catch((e: Error) => `page state unavailable: ${e.message}`);
 }
 
 async function openLesson(page: Page, base = srv.base): Promise<void> {
@@ -237,7 +247,9 @@ describe('web app + lab server in Chromium', () => {
       await banner.waitFor({ timeout: WAIT });
       expect(await banner.innerText()).toContain('stopped');
       await banner.locator('button.button-primary').click();
-      await page.locator('.banner').waitFor({ state: 'detached', timeout: WAIT });
+      await page.locator('.banner').waitFor({ state: 'detached', timeout: WAIT }).catch(async (e: Error) => {
+        throw new Error(`${e.message}; ${await pageState(page)}`);
+      });
       await waitForRow(page, 1, (r) => /[#$] ?$/.test(r), 'a fresh prompt');
       await typeInto(page, 1, 'echo fresh-$((2+2))');
       await waitForRow(page, 1, (r) => r === 'fresh-4', 'the fresh shell answering');
