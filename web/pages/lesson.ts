@@ -26,7 +26,7 @@ export const lessonPage: PageFactory = (root, params) => {
   let session: { id: string; token: string } | null = null;
   let socket: LabSocket | null = null;
   let lessonTerminals = MIN_TERMINALS;
-  let fullTimer: ReturnType<typeof setInterval> | null = null;
+  let bannerTimer: ReturnType<typeof setInterval> | null = null;
   let noticeTimer: ReturnType<typeof setTimeout> | null = null;
   let connState: ConnectionState | null = null;
   let starting = true;
@@ -147,6 +147,9 @@ export const lessonPage: PageFactory = (root, params) => {
    */
   function showBanner(kind: 'error' | 'warning' | 'info', title: string, body: string | null, actions: { label: string; run: () => void; primary?: boolean }[] = [], opts: { focus?: boolean; id?: string } = {}): void {
     bannerId = opts.id ?? kind;
+    // a countdown belongs to the banner it was started for
+    if (bannerTimer) clearInterval(bannerTimer);
+    bannerTimer = null;
     const buttons = actions.map((a) => {
       const b = h('button', { type: 'button', class: `button${a.primary ? ' button-primary' : ''}` }, a.label);
       b.addEventListener('click', a.run);
@@ -163,8 +166,8 @@ export const lessonPage: PageFactory = (root, params) => {
   function clearBanner(): void {
     bannerId = null;
     banner.replaceChildren();
-    if (fullTimer) clearInterval(fullTimer);
-    fullTimer = null;
+    if (bannerTimer) clearInterval(bannerTimer);
+    bannerTimer = null;
   }
 
   function notice(text: string): void {
@@ -261,8 +264,8 @@ export const lessonPage: PageFactory = (root, params) => {
     const why = e.message.replace(/\s*Retry in \d+ ?s\.?/i, '');
     const paint = () => showBanner('warning', title, `${why} ${t('full.body', { n: left })}`, [{ label: t('full.retryNow'), run: () => { clearBanner(); void attachOrCreate(); } }]);
     paint();
-    if (fullTimer) clearInterval(fullTimer);
-    fullTimer = setInterval(() => {
+    if (bannerTimer) clearInterval(bannerTimer);
+    bannerTimer = setInterval(() => {
       left--;
       if (left <= 0) {
         clearBanner();
@@ -324,6 +327,12 @@ export const lessonPage: PageFactory = (root, params) => {
       showBanner('warning', t('conn.reconnecting'), `${why} · ${secs} s`, [
         { label: t('conn.retryNow'), run: () => { clearBanner(); socket?.reconnect(); } },
       ]);
+      let left = secs;
+      bannerTimer = setInterval(() => {
+        left = Math.max(0, left - 1);
+        const span = banner.querySelector('.banner-text span');
+        if (span) span.textContent = left > 0 ? `${why} · ${left} s` : `${why} · …`;
+      }, 1000);
     }
   }
 
