@@ -164,6 +164,42 @@ const seeing: Attempt[] = [
     },
   },
   {
+    group: 'seeing the host', name: 'list the mounts of other mount namespaces by id (listmount, 6.8+)',
+    script: String.raw`python3 - <<'PY'
+import ctypes, os, struct, fcntl
+libc = ctypes.CDLL(None, use_errno=True)
+buf = bytearray(8)
+fcntl.ioctl(os.open('/proc/self/ns/mnt', os.O_RDONLY), 0x8008b705, buf)  # NS_GET_MNTNS_ID
+own = struct.unpack('Q', buf)[0]
+out = (ctypes.c_uint64 * 64)()
+readable = []
+for nsid in list(range(1, 4096)) + list(range(max(1, own - 4096), own + 4096)):
+    req = struct.pack('IIQQQ', 32, 0, 0xffffffffffffffff, 0, nsid)  # mnt_id_req for LSMT_ROOT in namespace nsid
+    if libc.syscall(458, req, out, 64, 0) >= 0: readable.append(nsid)
+print('own', own)
+print('readable', sorted(set(readable)))
+PY`,
+    check: (r) => {
+      const own = /own (\d+)/.exec(r.stdout)?.[1];
+      expect(own).toBeDefined();
+      expect(r.stdout).toContain(`readable [${own}]`);
+    },
+  },
+  {
+    group: 'seeing the host', name: 'climb to the host namespaces with NS_GET_PARENT / NS_GET_USERNS',
+    script: String.raw`python3 - <<'PY'
+import os, fcntl
+for ns, req, name in (('user', 0xb702, 'parent-of-user'), ('pid', 0xb702, 'parent-of-pid'), ('user', 0xb701, 'owner-of-user')):
+    try:
+        nfd = fcntl.ioctl(os.open('/proc/self/ns/' + ns, os.O_RDONLY), req)
+        print(name, os.readlink('/proc/self/fd/%d' % nfd))
+    except OSError as e: print(name, e.strerror)
+PY`,
+    check: (r) => expect(results(r.stdout)).toEqual({
+      'parent-of-user': 'Operation not permitted', 'parent-of-pid': 'Operation not permitted', 'owner-of-user': 'Operation not permitted',
+    }),
+  },
+  {
     group: 'seeing the host', name: 'find host block and memory devices in /dev',
     script: 'ls /dev; ls /dev/vda /dev/sda /dev/loop0 /dev/loop-control /dev/mem /dev/kmem /dev/port /dev/nvme0n1 2>&1 | grep -vc "No such file"; true',
     check: (r) => {
