@@ -108,6 +108,20 @@ describe('nslab export and nslab attach', () => {
     const json2 = JSON.parse((await nslab('export', w.code, '--format', 'json')).stdout);
     expect(json2.gradingRuns[0]).toMatchObject({ learner: 'Ada', lesson: 'sample-hostname', passed: 1 });
 
+    // a graded folder: each report to the learner of the same name; the summary is skipped
+    const reports = path.join(dir, 'reports');
+    (await import('node:fs')).mkdirSync(reports, { recursive: true });
+    for (const [n, p] of [['Ada', 2], ['bo', 0]] as const) {
+      (await import('node:fs')).writeFileSync(path.join(reports, `${n}.json`), JSON.stringify({ lesson: 'sample-hostname', steps: [], passed: p, total: 3 }));
+    }
+    (await import('node:fs')).writeFileSync(path.join(reports, 'summary.json'), '[]');
+    await nslab('attach', w.code, path.join(reports, 'Ada.json'), path.join(reports, 'bo.json'), path.join(reports, 'summary.json'), '--learner-from-file');
+    const runs = await store.gradingRuns(w.id);
+    expect(runs.slice(1).map((r) => [r.source, r.passed, r.learnerId])).toEqual([['Ada.json', 2, a.id], ['bo.json', 0, expect.any(String)]]);
+    (await import('node:fs')).writeFileSync(path.join(reports, 'nobody.json'), JSON.stringify({ lesson: 'sample-hostname', steps: [], passed: 1, total: 3 }));
+    await expect(nslab('attach', w.code, path.join(reports, 'Ada.json'), path.join(reports, 'nobody.json'), '--learner-from-file')).rejects.toMatchObject({ code: 2 });
+    expect(await store.gradingRuns(w.id)).toHaveLength(3); // all or nothing
+
     await expect(nslab('export', 'ZZZZZZ')).rejects.toMatchObject({ code: 2 });
     await expect(nslab('export', w.code, '--format', 'xlsx')).rejects.toMatchObject({ code: 2 });
     await expect(nslab('attach', w.code, path.join(dir, 'missing.json'))).rejects.toMatchObject({ code: 2 });
