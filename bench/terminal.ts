@@ -56,7 +56,8 @@ if (process.argv.includes('--serve')) {
   // the parent asks for our RSS after a full GC (so garbage from earlier phases does not count)
   process.stdin.on('data', () => {
     (globalThis as { gc?: () => void }).gc?.();
-    process.stdout.write(`${JSON.stringify({ rss: process.memoryUsage().rss, sandboxes: backend.list().map((x) => x.id) })}\n`);
+    const cpu = process.cpuUsage();
+    process.stdout.write(`${JSON.stringify({ rss: process.memoryUsage().rss, cpuMs: (cpu.user + cpu.system) / 1000, sandboxes: backend.list().map((x) => x.id) })}\n`);
   });
   process.on('SIGTERM', () => { lab.close().then(() => backend.destroyAll()).then(() => process.exit(0)); });
   await new Promise(() => {});
@@ -268,7 +269,7 @@ async function main() {
     child.once('exit', (c) => reject(new Error(`server exited ${c}`)));
   });
   const base = `http://127.0.0.1:${port}`;
-  const serverRss = () => new Promise<{ rss: number; sandboxes: string[] }>((resolve) => {
+  const serverRss = () => new Promise<{ rss: number; cpuMs: number; sandboxes: string[] }>((resolve) => {
     child.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString())));
     child.stdin!.write('rss\n');
   });
@@ -288,6 +289,15 @@ async function main() {
     const main1 = new Client(base, await create(), true);
     await main1.open();
     const nslabMbps = await best(() => main1.flood());
+    // the server's own ceiling and cost: a client that acks without parsing, and the
+    // lab server's CPU time per MB it moved
+    const raw = new Client(base, await create(), false);
+    await raw.open();
+    const cpu0 = (await serverRss()).cpuMs;
+    const t0 = now();
+    const rawMbps = await best(() => raw.flood());
+    const serverCpuShare = ((await serverRss()).cpuMs - cpu0) / (now() - t0);
+    raw.ws.close();
 
     console.error('echo latency...');
     const hostEcho = await hostEchoLatencies(SAMPLES);
@@ -323,7 +333,9 @@ async function main() {
         [`baseline: host pty -> @xterm/headless (best of ${RUNS})`, hostParsed.mbps, '1.00x', ''],
         [`sandbox pty (driver, no server) -> @xterm/headless (best of ${RUNS})`, sandboxParsed, `${(sandboxParsed / hostParsed.mbps).toFixed(2)}x`, '1.00x'],
         [`nslab: sandbox -> server -> WebSocket -> @xterm/headless (best of ${RUNS})`, nslabMbps, `${(nslabMbps / hostParsed.mbps).toFixed(2)}x`, `${(nslabMbps / sandboxParsed).toFixed(2)}x`],
+        [`nslab to a client that acks without parsing (best of ${RUNS})`, rawMbps, '', ''],
       ]),
+      `lab server CPU while moving that: ${(serverCpuShare * 100).toFixed(0)}% of one core`,
       '',
       table(['echo latency (keystroke -> echo)', 'p50 ms', 'p99 ms'], [
         ['baseline: host pty', ms(hostEcho, 50), ms(hostEcho, 99)],
