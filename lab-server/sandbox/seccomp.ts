@@ -24,7 +24,17 @@ export const DENIED_SYSCALLS = [
   'settimeofday', 'clock_settime', 'clock_adjtime', 'adjtimex', 'vhangup',
 ] as const;
 
-export const ENOSYS_SYSCALLS = ['io_uring_setup', 'io_uring_enter', 'io_uring_register'] as const;
+/**
+ * ENOSYS, so programs fall back (glibc's POSIX aio uses threads, libaio users use
+ * synchronous I/O). io_uring: the largest recent source of kernel escalations.
+ * Legacy AIO (io_setup ...): its contexts come from ONE system-wide pool,
+ * fs.aio-max-nr (65536 events by default); 16 io_setup(4096) calls in one sandbox
+ * took all of it and the host's own io_setup failed with EAGAIN (test/security).
+ */
+export const ENOSYS_SYSCALLS = [
+  'io_uring_setup', 'io_uring_enter', 'io_uring_register',
+  'io_setup', 'io_destroy', 'io_submit', 'io_cancel', 'io_getevents', 'io_pgetevents',
+] as const;
 
 /** Address families a learner may open: unix, inet, inet6, netlink, packet. */
 export const ALLOWED_FAMILIES = [1, 2, 10, 16, 17] as const;
