@@ -716,6 +716,24 @@ except OSError as e: print('stopped', n, e.strerror)"`,
     },
   },
   {
+    group: 'exhausting', name: 'take the system-wide AIO pool (fs.aio-max-nr) with io_setup',
+    script: String.raw`python3 - <<'PY'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+n = 0
+while n < 10000:
+    ctx = ctypes.c_ulong(0)
+    if libc.syscall(206, 4096, ctypes.byref(ctx)) != 0: print('stopped', n, os.strerror(ctypes.get_errno())); break
+    n += 1
+PY`,
+    check: (r) => {
+      // refused outright (seccomp ENOSYS): one sandbox could otherwise take all 65536 events of the host
+      expect(r.stdout.trim()).toBe('stopped 0 Function not implemented');
+      const host = execFileSync('python3', ['-c', 'import ctypes; c = ctypes.c_ulong(0); l = ctypes.CDLL(None); r = l.syscall(206, 1, ctypes.byref(c)); print(r); l.syscall(207, c)'], { encoding: 'utf8' }).trim();
+      expect(host).toBe('0');
+    },
+  },
+  {
     group: 'exhausting', name: 'burn CPU on every core',
     before: (c) => ({
       periods: keyedNumber(readHost(cgroupFile(c.a.id, 'cpu', 'cpu.stat')), 'nr_periods'),
