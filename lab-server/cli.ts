@@ -15,7 +15,7 @@ const commands: Record<string, Command> = {
   lessons: { summary: 'list lessons and their step ids', load: () => import('./cli/lessons.ts') },
   lint: { summary: 'validate every lesson', load: () => import('./cli/lint.ts') },
   export: { summary: 'export a workshop: export CODE --format csv|json|junit', load: () => import('./cli/export.ts') },
-  attach: { summary: 'attach grade reports to a workshop: attach CODE REPORT.json|- [--learner NAME]', load: () => import('./cli/attach.ts') },
+  attach: { summary: 'attach grade reports to a workshop: attach CODE REPORT.json|- ... [--learner NAME | --learner-from-file]', load: () => import('./cli/attach.ts') },
 };
 
 function usage(): string {

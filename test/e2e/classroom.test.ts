@@ -118,6 +118,13 @@ describe('classroom in Chromium', () => {
       await ada.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, 'learner.png') });
       await ins.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, 'board-watch.png') });
     }
+    // an attached `nslab grade` report shows under the grid
+    const report = { lesson: 'sample-hostname', steps: [], passed: 2, total: 3 };
+    const posted = await fetch(`${srv.base}/api/classroom/workshops/${code}/grading-runs`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: JSON.stringify({ report, learner: 'Bob', source: 'bob.txt' }) });
+    expect(posted.status).toBe(201);
+    await ins.reload();
+    await ins.waitForSelector('.cr-runs-table td:has-text("bob.txt")', { timeout: WAIT });
+    expect(await ins.textContent('.cr-runs-table tbody tr')).toMatch(/Bob.*sample-hostname.*bob\.txt.*2\/3/);
     expect(insErrors).toEqual([]);
     await bob.close();
     await ada.close();

@@ -65,6 +65,7 @@ export const classroomApi = {
   workshops: (secret: string) => request<WorkshopInfo[]>('GET', `${C}/workshops`, secret),
   createWorkshop: (secret: string, body: { title: string; lessons: string[]; endsAt: string | null }) => request<WorkshopInfo>('POST', `${C}/workshops`, secret, body),
   board: (secret: string, code: string, stuckMinutes?: number) => request<BoardData>('GET', `${C}/workshops/${enc(code)}${stuckMinutes !== undefined ? `?stuck=${stuckMinutes}` : ''}`, secret),
+  gradingRuns: (secret: string, code: string) => request<{ id: string; learnerId: string | null; lessonId: string; source: string; passed: number; total: number; createdAt: number }[]>('GET', `${C}/workshops/${enc(code)}/grading-runs`, secret),
   close: (secret: string, code: string) => request<WorkshopInfo>('POST', `${C}/workshops/${enc(code)}/close`, secret, {}),
   /** the export needs the secret in a header, so it is fetched and handed to the browser as a blob download */
   exportFile: (secret: string, code: string, format: 'csv' | 'json' | 'junit') => request<Blob>('GET', `${C}/workshops/${enc(code)}/export?format=${format}`, secret, undefined, true),

@@ -121,7 +121,23 @@ export const boardPage: PageFactory = (root, params) => {
   const grid = h('div', { class: 'cr-grid-wrap' });
   const conn = h('span', { class: 'cr-conn', role: 'status' });
   const watchPanel = h('aside', { class: 'cr-watch', 'aria-live': 'polite' }, h('p', { class: 'muted small' }, ct('board.watchHint')));
-  root.append(h('section', { class: 'page cr-board' }, head, h('div', { class: 'cr-board-main' }, grid, watchPanel)));
+  const runs = h('div', { class: 'cr-runs' });
+  root.append(h('section', { class: 'page cr-board' }, head, h('div', { class: 'cr-board-main' }, h('div', null, grid, runs), watchPanel)));
+
+  /** `nslab grade` reports attached to the workshop (nslab attach, or POST grading-runs) */
+  const loadRuns = () => classroomApi.gradingRuns(secret, code).then((list) => {
+    if (disposed) return;
+    const names = new Map((board?.learners ?? []).map((l) => [l.id, l.name]));
+    setChildren(runs, list.length ? [
+      h('h2', null, ct('board.runs')),
+      h('table', { class: 'cr-runs-table' },
+        h('thead', null, h('tr', null, h('th', null, ct('board.learner')), h('th', null, ct('board.runLesson')), h('th', null, ct('board.runSource')), h('th', null, ct('board.passedBy')), h('th', null, ct('board.runAt')))),
+        h('tbody', null, list.slice().reverse().map((r) => h('tr', null,
+          h('td', null, r.learnerId ? names.get(r.learnerId) ?? '?' : '—'), h('td', null, r.lessonId), h('td', null, r.source),
+          h('td', { class: r.passed === r.total ? 'cr-pass' : '' }, `${r.passed}/${r.total}`), h('td', null, new Date(r.createdAt).toLocaleString()))))),
+    ] : null);
+  }, () => { /* the grid shows connection problems already */ });
+  const runsTimer = setInterval(() => void loadRuns(), 30_000);
 
   const send = (m: BoardClientMessage) => { if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); };
 
@@ -253,7 +269,7 @@ export const boardPage: PageFactory = (root, params) => {
     };
   };
   // the first paint comes over HTTP (fast, and a clear error for a wrong code), then live
-  classroomApi.board(secret, code, stuckMinutes).then((b) => { if (!disposed && !board) { board = b; paintHead(); paintGrid(); } }, (e: unknown) => {
+  classroomApi.board(secret, code, stuckMinutes).then((b) => { if (!disposed && !board) { board = b; paintHead(); paintGrid(); } void loadRuns(); }, (e: unknown) => {
     if (e instanceof ApiError && (e.status === 401 || e.status === 403)) { setInstructorSecret(null); root.replaceChildren(); needSecret(root, true); disposed = true; ws?.close(); return; }
     setChildren(grid, h('p', { class: 'cr-error' }, errorText(e)));
   });
@@ -263,6 +279,7 @@ export const boardPage: PageFactory = (root, params) => {
     unmount() {
       disposed = true;
       off();
+      clearInterval(runsTimer);
       if (retry) clearTimeout(retry);
       watching?.view.dispose();
       ws?.close(1000);
