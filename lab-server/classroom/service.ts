@@ -277,6 +277,9 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
     const byKey = new Map(results.map((r) => [`${r.lessonId}\u0000${r.stepId}`, r]));
     const a = this.liveActive(learner.id);
     await this.store.touchLearner(learner.id, this.now());
+    // a learner looking at their workshop page keeps their place in line too
+    const queued = this.queue.find((q) => q.learnerId === learner.id);
+    if (queued) queued.lastPoll = this.now();
     return {
       learner: { id: learner.id, name: learner.displayName, joinedAt: learner.joinedAt },
       workshop: { code: w.code, title: w.title, endsAt: w.endsAt, closed: w.closedAt !== null },
