@@ -149,6 +149,29 @@ describe('capacity', () => {
   });
 });
 
+describe('queue timeouts', () => {
+  it('a queued learner whose page stopped asking leaves the line', async () => {
+    const small = await startClassroomServer({ classroom: { capacity: 1, queueTimeoutMs: 400 } });
+    try {
+      const w = await createWorkshop(small.base);
+      const [a, b, c] = await Promise.all(['A', 'B', 'C'].map((n) => join(small.base, w.code, n)));
+      expect((await openLesson(small.base, a.token)).status).toBe(201);
+      expect((await openLesson(small.base, b.token)).body.position).toBe(1);
+      expect((await openLesson(small.base, c.token)).body.position).toBe(2);
+      // C keeps asking, B has gone quiet
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 150));
+        await call(small.base, 'GET', '/api/classroom/me', { token: c.token });
+      }
+      expect((await openLesson(small.base, c.token)).body.position).toBe(1);
+      // B comes back: at the end of the line
+      expect((await openLesson(small.base, b.token)).body.position).toBe(2);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('capacity under concurrency', () => {
   it('simultaneous requests never overshoot capacity, and queue positions are distinct', async () => {
     const small = await startClassroomServer({ classroom: { capacity: 3 } });
