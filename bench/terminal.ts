@@ -57,7 +57,8 @@ if (process.argv.includes('--serve')) {
   process.stdin.on('data', () => {
     (globalThis as { gc?: () => void }).gc?.();
     const cpu = process.cpuUsage();
-    process.stdout.write(`${JSON.stringify({ rss: process.memoryUsage().rss, cpuMs: (cpu.user + cpu.system) / 1000, sandboxes: backend.list().map((x) => x.id) })}\n`);
+    const m = process.memoryUsage();
+    process.stdout.write(`${JSON.stringify({ rss: m.rss, heap: m.heapUsed + m.external, cpuMs: (cpu.user + cpu.system) / 1000, sandboxes: backend.list().map((x) => x.id) })}\n`);
   });
   process.on('SIGTERM', () => { lab.close().then(() => backend.destroyAll()).then(() => process.exit(0)); });
   await new Promise(() => {});
@@ -269,7 +270,7 @@ async function main() {
     child.once('exit', (c) => reject(new Error(`server exited ${c}`)));
   });
   const base = `http://127.0.0.1:${port}`;
-  const serverRss = () => new Promise<{ rss: number; cpuMs: number; sandboxes: string[] }>((resolve) => {
+  const serverRss = () => new Promise<{ rss: number; heap: number; cpuMs: number; sandboxes: string[] }>((resolve) => {
     child.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString())));
     child.stdin!.write('rss\n');
   });
@@ -317,7 +318,10 @@ async function main() {
     const after = await serverRss();
     const fresh = after.sandboxes.filter((id) => !before.sandboxes.includes(id));
     const charge = fresh.reduce((a, id) => a + cgroupCharge(id), 0) / fresh.length;
-    const serverPer = (after.rss - before.rss) / OTHERS;
+    // JS heap + external buffers after a full GC: what sessions hold in the server, steadier than
+    // RSS (which the allocator grows and shrinks on its own schedule)
+    const serverPer = (after.heap - before.heap) / OTHERS;
+    const serverRssPer = (after.rss - before.rss) / OTHERS;
     for (const c of others) c.type('while sleep 1; do date; done\r');
     await sleep(1500);
     const echo50 = await main1.echoLatencies(SAMPLES);
@@ -345,7 +349,8 @@ async function main() {
       ].map((r) => r.map((c) => (typeof c === 'number' ? Number(c.toFixed(2)) : c)))),
       '',
       table(['memory per idle session (sandbox + shell + socket)', 'value'], [
-        [`lab server process (RSS growth after GC / ${OTHERS})`, mib(serverPer)],
+        [`lab server process: JS heap + buffers after GC, growth / ${OTHERS}`, mib(serverPer)],
+        [`lab server process: RSS growth / ${OTHERS} (allocator noise included)`, mib(serverRssPer)],
         ['sandbox with its shell and terminal (memory cgroup charge, mean)', mib(charge)],
         ['total per idle session', mib(serverPer + charge)],
       ]),
