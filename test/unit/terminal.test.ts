@@ -188,7 +188,7 @@ describe('TerminalSession on a real pty', () => {
   });
 
   it('keeps a character split across two input frames intact', async () => {
-    const t = hostTerminal('read line; echo "got:$line"');
+    const t = hostTerminal('read line; echo "got:$line"; sleep 5'); // (sleep: node-pty can drop output of a process that exits at once)
     let out = '';
     t.attach({ data: (_n, c) => { out += c.toString(); t.ack(c.length); } }, () => {});
     const bytes = Buffer.from('세계\r', 'utf8');
@@ -196,6 +196,7 @@ describe('TerminalSession on a real pty', () => {
     t.input(bytes.subarray(4));
     await until(() => out.includes('got:'), 'echo');
     await until(() => /got:세계/.test(out), 'intact characters');
+    t.kill();
   });
 
   it('bounds input queued for a program that does not read it', async () => {
