@@ -352,7 +352,11 @@ export const lessonPage: PageFactory = (root, params) => {
         break;
       }
       case 'opened':
-        tabs.onOpened(ev.terminal);
+        tabs.onOpened(ev.terminal, ev.reattached);
+        break;
+      case 'command':
+        // the command log says a shell is at a prompt (first one, or after a command)
+        tabs.onShellReady(ev.terminal);
         break;
       case 'replay-start':
         tabs.onReplayStart(ev.terminal);

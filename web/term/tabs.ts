@@ -42,6 +42,11 @@ interface TermView {
   replaying: boolean;
   /** when the shell (re)started: its first prompt is not news either */
   openedAt: number;
+  /** the shell has shown a prompt (command log); typing earlier races bash's start-up */
+  ready: boolean;
+  /** run-button text waiting for `ready` */
+  pending: string;
+  readyTimer: ReturnType<typeof setTimeout> | null;
 }
 
 /** Acks are coalesced: at most one per ACK_DELAY_MS unless this many bytes piled up. */
@@ -193,9 +198,14 @@ export class TerminalTabs {
 
   /** Types text into terminal n as if the learner had (run buttons). */
   type(n: number, text: string): void {
-    this.ensure(n, { openOnServer: true });
+    this.ensure(n);
+    const v = this.views.get(n)!;
+    if (!v.live) this.openOnServer(v);
     this.select(n, true);
-    this.wire.input(n, text);
+    // before bash has set up its line editor, typed bytes are echoed by the tty and
+    // partly lost ("ch: command not found"); hold them until the first prompt
+    if (v.ready) this.wire.input(n, text);
+    else v.pending += text;
   }
 
   // ---- events from the socket
@@ -214,13 +224,34 @@ export class TerminalTabs {
     for (const v of this.views.values()) this.openOnServer(v);
   }
 
-  onOpened(n: number): void {
+  onOpened(n: number, reattached: boolean): void {
     this.ensure(n);
     const v = this.views.get(n)!;
     v.live = true;
     v.openedAt = Date.now();
     v.exited = false;
     v.tabItem.classList.remove('is-exited');
+    if (reattached) this.onShellReady(n);
+    else {
+      v.ready = false;
+      // an image without a command log never says "ready"; do not hold input forever
+      if (v.readyTimer) clearTimeout(v.readyTimer);
+      v.readyTimer = setTimeout(() => this.onShellReady(n), 3000);
+    }
+  }
+
+  /** the shell in terminal n printed a prompt: held run-button input can go */
+  onShellReady(n: number): void {
+    const v = this.views.get(n);
+    if (!v || !v.live) return;
+    if (v.readyTimer) clearTimeout(v.readyTimer);
+    v.readyTimer = null;
+    v.ready = true;
+    if (v.pending) {
+      const text = v.pending;
+      v.pending = '';
+      this.wire.input(n, text);
+    }
   }
 
   onReplayStart(n: number): void {
@@ -241,6 +272,7 @@ export class TerminalTabs {
     if (!v) return;
     v.exited = true;
     v.live = false;
+    v.ready = false;
     v.tabItem.classList.add('is-exited');
     v.term.write(`\r\n\x1b[2m${t('terms.exited')}\x1b[0m\r\n`);
   }
@@ -249,6 +281,7 @@ export class TerminalTabs {
   clearAll(): void {
     this.generation++;
     for (const v of this.views.values()) {
+      v.ready = false;
       v.term.reset();
       v.live = false;
       v.exited = false;
@@ -307,6 +340,7 @@ export class TerminalTabs {
     this.offScreenReader();
     for (const v of this.views.values()) {
       if (v.ackTimer) clearTimeout(v.ackTimer);
+      if (v.readyTimer) clearTimeout(v.readyTimer);
       v.term.dispose();
     }
     this.views.clear();
@@ -346,7 +380,7 @@ export class TerminalTabs {
     const tabItem = h('div', { class: 'term-tab-item', role: 'presentation' }, tab, closeBtn);
     const panel = h('div', { class: 'term-panel', role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, hidden: true, 'data-terminal': String(n) });
 
-    const v: TermView = { n, term, fit, search, tab, tabItem, panel, exited: false, unacked: 0, ackTimer: null, sentSize: null, live: false, replaying: false, openedAt: 0 };
+    const v: TermView = { n, term, fit, search, tab, tabItem, panel, exited: false, unacked: 0, ackTimer: null, sentSize: null, live: false, replaying: false, openedAt: 0, ready: false, pending: '', readyTimer: null };
     this.labelTab(v);
     this.tablist.append(tabItem);
     this.panels.append(panel);
@@ -387,6 +421,7 @@ export class TerminalTabs {
     const v = this.views.get(n);
     if (!v || this.views.size <= 1) return;
     this.wire.close(n);
+    if (v.readyTimer) clearTimeout(v.readyTimer);
     if (v.ackTimer) clearTimeout(v.ackTimer);
     v.term.dispose();
     v.tabItem.remove();
