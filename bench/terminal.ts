@@ -10,7 +10,8 @@
  *   echo latency  one keystroke to its echo, at a `cat` prompt, p50/p99
  *     - baseline: node-pty on the host
  *     - nslab over the socket, with 0 and with 50 other active sessions
- *       (each other session has a socket and a shell printing the date every second)
+ *       (each other session has a socket and a shell printing the date every second),
+ *       and with 4 of them flooding output (their clients, in this process, ack as fast as they can)
  *   memory per idle session  (session + sandbox + open terminal + attached socket)
  *     - lab server process RSS growth / N, and host MemAvailable drop / N
  *
@@ -325,6 +326,13 @@ async function main() {
     for (const c of others) c.type('while sleep 1; do date; done\r');
     await sleep(1500);
     const echo50 = await main1.echoLatencies(SAMPLES);
+    // the worst neighbours: sessions flooding output as fast as their clients take it
+    const FLOODERS = Math.min(4, others.length);
+    for (const c of others.slice(0, FLOODERS)) c.type('\x03yes\r');
+    await sleep(1000);
+    const echoFlood = await main1.echoLatencies(SAMPLES);
+    for (const c of others.slice(0, FLOODERS)) c.type('\x03');
+    await sleep(500);
 
     const ms = (v: number[], p: number) => pct(v, p);
     const now_ = new Date().toISOString();
@@ -346,6 +354,7 @@ async function main() {
         ['sandbox pty (driver, no server)', ms(sandboxEcho, 50), ms(sandboxEcho, 99)],
         ['nslab over the socket, 0 other sessions', ms(echo0, 50), ms(echo0, 99)],
         [`nslab over the socket, ${OTHERS} other active sessions`, ms(echo50, 50), ms(echo50, 99)],
+        [`nslab over the socket, ${FLOODERS} of them flooding output (yes)`, ms(echoFlood, 50), ms(echoFlood, 99)],
       ].map((r) => r.map((c) => (typeof c === 'number' ? Number(c.toFixed(2)) : c)))),
       '',
       table(['memory per idle session (sandbox + shell + socket)', 'value'], [
