@@ -13,7 +13,8 @@
  *       (each other session has a socket and a shell printing the date every second),
  *       and with 4 of them flooding output (their clients, in this process, ack as fast as they can)
  *   memory per idle session  (session + sandbox + open terminal + attached socket)
- *     - lab server process RSS growth / N, and host MemAvailable drop / N
+ *     - lab server: JS heap + buffers growth after GC / N (and RSS growth / N)
+ *     - sandbox: its memory cgroup charge (shell, script relay, tmpfs)
  *
  * The lab server runs in a child process (this file with --serve), as in production,
  * so the client's parsing does not share its event loop.
