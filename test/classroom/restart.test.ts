@@ -26,6 +26,22 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Start `nslab serve` on a free port. Another test (in a parallel worker) may take a
+ * port between our probe and the server's bind, so "in use" means: pick another.
+ */
+async function serveAnywhere(): Promise<{ proc: ChildProcess; out: () => string; port: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    try {
+      return { ...(await serve(port)), port };
+    } catch (err) {
+      if (attempt < 5 && /port is in use/.test((err as Error).message)) continue;
+      throw err;
+    }
+  }
+}
+
 async function serve(port: number): Promise<{ proc: ChildProcess; out: () => string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'lab-server/cli.ts', 'serve', '--port', String(port), '--host', '127.0.0.1'], {
     cwd: REPO,
@@ -53,10 +69,9 @@ afterAll(async () => {
 
 describe('kill -9 and restart', () => {
   it('keeps workshops, learners and progress; the learner gets a fresh sandbox with a notice', async () => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const srv = { base, wsBase: `ws://127.0.0.1:${port}` } as never;
-    const first = await serve(port);
+    const first = await serveAnywhere();
+    let base = `http://127.0.0.1:${first.port}`;
+    const srv = { base, wsBase: `ws://127.0.0.1:${first.port}` };
     expect(first.out()).toContain(`${base}/#/instructor/${SECRET}`);
 
     const w = await createWorkshop(base, ['sample-hostname'], 'Survives');
@@ -64,7 +79,7 @@ describe('kill -9 and restart', () => {
     const opened = await openLesson(base, a.token);
     expect(opened.status).toBe(201);
     expect(opened.body.notice).toBeNull();
-    const c = await LabClient.connect(srv, opened.body.session);
+    const c = await LabClient.connect(srv as never, opened.body.session);
     await c.open(1);
     await c.run(1, 'readlink /proc/$$/ns/uts');
     await c.waitEvent('steps', (e) => e.steps.some((s) => s.id === 'look' && s.status === 'pass'));
@@ -81,7 +96,11 @@ describe('kill -9 and restart', () => {
     await until(() => first.proc.exitCode !== null || first.proc.signalCode !== null, 'server death');
     await c.waitClose();
 
-    await serve(port);
+    // same database, a new process (on whatever port is free now)
+    const second = await serveAnywhere();
+    base = `http://127.0.0.1:${second.port}`;
+    srv.base = base;
+    srv.wsBase = `ws://127.0.0.1:${second.port}`;
     // the same learner token still works, progress intact
     const me = await call(base, 'GET', '/api/classroom/me', { token: a.token });
     expect(me.status).toBe(200);
@@ -96,7 +115,7 @@ describe('kill -9 and restart', () => {
     expect(again.status).toBe(201);
     expect(again.body.session.id).not.toBe(opened.body.session.id);
     expect(again.body.notice).toEqual({ code: 'fresh-sandbox', afterRestart: true, passedSteps: 1 });
-    const c2 = await LabClient.connect(srv, again.body.session);
+    const c2 = await LabClient.connect(srv as never, again.body.session);
     const steps = await c2.waitEvent('steps');
     expect(steps.steps.find((s) => s.id === 'look')).toMatchObject({ status: 'pass', passedAt });
     await c2.open(1);
