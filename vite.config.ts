@@ -9,7 +9,8 @@ export default defineConfig({
   build: { outDir: '../dist/web', emptyOutDir: true },
   server: {
     proxy: {
-      '/api': { target: `http://127.0.0.1:${labPort}`, ws: true },
+      // a regexp, not a prefix: the app's own module /api.ts must not go to the lab server
+      '^/api/': { target: `http://127.0.0.1:${labPort}`, ws: true },
       '/healthz': `http://127.0.0.1:${labPort}`,
     },
   },

@@ -27,6 +27,7 @@ import { crunArgv } from './crun.ts';
 import { checkHostRequirements, hostInfo } from './host.ts';
 import { Images, isMountPoint } from './images.ts';
 import { ociSpec, SANDBOX_PATH } from './oci-spec.ts';
+import { ensureReadHelper } from './read-helper.ts';
 import { LocalProbe } from './probe.ts';
 import type {
   CommandEvent, CreateOptions, ExecResult, Sandbox, SandboxBackend, SandboxLimits, SandboxState, SpawnOptions,
@@ -36,6 +37,8 @@ import { HostError } from './types.ts';
 const run = promisify(execFile);
 const READY_TIMEOUT_MS = 15_000;
 const MAX_COMMAND_EVENTS = 5000;
+const EVENT_BURST = 200;
+const EVENT_RATE = 50;
 
 interface Owner { instance: string; pid: number; startTime: string; createdAt: string; label?: string; slot: number }
 
@@ -73,7 +76,7 @@ export class LocalSandbox implements Sandbox {
     readonly hostUid: number,
     private readonly backend: LocalBackend,
   ) {
-    this.probe = new LocalProbe(id, hostUid, () => this.initPid);
+    this.probe = new LocalProbe(id, hostUid, () => this.initPid, backend.readHelper);
   }
 
   get state(): SandboxState {
@@ -112,10 +115,30 @@ export class LocalSandbox implements Sandbox {
     this.startLifetime();
   }
 
-  /** @internal */
+  /** command-log lines dropped because a flood exceeded the budget below */
+  droppedCommandEvents = 0;
+  private pendingEvents = 0;
+  private eventTokens = EVENT_BURST;
+  private tokensAt = Date.now();
+
+  /**
+   * Each line costs a process scan to find the shell's host pid, and the FIFO is
+   * writable by the learner: a budget (a burst, then a steady rate far above any
+   * human's typing) keeps a forged flood from monopolising the server's event loop.
+   * @internal
+   */
   pushRaw(e: RawCommandEvent): void {
     const at = Date.now();
+    this.eventTokens = Math.min(EVENT_BURST, this.eventTokens + ((at - this.tokensAt) / 1000) * EVENT_RATE);
+    this.tokensAt = at;
+    if (this.pendingEvents >= EVENT_BURST || this.eventTokens < 1) {
+      this.droppedCommandEvents++;
+      return;
+    }
+    this.eventTokens -= 1;
+    this.pendingEvents++;
     this.eventChain = this.eventChain.then(async () => {
+      this.pendingEvents--;
       let hostPid: number | null = null;
       try {
         const procs = await this.probe.processes();
@@ -225,6 +248,7 @@ export class LocalBackend implements SandboxBackend {
   private readonly uidDir: string;
   private sandboxes = new Map<string, LocalSandbox>();
   private hostChecked = false;
+  private _readHelper: string | null = null;
   /** ready sandboxes kept warm so a learner gets a prompt without waiting for a cold start */
   private pool: LocalSandbox[] = [];
   private poolTarget = 0;
@@ -240,6 +264,11 @@ export class LocalBackend implements SandboxBackend {
     this.poolTarget = cfg.poolSize;
   }
 
+  get readHelper(): string {
+    if (!this._readHelper) this._readHelper = ensureReadHelper(this.cfg.dataDir);
+    return this._readHelper;
+  }
+
   crun(id: string, args: string[]) {
     return crunArgv(this.crunRoot, id, args);
   }
@@ -252,7 +281,12 @@ export class LocalBackend implements SandboxBackend {
     // v2: PID 1 moved into the leaf "init" (see nslab-init.c); the sandbox's own group holds no process
     const leaf = hostInfo().cgroupMode === 'v2' && existsSync(join('/sys/fs/cgroup/nslab', id, 'init')) ? ['--cgroup', 'init'] : [];
     const [verb, ...rest] = args;
-    return { file: 'crun', args: ['--root', this.crunRoot, verb, ...leaf, ...rest], env: {} as Record<string, string> };
+    // crun exec hands the server's own rlimits down (the spec's apply to PID 1 only): set the sandbox's
+    return {
+      file: 'prlimit',
+      args: ['--core=0:0', '--nofile=4096:8192', '--', 'crun', '--root', this.crunRoot, verb, ...leaf, ...rest],
+      env: {} as Record<string, string>,
+    };
   }
 
   async checkHost(): Promise<void> {
@@ -264,6 +298,7 @@ export class LocalBackend implements SandboxBackend {
     chmodSync(this.sandboxesDir, 0o711);
     chmodSync(this.cfg.runDir, 0o711);
     for (const d of [this.crunRoot, this.uidDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    this._readHelper = ensureReadHelper(this.cfg.dataDir);
     this.hostChecked = true;
   }
 

@@ -4,10 +4,12 @@
  * namespaces it needs): what a learner types cannot change what the probe sees
  * about processes, namespaces, IPC objects, mounts or cgroups.
  *
- * Helpers that read files join the process's user and mount namespaces and its
- * root, so a symlink the learner planted resolves inside the sandbox, never on
- * the host. They never join the sandbox's pid namespace: the learner cannot see
- * or ptrace them.
+ * Files are read by a small helper of ours (helpers/nslab-read.c) that joins the
+ * process's user and mount namespaces and its root and then only open(2)s and
+ * read(2)s: a symlink the learner planted resolves inside the sandbox, and no
+ * program of the learner's can ever be run in its place. The other helpers join
+ * only ipc/uts/net namespaces, so the binaries they exec are the host's. None
+ * joins the sandbox's pid namespace: the learner cannot see or ptrace them.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -110,6 +112,8 @@ export class LocalProbe implements Probe {
     private readonly id: string,
     private readonly hostUidBase: number,
     private readonly initPid: () => number | null,
+    /** helpers/nslab-read.c, built by read-helper.ts */
+    private readonly readHelper: string,
   ) {}
 
   private toSandboxUid = (hostUid: number) => (hostUid >= this.hostUidBase && hostUid < this.hostUidBase + 65536 ? hostUid - this.hostUidBase : 65534);
@@ -155,11 +159,11 @@ export class LocalProbe implements Probe {
   async readFile(hostPid: number, path: string): Promise<string | null> {
     const p = filePath.parse(path);
     const pid = String(this.own(hostPid));
-    const r = await helper(['nsenter', '-t', pid, '-U', '-m', '-r', '-S', '0', '-G', '0', '--', 'head', '-c', String(MAX_READ), '--', p]);
-    if (r.code !== 0) {
-      if (/No such file|Not a directory/.test(r.stderr)) return null;
-      throw new Error(`cannot read ${p} in process ${hostPid}: ${r.stderr.trim()}`);
-    }
+    // never exec a program after joining the sandbox's mount namespace: the
+    // learner controls what lives at every path in there (docs/security.md, gap 0)
+    const r = await helper([this.readHelper, pid, p, String(MAX_READ)]);
+    if (r.code === 2) return null;
+    if (r.code !== 0) throw new Error(`cannot read ${p} in process ${hostPid}: ${r.stderr.trim()}`);
     return r.stdout;
   }
 

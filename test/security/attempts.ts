@@ -456,7 +456,6 @@ gcc -o abi abi.c && for abi in i386 x32; do ./abi $abi; echo "$abi exit=$?"; don
   },
   {
     group: 'escaping', name: "plant a program where the host-side probe helper execs `head` (lab.readFile in lesson checks)",
-    knownGap: 'docs/security.md, known gap 0: probe.readFile execs a binary of the sandbox in the host network and pid namespaces',
     before: (c) => ({ connections: c.host.connections, env: (process.env.NSLAB_HOSTILE_MARK = c.marker) }),
     script: (c) => `cat > /tmp/evil <<'EOF'
 #!/bin/bash
@@ -694,7 +693,6 @@ except OSError as e: print('stopped', n, e.strerror)"`,
   },
   {
     group: 'exhausting', name: 'flood the command-log FIFO with one 1 MiB write of well-formed forged lines',
-    knownGap: 'docs/security.md, known gap 4: each command-log line costs a synchronous process scan on the server event loop',
     before: (c) => {
       const seen = { n: 0 };
       const off = c.a.onCommand(() => { seen.n++; });
