@@ -58,6 +58,8 @@ export async function run(args: string[]): Promise<number> {
     await lab.close();
     return 2;
   }
+  // a couple of sandboxes kept warm: a learner opening a lesson gets a prompt without a cold start
+  backend.setPoolSize(process.env.NSLAB_POOL === undefined ? 2 : backend.cfg.poolSize);
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   console.log(`nslab: lab server listening on http://${shownHost}:${addr.port}/  (${lab.sessions.config.maxSessions} sessions max; Ctrl-C to stop)`);
   // classroom wiring (issue 6): the instructor link carries the secret

@@ -1,0 +1,12 @@
+/** npm run bench: every benchmark in turn, each printing its table (pass --write-docs to record them). */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const extra = process.argv.slice(2);
+let failed = 0;
+for (const name of ['sandbox', 'terminal', 'checks', 'classroom']) {
+  console.log(`\n=== bench/${name}.ts ===`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, `${name}.ts`), ...extra], { stdio: 'inherit' });
+  if (r.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);
