@@ -1007,7 +1007,8 @@ print('mq', 'ok' if fd >= 0 else 'FAILED'); rt.mq_unlink(b'/mine')`]);
       await c.a.exec(['bash', '-c', 'setsid nohup sleep 4242 >/dev/null 2>&1 &']);
       return (await c.b.probe.processes()).map((p) => p.hostPid);
     },
-    script: 'kill -9 -1; echo survived; pgrep -c -x sleep',
+    // SIGKILL lands asynchronously and init reaps a moment later: poll for the planted sleep to be gone (zombies do not count)
+    script: 'kill -9 -1; echo survived; for i in $(seq 40); do n=$(ps -eo stat=,args= | awk \'$1 !~ /^Z/ && $2 == "sleep" && $3 == "4242"\' | wc -l); [ "$n" = 0 ] && break; sleep 0.05; done; echo $n',
     check: async (r, c, bPids: number[]) => {
       // everything else in the attacker's sandbox died (bash spares itself, the kernel spares PID 1)
       expect(r.stdout.trim().split('\n')).toEqual(['survived', '0']);
