@@ -16,7 +16,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as pty from 'node-pty';
@@ -141,9 +141,7 @@ export class LocalSandbox implements Sandbox {
       this.pendingEvents--;
       let hostPid: number | null = null;
       try {
-        const procs = await this.probe.processes();
-        const match = procs.find((p) => p.nsPids[p.nsPids.length - 1] === e.pid && (e.ns.pid === undefined || p.ns.pid === e.ns.pid));
-        hostPid = match?.hostPid ?? null;
+        hostPid = resolveShellPid(this.id, e.pid, e.ns.pid);
       } catch { /* sandbox going away */ }
       const event: CommandEvent = { ...e, hostPid, at };
       this.events.push(event);
@@ -498,6 +496,25 @@ export class LocalBackend implements SandboxBackend {
   leftoverCgroups(id: string): string[] {
     return cgroupDirs(id).filter(existsSync);
   }
+}
+
+/**
+ * The host pid of a shell that reported itself as `pid` in the pid namespace
+ * `pidNs`: only NSpid and one namespace link per candidate, not a full probe
+ * scan (this runs for every prompt).
+ */
+function resolveShellPid(id: string, pid: number, pidNs: number | undefined): number | null {
+  for (const hostPid of sandboxHostPids(id)) {
+    let status: string;
+    try { status = readFileSync(`/proc/${hostPid}/status`, 'utf8'); } catch { continue; }
+    const nsPids = /^NSpid:(.*)$/m.exec(status)?.[1].trim().split(/\s+/) ?? [];
+    if (Number(nsPids[nsPids.length - 1]) !== pid) continue;
+    if (pidNs === undefined) return hostPid;
+    try {
+      if (readlinkSync(`/proc/${hostPid}/ns/pid`) === `pid:[${pidNs}]`) return hostPid;
+    } catch { /* exited */ }
+  }
+  return null;
 }
 
 /** The sandbox's root directory: mount points for the image parts and the writable dirs. */
