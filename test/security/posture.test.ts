@@ -52,7 +52,8 @@ beforeAll(async () => {
   t.term.write('unshare -r --pid --fork --mount-proc sleep 10005 &\r');
   for (let i = 0; i < 200; i++) {
     procs = await s.probe.processes();
-    if (['10001', '10002', '10003', '10004', '10005'].every((n) => procs.some((p) => p.cmdline.includes(n)))) break;
+    // unshare shows "10005" before it has forked the nested-namespace child: wait for that child too
+    if (['10001', '10002', '10003', '10004', '10005'].every((n) => procs.some((p) => p.cmdline.includes(n))) && procs.some((p) => p.nsPids.length > 1)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
 });
