@@ -13,6 +13,7 @@
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gradeTranscript, prepareLesson, readTranscript, type PreparedLesson } from '../../lab-server/grade/grade.ts';
 import { lintLesson } from '../../lab-server/grade/lint.ts';
@@ -82,6 +83,31 @@ export function lessonTests(lessonId: string, opts: LessonTestOptions = {}): voi
         expect(wronglyPassed, formatText(report, name)).toEqual([]);
         // and the message says what is missing
         for (const s of report.steps.filter((x) => t.nearMiss!.includes(x.id))) expect(s.message, `${s.id} has no message for the learner`).not.toBe('');
+      });
+    }
+  });
+}
+
+/**
+ * Other plausible correct paths (short options, other tools) must pass every step
+ * too: every test/lessons/<id>.alternatives/*.txt is graded and must pass all steps.
+ */
+export function alternativeTranscriptTests(lessonId: string): void {
+  const altDir = fileURLToPath(new URL(`./${lessonId}.alternatives`, import.meta.url));
+  describe(`${lessonId}: alternative correct transcripts`, () => {
+    let backend: LocalBackend;
+    let lesson: PreparedLesson;
+    beforeAll(async () => {
+      backend = createSandboxBackend();
+      await backend.checkHost();
+      await backend.images.ensureBuilt('default', (l) => console.log(l));
+      lesson = await prepareLesson(lessonId, 'en');
+    });
+    afterAll(async () => { await backend?.destroyAll(); });
+    for (const name of readdirSync(altDir).filter((f) => f.endsWith('.txt')).sort()) {
+      it(`${name} passes every step`, async () => {
+        const report = await gradeTranscript(lesson, await readTranscript(path.join(altDir, name)), { backend, lang: 'en' });
+        expect(report.steps.filter((s) => !s.passed).map((s) => s.id), formatText(report, name)).toEqual([]);
       });
     }
   });
