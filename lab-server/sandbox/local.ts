@@ -29,6 +29,7 @@ import { Images, isMountPoint } from './images.ts';
 import { ociSpec, SANDBOX_PATH } from './oci-spec.ts';
 import { ensureReadHelper } from './read-helper.ts';
 import { LocalProbe } from './probe.ts';
+import { createUserNamespace } from './user-namespace.ts';
 import type {
   CommandEvent, CreateOptions, ExecResult, Sandbox, SandboxBackend, SandboxLimits, SandboxState, SpawnOptions,
 } from './types.ts';
@@ -68,6 +69,12 @@ export class LocalSandbox implements Sandbox {
   private destroying: Promise<void> | null = null;
   /** serialises host-pid resolution so events keep their order */
   private eventChain: Promise<void> = Promise.resolve();
+  /**
+   * Pooled sandboxes start terminal 1 ahead of time, paused (its prompt waits in
+   * the pty), and keep its 'ready' event back; the first default spawnPty of
+   * terminal 1 gets both, as if the shell had just started.
+   */
+  private warm: { pty: pty.IPty; ready: CommandEvent | null; onReady: (() => void) | null } | null = null;
 
   constructor(
     readonly id: string,
@@ -144,12 +151,67 @@ export class LocalSandbox implements Sandbox {
         hostPid = resolveShellPid(this.id, e.pid, e.ns.pid);
       } catch { /* sandbox going away */ }
       const event: CommandEvent = { ...e, hostPid, at };
-      this.events.push(event);
-      if (this.events.length > MAX_COMMAND_EVENTS) this.events.splice(0, this.events.length - MAX_COMMAND_EVENTS);
-      for (const l of this.commandListeners) {
-        try { l(event); } catch (err) { console.error('nslab: command listener failed', err); }
+      if (this.warm && !this.warm.ready && event.kind === 'ready' && event.terminal === 1) {
+        this.warm.ready = event;
+        this.warm.onReady?.();
+        return;
       }
+      this.publish(event);
     });
+  }
+
+  private publish(event: CommandEvent): void {
+    this.events.push(event);
+    if (this.events.length > MAX_COMMAND_EVENTS) this.events.splice(0, this.events.length - MAX_COMMAND_EVENTS);
+    for (const l of this.commandListeners) {
+      try { l(event); } catch (err) { console.error('nslab: command listener failed', err); }
+    }
+  }
+
+  /**
+   * @internal pool: start terminal 1 now (default shell, 80x24) and resolve when
+   * its first prompt is reported; output waits in the paused pty.
+   */
+  prespawnTerminal(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+    const p = this.spawnPty({ terminal: 1 });
+    p.pause();
+    const warm: NonNullable<LocalSandbox['warm']> = { pty: p, ready: null, onReady: null };
+    this.warm = warm;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`the pre-started shell showed no prompt within ${timeoutMs} ms`)), timeoutMs);
+      const fail = (e: Error) => {
+        clearTimeout(timer);
+        if (this.warm === warm) this.warm = null;
+        p.resume();
+        try { p.kill('SIGKILL'); } catch { /* gone */ }
+        reject(e);
+      };
+      p.onExit(() => { if (!warm.ready) fail(new Error('the pre-started shell exited')); else if (this.warm === warm) this.warm = null; });
+      warm.onReady = () => { clearTimeout(timer); resolve(); };
+    });
+  }
+
+  /** the pre-started terminal 1, if this request is for exactly what it is */
+  private takeWarm(opts: SpawnOptions, cols: number, rows: number): pty.IPty | null {
+    const warm = this.warm;
+    if (!warm) return null;
+    if (opts.terminal !== 1) return null;
+    this.warm = null;
+    const matches = warm.ready && opts.command === undefined && opts.env === undefined && (opts.cwd ?? '/root') === '/root';
+    if (!matches) {
+      // something else is wanted as terminal 1: the hidden shell must not linger beside it
+      // (resumed so the pty notices the end and closes, which ends script(1) inside)
+      warm.pty.resume();
+      if (warm.ready?.hostPid) try { process.kill(warm.ready.hostPid, 'SIGKILL'); } catch { /* gone */ }
+      try { warm.pty.kill('SIGKILL'); } catch { /* gone */ }
+      return null;
+    }
+    if (cols !== warm.pty.cols || rows !== warm.pty.rows) warm.pty.resize(cols, rows);
+    warm.pty.resume();
+    const ready = { ...warm.ready!, at: Date.now() };
+    // after the caller has had its synchronous chance to subscribe, in order with later events
+    this.eventChain = this.eventChain.then(() => this.publish(ready));
+    return warm.pty;
   }
 
   spawnPty(opts: SpawnOptions): pty.IPty {
@@ -158,6 +220,8 @@ export class LocalSandbox implements Sandbox {
     const cols = opts.cols ?? 80;
     const rows = opts.rows ?? 24;
     if (!(cols >= 2 && cols <= 1000 && rows >= 1 && rows <= 500)) throw new Error(`terminal size ${cols}x${rows} is out of range`);
+    const warm = this.takeWarm(opts, cols, rows);
+    if (warm) return warm;
     const env = { TERM: 'xterm-256color', LANG: 'C.UTF-8', HOME: '/root', PATH: SANDBOX_PATH, ...opts.env, NSLAB_TERM: String(opts.terminal) };
     // crun exec puts the process in a session of its own, away from our pty, so
     // a shell would get no job control. script(1) gives it a terminal from the
@@ -316,6 +380,11 @@ export class LocalBackend implements SandboxBackend {
     return this.pool.length;
   }
 
+  /** the sandboxes kept warm right now (for operators and tests) */
+  pooledSandboxes(): readonly LocalSandbox[] {
+    return [...this.pool];
+  }
+
   /** resolves when the pool is full (for benchmarks and tests) */
   async poolReady(): Promise<void> {
     while (this.pool.length < this.poolTarget && !this.closed) {
@@ -330,6 +399,12 @@ export class LocalBackend implements SandboxBackend {
       while (this.pool.length < this.poolTarget && !this.closed) {
         try {
           const s = await this.coldCreate({ label: 'warm pool' });
+          try {
+            await s.prespawnTerminal();
+          } catch (err) {
+            await s.destroy();
+            throw err;
+          }
           if (this.closed) { await s.destroy(); break; }
           this.pool.push(s);
           s.onExit(() => {
@@ -369,7 +444,9 @@ export class LocalBackend implements SandboxBackend {
   }
 
   async create(opts: CreateOptions = {}): Promise<LocalSandbox> {
-    const poolable = (opts.image ?? 'default') === 'default' && !opts.limits && !opts.hostname;
+    // pooled sandboxes have the default image, hostname and limits
+    const poolable = (opts.image ?? 'default') === 'default' && !opts.hostname
+      && (!opts.limits || sameLimits(limitsSchema.parse({ ...this.cfg.limits, ...opts.limits }), limitsSchema.parse(this.cfg.limits)));
     if (poolable) {
       const warm = this.pool.shift();
       if (warm && warm.state === 'running') {
@@ -396,6 +473,9 @@ export class LocalBackend implements SandboxBackend {
     const dir = join(this.sandboxesDir, id);
     const sandbox = new LocalSandbox(id, image, limits, hostUid, this);
     this.sandboxes.set(id, sandbox);
+    // started first: it runs while we mount and write the rest
+    const userNsReady = createUserNamespace(hostUid);
+    userNsReady.catch(() => { /* awaited below */ });
     try {
       mkdirSync(dir, { mode: 0o711 });
       const owner: Owner = { instance: this.cfg.instance, pid: process.pid, startTime: processStartTime(process.pid) ?? '', createdAt: new Date().toISOString(), label: opts.label, slot };
@@ -408,11 +488,13 @@ export class LocalBackend implements SandboxBackend {
         `size=${limits.diskBytes},nr_inodes=${inodes},mode=0755,uid=${hostUid},gid=${hostUid},nosuid,nodev`]);
       buildSkeleton(rootfs, hostUid);
       prepareCgroups(id, hostUid);
-      writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id) })));
+      const userNs = await userNsReady;
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id), userNsPath: userNs.path })));
       const reader = new CommandLogReader(fifo, (e) => sandbox.pushRaw(e));
       const argv = this.crun(id, ['run', '--bundle', dir, id]);
       const runner = spawn(argv.file, argv.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
       await waitReady(runner);
+      userNs.release();
       const initPid = sandboxHostPids(id).find((p) => {
         try {
           const nsPids = readFileSync(`/proc/${p}/status`, 'utf8').match(/^NSpid:(.*)$/m)?.[1].trim().split(/\s+/) ?? [];
@@ -427,6 +509,7 @@ export class LocalBackend implements SandboxBackend {
       await run('umount', ['-l', rootfs]).catch(() => { /* already gone with the sandbox */ });
       return sandbox;
     } catch (err) {
+      userNsReady.then((h) => h.release(), () => {});
       await sandbox.destroy().catch(() => {});
       this.sandboxes.delete(id);
       throw err instanceof HostError ? err : new Error(`could not create a sandbox: ${(err as Error).message}`);
@@ -528,6 +611,10 @@ function buildSkeleton(rootfs: string, uid: number): void {
   for (const [link, target] of [['bin', 'usr/bin'], ['sbin', 'usr/sbin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64']]) {
     symlinkSync(target, join(rootfs, link));
   }
+}
+
+function sameLimits(a: SandboxLimits, b: SandboxLimits): boolean {
+  return (Object.keys(a) as (keyof SandboxLimits)[]).every((k) => a[k] === b[k]);
 }
 
 function shellQuote(s: string): string {

@@ -24,6 +24,11 @@ export interface SpecInput {
   hostUid: number;
   limits: SandboxLimits;
   cgroupsPath: string;
+  /**
+   * an existing user namespace to join (owned by hostUid, maps already written;
+   * see user-namespace.ts). Without it crun makes one, owned by host root.
+   */
+  userNsPath?: string;
 }
 
 export function ociSpec(i: SpecInput) {
@@ -72,7 +77,8 @@ export function ociSpec(i: SpecInput) {
     linux: {
       uidMappings: [{ containerID: 0, hostID: i.hostUid, size: 65536 }],
       gidMappings: [{ containerID: 0, hostID: i.hostUid, size: 65536 }],
-      namespaces: ['pid', 'ipc', 'uts', 'mount', 'network', 'user', 'cgroup'].map((type) => ({ type })),
+      namespaces: ['pid', 'ipc', 'uts', 'mount', 'network', 'user', 'cgroup'].map((type) =>
+        (type === 'user' && i.userNsPath ? { type, path: i.userNsPath } : { type })),
       cgroupsPath: i.cgroupsPath,
       resources: {
         memory: { limit: i.limits.memoryBytes, swap: i.limits.memoryBytes },

@@ -937,7 +937,6 @@ for fam, addr in ((socket.AF_UNIX, '\0b-secret'), (socket.AF_INET, ('127.0.0.1',
   },
   {
     group: 'cross-learner', name: "exhaust a per-uid kernel quota that another sandbox and the host need (inotify instances, mqueue bytes)",
-    knownGap: 'docs/security.md, known gap 1: every sandbox user namespace is owned by host uid 0, so ucount quotas are shared',
     // the hog keeps its quota until the host has checked the neighbour, then lets go
     script: String.raw`cat > /tmp/hog.py <<'PY'
 import ctypes, os, time

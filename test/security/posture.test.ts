@@ -206,7 +206,7 @@ describe('posture of every sandbox process, read from the host', () => {
     });
   });
 
-  it.fails("[known gap 1, docs/security.md] the sandbox's user namespace is owned by its own host uid, not by host root", () => {
+  it("the sandbox's user namespace is owned by its own host uid, not by host root (was known gap 1)", () => {
     const init = procs.find((p) => p.pid === 1)!;
     // NS_GET_OWNER_UID on the user namespace file, from the host
     const owner = execFileSync('python3', ['-c', `

@@ -1,0 +1,68 @@
+/**
+ * The sandbox's user namespace, made by a process running as the sandbox's own
+ * host uid rather than by crun (which runs as host root).
+ *
+ * Why: since Linux 5.14 per-user kernel quotas (inotify instances, POSIX
+ * message-queue bytes, user/net/... namespace counts, RLIMIT_NPROC, pending
+ * signals) are ucounts, charged at every level of the user-namespace tree to
+ * (parent namespace, *owner* of the child namespace). A namespace crun creates
+ * is owned by uid 0, so every sandbox drew from one counter shared with every
+ * root process of the host (docs/security.md, known gap 1). Owned by the
+ * sandbox's host uid, each sandbox draws from a counter of its own.
+ *
+ * How: `setpriv` drops to the host uid, `unshare --user` makes the namespace
+ * and a shell waits on stdin; we (host root, CAP_SETUID/CAP_SETGID in the
+ * parent namespace) write the 65536-id maps, and crun joins the namespace by
+ * path. Closing the holder's stdin ends it once the sandbox is running; the
+ * namespace lives on in the sandbox's processes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+
+const START_TIMEOUT_MS = 10_000;
+
+export interface UserNamespaceHolder {
+  /** /proc/PID/ns/user of the holder, for the OCI config */
+  readonly path: string;
+  /** let the holder exit (the sandbox keeps the namespace alive) */
+  release(): void;
+}
+
+export function createUserNamespace(hostUid: number, size = 65536): Promise<UserNamespaceHolder> {
+  const child: ChildProcess = spawn('setpriv', [
+    `--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all',
+    '--', 'unshare', '--user', '--', '/bin/sh', '-c', 'echo up; read _',
+  ], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const release = () => {
+    child.stdin?.destroy();
+    // it has nothing to clean up; don't leave it if stdin's EOF is not enough
+    setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, 2000).unref();
+  };
+  return new Promise((resolve, reject) => {
+    let err = '';
+    const timer = setTimeout(() => fail(new Error(`no user namespace within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      release();
+      reject(new Error(`could not create the sandbox's user namespace: ${e.message}${err ? `: ${err.trim()}` : ''}`));
+    };
+    child.stderr?.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-2000); });
+    child.once('error', fail);
+    child.once('exit', (code) => fail(new Error(`the holder exited with ${code}`)));
+    child.stdout?.once('data', () => {
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      child.removeAllListeners('error');
+      child.on('error', () => { /* released */ });
+      try {
+        // gid_map first is not required for a privileged writer; setgroups stays "allow" for su/useradd inside
+        writeFileSync(`/proc/${child.pid}/uid_map`, `0 ${hostUid} ${size}\n`);
+        writeFileSync(`/proc/${child.pid}/gid_map`, `0 ${hostUid} ${size}\n`);
+      } catch (e) {
+        fail(e as Error);
+        return;
+      }
+      resolve({ path: `/proc/${child.pid}/ns/user`, release });
+    });
+  });
+}
