@@ -36,6 +36,13 @@ export interface HubOptions {
 
 /** after this many refused messages on one socket, it is closed with 1008 */
 const MAX_BAD_MESSAGES = 20;
+/**
+ * After a shell dies of SIGKILL, when to look whether anything but init is left in
+ * the sandbox: `kill -9 -1` lands everywhere at once, but the other terminals' exits
+ * and init's reaping trail it a little. A second look catches a slow one.
+ */
+const EMPTIED_CHECKS_MS = [300, 1500];
+const EMPTIED_REASON = 'every process in the sandbox except its init was killed (SIGKILL, e.g. kill -9 -1)';
 
 export class TerminalHub {
   private sandbox: Sandbox | null = null;
@@ -44,6 +51,9 @@ export class TerminalHub {
   private unsubscribe: (() => void)[] = [];
   private lastSteps: StepsEvent | null = null;
   private sandboxDead: string | null = null;
+  /** set when the sandbox was emptied by SIGKILL (see SandboxEmptiedEvent); cleared by the next `open` */
+  private sandboxEmptied: string | null = null;
+  private emptiedTimer: NodeJS.Timeout | null = null;
   private readonly flow: FlowOptions & { ackEveryBytes: number };
   /** terminals whose input is being dropped (told once per episode) */
   private readonly overflowing = new Set<number>();
@@ -68,6 +78,8 @@ export class TerminalHub {
     for (const u of this.unsubscribe) u();
     this.sandbox = sandbox;
     this.sandboxDead = null;
+    this.cancelEmptiedCheck();
+    this.sandboxEmptied = null;
     this.lastSteps = null;
     this.unsubscribe = [
       sandbox.onCommand((e: CommandEvent) => this.send({ type: 'command', kind: e.kind, terminal: e.terminal, command: e.command, status: e.status, at: e.at })),
@@ -86,6 +98,7 @@ export class TerminalHub {
    * setSandbox() sends `session-reset`.
    */
   releaseSandbox(): void {
+    this.cancelEmptiedCheck();
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];
     this.killTerminals();
@@ -135,6 +148,7 @@ export class TerminalHub {
       maxMessageBytes: MAX_CLIENT_MESSAGE_BYTES,
     });
     if (this.sandboxDead !== null) this.send({ type: 'sandbox-died', reason: this.sandboxDead });
+    else if (this.sandboxEmptied !== null) this.send({ type: 'sandbox-emptied', reason: this.sandboxEmptied });
     for (const t of [...this.terminals.values()].sort((a, b) => a.terminal - b.terminal)) this.attachTerminal(t, true);
     if (this.lastSteps) this.send(this.lastSteps);
   }
@@ -243,10 +257,13 @@ export class TerminalHub {
       return this.sendError('spawn-failed', `Terminal ${n} could not start: ${(e as Error).message}`, n);
     }
     this.terminals.set(n, t);
+    this.sandboxEmptied = null;
     t.onExit(({ exitCode, signal }) => {
       if (this.terminals.get(n) !== t) return;
       this.terminals.delete(n);
       this.send({ type: 'exited', terminal: n, exitCode, signal });
+      // crun exec reports a SIGKILLed shell as 137
+      if (exitCode === 137 || signal === 9) this.checkEmptied();
     });
     this.attachTerminal(t, false);
   }
@@ -264,6 +281,39 @@ export class TerminalHub {
     return this.terminals.get(n)?.text() ?? '';
   }
 
+  /**
+   * A shell died of SIGKILL: if nothing but the sandbox's init is left (the learner
+   * ran `kill -9 -1`), tell the learner, who would otherwise only see every terminal
+   * exit, and offer a reset. One process scan per check, only after a SIGKILL exit.
+   */
+  private checkEmptied(): void {
+    const sandbox = this.sandbox;
+    if (!sandbox || this.emptiedTimer || this.sandboxEmptied !== null) return;
+    const live = () => this.sandbox === sandbox && sandbox.state === 'running' && this.sandboxDead === null;
+    const look = (i: number) => {
+      this.emptiedTimer = setTimeout(() => {
+        this.emptiedTimer = null;
+        if (!live()) return;
+        Promise.resolve().then(() => sandbox.probe.processes()).then((procs) => {
+          if (!live() || this.emptiedTimer || this.sandboxEmptied !== null) return;
+          // zombies are dead already (init reaps them in a moment)
+          if (procs.every((p) => p.pid === 1 || p.state === 'Z')) {
+            this.sandboxEmptied = EMPTIED_REASON;
+            this.opts.log?.(`session ${this.opts.sessionId}: ${EMPTIED_REASON}`);
+            this.send({ type: 'sandbox-emptied', reason: EMPTIED_REASON });
+          } else if (i + 1 < EMPTIED_CHECKS_MS.length) look(i + 1);
+        }, () => { /* the sandbox is going away: its death is reported by onExit */ });
+      }, EMPTIED_CHECKS_MS[i] - (i > 0 ? EMPTIED_CHECKS_MS[i - 1] : 0));
+      this.emptiedTimer.unref?.();
+    };
+    look(0);
+  }
+
+  private cancelEmptiedCheck(): void {
+    if (this.emptiedTimer) clearTimeout(this.emptiedTimer);
+    this.emptiedTimer = null;
+  }
+
   private killTerminals(): void {
     const ts = [...this.terminals.values()];
     this.terminals.clear(); // before kill: their exit must not be reported as a learner's `exit`
@@ -272,6 +322,7 @@ export class TerminalHub {
 
   /** end: kill the shells and close the socket with a reason the UI shows */
   close(code: number, reason: string): void {
+    this.cancelEmptiedCheck();
     this.killTerminals();
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];

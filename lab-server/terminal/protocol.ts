@@ -198,6 +198,16 @@ export interface StepsEvent { type: 'steps'; lesson: string; steps: StepStatus[]
  */
 export interface SandboxDiedEvent { type: 'sandbox-died'; reason: string }
 /**
+ * Every process of the sandbox except its init was killed at once (the learner ran
+ * `kill -9 -1`: the kernel spares only PID 1 and the caller, whose terminal dies
+ * with it). The shells are gone, and so is everything that ran in the background
+ * (servers, processes holding namespaces open). The sandbox itself still runs:
+ * `open` starts new shells in it, and a reset (POST /api/sessions/:id/reset) gives
+ * a fresh one. The client should offer both. Re-sent on reconnect until a terminal
+ * is opened again.
+ */
+export interface SandboxEmptiedEvent { type: 'sandbox-emptied'; reason: string }
+/**
  * The session got a fresh sandbox (someone called reset). All terminals were closed;
  * the client should clear its terminals and `open` them again.
  */
@@ -224,7 +234,7 @@ export interface ErrorEvent { type: 'error'; code: ErrorCode; message: string; t
 
 export type ServerEvent =
   | WelcomeEvent | OpenedEvent | ReplayStartEvent | ReplayEndEvent | ExitedEvent | ResizedEvent
-  | CommandLogEvent | StepsEvent | SandboxDiedEvent | SessionResetEvent | ExpiringEvent | PongEvent | ErrorEvent;
+  | CommandLogEvent | StepsEvent | SandboxDiedEvent | SandboxEmptiedEvent | SessionResetEvent | ExpiringEvent | PongEvent | ErrorEvent;
 export type ServerEventType = ServerEvent['type'];
 
 // ---------------------------------------------------------------- binary framing helpers

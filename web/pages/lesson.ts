@@ -374,6 +374,10 @@ export const lessonPage: PageFactory = (root, params) => {
       case 'sandbox-died':
         if (!resetting) showDied(ev.reason);
         break;
+      case 'sandbox-emptied':
+        // the machine still runs, but nothing of the learner's is left in it
+        if (!resetting) showEmptied();
+        break;
       case 'session-reset':
         clearBanner();
         tabs.clearAll();
@@ -406,6 +410,13 @@ export const lessonPage: PageFactory = (root, params) => {
     showBanner('error', t('died.title'), t('died.body', { reason: reason || t('died.unknown') }), [
       { label: t('died.reset'), primary: true, run: () => void reset(false) },
     ], { focus: true });
+  }
+
+  function showEmptied(): void {
+    showBanner('error', t('emptied.title'), t('emptied.body'), [
+      { label: t('died.reset'), primary: true, run: () => void reset(false) },
+      { label: t('emptied.newShells'), run: () => { clearBanner(); tabs.openAllOnServer(); tabs.focusActive(); } },
+    ], { focus: true, id: 'emptied' });
   }
 
   async function reset(ask: boolean): Promise<void> {

@@ -1,0 +1,154 @@
+/**
+ * A learner wrecks their own machine mid-lesson, in a real browser against the real
+ * lab server: the page says what happened, one click on the banner's reset gives a
+ * fresh sandbox with a prompt in the terminal, and the green step stays green.
+ *
+ * - `kill -9 -1` (every process but the sandbox's init is killed: `sandbox-emptied`);
+ * - PID 1 itself killed from inside with a ptrace exit-kill (`sandbox-died`).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
+import { startServer, type TestServer } from '../server/client.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const LESSON = 'sample-hostname';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+/** generous: a sandbox start or a check on a loaded 2-core box is slow, and this is not a timing test */
+const WAIT = 60_000;
+
+let webRoot: string;
+let srv: TestServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  // a private build: dist/web may be mid-rebuild by someone running `npm run dev` or `build`
+  webRoot = await mkdtemp(path.join(tmpdir(), 'nslab-e2e-death-web-'));
+  await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
+  srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, createBurst: 100, createPerMinute: 600 });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await srv?.close();
+  if (webRoot) await rm(webRoot, { recursive: true, force: true });
+});
+
+async function terminalRows(page: Page, n: number): Promise<string[]> {
+  return page.$$eval(`.term-panel[data-terminal="${n}"] .xterm-rows > div`, (rows) => rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
+}
+
+async function pageState(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const banner = document.querySelector('.banner')?.textContent ?? 'none';
+    const conn = document.querySelector('.conn')?.className ?? '?';
+    const notice = document.querySelector('.notice.is-visible')?.textContent ?? 'none';
+    return `banner: ${banner}; connection: ${conn}; notice: ${notice}`;
+  }).catch((e: Error) => `page state unavailable: ${e.message}`);
+}
+
+async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT;
+  let rows: string[] = [];
+  while (Date.now() < deadline) {
+    rows = await terminalRows(page, n);
+    if (rows.some(pred)) return;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`terminal ${n} never showed ${what}; ${await pageState(page)}; screen:\n${rows.join('\n')}`);
+}
+
+async function typeInto(page: Page, n: number, text: string): Promise<void> {
+  await page.click(`.term-tab[data-terminal="${n}"]`);
+  await page.locator(`.term-panel[data-terminal="${n}"] .xterm-helper-textarea`).focus();
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+}
+
+const CASES = [
+  { what: 'kill -9 -1', command: 'kill -9 -1', banner: /Every program on your machine was killed/ },
+  {
+    what: 'PID 1 killed from inside',
+    command: `python3 -c 'import ctypes; ctypes.CDLL(None).ptrace(0x4206, 1, 0, 0x100000)'`,
+    banner: /Your machine stopped/,
+  },
+];
+
+describe('a sandbox that dies mid-lesson, in Chromium', () => {
+  for (const c of CASES) {
+    it(`${c.what}: a banner says so; its reset button gives a fresh prompt and the passed step stays green`, async () => {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await ctx.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      try {
+        await page.goto(`${srv.base}/#/lessons/${LESSON}`);
+        await page.waitForSelector('.conn-open', { timeout: WAIT });
+        await waitForRow(page, 1, (r) => /[#$] ?$/.test(r), 'a prompt');
+        // mid-lesson: the first step green, a file on the machine
+        await typeInto(page, 1, 'readlink /proc/$$/ns/uts; touch /root/old-machine');
+        await page.waitForSelector('section.nslab-step[data-step="look"][data-state="pass"]', { timeout: WAIT });
+        const id = JSON.parse((await page.evaluate((l) => sessionStorage.getItem(`nslab.session.${l}`), LESSON))!).id as string;
+        const oldSandbox = srv.lab.sessions.get(id)!.sandbox;
+
+        await typeInto(page, 1, c.command);
+        const banner = page.locator('.banner-error');
+        await banner.waitFor({ timeout: WAIT });
+        expect(await banner.innerText()).toMatch(c.banner);
+        // the reset is the banner's first (primary) action, and it has the focus
+        const button = banner.locator('button.button-primary');
+        expect(await button.innerText()).toBe('Reset now');
+        expect(await button.evaluate((b) => b === document.activeElement)).toBe(true);
+        await button.click();
+        await page.locator('.banner').waitFor({ state: 'detached', timeout: WAIT }).catch(async (e: Error) => {
+          throw new Error(`${e.message}; ${await pageState(page)}`);
+        });
+        await page.locator('.term-cover').waitFor({ state: 'hidden', timeout: WAIT });
+        // the cleared terminal holds nothing but the fresh shell's first prompt
+        const deadline = Date.now() + WAIT;
+        let rows: string[] = [];
+        while (Date.now() < deadline) {
+          rows = (await terminalRows(page, 1)).filter((r) => r !== '');
+          if (rows.length === 1 && /[#$] ?$/.test(rows[0])) break;
+          await page.waitForTimeout(100);
+        }
+        expect(rows, await pageState(page)).toHaveLength(1);
+        await typeInto(page, 1, 'ls /root; echo fresh-$((2+2))');
+        await waitForRow(page, 1, (r) => r === 'fresh-4', 'the fresh shell answering');
+        expect((await terminalRows(page, 1)).join('\n')).not.toContain('old-machine');
+        expect(srv.lab.sessions.get(id)!.sandbox.id).not.toBe(oldSandbox.id);
+        // progress kept: the step is still green on the page
+        expect(await page.locator('section.nslab-step[data-step="look"]').getAttribute('data-state')).toBe('pass');
+        expect(errors).toEqual([]);
+      } finally {
+        await ctx.close();
+      }
+    });
+  }
+
+  it('kill -9 -1, then "New shells here": a prompt on the same machine', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    try {
+      await page.goto(`${srv.base}/#/lessons/${LESSON}`);
+      await page.waitForSelector('.conn-open', { timeout: WAIT });
+      await waitForRow(page, 1, (r) => /[#$] ?$/.test(r), 'a prompt');
+      await typeInto(page, 1, 'touch /root/same-machine; kill -9 -1');
+      const banner = page.locator('.banner-error');
+      await banner.waitFor({ timeout: WAIT });
+      await banner.locator('button', { hasText: 'New shells here' }).click();
+      await page.locator('.banner').waitFor({ state: 'detached', timeout: WAIT });
+      await waitForRow(page, 1, (r) => /[#$] ?$/.test(r) && !/kill/.test(r), 'a new prompt');
+      await typeInto(page, 1, 'ls /root');
+      await waitForRow(page, 1, (r) => r === 'same-machine', 'the file of the same machine');
+    } finally {
+      await ctx.close();
+    }
+  });
+});
