@@ -484,8 +484,11 @@ export class LocalBackend implements SandboxBackend {
       const fifo = join(dir, 'cmdlog');
       mkdirSync(rootfs);
       const inodes = Math.max(4096, Math.floor(limits.diskBytes / 16384));
-      await run('sh', ['-c', 'mkfifo -m 0620 "$1" && chown "$3:$3" "$1" && mount -t tmpfs -o "$4" nslab-rw "$2"', 'sh', fifo, rootfs, String(hostUid),
-        `size=${limits.diskBytes},nr_inodes=${inodes},mode=0755,uid=${hostUid},gid=${hostUid},nosuid,nodev`]);
+      // two execs side by side instead of a shell running three in a row: a few ms per sandbox
+      await Promise.all([
+        run('mkfifo', ['-m', '0620', fifo]).then(() => chownSync(fifo, hostUid, hostUid)),
+        run('mount', ['-t', 'tmpfs', '-o', `size=${limits.diskBytes},nr_inodes=${inodes},mode=0755,uid=${hostUid},gid=${hostUid},nosuid,nodev`, 'nslab-rw', rootfs]),
+      ]);
       buildSkeleton(rootfs, hostUid);
       prepareCgroups(id, hostUid);
       const userNs = await userNsReady;
@@ -505,8 +508,10 @@ export class LocalBackend implements SandboxBackend {
       runner.stdout?.resume();
       runner.stderr?.resume();
       sandbox.attach(runner, initPid, reader);
-      // The writable layer now lives in the sandbox's mount namespace only.
-      await run('umount', ['-l', rootfs]).catch(() => { /* already gone with the sandbox */ });
+      // The writable layer now lives in the sandbox's mount namespace only. Not
+      // awaited: nothing needs the host's view gone first, and teardown unmounts
+      // it too if it is still there.
+      void run('umount', ['-l', rootfs]).catch(() => { /* already gone with the sandbox */ });
       return sandbox;
     } catch (err) {
       userNsReady.then((h) => h.release(), () => {});

@@ -41,6 +41,13 @@ while time.time() < end:
             try:
                 if os.stat('/proc/' + p).st_uid == 65534: res['attached_foreign'] += 1
             except OSError: pass
+            # wait for the attach-stop before detaching: a detach before it fails, and the
+            # SIGSTOP still pending would then leave the process stopped after we exit
+            for _ in range(200):
+                try:
+                    if os.waitpid(int(p), os.WNOHANG | 0x40000000)[0]: break
+                except ChildProcessError: break
+                time.sleep(0.005)
             libc.ptrace(17, int(p), 0, 0)
 for k, v in res.items(): print(k, v)
 PY`;
