@@ -8,6 +8,7 @@ type Command = { summary: string; load: () => Promise<{ run(args: string[]): Pro
 
 const commands: Record<string, Command> = {
   serve: { summary: 'start the lab server', load: () => import('./cli/serve.ts') },
+  doctor: { summary: 'check this host for nslab: requirements and system-wide kernel pools: doctor [--json] [--sessions N]', load: () => import('./cli/doctor.ts') },
   shell: { summary: 'interactive shell in a fresh sandbox: shell [--image NAME]', load: () => import('./cli/shell.ts') },
   exec: { summary: 'run one command in a fresh sandbox: exec [--image NAME] -- CMD ARGS...', load: () => import('./cli/exec.ts') },
   image: { summary: 'sandbox images: image build [NAME] | image list | image ensure [NAME]', load: () => import('./cli/image.ts') },

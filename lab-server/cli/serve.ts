@@ -9,8 +9,11 @@ import { createLessonsPlugin } from '../checks/plugin.ts';
 import { createApp } from '../http/app.ts';
 import type { LessonsPlugin } from '../http/plugins.ts';
 import { createSandboxBackend } from '../sandbox/index.ts';
+import { hostInfo } from '../sandbox/host.ts';
+import { assessHostPools, findingLines, readHostFacts } from '../sandbox/host-limits.ts';
 import { LessonCatalog } from '../lessons/loader.ts';
 import { setupClassroom } from './classroom-setup.ts';
+import { poolPlan } from './doctor.ts';
 
 const USAGE = 'usage: nslab serve [--port PORT] [--host HOST]   (env NSLAB_PORT, NSLAB_HOST; default 127.0.0.1:8080)';
 
@@ -49,6 +52,17 @@ export async function run(args: string[]): Promise<number> {
   const lessons = classroom.lessons;
   const lab = createApp({ backend, lessons, maxSessions: process.env.NSLAB_MAX_SESSIONS ? undefined : classroom.suggestedMaxSessions });
   classroom.connect(lab);
+  // a couple of sandboxes kept warm: a learner opening a lesson gets a prompt without a cold start
+  const warmPool = process.env.NSLAB_POOL === undefined ? 2 : backend.cfg.poolSize;
+  // operator preflight (docs/security.md, known gap 5): warn, never refuse to start
+  try {
+    const plan = poolPlan({ maxSessions: lab.sessions.config.maxSessions, warmPool, limits: backend.cfg.limits, cgroupMode: hostInfo().cgroupMode });
+    const poolLines = findingLines(assessHostPools(plan, readHostFacts()));
+    for (const l of poolLines) console.error(`nslab: host pool ${l}`);
+    if (poolLines.length) console.error('nslab: host pools: `nslab doctor` says why, with every fix');
+  } catch (e) {
+    console.error(`nslab: host pool check failed (${(e as Error).message}); run nslab doctor`);
+  }
   let addr;
   try {
     addr = await lab.listen(parsed.port, parsed.host);
@@ -58,8 +72,7 @@ export async function run(args: string[]): Promise<number> {
     await lab.close();
     return 2;
   }
-  // a couple of sandboxes kept warm: a learner opening a lesson gets a prompt without a cold start
-  backend.setPoolSize(process.env.NSLAB_POOL === undefined ? 2 : backend.cfg.poolSize);
+  backend.setPoolSize(warmPool);
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   console.log(`nslab: lab server listening on http://${shownHost}:${addr.port}/  (${lab.sessions.config.maxSessions} sessions max; Ctrl-C to stop)`);
   // classroom wiring (issue 6): the instructor link carries the secret

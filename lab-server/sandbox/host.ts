@@ -54,31 +54,71 @@ export function hostInfo(): HostInfo {
   return cached;
 }
 
+export interface HostRequirement {
+  /** what is checked: root, crun, user namespaces, erofs, cgroups ... */
+  name: string;
+  ok: boolean;
+  /** what was found (when ok) or what is missing */
+  detail: string;
+  /** how to get it; empty when ok */
+  fix: string;
+}
+
+function toolPath(tool: string): string | null {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Everything `checkHostRequirements` insists on, one row each, in its order. Only
+ * reads (for `nslab doctor`); with `loadModules` it may `modprobe erofs` first, as
+ * the server does at start.
+ */
+export function hostRequirements(opts: { loadModules?: boolean } = {}): HostRequirement[] {
+  const rows: HostRequirement[] = [];
+  const row = (name: string, ok: boolean, detail: string, fix: string) => rows.push({ name, ok, detail, fix: ok ? '' : fix });
+  const root = process.getuid?.() === 0;
+  row('root', root, root ? 'running as root' : 'nslab must run as root on the host (it creates uid-mapped namespaces and cgroups)', 'run it as root, e.g. `sudo -E npm start`');
+  for (const [tool, pkg] of [['crun', 'crun'], ['unshare', 'util-linux'], ['nsenter', 'util-linux'], ['mount', 'mount']] as const) {
+    const found = toolPath(tool);
+    row(tool, found !== null, found ?? `'${tool}' is not installed`, `apt-get install -y ${pkg}   (or run scripts/setup.sh)`);
+  }
+  let maxUserNs = NaN;
+  try { maxUserNs = Number(readFileSync('/proc/sys/user/max_user_namespaces', 'utf8')); } catch { /* reported below */ }
+  row('user namespaces', maxUserNs > 0, maxUserNs > 0 ? `user.max_user_namespaces = ${maxUserNs}` : 'user namespaces are disabled (/proc/sys/user/max_user_namespaces is 0)', 'sysctl -w user.max_user_namespaces=65536');
+  const hasErofs = () => readFileSync('/proc/filesystems', 'utf8').includes('erofs');
+  if (!hasErofs() && opts.loadModules) {
+    try { execFileSync('modprobe', ['erofs'], { stdio: 'ignore' }); } catch { /* reported below */ }
+  }
+  let erofs = hasErofs() ? 'in /proc/filesystems' : null;
+  if (!erofs && !opts.loadModules) {
+    try {
+      erofs = `module ${execFileSync('modinfo', ['-n', 'erofs'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()} (loaded at start)`;
+    } catch { /* no module */ }
+  }
+  row('erofs', erofs !== null, erofs ?? 'the kernel cannot mount erofs (the read-only sandbox image)', 'modprobe erofs, or use a kernel with CONFIG_EROFS_FS');
+  try {
+    const h = hostInfo();
+    row('cgroups', true, h.cgroupMode === 'v2'
+      ? 'v2 at /sys/fs/cgroup'
+      : `hybrid: v1 ${h.v1Hierarchies.join(' ')}${h.unifiedMount ? `; cgroup2 at ${h.unifiedMount} (hidden from crun)` : ''}`, '');
+  } catch (e) {
+    const err = e as HostError;
+    row('cgroups', false, err.message.split('\n')[0], err.fix ?? 'boot the host with cgroups mounted (systemd does this)');
+  }
+  return rows;
+}
+
 /** Throws a HostError naming the fix for the first thing the host lacks. */
 export function checkHostRequirements(): void {
-  if (process.getuid?.() !== 0) {
-    throw new HostError('nslab must run as root on the host (it creates uid-mapped namespaces and cgroups)', 'run it as root, e.g. `sudo -E npm start`');
-  }
-  for (const [tool, pkg] of [['crun', 'crun'], ['unshare', 'util-linux'], ['nsenter', 'util-linux'], ['mount', 'mount']] as const) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      throw new HostError(`'${tool}' is not installed`, `apt-get install -y ${pkg}   (or run scripts/setup.sh)`);
+  for (const r of hostRequirements({ loadModules: true })) {
+    if (!r.ok) throw new HostError(r.detail, r.fix);
+    if (r.name === 'user namespaces' && existsSync('/proc/sys/kernel/unprivileged_userns_clone') && readFileSync('/proc/sys/kernel/unprivileged_userns_clone', 'utf8').trim() === '0') {
+      // root does not need it, but crun's helpers may: say so rather than fail obscurely
+      console.warn('nslab: kernel.unprivileged_userns_clone=0; sandboxes still work as root creates them');
     }
   }
-  const maxUserNs = Number(readFileSync('/proc/sys/user/max_user_namespaces', 'utf8'));
-  if (!(maxUserNs > 0)) {
-    throw new HostError('user namespaces are disabled (/proc/sys/user/max_user_namespaces is 0)', 'sysctl -w user.max_user_namespaces=65536');
-  }
-  if (existsSync('/proc/sys/kernel/unprivileged_userns_clone') && readFileSync('/proc/sys/kernel/unprivileged_userns_clone', 'utf8').trim() === '0') {
-    // root does not need it, but crun's helpers may: say so rather than fail obscurely
-    console.warn('nslab: kernel.unprivileged_userns_clone=0; sandboxes still work as root creates them');
-  }
-  if (!readFileSync('/proc/filesystems', 'utf8').includes('erofs')) {
-    try { execFileSync('modprobe', ['erofs'], { stdio: 'ignore' }); } catch { /* reported below */ }
-    if (!readFileSync('/proc/filesystems', 'utf8').includes('erofs')) {
-      throw new HostError('the kernel cannot mount erofs (the read-only sandbox image)', 'modprobe erofs, or use a kernel with CONFIG_EROFS_FS');
-    }
-  }
-  hostInfo();
 }

@@ -1,0 +1,151 @@
+/**
+ * nslab doctor [--json] [--sessions N]
+ *
+ * Operator preflight, without changing anything: what `nslab serve` needs from the
+ * host (root, crun, user namespaces, erofs, cgroups, the default image), then the
+ * host's system-wide kernel pools against the sandboxes the server may run
+ * (lab-server/sandbox/host-limits.ts; docs/security.md, known gap 5).
+ * Exit 0 when nothing is at "error", 1 otherwise, 2 on a usage error.
+ */
+import { execFileSync } from 'node:child_process';
+import { envNumber } from '../classroom/service.ts';
+import { loadDriverConfig } from '../sandbox/config.ts';
+import { hostInfo, hostRequirements } from '../sandbox/host.ts';
+import { assessHostPools, formatNeeds, readHostFacts, SYSCTL_D_FILE, type PoolFinding, type PoolPlan, type Severity } from '../sandbox/host-limits.ts';
+import { Images } from '../sandbox/images.ts';
+import type { SandboxLimits } from '../sandbox/types.ts';
+import { MAX_TERMINALS } from '../terminal/protocol.ts';
+
+const USAGE = 'usage: nslab doctor [--json] [--sessions N]   (default N: what nslab serve allows, from NSLAB_MAX_SESSIONS / NSLAB_CLASSROOM_CAPACITY)';
+
+export interface RequirementRow { check: string; severity: Severity; detail: string; fix: string | null }
+
+export interface DoctorReport {
+  plan: { maxSessions: number; warmPool: number; sandboxes: number; memoryBytes: number; pids: number; ptys: number; cgroupMode: 'v2' | 'hybrid' | null };
+  requirements: RequirementRow[];
+  findings: PoolFinding[];
+  counts: Record<Severity, number>;
+  ok: boolean;
+}
+
+/** The sessions `nslab serve` allows with this environment (serve.ts + http/app.ts + cli/classroom-setup.ts). */
+export function serveMaxSessions(env: NodeJS.ProcessEnv = process.env): number {
+  if (env.NSLAB_MAX_SESSIONS) {
+    const v = Number(env.NSLAB_MAX_SESSIONS);
+    return Number.isInteger(v) && v > 0 ? v : 20;
+  }
+  return Math.max(20, envNumber(env, 'NSLAB_CLASSROOM_CAPACITY', 40, 1, 10_000) + 10);
+}
+
+/** The pool plan of a lab server with these numbers (serve uses it with its live values). */
+export function poolPlan(p: { maxSessions: number; warmPool: number; limits: SandboxLimits; cgroupMode: 'v2' | 'hybrid' }): PoolPlan {
+  return { maxSessions: p.maxSessions, warmPool: p.warmPool, limits: p.limits, terminalsPerSession: MAX_TERMINALS, cgroupMode: p.cgroupMode };
+}
+
+async function imageRow(dataDir: string): Promise<RequirementRow> {
+  try {
+    const s = await new Images(dataDir).status('default');
+    if (!s.built) return { check: 'image default', severity: 'warn', detail: `not built in ${dataDir}/images (nslab serve builds it at start, which takes minutes)`, fix: 'bin/nslab image build' };
+    const what = `built ${s.built.builtAt}, ${Math.round(s.built.bytes / 1048576)} MiB`;
+    if (s.stale) return { check: 'image default', severity: 'warn', detail: `${what}, but its recipe changed (nslab serve rebuilds it at start)`, fix: 'bin/nslab image build' };
+    return { check: 'image default', severity: 'ok', detail: what, fix: null };
+  } catch (e) {
+    return { check: 'image default', severity: 'error', detail: (e as Error).message.split('\n')[0], fix: 'check NSLAB_DATA and sandbox-images/default/' };
+  }
+}
+
+export async function doctorReport(opts: { sessions?: number; env?: NodeJS.ProcessEnv } = {}): Promise<DoctorReport> {
+  const env = opts.env ?? process.env;
+  const cfg = loadDriverConfig(env);
+  const requirements: RequirementRow[] = hostRequirements().map((r) => ({ check: r.name, severity: r.ok ? 'ok' : 'error', detail: r.detail, fix: r.ok ? null : r.fix }));
+  const crun = requirements.find((r) => r.check === 'crun');
+  if (crun?.severity === 'ok') {
+    try { crun.detail += ` (${execFileSync('crun', ['--version'], { encoding: 'utf8' }).split('\n')[0]})`; } catch { /* version is decoration */ }
+  }
+  requirements.push(await imageRow(cfg.dataDir));
+  let cgroupMode: 'v2' | 'hybrid' | null = null;
+  try { cgroupMode = hostInfo().cgroupMode; } catch { /* the cgroups row says why */ }
+  const maxSessions = opts.sessions ?? serveMaxSessions(env);
+  // nslab serve keeps 2 sandboxes warm unless NSLAB_POOL says otherwise
+  const warmPool = env.NSLAB_POOL === undefined ? 2 : cfg.poolSize;
+  const findings = assessHostPools(poolPlan({ maxSessions, warmPool, limits: cfg.limits, cgroupMode: cgroupMode ?? 'v2' }), readHostFacts());
+  const counts: Record<Severity, number> = { ok: 0, info: 0, warn: 0, error: 0 };
+  for (const x of [...requirements, ...findings]) counts[x.severity]++;
+  return {
+    plan: { maxSessions, warmPool, sandboxes: maxSessions + warmPool, memoryBytes: cfg.limits.memoryBytes, pids: cfg.limits.pids, ptys: cfg.limits.ptys, cgroupMode },
+    requirements, findings, counts, ok: counts.error === 0,
+  };
+}
+
+const MARK: Record<Severity, string> = { ok: 'ok', info: 'info', warn: 'WARN', error: 'ERROR' };
+
+/** Word-wraps `text` to `width` columns, every line after the first indented by `indent`. */
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.join(`\n${indent}`);
+}
+
+export function renderReport(r: DoctorReport, width = Math.max(80, Math.min(process.stdout.columns ?? 100, 120))): string {
+  const p = r.plan;
+  const out: string[] = [];
+  out.push(`nslab doctor: can this host run ${p.sandboxes} sandboxes (${p.maxSessions} sessions + ${p.warmPool} warm) of ${Math.round(p.memoryBytes / 1048576)} MiB, ${p.pids} pids, ${p.ptys} ptys each?`);
+  out.push('', 'Host requirements');
+  const cw = Math.max(...r.requirements.map((q) => q.check.length), 5);
+  out.push(`  ${'STATUS'.padEnd(6)}  ${'CHECK'.padEnd(cw)}  DETAIL`);
+  for (const q of r.requirements) {
+    const ind = ' '.repeat(2 + 6 + 2 + cw + 2);
+    out.push(`  ${MARK[q.severity].padEnd(6)}  ${q.check.padEnd(cw)}  ${wrap(q.detail, width - ind.length, ind)}`);
+    if (q.fix) out.push(`${ind}fix: ${q.fix}`);
+  }
+  out.push('', 'System-wide kernel pools (docs/security.md, known gap 5)');
+  const sw = Math.max(...r.findings.map((f) => f.sysctl.length));
+  const vw = Math.max(7, ...r.findings.map((f) => (f.current ?? '-').length));
+  out.push(`  ${'STATUS'.padEnd(6)}  ${'SYSCTL'.padEnd(sw)}  ${'CURRENT'.padStart(vw)}  NEEDS`);
+  const ind = '          ';
+  for (const f of r.findings) {
+    out.push(`  ${MARK[f.severity].padEnd(6)}  ${f.sysctl.padEnd(sw)}  ${(f.current ?? '-').padStart(vw)}  ${formatNeeds(f)}`);
+    if (f.severity === 'ok') continue;
+    out.push(`${ind}${wrap(`why: ${f.why}`, width - ind.length - 5, ind + '     ')}`);
+    if (f.fix) out.push(`${ind}${wrap(`fix: ${f.fix}`, width - ind.length - 5, ind + '     ')}`);
+  }
+  const lines = r.findings.filter((f) => f.sysctlD && (f.severity === 'warn' || f.severity === 'error')).map((f) => f.sysctlD!);
+  if (lines.length) {
+    out.push('', `Every sysctl fix above at once: put these lines in ${SYSCTL_D_FILE}, then run \`sysctl --system\`:`, '');
+    for (const l of lines) out.push(`    ${l}`);
+  }
+  const c = r.counts;
+  out.push('', `${c.error} error(s), ${c.warn} warning(s), ${c.info} note(s), ${c.ok} ok. ${r.ok ? 'Nothing blocks nslab serve.' : 'Fix the errors before putting learners on this host.'}`);
+  return out.join('\n');
+}
+
+export async function run(args: string[]): Promise<number> {
+  let json = false;
+  let sessions: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '-h' || a === '--help') { console.log(USAGE); return 0; }
+    if (a === '--json') { json = true; continue; }
+    if (a === '--sessions' || a.startsWith('--sessions=')) {
+      const v = a.includes('=') ? a.slice('--sessions='.length) : args[++i];
+      if (!v || !/^\d+$/.test(v) || Number(v) < 1) { console.error(`--sessions needs a positive number\n${USAGE}`); return 2; }
+      sessions = Number(v);
+      continue;
+    }
+    console.error(`unknown argument ${a}\n${USAGE}`);
+    return 2;
+  }
+  let report: DoctorReport;
+  try {
+    report = await doctorReport({ sessions });
+  } catch (e) {
+    console.error(`nslab doctor: ${(e as Error).message}`);
+    return 2;
+  }
+  console.log(json ? JSON.stringify(report, null, 2) : renderReport(report));
+  return report.ok ? 0 : 1;
+}
