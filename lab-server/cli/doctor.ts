@@ -77,6 +77,8 @@ export async function doctorReport(opts: { sessions?: number; env?: NodeJS.Proce
   };
 }
 
+const plural = (k: number, one: string, many = `${one}s`) => `${k} ${k === 1 ? one : many}`;
+
 const MARK: Record<Severity, string> = { ok: 'ok', info: 'info', warn: 'WARN', error: 'ERROR' };
 
 /** Word-wraps `text` to `width` columns, every line after the first indented by `indent`. */
@@ -93,7 +95,7 @@ function wrap(text: string, width: number, indent: string): string {
 export function renderReport(r: DoctorReport, width = Math.max(80, Math.min(process.stdout.columns ?? 100, 120))): string {
   const p = r.plan;
   const out: string[] = [];
-  out.push(`nslab doctor: can this host run ${p.sandboxes} sandboxes (${p.maxSessions} sessions + ${p.warmPool} warm) of ${Math.round(p.memoryBytes / 1048576)} MiB, ${p.pids} pids, ${p.ptys} ptys each?`);
+  out.push(`nslab doctor: can this host run ${plural(p.sandboxes, 'sandbox', 'sandboxes')} (${plural(p.maxSessions, 'session')} + ${p.warmPool} warm) of ${Math.round(p.memoryBytes / 1048576)} MiB, ${p.pids} pids, ${p.ptys} ptys each?`);
   out.push('', 'Host requirements');
   const cw = Math.max(...r.requirements.map((q) => q.check.length), 5);
   out.push(`  ${'STATUS'.padEnd(6)}  ${'CHECK'.padEnd(cw)}  DETAIL`);
