@@ -148,6 +148,13 @@ print(n.buf[0]); n.close(); m.close(); m.unlink()"`);
     expect(mine?.oomKills).toBeGreaterThan(0);
   });
 
+  it.runIf(hybrid)('the v2 recipe fails loudly on a hybrid host: the tmpfs holding the controllers is read-only', async () => {
+    const r = await sh(s, 'mkdir /sys/fs/cgroup/mygroup; echo 100M > /sys/fs/cgroup/memory.max; ls /sys/fs/cgroup | grep -c -e memory -e pids; mkdir /sys/fs/cgroup/pids/ro-check && rmdir /sys/fs/cgroup/pids/ro-check && echo controllers-writable');
+    expect(r.stderr).toMatch(/mkdir: cannot create directory .\/sys\/fs\/cgroup\/mygroup.: Read-only file system/);
+    expect(r.stderr).toMatch(/memory\.max: Read-only file system/);
+    expect(r.stdout.trim().split('\n')).toEqual(['2', 'controllers-writable']);
+  });
+
   // v1 paths: this CI machine has hybrid cgroups (docs/sandbox.md has the v2 layout)
   it.runIf(hybrid)('cannot raise its own sandbox limits', async () => {
     const r = await sh(s, 'echo 9999999999 > /sys/fs/cgroup/memory/memory.limit_in_bytes; echo 99999 > /sys/fs/cgroup/pids/pids.max; cat /sys/fs/cgroup/pids/pids.max');

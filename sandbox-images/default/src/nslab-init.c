@@ -50,6 +50,21 @@ static void cgroup2_leaf(void) {
   write_file("/sys/fs/cgroup/cgroup.subtree_control", "+cpu");
 }
 
+/*
+ * v1 and hybrid hosts: /sys/fs/cgroup is a tmpfs holding one mount per
+ * controller. Writable, it let `mkdir /sys/fs/cgroup/mygroup; echo ... >
+ * memory.max` (the cgroup v2 recipe) "succeed" into plain files that limit
+ * nothing. Read-only (this mount only, the controller mounts below stay
+ * writable), the same commands fail with "Read-only file system" and the
+ * learner uses the controller directories, e.g. /sys/fs/cgroup/memory/mygroup.
+ * Root inside could remount it; this is a signpost, not a security boundary.
+ */
+static void cgroup_v1_top_readonly(void) {
+  struct statfs st;
+  if (statfs("/sys/fs/cgroup", &st) != 0 || st.f_type != TMPFS_MAGIC) return;
+  mount(NULL, "/sys/fs/cgroup", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
 static void loopback_up(void) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return;
@@ -70,6 +85,7 @@ int main(void) {
   mkdir("/dev/mqueue", 0755);
   if (mount("/sys", "/sys", NULL, MS_BIND | MS_REC, NULL) == 0)
     mount(NULL, "/sys", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  cgroup_v1_top_readonly();
   int logfd = open("/run/nslab/cmdlog", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   (void)logfd;
 
