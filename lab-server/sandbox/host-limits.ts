@@ -3,10 +3,10 @@
  * with the configured limits may take (docs/security.md, known gap 5).
  *
  * Some kernel limits are ONE pool for the whole host, not per sandbox: open files,
- * pids, ptys, AIO events, TCP buffer memory, and (known gap 1: every sandbox's
- * user namespace is owned by host root) the per-user "ucounts" such as inotify
- * instances and user namespaces. A sandbox's memory cgroup is then its only bound,
- * so a pool is safe when it is larger than what the sandboxes' memory lets them hold.
+ * pids, ptys, AIO events, TCP buffer memory, and (while known gap 1 was open) the
+ * per-user "ucounts" such as inotify instances and user namespaces. A sandbox's
+ * memory cgroup is then its only bound, so a pool is safe when it is larger than
+ * what the sandboxes' memory lets them hold.
  *
  * `assessHostPools(plan, facts)` is pure (tests inject the sysctls);
  * `readHostFacts()` only reads /proc. Nothing here changes the host.
@@ -45,8 +45,8 @@ export interface PoolPlan {
   /** syscalls the sandboxes' seccomp filter refuses (default: seccomp.ts) */
   deniedSyscalls?: ReadonlySet<string>;
   /**
-   * known gap 1 is open: every sandbox's user namespace is owned by host root, so
-   * per-user kernel quotas (ucounts) are one counter for all sandboxes and host root.
+   * every sandbox's user namespace is owned by host root (known gap 1 before its
+   * fix), so per-user kernel quotas (ucounts) are one counter for all sandboxes and host root.
    * Default: SANDBOX_USERNS_OWNED_BY_HOST_ROOT.
    */
   sharedRootUcounts?: boolean;
@@ -63,12 +63,13 @@ export interface HostFacts {
 export const SYSCTL_D_FILE = '/etc/sysctl.d/90-nslab.conf';
 
 /**
- * Known gap 1 (docs/security.md): crun, running as host root, creates every
- * sandbox's user namespace, so per-user kernel quotas (ucounts) are one counter for
- * all sandboxes and host root. Set to false with the fix that makes each sandbox's
- * user namespace owned by its own host uid; the ucount findings then say so.
+ * Known gap 1 (docs/security.md): while crun, running as host root, created every
+ * sandbox's user namespace, per-user kernel quotas (ucounts) were one counter for
+ * all sandboxes and host root. Fixed (lab-server/sandbox/user-namespace.ts): each
+ * sandbox's user namespace is owned by its own host uid, so each ucount sysctl is
+ * a per-sandbox budget. Kept as a switch so the shared case stays tested.
  */
-export const SANDBOX_USERNS_OWNED_BY_HOST_ROOT = true;
+export const SANDBOX_USERNS_OWNED_BY_HOST_ROOT = false;
 
 /**
  * Bytes of a sandbox's memory cgroup one object costs, measured on Linux 6.18 in a
@@ -291,8 +292,8 @@ export function assessHostPools(plan: PoolPlan, facts: HostFacts): PoolFinding[]
     });
   }
 
-  // ---- per-user kernel quotas (ucounts) shared with host root: known gap 1 ----
-  const perSandbox = 'each sandbox\'s user namespace is owned by a host uid of its own, so a sandbox can only use up its own count';
+  // ---- per-user kernel quotas (ucounts): per sandbox since known gap 1's fix, shared with host root before ----
+  const perSandbox = 'a budget per sandbox (known gap 1 is fixed: each sandbox\'s user namespace is owned by a host uid of its own), so a sandbox can use up only its own';
   const ucount = (sysctl: string, cost: number, belowSeverity: Severity, what: string, syscall?: string): PoolFinding => {
     const current = get(sysctl);
     if (current === null) return absent(sysctl, what);
@@ -307,14 +308,14 @@ export function assessHostPools(plan: PoolPlan, facts: HostFacts): PoolFinding[]
     const f = sysctlFix(sysctl, need);
     return {
       sysctl, current, recommended: String(need), severity: enough ? 'info' : belowSeverity,
-      why: `${what}. Known gap 1 (not fixed): one counter for all sandboxes and host root. A sandbox can hold ~${n(perBox)} (~${n(cost)} bytes of its memory each)` +
+      why: `${what}. User namespaces owned by host root (known gap 1): one counter for all sandboxes and host root, whose systemd, udev and tail -f need it too. A sandbox can hold ~${n(perBox)} (~${n(cost)} bytes of its memory each)` +
         (enough ? ', and the limit is above what all sandboxes can hold: memory bounds it.'
           : `, so ${cur < perBox ? 'one sandbox' : 'a few sandboxes'} can use it up for everybody. The fix makes memory the bound; it raises the limit for every host user too (an nslab host should have no others).`),
       fix: enough ? null : f.fix, sysctlD: enough ? null : f.sysctlD,
     };
   };
   out.push(ucount('fs.inotify.max_user_instances', COST_BYTES.inotifyInstance, 'warn',
-    'inotify instances per user (the same counter as user.max_inotify_instances); host root\'s systemd, udev and tail -f need them'));
+    'inotify instances per user (the same counter as user.max_inotify_instances)'));
   out.push(ucount('fs.inotify.max_user_watches', COST_BYTES.inotifyWatch, 'warn', 'inotify watches per user'));
   for (const kind of ['user', 'mnt', 'net', 'ipc', 'uts', 'pid', 'cgroup', 'time'] as const) {
     const extra = kind === 'user' ? '; crun needs one to create each sandbox' : '';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  assessHostPools, findingLines, formatNeeds, readSysctl, sysctlFix, SYSCTL_D_FILE,
+  assessHostPools, findingLines, formatNeeds, readSysctl, SANDBOX_USERNS_OWNED_BY_HOST_ROOT, sysctlFix, SYSCTL_D_FILE,
   type HostFacts, type PoolFinding, type PoolPlan,
 } from '../../lab-server/sandbox/host-limits.ts';
 import { DENIED_SYSCALLS, ENOSYS_SYSCALLS } from '../../lab-server/sandbox/seccomp.ts';
@@ -73,6 +73,10 @@ function applyFixes(sysctls: Record<string, string>, findings: PoolFinding[]): R
 describe('host pools: a host with enough and a host with too little', () => {
   const good = assessHostPools(plan(), host(roomy));
   const bad = assessHostPools(plan(), host(tight, { memTotalBytes: 8 * GiB }));
+  // the ucount pools as they were before known gap 1's fix (every sandbox's user namespace owned by host root)
+  const shared = plan({ sharedRootUcounts: true });
+  const goodShared = assessHostPools(shared, host(roomy));
+  const badShared = assessHostPools(shared, host(tight, { memTotalBytes: 8 * GiB }));
 
   it('fs.file-max: memory-bound need (22 x 512 MiB / ~244 B + open now)', () => {
     const need = 22 * Math.floor(512 * MiB / 244) + 432;
@@ -159,25 +163,25 @@ describe('host pools: a host with enough and a host with too little', () => {
     expect(k.fix).toMatch(/seccomp\.ts/);
   });
 
-  it('inotify: shared with host root (known gap 1): a warning below the memory bound', () => {
+  it('inotify shared with host root (known gap 1 open): a warning below the memory bound', () => {
     for (const [name, cost] of [['fs.inotify.max_user_instances', 3386], ['fs.inotify.max_user_watches', 79]] as const) {
-      const g = find(good, name);
+      const g = find(goodShared, name);
       expect(g.severity).toBe('info');
-      expect(g.why).toMatch(/known gap 1 \(not fixed\)/i);
-      const b = find(bad, name);
+      expect(g.why).toMatch(/owned by host root \(known gap 1\)/);
+      const b = find(badShared, name);
       expect(b).toMatchObject({ severity: 'warn', recommended: String(22 * Math.floor(512 * MiB / cost) + 1024) });
       expect(b.fix).toMatch(new RegExp(`^sysctl -w ${name.replace(/\./g, '\\.')}=\\d+ && echo '`));
       expect(b.why).toMatch(/one sandbox can use it up/);
     }
   });
 
-  it('user.max_*_namespaces: info that refers to known gap 1, with the memory-bound value to set', () => {
+  it('user.max_*_namespaces shared with host root (known gap 1 open): info, with the memory-bound value to set', () => {
     for (const k of NS_KINDS) {
       const name = `user.max_${k}_namespaces`;
-      expect(find(good, name)).toMatchObject({ severity: 'info', fix: null });
-      const b = find(bad, name);
+      expect(find(goodShared, name)).toMatchObject({ severity: 'info', fix: null });
+      const b = find(badShared, name);
       expect(b.severity).toBe('info');
-      expect(b.why).toMatch(/known gap 1 \(not fixed\)/i);
+      expect(b.why).toMatch(/owned by host root \(known gap 1\)/);
       expect(Number(b.recommended)).toBeGreaterThan(96365);
       expect(b.fix).toMatch(new RegExp(`^sysctl -w ${name.replace(/\./g, '\\.')}=${b.recommended} `));
     }
@@ -186,19 +190,24 @@ describe('host pools: a host with enough and a host with too little', () => {
   it('fanotify: unreachable while seccomp denies fanotify_init', () => {
     expect(find(bad, 'user.max_fanotify_groups')).toMatchObject({ severity: 'info', fix: null });
     const allowed = new Set<string>([...DENIED_SYSCALLS].filter((s) => s !== 'fanotify_init'));
-    expect(find(assessHostPools(plan({ deniedSyscalls: allowed }), host(tight)), 'user.max_fanotify_groups').fix).toMatch(/sysctl -w user\.max_fanotify_groups=/);
+    expect(find(assessHostPools(plan({ deniedSyscalls: allowed, sharedRootUcounts: true }), host(tight)), 'user.max_fanotify_groups').fix).toMatch(/sysctl -w user\.max_fanotify_groups=/);
+    expect(find(assessHostPools(plan({ deniedSyscalls: allowed }), host(tight)), 'user.max_fanotify_groups')).toMatchObject({ severity: 'ok', fix: null });
   });
 
-  it('once known gap 1 is fixed the ucount pools are per sandbox: ok at any value', () => {
-    const fixed = assessHostPools(plan({ sharedRootUcounts: false }), host(tight));
-    for (const name of ['fs.inotify.max_user_instances', 'fs.inotify.max_user_watches', ...NS_KINDS.map((k) => `user.max_${k}_namespaces`)]) {
-      expect(find(fixed, name)).toMatchObject({ severity: 'ok', fix: null });
+  it('with known gap 1 fixed (the default now) the ucount pools are per-sandbox budgets: ok at any value', () => {
+    expect(SANDBOX_USERNS_OWNED_BY_HOST_ROOT).toBe(false);
+    for (const findings of [good, bad]) {
+      for (const name of ['fs.inotify.max_user_instances', 'fs.inotify.max_user_watches', ...NS_KINDS.map((k) => `user.max_${k}_namespaces`)]) {
+        const f = find(findings, name);
+        expect(f).toMatchObject({ severity: 'ok', fix: null });
+        expect(f.why).toMatch(/budget per sandbox/);
+      }
     }
   });
 
   it('applying every sysctl fix of the tight host leaves nothing at warn or error that a sysctl can fix', () => {
-    const fixedSysctls = applyFixes(tight, bad);
-    const after = assessHostPools(plan(), host(fixedSysctls, { memTotalBytes: 8 * GiB }));
+    const fixedSysctls = applyFixes(tight, badShared);
+    const after = assessHostPools(shared, host(fixedSysctls, { memTotalBytes: 8 * GiB }));
     const left = after.filter((f) => f.severity === 'warn' || f.severity === 'error');
     // only RAM remains: no sysctl makes 11 GiB of limits fit in 8 GiB
     expect(left.map((f) => f.sysctl)).toEqual(['MemTotal']);
@@ -206,7 +215,7 @@ describe('host pools: a host with enough and a host with too little', () => {
   });
 
   it('every warn/error finding names its fix; every sysctl fix has the sysctl -w and the /etc/sysctl.d/ line', () => {
-    for (const f of [...good, ...bad]) {
+    for (const f of [...good, ...bad, ...goodShared, ...badShared]) {
       if (f.severity === 'warn' || f.severity === 'error') expect(f.fix, f.sysctl).toBeTruthy();
       if (f.severity === 'ok') expect(f.fix, f.sysctl).toBeNull();
       if (f.sysctlD) {
