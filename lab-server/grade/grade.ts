@@ -63,7 +63,7 @@ export async function readTranscript(file: string): Promise<Transcript> {
 /** Type one transcript into a fresh sandbox and report every step. */
 export async function gradeTranscript(lesson: PreparedLesson, transcript: Transcript, opts: Omit<GradeOptions, 'lessonId' | 'catalog'>): Promise<GradeReport> {
   const lang = opts.lang ?? 'en';
-  const sandbox = await opts.backend.create({ image: lesson.image, label: `nslab grade ${lesson.id} ${path.basename(transcript.file)}` });
+  const sandbox = await opts.backend.create({ image: lesson.image, label: `nslab grade ${lesson.id} ${path.basename(transcript.file)}`, startTerminal: true });
   let runner: TranscriptRunner | null = null;
   const engine = new CheckEngine({
     sandbox,

@@ -146,7 +146,7 @@ export class SessionManager {
       const id = randomBytes(12).toString('base64url');
       const token = randomBytes(32).toString('base64url');
       const started = process.hrtime.bigint();
-      const sandbox = await this.backend.create({ image: launch.image, limits: this.config.sandboxLimits, label: `nslab session ${id} (${lessonId})` })
+      const sandbox = await this.backend.create({ image: launch.image, limits: this.config.sandboxLimits, label: `nslab session ${id} (${lessonId})`, startTerminal: true })
         .catch((e: Error) => {
           this.log(`session create failed for lesson ${lessonId}: ${e.message}`);
           throw new HttpError(500, 'sandbox-failed', 'The lab could not start a sandbox. Try again; if it keeps failing, tell the operator.');
@@ -199,7 +199,7 @@ export class SessionManager {
       await old.destroy().catch((e: Error) => this.log(`session ${s.id}: destroying old sandbox failed: ${e.message}`));
       if (this.inUse() > this.config.maxSessions) throw this.full();
       const started = process.hrtime.bigint();
-      const sandbox = await this.backend.create({ image: s.launch.image, limits: this.config.sandboxLimits, label: `nslab session ${s.id} (${s.lesson})` })
+      const sandbox = await this.backend.create({ image: s.launch.image, limits: this.config.sandboxLimits, label: `nslab session ${s.id} (${s.lesson})`, startTerminal: true })
         .catch((e: Error) => {
           this.log(`session ${s.id}: reset failed: ${e.message}`);
           throw new HttpError(500, 'sandbox-failed', 'The lab could not start a fresh sandbox. Try again.');

@@ -40,6 +40,8 @@ const READY_TIMEOUT_MS = 15_000;
 const MAX_COMMAND_EVENTS = 5000;
 const EVENT_BURST = 200;
 const EVENT_RATE = 50;
+const REFILL_DELAY_MS = 300;
+const REFILL_RETRY_MS = 5000;
 
 interface Owner { instance: string; pid: number; startTime: string; createdAt: string; label?: string; slot: number }
 
@@ -173,6 +175,7 @@ export class LocalSandbox implements Sandbox {
    * its first prompt is reported; output waits in the paused pty.
    */
   prespawnTerminal(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+    if (this.warm) throw new Error('terminal 1 is already pre-started');
     const p = this.spawnPty({ terminal: 1 });
     p.pause();
     const warm: NonNullable<LocalSandbox['warm']> = { pty: p, ready: null, onReady: null };
@@ -181,12 +184,17 @@ export class LocalSandbox implements Sandbox {
       const timer = setTimeout(() => fail(new Error(`the pre-started shell showed no prompt within ${timeoutMs} ms`)), timeoutMs);
       const fail = (e: Error) => {
         clearTimeout(timer);
-        if (this.warm === warm) this.warm = null;
-        p.resume();
-        try { p.kill('SIGKILL'); } catch { /* gone */ }
+        if (this.warm === warm) {
+          this.warm = null;
+          p.resume();
+          try { p.kill('SIGKILL'); } catch { /* gone */ }
+        } // else it was handed out while starting: it is the caller's terminal now
         reject(e);
       };
-      p.onExit(() => { if (!warm.ready) fail(new Error('the pre-started shell exited')); else if (this.warm === warm) this.warm = null; });
+      p.onExit(({ exitCode, signal }) => {
+        if (!warm.ready) fail(new Error(`the pre-started shell exited (code ${exitCode}, signal ${signal ?? 0}) before its first prompt`));
+        else if (this.warm === warm) this.warm = null;
+      });
       warm.onReady = () => { clearTimeout(timer); resolve(); };
     });
   }
@@ -197,7 +205,7 @@ export class LocalSandbox implements Sandbox {
     if (!warm) return null;
     if (opts.terminal !== 1) return null;
     this.warm = null;
-    const matches = warm.ready && opts.command === undefined && opts.env === undefined && (opts.cwd ?? '/root') === '/root';
+    const matches = opts.command === undefined && opts.env === undefined && (opts.cwd ?? '/root') === '/root';
     if (!matches) {
       // something else is wanted as terminal 1: the hidden shell must not linger beside it
       // (resumed so the pty notices the end and closes, which ends script(1) inside)
@@ -208,9 +216,11 @@ export class LocalSandbox implements Sandbox {
     }
     if (cols !== warm.pty.cols || rows !== warm.pty.rows) warm.pty.resize(cols, rows);
     warm.pty.resume();
-    const ready = { ...warm.ready!, at: Date.now() };
-    // after the caller has had its synchronous chance to subscribe, in order with later events
-    this.eventChain = this.eventChain.then(() => this.publish(ready));
+    if (warm.ready) {
+      const ready = { ...warm.ready, at: Date.now() };
+      // after the caller has had its synchronous chance to subscribe, in order with later events
+      this.eventChain = this.eventChain.then(() => this.publish(ready));
+    } // else: the shell is still starting; its ready event is published as it comes
     return warm.pty;
   }
 
@@ -405,14 +415,16 @@ export class LocalBackend implements SandboxBackend {
             await s.destroy();
             throw err;
           }
-          if (this.closed) { await s.destroy(); break; }
+          if (this.closed || this.pool.length >= this.poolTarget) { await s.destroy(); break; }
           this.pool.push(s);
           s.onExit(() => {
             const i = this.pool.indexOf(s);
             if (i >= 0) { this.pool.splice(i, 1); this.refill(); }
           });
         } catch (err) {
-          console.error(`nslab: warm pool refill failed: ${(err as Error).message}`);
+          if (this.closed) break;
+          console.error(`nslab: warm pool refill failed (retrying in ${REFILL_RETRY_MS / 1000} s): ${(err as Error).message}`);
+          setTimeout(() => this.refill(), REFILL_RETRY_MS).unref();
           break;
         }
       }
@@ -451,12 +463,18 @@ export class LocalBackend implements SandboxBackend {
       const warm = this.pool.shift();
       if (warm && warm.state === 'running') {
         warm.claim(opts.label);
-        this.refill();
+        // later, not now: a refill forks processes on this event loop, which would
+        // hold back the prompt the learner is about to get
+        setTimeout(() => this.refill(), REFILL_DELAY_MS).unref();
         return warm;
       }
     }
     const s = await this.coldCreate(opts);
-    this.refill();
+    if (opts.startTerminal) {
+      // not awaited: the shell starts while the caller gets on with its work
+      s.prespawnTerminal().catch((err: Error) => { if (s.state === 'running') console.error(`nslab: sandbox ${s.id}: ${err.message}`); });
+    }
+    if (this.poolTarget > 0) setTimeout(() => this.refill(), REFILL_DELAY_MS).unref();
     return s;
   }
 
@@ -484,11 +502,10 @@ export class LocalBackend implements SandboxBackend {
       const fifo = join(dir, 'cmdlog');
       mkdirSync(rootfs);
       const inodes = Math.max(4096, Math.floor(limits.diskBytes / 16384));
-      // two execs side by side instead of a shell running three in a row: a few ms per sandbox
-      await Promise.all([
-        run('mkfifo', ['-m', '0620', fifo]).then(() => chownSync(fifo, hostUid, hostUid)),
-        run('mount', ['-t', 'tmpfs', '-o', `size=${limits.diskBytes},nr_inodes=${inodes},mode=0755,uid=${hostUid},gid=${hostUid},nosuid,nodev`, 'nslab-rw', rootfs]),
-      ]);
+      // one spawn that forks the rest: every spawn from the server forks the whole
+      // server process on its event loop, which stalls every learner's terminal
+      await run('sh', ['-c', 'mkfifo -m 0620 "$1" && chown "$3:$3" "$1" && mount -t tmpfs -o "$4" nslab-rw "$2"', 'sh', fifo, rootfs, String(hostUid),
+        `size=${limits.diskBytes},nr_inodes=${inodes},mode=0755,uid=${hostUid},gid=${hostUid},nosuid,nodev`]);
       buildSkeleton(rootfs, hostUid);
       prepareCgroups(id, hostUid);
       const userNs = await userNsReady;

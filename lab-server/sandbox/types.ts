@@ -31,6 +31,12 @@ export interface CreateOptions {
   limits?: Partial<SandboxLimits>;
   /** free text kept in the sandbox's state (e.g. the session id), for operators */
   label?: string;
+  /**
+   * start terminal 1's default shell right away, so that it is (nearly) at a
+   * prompt when `spawnPty({ terminal: 1 })` asks for it. For callers that will
+   * open terminal 1 soon (the lab server, the grader); pooled sandboxes always have it.
+   */
+  startTerminal?: boolean;
 }
 
 export interface SpawnOptions {

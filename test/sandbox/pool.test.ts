@@ -93,6 +93,29 @@ it('a pooled sandbox asked for something else in terminal 1 drops the hidden she
   await s.destroy();
 });
 
+it.each([
+  ['asks for terminal 1 at once, while the shell is still starting', 0],
+  ['asks for terminal 1 after the shell is at its prompt', 1500],
+])('a cold sandbox created with startTerminal %s: one shell, one ready event, the prompt', async (_what, delay) => {
+  const s = await backend.create({ hostname: 'prestarted', startTerminal: true });
+  if (delay) {
+    await new Promise((r) => setTimeout(r, delay));
+    expect(s.commands()).toEqual([]); // held back until someone takes terminal 1
+    expect(await bashCount(s)).toBe(1);
+  }
+  const term = s.spawnPty({ terminal: 1, cols: 100, rows: 30 });
+  let screen = '';
+  term.onData((d) => { screen += d; });
+  await waitEvent(s, (e) => e.kind === 'ready' && e.terminal === 1, 'ready');
+  term.write('hostname; stty size\r');
+  await waitEvent(s, (e) => e.kind === 'cmd' && e.command.startsWith('hostname'), 'hostname');
+  expect(screen).toContain('prestarted');
+  expect(screen).toContain('30 100');
+  expect(s.commands().filter((e) => e.kind === 'ready')).toHaveLength(1);
+  expect(await bashCount(s)).toBe(1);
+  await s.destroy();
+});
+
 it('sandboxes with their own limits or hostname never come from the pool', async () => {
   await backend.poolReady();
   const same = await backend.create({ limits: { ...backend.cfg.limits } });
