@@ -11,6 +11,7 @@
  * `assessHostPools(plan, facts)` is pure (tests inject the sysctls);
  * `readHostFacts()` only reads /proc. Nothing here changes the host.
  */
+import { TCP_BYTES } from './oci-spec.ts';
 import { readFileSync } from 'node:fs';
 import { DENIED_SYSCALLS, ENOSYS_SYSCALLS } from './seccomp.ts';
 import type { SandboxLimits } from './types.ts';
@@ -238,13 +239,19 @@ export function assessHostPools(plan: PoolPlan, facts: HostFacts): PoolFinding[]
     const hard = current ? Number(current.split(/\s+/)[2]) : NaN;
     if (current === null || !Number.isFinite(hard)) out.push(absent('net.ipv4.tcp_mem', 'no TCP'));
     else if (plan.cgroupMode === 'hybrid') {
+      // v1 does not charge socket buffers to memory.limit_in_bytes; the driver caps
+      // them per sandbox with kmem.tcp (OCI kernelTCP, TCP_BYTES). Without that cap a
+      // sandbox parked 2229 MiB in loopback queues here (test/security, "park socket buffers").
+      const perBox = Math.min(TCP_BYTES, memoryBytes);
+      const needPages = Math.ceil(Math.min(boxes * perBox, facts.memTotalBytes) / PAGE);
+      const enough = hard >= needPages;
+      const parts = current.split(/\s+/);
+      const f = sysctlFix('net.ipv4.tcp_mem', `${parts[0]} ${parts[1]} ${needPages}`);
       out.push({
-        sysctl: 'net.ipv4.tcp_mem', current, recommended: null, severity: 'warn',
-        why: `on a cgroup v1 host socket buffers are not charged to a sandbox's memory cgroup (3.9 MB held in a loopback TCP queue, 0 bytes charged, measured on Linux 6.18), ` +
-          `so one sandbox can fill the host's TCP hard limit (${gib(hard * PAGE)}); then TCP stalls host-wide, the lab server's own connections included. ` +
-          'No sysctl fixes it: tcp_rmem/tcp_wmem are per network namespace and the sandbox\'s root sets its own.',
-        fix: 'run nslab on a cgroup v2 host (socket memory counts against each sandbox\'s memory.max), or have the driver set memory.kmem.tcp.limit_in_bytes (OCI linux.resources.memory.kernelTCP) on v1',
-        sysctlD: null,
+        sysctl: 'net.ipv4.tcp_mem', current, recommended: `${parts[0]} ${parts[1]} ${needPages}`, severity: enough ? 'ok' : 'info',
+        why: `cgroup v1: socket buffers are capped per sandbox by memory.kmem.tcp.limit_in_bytes (${Math.round(perBox / 1048576)} MiB, on top of its memory limit), but the TCP hard limit (${gib(hard * PAGE)}) is one pool: ` +
+          (enough ? 'it is above what the sandboxes can hold.' : `the sandboxes together (${gib(boxes * perBox)}) can reach it and stall TCP host-wide. Raising it trades the kernel's own protection of host memory for that; decide per host.`),
+        fix: enough ? null : f.fix, sysctlD: enough ? null : f.sysctlD,
       });
     } else {
       const needPages = Math.ceil(Math.min(boxes * memoryBytes, facts.memTotalBytes) / PAGE);

@@ -509,7 +509,7 @@ export class LocalBackend implements SandboxBackend {
       buildSkeleton(rootfs, hostUid);
       prepareCgroups(id, hostUid);
       const userNs = await userNsReady;
-      writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id), userNsPath: userNs.path })));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id), userNsPath: userNs.path, cgroupV1: hostInfo().cgroupMode !== 'v2' })));
       const reader = new CommandLogReader(fifo, (e) => sandbox.pushRaw(e));
       const argv = this.crun(id, ['run', '--bundle', dir, id]);
       const runner = spawn(argv.file, argv.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });

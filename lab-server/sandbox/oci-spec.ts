@@ -15,6 +15,8 @@ export const ALL_CAPS = [
 
 export const SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const SHM_BYTES = 64 * 1024 * 1024;
+/** socket buffer memory a sandbox may hold on cgroup v1 hosts */
+export const TCP_BYTES = 64 * 1024 * 1024;
 
 export interface SpecInput {
   rootfs: string;
@@ -29,6 +31,8 @@ export interface SpecInput {
    * see user-namespace.ts). Without it crun makes one, owned by host root.
    */
   userNsPath?: string;
+  /** v1 or hybrid cgroups (kmem.tcp must be limited explicitly) */
+  cgroupV1?: boolean;
 }
 
 export function ociSpec(i: SpecInput) {
@@ -81,7 +85,9 @@ export function ociSpec(i: SpecInput) {
         (type === 'user' && i.userNsPath ? { type, path: i.userNsPath } : { type })),
       cgroupsPath: i.cgroupsPath,
       resources: {
-        memory: { limit: i.limits.memoryBytes, swap: i.limits.memoryBytes },
+        // cgroup v1 does not charge socket buffers to the memory limit unless
+        // kmem.tcp accounting is switched on for the group (v2 always charges them)
+        memory: { limit: i.limits.memoryBytes, swap: i.limits.memoryBytes, ...(i.cgroupV1 ? { kernelTCP: Math.min(TCP_BYTES, i.limits.memoryBytes) } : {}) },
         pids: { limit: i.limits.pids },
         cpu: { quota: Math.round(i.limits.cpus * 100_000), period: 100_000 },
       },

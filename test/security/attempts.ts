@@ -13,6 +13,7 @@ import { expect } from 'vitest';
 import {
   type Attempt, DENIED, PY_SYSCALLS, cgroupFile, hostCanFork, keyedNumber, readHost, releaseAgents, results,
 } from './harness.ts';
+import { hostInfo } from '../../lab-server/sandbox/host.ts';
 
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const crunPath = () => execFileSync('sh', ['-c', 'command -v crun'], { encoding: 'utf8' }).trim();
@@ -506,6 +507,37 @@ const exhausting: Attempt[] = [
       expect(keyedNumber(readHost(cgroupFile(c.a.id, 'pids', 'pids.events')), 'max')).toBeGreaterThan(maxBefore);
       expect(Number(readHost(cgroupFile(c.a.id, 'pids', 'pids.max')))).toBe(c.a.limits.pids);
       expect(hostCanFork()).toBe(true);
+    },
+  },
+  {
+    group: 'exhausting', name: 'park socket buffers on loopback (not charged to the memory limit on cgroup v1 unless kmem.tcp is limited)',
+    // 300 connections with 64 MiB buffers, each filled until the kernel says stop; held while the host looks
+    script: String.raw`sysctl -qw net.ipv4.tcp_rmem="4096 131072 67108864" net.ipv4.tcp_wmem="4096 131072 67108864"
+python3 - <<'PY'
+import socket
+srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(512)
+total = 0; conns = []
+for i in range(300):
+    c = socket.socket(); c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+    c.connect(srv.getsockname()); a, _ = srv.accept(); a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    c.setblocking(False); conns.append((c, a))
+    while True:
+        try: total += c.send(b'x' * 65536)
+        except OSError: break
+print('queued_mib', total >> 20)
+PY`,
+    timeoutMs: 90_000,
+    check: (r, c) => {
+      const queued = Number(results(r.stdout).queued_mib);
+      if (hostInfo().cgroupMode === 'v2') {
+        // v2 charges socket memory to memory.max: bounded by the sandbox's memory limit
+        expect(queued).toBeLessThan(c.a.limits.memoryBytes / 1048576);
+      } else {
+        // v1: the sandbox's kmem.tcp limit (64 MiB) stopped it, far below the host-wide tcp_mem
+        expect(queued).toBeGreaterThan(8);
+        expect(queued).toBeLessThanOrEqual(66);
+        expect(Number(readHost(cgroupFile(c.a.id, 'memory', 'memory.kmem.tcp.limit_in_bytes')))).toBe(64 * 1048576);
+      }
     },
   },
   {

@@ -132,17 +132,17 @@ describe('host pools: a host with enough and a host with too little', () => {
     expect(find(bad, 'vm.overcommit_memory').fix).toMatch(/^sysctl -w vm\.overcommit_memory=0 && echo 'vm\.overcommit_memory = 0' >> /);
   });
 
-  it('net.ipv4.tcp_mem: on v2 compared with the sandboxes\' memory; on v1 not charged at all', () => {
+  it('net.ipv4.tcp_mem: on v2 compared with the sandboxes\' memory; on v1 with their kmem.tcp caps (64 MiB each)', () => {
     expect(find(good, 'net.ipv4.tcp_mem').severity).toBe('ok');
     const low = find(bad, 'net.ipv4.tcp_mem');
     // needs min(22 x 512 MiB, RAM 8 GiB) in pages
     expect(low).toMatchObject({ severity: 'info', recommended: `1000 2000 ${8 * GiB / 4096}` });
     expect(low.fix).toBe(`sysctl -w net.ipv4.tcp_mem="1000 2000 2097152" && echo 'net.ipv4.tcp_mem = 1000 2000 2097152' >> ${SYSCTL_D_FILE}`);
-    for (const sysctls of [roomy, tight]) {
-      const v1 = find(assessHostPools(plan({ cgroupMode: 'hybrid' }), host(sysctls)), 'net.ipv4.tcp_mem');
-      expect(v1).toMatchObject({ severity: 'warn', recommended: null, sysctlD: null });
-      expect(v1.fix).toMatch(/cgroup v2 host/);
-    }
+    const v1 = (sysctls: Record<string, string>) => find(assessHostPools(plan({ cgroupMode: 'hybrid' }), host(sysctls)), 'net.ipv4.tcp_mem');
+    expect(v1(roomy)).toMatchObject({ severity: 'ok', fix: null });
+    // 22 sandboxes x 64 MiB in pages
+    expect(v1(tight)).toMatchObject({ severity: 'info', recommended: `1000 2000 ${(22 * 64 * 1048576) / 4096}` });
+    expect(v1(tight).why).toMatch(/kmem\.tcp/);
   });
 
   it('fs.aio-max-nr: info while seccomp denies io_*, an error with too little once allowed', () => {
