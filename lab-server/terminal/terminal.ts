@@ -112,6 +112,8 @@ export class TerminalSession {
   private readonly onOutput: (bytes: number) => void;
   private readonly onInputDropped: (bytes: number) => void;
   private stuckTimer: NodeJS.Timeout | null = null;
+  /** kill(): SIGKILL if the relay has not exited after SIGTERM; cleared at exit so the session can be freed at once */
+  private killTimer: NodeJS.Timeout | null = null;
   /**
    * Classroom wiring (issue 6): read-only observers of this terminal's output, for the
    * instructor's "watch a learner" view. They receive bytes only (no input path) and
@@ -137,6 +139,7 @@ export class TerminalSession {
       // input still queued can never be written now (node-pty would log EBADF for it)
       dropQueuedInput(pty);
       this.stopStuckWatch();
+      if (this.killTimer) { clearTimeout(this.killTimer); this.killTimer = null; }
       this.exitInfo = { exitCode, signal: signal || null };
       for (const l of this.exitListeners) l(this.exitInfo);
     });
@@ -309,9 +312,11 @@ export class TerminalSession {
     dropQueuedInput(this.pty); // nobody wants it now, and it could only fail once the pty closes
     this.stopStuckWatch();
     try { this.pty.kill('SIGTERM'); } catch { /* already gone */ }
-    const fallback = setTimeout(() => {
+    if (this.killTimer) return;
+    this.killTimer = setTimeout(() => {
+      this.killTimer = null;
       if (!this.exitInfo) try { this.pty.kill('SIGKILL'); } catch { /* already gone */ }
     }, 5000);
-    fallback.unref();
+    this.killTimer.unref();
   }
 }
