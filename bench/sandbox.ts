@@ -151,6 +151,12 @@ async function main() {
       ['overhead beyond the shell', `${(perSandbox - shellMiB).toFixed(2)} MiB`],
       [`destroy all ${IDLE} at once`, `${destroyAllMs.toFixed(0)} ms`],
     ]),
+    '',
+    'What a learner waits for is the warm-pool row: `nslab serve` keeps 2 sandboxes whose terminal 1 is already at',
+    'a prompt (docs/sandbox.md, Lifecycle), so create-to-prompt is a hand-over. A cold start needs two runtime calls',
+    '(`crun run` of the sandbox, then `crun exec` of the shell through script(1)) plus the user-namespace holder,',
+    'the tmpfs, cgroup delegation and seccomp, so it stays a few times the bare `crun run bash -c true`; when the',
+    'pool is empty (a class joining at once) sessions still pre-start terminal 1 while the browser connects.',
   ].join('\n');
   console.log(out);
   if (process.argv.includes('--write-docs')) writeSection('Sandbox', out);
