@@ -202,8 +202,8 @@ export interface ServeProcess {
   out(): string;
   /** set when started with `inspect`: the V8 inspector of the server process */
   inspector?: Inspector;
-  /** SIGTERM and wait for the exit code */
-  stop(): Promise<number | null>;
+  /** SIGTERM and wait for the exit code; after `graceMs` SIGKILL, print what the server said, and answer null */
+  stop(graceMs?: number): Promise<number | null>;
 }
 
 /**
@@ -224,11 +224,33 @@ export async function serve(env: Record<string, string>, opts: { inspect?: boole
   await until(() => /instructor board: /.test(out), 'the instructor line', () => out);
   const s: ServeProcess = {
     proc, pid: proc.pid!, base, wsBase: base.replace(/^http/, 'ws'), out: () => out,
-    stop: async () => {
+    stop: async (graceMs = 60_000) => {
       // a connected inspector would make node wait for it at exit
       s.inspector?.close();
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      return exited;
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<null>((resolve) => {
+        timer = setTimeout(async () => {
+          // what keeps its event loop alive (when started with the inspector)
+          let handles = '';
+          const url = /Debugger listening on (ws:\/\/\S+)/.exec(out)?.[1];
+          if (url) {
+            try {
+              const i = await Inspector.connect(url);
+              const r = await i.call('Runtime.evaluate', { returnByValue: true, expression: 'JSON.stringify({ handles: process._getActiveHandles().map((h) => `${h.constructor.name} fd=${h.fd ?? h._handle?.fd ?? "-"} pid=${h.pid ?? "-"}`), requests: process._getActiveRequests().map((r) => r.constructor.name) })' });
+              handles = `\nactive handles: ${r.result.value}`;
+              i.close();
+            } catch (e) { handles = `\n(no handle list: ${(e as Error).message})`; }
+          }
+          console.error(`nslab serve (pid ${proc.pid}) did not stop ${graceMs} ms after SIGTERM; killing it.${handles}\nIt said:\n${out.slice(-4000)}`);
+          proc.kill('SIGKILL');
+          resolve(null);
+        }, graceMs);
+      });
+      const code = await Promise.race([exited, hung]);
+      clearTimeout(timer);
+      return code;
     },
   };
   if (opts.inspect) {

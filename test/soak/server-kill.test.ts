@@ -55,8 +55,12 @@ async function unshareUts(c: LabClient, n: number, name: string): Promise<void> 
   await c.run(n, `hostname ${name}`);
 }
 
+const t0 = Date.now();
+/** progress lines, so a slow run shows where the time went */
+const step = (what: string) => console.log(`server-kill +${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
+
 describe('the lab server killed with SIGKILL mid-lesson', () => {
-  it('the next server reaps the orphaned sandboxes from the host; progress is intact and the learners carry on', async () => {
+  it('the next server reaps the orphaned sandboxes from the host; progress is intact and the learners carry on', { timeout: 300_000 }, async () => {
     const first = await serve(ENV);
     servers.push(first);
     const w = await createWorkshop(first.base, ['sample-hostname'], 'Crash course');
@@ -86,6 +90,7 @@ describe('the lab server killed with SIGKILL mid-lesson', () => {
     await until(() => ownedSandboxes(first.pid).length >= 4, 'two learner sandboxes and a full warm pool', () => JSON.stringify(ownedSandboxes(first.pid)));
     const orphans: OwnedSandbox[] = ownedSandboxes(first.pid);
 
+    step(`mid-lesson with ${orphans.length} sandboxes; SIGKILL`);
     first.proc.kill('SIGKILL');
     await until(() => first.proc.signalCode !== null, 'the server to die');
     await ca.waitClose();
@@ -96,8 +101,9 @@ describe('the lab server killed with SIGKILL mid-lesson', () => {
     expect(leftovers(orphans).cgroups.length).toBeGreaterThan(0);
 
     // the next server, same data: it reaps before it listens
-    const second = await serve(ENV);
+    const second = await serve(ENV, { inspect: true });
     servers.push(second);
+    step('second server listening');
     expect(hardLeftovers(leftovers(orphans))).toEqual({ processes: [], cgroups: [], mounts: [], files: [] });
     console.log(`server-kill: ${orphans.length} orphaned sandboxes; ${/reaped (\d+) sandbox/.exec(second.out())?.[1] ?? 0} reaped by the new server (another test's server may have reaped some first)`);
 
@@ -110,6 +116,7 @@ describe('the lab server killed with SIGKILL mid-lesson', () => {
     const board = await call(second.base, 'GET', `/api/classroom/workshops/${w.code}`, { token: SECRET });
     expect(Object.fromEntries(board.body.learners.map((l: { name: string; passed: number }) => [l.name, l.passed]))).toEqual({ Ada: 2, Bob: 1 });
 
+    step('progress checked');
     // both carry on in fresh sandboxes, with what they passed already green, and finish
     const a2 = await openLesson(second.base, ada.token);
     expect(a2.status).toBe(201);
@@ -139,11 +146,13 @@ describe('the lab server killed with SIGKILL mid-lesson', () => {
     cb2.close();
 
     // a clean stop of the second server leaves nothing either
+    step('both learners finished');
     const mine = ownedSandboxes(second.pid);
     expect(mine.length).toBeGreaterThanOrEqual(2);
-    expect(await second.stop()).toBe(0);
+    expect(await second.stop(20_000)).toBe(0);
     expect(hardLeftovers(leftovers(mine))).toEqual({ processes: [], cgroups: [], mounts: [], files: [] });
     // and the pids of both servers' sandboxes are freed once the host's PID 1 has reaped
+    step('second server stopped');
     const exited = await waitExited([...orphans, ...mine]);
     console.log(`server-kill: ${exited.most} exiting process(es) of ${orphans.length + mine.length} sandboxes, reaped by the host's PID 1 within ${exited.waitedMs} ms`);
     expect(exited.left).toEqual([]);
