@@ -39,6 +39,16 @@ export function ownedSandboxes(pid: number): OwnedSandbox[] {
 }
 
 /**
+ * Tear down what a dead server process left (a test had to SIGKILL it): what the next
+ * `nslab serve` would reap at its start, so a failed run leaves nothing behind.
+ */
+export async function reapOwned(pid: number): Promise<number> {
+  const left = ownedSandboxes(pid);
+  for (const s of left) await backend.teardown(s.id).catch(() => { /* reaped by someone else meanwhile */ });
+  return left.length;
+}
+
+/**
  * Records every sandbox a server process owns while it runs (polling: a sandbox lives
  * at least as long as a session's terminals do, far longer than the poll interval).
  */

@@ -14,14 +14,17 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LabClient, until, type TestServer } from '../server/client.ts';
 import { call, createWorkshop, join, openLesson, SECRET } from '../classroom/helpers.ts';
-import { hardLeftovers, leftovers, liveProcesses, ownedSandboxes, serve, waitExited, type OwnedSandbox, type ServeProcess } from './host.ts';
+import { hardLeftovers, leftovers, liveProcesses, ownedSandboxes, reapOwned, serve, waitExited, type OwnedSandbox, type ServeProcess } from './host.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nslab-server-kill-'));
 const ENV = { NSLAB_CLASSROOM_DB: path.join(dataDir, 'classroom.db'), NSLAB_INSTRUCTOR_SECRET: SECRET, NSLAB_POOL: '2' };
 const servers: ServeProcess[] = [];
 
 afterAll(async () => {
-  for (const s of servers) await s.stop();
+  for (const s of servers) {
+    await s.stop();
+    await reapOwned(s.pid);
+  }
   rmSync(dataDir, { recursive: true, force: true });
 });
 

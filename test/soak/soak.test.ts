@@ -38,7 +38,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { call, createWorkshop, join, openLesson, SECRET } from '../classroom/helpers.ts';
 import { LabClient, until, type TestServer } from '../server/client.ts';
 import {
-  children, fdCount, fdKinds, hardLeftovers, hostIpc, leftovers, ownedSandboxes, rssBytes, SandboxRecorder, serve, waitExited, type ServeProcess,
+  children, fdCount, fdKinds, hardLeftovers, hostIpc, leftovers, ownedSandboxes, reapOwned, rssBytes, SandboxRecorder, serve, waitExited, type ServeProcess,
 } from './host.ts';
 
 const FULL = process.env.NSLAB_SOAK === 'full';
@@ -100,7 +100,10 @@ const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nslab-soak-'));
 let server: ServeProcess | null = null;
 
 afterAll(async () => {
-  await server?.stop();
+  if (server) {
+    await server.stop();
+    await reapOwned(server.pid);
+  }
   rmSync(dataDir, { recursive: true, force: true });
 });
 
