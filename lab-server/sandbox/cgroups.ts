@@ -13,7 +13,7 @@
  * v2 hosts: one tree at /sys/fs/cgroup/nslab/<id>, same delegation rule
  * (directory, cgroup.procs, cgroup.subtree_control, cgroup.threads).
  */
-import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hostInfo } from './host.ts';
@@ -116,6 +116,20 @@ export async function removeCgroups(id: string): Promise<void> {
   }
   const still = cgroupDirs(id).filter(existsSync);
   if (still.length) throw new Error(`cgroups of sandbox ${id} could not be removed: ${still.join(', ')}`);
+}
+
+/** any process in any of the sandbox's groups */
+export function cgroupHasProcesses(id: string): boolean {
+  return cgroupDirs(id).some((base) => walk(base).some((d) => readInts(join(d, 'cgroup.procs')).length > 0));
+}
+
+/** ms since the sandbox's group (pids hierarchy on v1) was made; Infinity if it is gone */
+export function cgroupAgeMs(id: string): number {
+  try {
+    return Date.now() - statSync(procsRoot(id)).birthtimeMs;
+  } catch {
+    return Infinity;
+  }
 }
 
 /** ids of sandboxes that have cgroups on this host (for orphan reaping) */

@@ -43,6 +43,11 @@ export interface DriverConfig {
   uidSlots: number;
   /** default sandboxes kept warm (the server sets it; 0 = off) */
   poolSize: number;
+  /**
+   * orphan sweep: cgroups and uid claims with no sandbox directory are left alone
+   * this long (another server may be creating that sandbox right now). Default 60 s.
+   */
+  strayGraceMs?: number;
 }
 
 export function loadDriverConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<DriverConfig> = {}): DriverConfig {

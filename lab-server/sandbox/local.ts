@@ -16,12 +16,12 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as pty from 'node-pty';
 import { CommandLogReader, type RawCommandEvent } from './command-log.ts';
-import { cgroupDirs, cgroupSandboxIds, cgroupsPath, prepareCgroups, removeCgroups, sandboxHostPids } from './cgroups.ts';
+import { cgroupAgeMs, cgroupDirs, cgroupHasProcesses, cgroupSandboxIds, cgroupsPath, prepareCgroups, removeCgroups, sandboxHostPids } from './cgroups.ts';
 import { loadDriverConfig, limitsSchema, type DriverConfig } from './config.ts';
 import { crunArgv } from './crun.ts';
 import { checkHostRequirements, hostInfo } from './host.ts';
@@ -42,6 +42,10 @@ const EVENT_BURST = 200;
 const EVENT_RATE = 50;
 const REFILL_DELAY_MS = 300;
 const REFILL_RETRY_MS = 5000;
+/** host-wide uid range claims (see LocalBackend.uidClaimDir) */
+const UID_CLAIM_DIR = '/run/nslab/uids';
+/** leftovers younger than this may belong to a sandbox another server is creating */
+const STRAY_GRACE_MS = 60_000;
 
 interface Owner { instance: string; pid: number; startTime: string; createdAt: string; label?: string; slot: number }
 
@@ -297,9 +301,12 @@ export class LocalSandbox implements Sandbox {
       this._state = 'dead';
       if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
       this.destroying = (async () => {
-        for (const p of this.ptys) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
         this.reader?.close();
+        // sandbox first, terminals after: each terminal's `crun exec` then reaps its
+        // own child as the sandbox dies. Killed first, its children (script) were
+        // reparented to the host's PID 1 as zombies (docs/security.md, known gap 3).
         await this.backend.teardown(this.id);
+        for (const p of this.ptys) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
         for (const l of this.exitListeners) {
           try { l(reason); } catch (err) { console.error('nslab: exit listener failed', err); }
         }
@@ -317,7 +324,12 @@ export class LocalBackend implements SandboxBackend {
   readonly images: Images;
   readonly sandboxesDir: string;
   readonly crunRoot: string;
-  private readonly uidDir: string;
+  /**
+   * Claims of host uid ranges, one directory per range named by its first host
+   * uid. Host-wide, not under runDir: two servers with different NSLAB_RUN on one
+   * host must never hand out the same range.
+   */
+  readonly uidClaimDir = UID_CLAIM_DIR;
   private sandboxes = new Map<string, LocalSandbox>();
   private hostChecked = false;
   private _readHelper: string | null = null;
@@ -325,6 +337,7 @@ export class LocalBackend implements SandboxBackend {
   private pool: LocalSandbox[] = [];
   private poolTarget = 0;
   private refilling: Promise<void> | null = null;
+  private refillTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(cfg: DriverConfig = loadDriverConfig()) {
@@ -332,7 +345,6 @@ export class LocalBackend implements SandboxBackend {
     this.images = new Images(cfg.dataDir);
     this.sandboxesDir = join(cfg.runDir, 'sandboxes');
     this.crunRoot = join(cfg.runDir, 'crun');
-    this.uidDir = join(cfg.runDir, 'uids');
     this.poolTarget = cfg.poolSize;
   }
 
@@ -369,7 +381,7 @@ export class LocalBackend implements SandboxBackend {
     mkdirSync(this.sandboxesDir, { recursive: true });
     chmodSync(this.sandboxesDir, 0o711);
     chmodSync(this.cfg.runDir, 0o711);
-    for (const d of [this.crunRoot, this.uidDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    for (const d of [this.crunRoot, this.uidClaimDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
     this._readHelper = ensureReadHelper(this.cfg.dataDir);
     this.hostChecked = true;
   }
@@ -403,6 +415,13 @@ export class LocalBackend implements SandboxBackend {
     }
   }
 
+  /** one pending refill at a time; destroyAll cancels it */
+  private scheduleRefill(ms: number): void {
+    if (this.refillTimer || this.closed) return;
+    this.refillTimer = setTimeout(() => { this.refillTimer = null; this.refill(); }, ms);
+    this.refillTimer.unref();
+  }
+
   private refill(): void {
     if (this.refilling || this.closed || this.pool.length >= this.poolTarget) return;
     this.refilling = (async () => {
@@ -424,7 +443,7 @@ export class LocalBackend implements SandboxBackend {
         } catch (err) {
           if (this.closed) break;
           console.error(`nslab: warm pool refill failed (retrying in ${REFILL_RETRY_MS / 1000} s): ${(err as Error).message}`);
-          setTimeout(() => this.refill(), REFILL_RETRY_MS).unref();
+          this.scheduleRefill(REFILL_RETRY_MS);
           break;
         }
       }
@@ -435,23 +454,26 @@ export class LocalBackend implements SandboxBackend {
     return this.sandboxes.get(id);
   }
 
-  /** A uid range of its own per sandbox: per-uid kernel quotas are never shared. */
+  /** the host uid range of a slot */
+  slotUid(slot: number): number {
+    return this.cfg.uidBase + slot * 65536;
+  }
+
+  /** A uid range of its own per sandbox, claimed host-wide (mkdir is atomic). */
   private claimSlot(id: string): number {
+    const tryClaim = (slot: number) => {
+      try {
+        mkdirSync(join(this.uidClaimDir, String(this.slotUid(slot))));
+      } catch { return false; }
+      // who holds it: the sandbox's directory, checked by every server's orphan sweep
+      writeFileSync(join(this.uidClaimDir, String(this.slotUid(slot)), 'sandbox'), join(this.sandboxesDir, id));
+      return true;
+    };
     for (let tries = 0; tries < 64; tries++) {
       const slot = Math.floor(Math.random() * this.cfg.uidSlots);
-      try {
-        mkdirSync(join(this.uidDir, String(slot)));
-        writeFileSync(join(this.uidDir, String(slot), 'sandbox'), id);
-        return slot;
-      } catch { /* taken */ }
+      if (tryClaim(slot)) return slot;
     }
-    for (let slot = 0; slot < this.cfg.uidSlots; slot++) {
-      try {
-        mkdirSync(join(this.uidDir, String(slot)));
-        writeFileSync(join(this.uidDir, String(slot), 'sandbox'), id);
-        return slot;
-      } catch { /* taken */ }
-    }
+    for (let slot = 0; slot < this.cfg.uidSlots; slot++) if (tryClaim(slot)) return slot;
     throw new Error('no free uid range for a new sandbox');
   }
 
@@ -465,7 +487,7 @@ export class LocalBackend implements SandboxBackend {
         warm.claim(opts.label);
         // later, not now: a refill forks processes on this event loop, which would
         // hold back the prompt the learner is about to get
-        setTimeout(() => this.refill(), REFILL_DELAY_MS).unref();
+        this.scheduleRefill(REFILL_DELAY_MS);
         return warm;
       }
     }
@@ -474,7 +496,7 @@ export class LocalBackend implements SandboxBackend {
       // not awaited: the shell starts while the caller gets on with its work
       s.prespawnTerminal().catch((err: Error) => { if (s.state === 'running') console.error(`nslab: sandbox ${s.id}: ${err.message}`); });
     }
-    if (this.poolTarget > 0) setTimeout(() => this.refill(), REFILL_DELAY_MS).unref();
+    if (this.poolTarget > 0) this.scheduleRefill(REFILL_DELAY_MS);
     return s;
   }
 
@@ -487,7 +509,7 @@ export class LocalBackend implements SandboxBackend {
     const imageRoot = await this.images.mountedRoot(image);
     const id = randomBytes(8).toString('hex');
     const slot = this.claimSlot(id);
-    const hostUid = this.cfg.uidBase + slot * 65536;
+    const hostUid = this.slotUid(slot);
     const dir = join(this.sandboxesDir, id);
     const sandbox = new LocalSandbox(id, image, limits, hostUid, this);
     this.sandboxes.set(id, sandbox);
@@ -551,7 +573,7 @@ export class LocalBackend implements SandboxBackend {
     let slot: number | null = null;
     try { slot = (JSON.parse(readFileSync(join(dir, 'owner.json'), 'utf8')) as Owner).slot; } catch { /* half-made */ }
     rmSync(dir, { recursive: true, force: true });
-    if (slot !== null) rmSync(join(this.uidDir, String(slot)), { recursive: true, force: true });
+    if (slot !== null) rmSync(join(this.uidClaimDir, String(this.slotUid(slot))), { recursive: true, force: true });
     this.sandboxes.delete(id);
   }
 
@@ -574,23 +596,35 @@ export class LocalBackend implements SandboxBackend {
       await this.teardown(id);
       reaped++;
     }
-    // cgroups of sandboxes whose directory is already gone (crash mid-teardown)
+    // Groups of sandboxes with no directory here (a crash mid-create or mid-teardown).
+    // Every server shares /nslab/<id>, whatever its NSLAB_RUN, and others may be creating
+    // right now: only groups that are empty and not brand new are ours to remove.
     for (const id of cgroupSandboxIds()) {
-      if (known.has(id) || this.sandboxes.has(id)) continue;
+      if (known.has(id) || this.sandboxes.has(id) || existsSync(join(this.sandboxesDir, id))) continue;
+      if (cgroupAgeMs(id) < (this.cfg.strayGraceMs ?? STRAY_GRACE_MS)) continue;
+      if (cgroupHasProcesses(id)) {
+        console.error(`nslab: cgroup nslab/${id} has processes but no sandbox directory in ${this.sandboxesDir}: another server's sandbox? left alone`);
+        continue;
+      }
       await removeCgroups(id);
       reaped++;
     }
-    // uid ranges whose sandbox is gone
-    for (const slot of existsSync(this.uidDir) ? readdirSync(this.uidDir) : []) {
-      let id = '';
-      try { id = readFileSync(join(this.uidDir, slot, 'sandbox'), 'utf8'); } catch { /* half-written */ }
-      if (!id || !existsSync(join(this.sandboxesDir, id))) rmSync(join(this.uidDir, slot), { recursive: true, force: true });
+    // uid ranges whose sandbox is gone (not one being claimed right now)
+    for (const claim of existsSync(this.uidClaimDir) ? readdirSync(this.uidClaimDir) : []) {
+      const path = join(this.uidClaimDir, claim);
+      try { if (Date.now() - statSync(path).mtimeMs < (this.cfg.strayGraceMs ?? STRAY_GRACE_MS)) continue; } catch { continue; }
+      let holder = '';
+      try { holder = readFileSync(join(path, 'sandbox'), 'utf8'); } catch { /* half-written */ }
+      // a claim names its sandbox's directory, under whichever run dir its server uses
+      if (!holder.startsWith('/') || !existsSync(holder)) rmSync(path, { recursive: true, force: true });
     }
     return reaped;
   }
 
   async destroyAll(): Promise<void> {
     this.closed = true;
+    if (this.refillTimer) clearTimeout(this.refillTimer);
+    this.refillTimer = null;
     await this.refilling;
     this.pool = [];
     await Promise.all([...this.sandboxes.values()].map((s) => s.destroy()));

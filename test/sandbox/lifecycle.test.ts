@@ -3,10 +3,12 @@
  * start; the command log reports nested shells; limits hold (issue 2, item 5).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cgroupDirs } from '../../lab-server/sandbox/cgroups.ts';
+import { loadDriverConfig } from '../../lab-server/sandbox/config.ts';
+import { LocalBackend } from '../../lab-server/sandbox/local.ts';
 import { hostInfo } from '../../lab-server/sandbox/host.ts';
 import { sh, terminal, testBackend } from './helpers.ts';
 
@@ -77,6 +79,43 @@ describe('sandbox lifecycle', () => {
     const reaped = await backend.reapOrphans();
     expect(reaped).toBeGreaterThanOrEqual(1);
     expect(leftovers(id, uid)).toEqual({ procs: [], mounts: [], cgroups: [], dirs: [] });
+  });
+
+  it('two servers with different run dirs on one host never share a uid range nor reap each other', async () => {
+    const base = loadDriverConfig();
+    // a uid range far from the other tests', and one slot per server
+    const uidBase = base.uidBase + 16_000 * 65536;
+    const runA = `/run/nslab-test-a-${process.pid}`;
+    const runB = `/run/nslab-test-b-${process.pid}`;
+    // strayGraceMs 0: the sweep looks at everything at once, the young and the busy included
+    const a = new LocalBackend({ ...base, runDir: runA, instance: 'a', uidBase, uidSlots: 1, strayGraceMs: 0 });
+    const b = new LocalBackend({ ...base, runDir: runB, instance: 'b', uidBase, uidSlots: 1, strayGraceMs: 0 });
+    const b2 = new LocalBackend({ ...base, runDir: runB, instance: 'b', uidBase: uidBase + 65536, uidSlots: 1, strayGraceMs: 0 });
+    const sa = await a.create();
+    try {
+      // the only range is a's: b must not get it too, even though its run dir is another
+      await expect(b.create()).rejects.toThrow(/no free uid range/);
+      const sb = await b2.create();
+      try {
+        expect(sb.hostUid).not.toBe(sa.hostUid);
+        // each server's start-up sweep leaves the other's live sandbox alone
+        await a.reapOrphans();
+        await b2.reapOrphans();
+        for (const s of [sa, sb]) {
+          expect(s.state).toBe('running');
+          expect((await s.exec(['echo', 'alive'])).stdout).toBe('alive\n');
+          expect(cgroupDirs(s.id).filter(existsSync)).toEqual(cgroupDirs(s.id));
+          expect(readdirSync(a.uidClaimDir)).toContain(String(s.hostUid));
+        }
+      } finally {
+        await sb.destroy();
+      }
+    } finally {
+      await sa.destroy();
+      rmSync(runA, { recursive: true, force: true });
+      rmSync(runB, { recursive: true, force: true });
+    }
+    expect(readdirSync(a.uidClaimDir)).not.toContain(String(sa.hostUid));
   });
 
   it('reports every finished command, nested shells included, with namespaces and exit status', async () => {

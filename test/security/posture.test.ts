@@ -247,8 +247,7 @@ describe('the sandbox does not outlive destroy', () => {
     expect(cgroupDirs(id).filter(existsSync)).toEqual([]);
     expect(existsSync(join(backend.sandboxesDir, id))).toBe(false);
     expect(existsSync(join(backend.crunRoot, id))).toBe(false);
-    const slots = readdirSync(join(backend.cfg.runDir, 'uids'));
-    expect(slots).not.toContain(String((hostUid - backend.cfg.uidBase) / 65536));
+    expect(readdirSync(backend.uidClaimDir)).not.toContain(String(hostUid));
     // no runtime process for it either
     const crunLeft = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((pid) => {
       try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(id); } catch { return false; }

@@ -21,7 +21,7 @@ const REPO = path.resolve(import.meta.dirname, '../..');
 const backend = createSandboxBackend();
 export const SANDBOXES_DIR = backend.sandboxesDir;
 const CRUN_ROOT = backend.crunRoot;
-const UID_DIR = path.join(backend.cfg.runDir, 'uids');
+const UID_DIR = backend.uidClaimDir;
 const UID_BASE = backend.cfg.uidBase;
 
 export interface OwnedSandbox { id: string; slot: number; hostUid: number; label?: string }
@@ -112,8 +112,8 @@ export function leftovers(sandboxes: OwnedSandbox[]): Leftovers {
   for (const s of sandboxes) {
     for (const f of [path.join(SANDBOXES_DIR, s.id), path.join(CRUN_ROOT, s.id)]) if (existsSync(f)) out.files.push(f);
     let slotOwner = '';
-    try { slotOwner = readFileSync(path.join(UID_DIR, String(s.slot), 'sandbox'), 'utf8'); } catch { /* free */ }
-    if (slotOwner === s.id) out.files.push(path.join(UID_DIR, String(s.slot)));
+    try { slotOwner = readFileSync(path.join(UID_DIR, String(s.hostUid), 'sandbox'), 'utf8'); } catch { /* free */ }
+    if (slotOwner === path.join(SANDBOXES_DIR, s.id)) out.files.push(path.join(UID_DIR, String(s.hostUid)));
   }
   return out;
 }
