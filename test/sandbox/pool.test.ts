@@ -27,6 +27,11 @@ afterAll(async () => {
 
 const bashCount = async (s: LocalSandbox) => (await s.probe.processes()).filter((p) => p.comm === 'bash').length;
 
+/** the command log can report a command before its output has reached the pty reader */
+async function waitScreen(screen: () => string, text: string): Promise<void> {
+  for (let i = 0; i < 500 && !screen().includes(text); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
 function waitEvent(s: LocalSandbox, pred: (e: CommandEvent) => boolean, what: string): Promise<CommandEvent> {
   return new Promise((resolve, reject) => {
     const hit = s.commands().find(pred);
@@ -63,6 +68,7 @@ it('hands out a pooled sandbox whose terminal 1 shows its prompt and reports rea
   term.write('stty size; echo $NSLAB_TERM $HOME $PWD\r');
   const done = await waitEvent(s, (e) => e.kind === 'cmd' && e.command.startsWith('stty size'), 'stty');
   expect(done.status).toBe(0);
+  await waitScreen(() => screen, '1 /root /root');
   expect(screen).toContain('37 133');
   expect(screen).toContain('1 /root /root');
   // still one shell, one ready event
@@ -109,6 +115,7 @@ it.each([
   await waitEvent(s, (e) => e.kind === 'ready' && e.terminal === 1, 'ready');
   term.write('hostname; stty size\r');
   await waitEvent(s, (e) => e.kind === 'cmd' && e.command.startsWith('hostname'), 'hostname');
+  await waitScreen(() => screen, '30 100');
   expect(screen).toContain('prestarted');
   expect(screen).toContain('30 100');
   expect(s.commands().filter((e) => e.kind === 'ready')).toHaveLength(1);
