@@ -15,11 +15,23 @@ export const createWorkshopSchema = z.strictObject({
 });
 export type CreateWorkshopRequest = z.input<typeof createWorkshopSchema>;
 
-/** Display names appear on a projected board: printable, trimmed, short. */
+/**
+ * Characters that draw nothing although they are letters or symbols (Hangul fillers,
+ * the braille blank, the combining grapheme joiner, ...): a name made of them is an
+ * invisible row on the board, and "Ada" plus one of them looks exactly like "Ada".
+ * Variation selectors are the exception (U+FE0F is part of how emoji such as ❤️ are typed).
+ */
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u2800]/u;
+const VARIATION_SELECTORS = /[\uFE00-\uFE0F]/gu;
+
+/** Display names appear on a projected board: printable, visible, trimmed, short. */
 export const displayNameSchema = z.string()
   .transform((s) => s.normalize('NFC').replace(/\s+/g, ' ').trim())
   .pipe(z.string().min(1, 'enter your name').max(40, 'names are at most 40 characters')
-    .refine((s) => !/[\p{Cc}\p{Cf}\p{Co}\p{Cn}]/u.test(s), 'the name contains characters that cannot be shown'));
+    .refine((s) => !/[\p{Cc}\p{Cf}\p{Co}\p{Cn}]/u.test(s) && !INVISIBLE.test(s.replace(VARIATION_SELECTORS, '')), 'the name contains characters that cannot be shown')
+    .refine((s) => /[\p{L}\p{N}\p{P}\p{S}]/u.test(s), 'a name needs at least one letter, digit or symbol')
+    // Thai and Indic scripts stack two or three marks on a letter; "zalgo" text stacks dozens over the rows around it
+    .refine((s) => !/\p{M}{5}/u.test(s), 'too many accent marks on one letter'));
 
 export const joinSchema = z.strictObject({
   code: z.string().max(20),
