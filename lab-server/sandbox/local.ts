@@ -10,24 +10,24 @@
  *   owner.json   which server (instance, pid, start time) owns it
  *   config.json  the OCI config (lab-server/sandbox/oci-spec.ts)
  *   cmdlog       the command-log FIFO, bind-mounted at /run/nslab/cmdlog
- *   rootfs/      mount point of the sandbox's size-capped tmpfs (the writable layer);
- *                unmounted on the host as soon as the sandbox runs, so it lives
- *                exactly as long as the sandbox's mount namespace
+ *   rootfs/      mount point of the sandbox's size-capped tmpfs (the writable layer),
+ *                mounted only in the private mount namespace crun runs in (crun.ts),
+ *                never on the host, so it lives exactly as long as the sandbox
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as pty from 'node-pty';
 import { CommandLogReader, type RawCommandEvent } from './command-log.ts';
 import { cgroupAgeMs, cgroupDirs, cgroupHasProcesses, cgroupSandboxIds, cgroupsPath, prepareCgroups, removeCgroups, sandboxHostPids } from './cgroups.ts';
 import { loadDriverConfig, limitsSchema, type DriverConfig } from './config.ts';
-import { crunArgv } from './crun.ts';
+import { crunArgv, type RootfsPrelude } from './crun.ts';
 import { checkHostRequirements, hostInfo } from './host.ts';
 import { Images, isMountPoint } from './images.ts';
 import { ociSpec, SANDBOX_PATH } from './oci-spec.ts';
-import { ensureReadHelper } from './read-helper.ts';
+import { ensureHelper, ensureReadHelper } from './read-helper.ts';
 import { LocalProbe } from './probe.ts';
 import { createUserNamespace } from './user-namespace.ts';
 import type {
@@ -41,6 +41,7 @@ const MAX_COMMAND_EVENTS = 5000;
 const EVENT_BURST = 200;
 const EVENT_RATE = 50;
 const REFILL_DELAY_MS = 300;
+const RUNNER_EXIT_WAIT_MS = 3000;
 const REFILL_RETRY_MS = 5000;
 /** host-wide uid range claims (see LocalBackend.uidClaimDir) */
 const UID_CLAIM_DIR = '/run/nslab/uids';
@@ -307,6 +308,15 @@ export class LocalSandbox implements Sandbox {
         // reparented to the host's PID 1 as zombies (docs/security.md, known gap 3).
         await this.backend.teardown(this.id);
         for (const p of this.ptys) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
+        // destroyed means gone: wait (bounded) until `crun run` has reaped the sandbox's
+        // init, or it lingers as a zombie of the sandbox's uid for a moment under load
+        const runner = this.runner;
+        if (runner && runner.exitCode === null && runner.signalCode === null) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, RUNNER_EXIT_WAIT_MS);
+            runner.once('exit', () => { clearTimeout(timer); resolve(); });
+          });
+        }
         for (const l of this.exitListeners) {
           try { l(reason); } catch (err) { console.error('nslab: exit listener failed', err); }
         }
@@ -333,6 +343,7 @@ export class LocalBackend implements SandboxBackend {
   private sandboxes = new Map<string, LocalSandbox>();
   private hostChecked = false;
   private _readHelper: string | null = null;
+  private rootfsHelper: string | null = null;
   /** ready sandboxes kept warm so a learner gets a prompt without waiting for a cold start */
   private pool: LocalSandbox[] = [];
   private poolTarget = 0;
@@ -353,8 +364,8 @@ export class LocalBackend implements SandboxBackend {
     return this._readHelper;
   }
 
-  crun(id: string, args: string[]) {
-    return crunArgv(this.crunRoot, id, args);
+  crun(id: string, args: string[], prelude?: RootfsPrelude) {
+    return crunArgv(this.crunRoot, id, args, prelude);
   }
 
   /**
@@ -383,6 +394,7 @@ export class LocalBackend implements SandboxBackend {
     chmodSync(this.cfg.runDir, 0o711);
     for (const d of [this.crunRoot, this.uidClaimDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
     this._readHelper = ensureReadHelper(this.cfg.dataDir);
+    this.rootfsHelper = ensureHelper(this.cfg.dataDir, 'nslab-rootfs');
     this.hostChecked = true;
   }
 
@@ -513,27 +525,25 @@ export class LocalBackend implements SandboxBackend {
     const dir = join(this.sandboxesDir, id);
     const sandbox = new LocalSandbox(id, image, limits, hostUid, this);
     this.sandboxes.set(id, sandbox);
-    // started first: it runs while we mount and write the rest
-    const userNsReady = createUserNamespace(hostUid);
+    const rootfs = join(dir, 'rootfs');
+    const fifo = join(dir, 'cmdlog');
+    mkdirSync(dir, { mode: 0o711 });
+    mkdirSync(rootfs);
+    const owner: Owner = { instance: this.cfg.instance, pid: process.pid, startTime: processStartTime(process.pid) ?? '', createdAt: new Date().toISOString(), label: opts.label, slot };
+    writeFileSync(join(dir, 'owner.json'), JSON.stringify(owner));
+    // started first, it runs while we write the rest; the same process makes the
+    // command-log FIFO (every spawn forks the server on its event loop: one, not two)
+    const userNsReady = createUserNamespace(hostUid, { fifo });
     userNsReady.catch(() => { /* awaited below */ });
     try {
-      mkdirSync(dir, { mode: 0o711 });
-      const owner: Owner = { instance: this.cfg.instance, pid: process.pid, startTime: processStartTime(process.pid) ?? '', createdAt: new Date().toISOString(), label: opts.label, slot };
-      writeFileSync(join(dir, 'owner.json'), JSON.stringify(owner));
-      const rootfs = join(dir, 'rootfs');
-      const fifo = join(dir, 'cmdlog');
-      mkdirSync(rootfs);
-      const inodes = Math.max(4096, Math.floor(limits.diskBytes / 16384));
-      // one spawn that forks the rest: every spawn from the server forks the whole
-      // server process on its event loop, which stalls every learner's terminal
-      await run('sh', ['-c', 'mkfifo -m 0620 "$1" && chown "$3:$3" "$1" && mount -t tmpfs -o "$4" nslab-rw "$2"', 'sh', fifo, rootfs, String(hostUid),
-        `size=${limits.diskBytes},nr_inodes=${inodes},mode=0755,uid=${hostUid},gid=${hostUid},nosuid,nodev`]);
-      buildSkeleton(rootfs, hostUid);
       prepareCgroups(id, hostUid);
       const userNs = await userNsReady;
       writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id), userNsPath: userNs.path, cgroupV1: hostInfo().cgroupMode !== 'v2' })));
       const reader = new CommandLogReader(fifo, (e) => sandbox.pushRaw(e));
-      const argv = this.crun(id, ['run', '--bundle', dir, id]);
+      const inodes = Math.max(4096, Math.floor(limits.diskBytes / 16384));
+      const argv = this.crun(id, ['run', '--bundle', dir, id], {
+        helper: this.rootfsHelper!, rootfs, hostUid, tmpfsOptions: `size=${limits.diskBytes},nr_inodes=${inodes},mode=0755,uid=${hostUid},gid=${hostUid}`,
+      });
       const runner = spawn(argv.file, argv.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
       await waitReady(runner);
       userNs.release();
@@ -547,10 +557,6 @@ export class LocalBackend implements SandboxBackend {
       runner.stdout?.resume();
       runner.stderr?.resume();
       sandbox.attach(runner, initPid, reader);
-      // The writable layer now lives in the sandbox's mount namespace only. Not
-      // awaited: nothing needs the host's view gone first, and teardown unmounts
-      // it too if it is still there.
-      void run('umount', ['-l', rootfs]).catch(() => { /* already gone with the sandbox */ });
       return sandbox;
     } catch (err) {
       userNsReady.then((h) => h.release(), () => {});
@@ -654,19 +660,6 @@ function resolveShellPid(id: string, pid: number, pidNs: number | undefined): nu
     } catch { /* exited */ }
   }
   return null;
-}
-
-/** The sandbox's root directory: mount points for the image parts and the writable dirs. */
-function buildSkeleton(rootfs: string, uid: number): void {
-  for (const d of ['usr', 'etc', 'opt', 'var', 'proc', 'sys', 'dev', 'run', 'root', 'home', 'tmp', 'srv', 'mnt', 'media']) {
-    mkdirSync(join(rootfs, d));
-    chownSync(join(rootfs, d), uid, uid);
-  }
-  chmodSync(join(rootfs, 'tmp'), 0o1777);
-  chmodSync(join(rootfs, 'root'), 0o700);
-  for (const [link, target] of [['bin', 'usr/bin'], ['sbin', 'usr/sbin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64']]) {
-    symlinkSync(target, join(rootfs, link));
-  }
 }
 
 function sameLimits(a: SandboxLimits, b: SandboxLimits): boolean {

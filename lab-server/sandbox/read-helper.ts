@@ -1,24 +1,32 @@
-/** Builds (once per source version) the host helper the probe reads files with; see helpers/nslab-read.c. */
+/**
+ * Builds (once per source version) the small host helpers in helpers/:
+ * nslab-read (the probe's file reader) and nslab-rootfs (the sandbox's writable root).
+ */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostError } from './types.ts';
 
-const source = join(import.meta.dirname, 'helpers', 'nslab-read.c');
+export type HelperName = 'nslab-read' | 'nslab-rootfs';
 
-export function ensureReadHelper(dataDir: string): string {
+export function ensureHelper(dataDir: string, name: HelperName): string {
+  const source = join(import.meta.dirname, 'helpers', `${name}.c`);
   const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 12);
   const dir = join(dataDir, 'bin');
-  const bin = join(dir, `nslab-read-${hash}`);
+  const bin = join(dir, `${name}-${hash}`);
   if (existsSync(bin)) return bin;
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const tmp = `${bin}.${process.pid}.tmp`;
   try {
     execFileSync('gcc', ['-O2', '-Wall', '-o', tmp, source], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
-    throw new HostError(`cannot build the probe's file reader: ${(err as Error).message}`, 'apt-get install -y gcc libc6-dev   (or run scripts/setup.sh)');
+    throw new HostError(`cannot build the host helper ${name}: ${(err as Error).message}`, 'apt-get install -y gcc libc6-dev   (or run scripts/setup.sh)');
   }
   renameSync(tmp, bin);
   return bin;
+}
+
+export function ensureReadHelper(dataDir: string): string {
+  return ensureHelper(dataDir, 'nslab-read');
 }

@@ -28,11 +28,19 @@ export interface UserNamespaceHolder {
   release(): void;
 }
 
-export function createUserNamespace(hostUid: number, size = 65536): Promise<UserNamespaceHolder> {
-  const child: ChildProcess = spawn('setpriv', [
-    `--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all',
+export function createUserNamespace(hostUid: number, opts: { size?: number; fifo?: string } = {}): Promise<UserNamespaceHolder> {
+  const size = opts.size ?? 65536;
+  const holder = [
+    'setpriv', `--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all',
     '--', 'unshare', '--user', '--', '/bin/sh', '-c', 'echo up; read _',
-  ], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  ];
+  // optionally (as host root, before dropping to the uid) the sandbox's command-log
+  // FIFO, owned by the sandbox's uid: one process for both
+  const script = `${opts.fifo ? 'mkfifo -m 0620 "$NSLAB_FIFO" && chown "$NSLAB_UID:$NSLAB_UID" "$NSLAB_FIFO" || exit 125\n' : ''}exec "$@"`;
+  const child: ChildProcess = spawn('/bin/sh', ['-c', script, 'sh', ...holder], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NSLAB_UID: String(hostUid), ...(opts.fifo ? { NSLAB_FIFO: opts.fifo } : {}) },
+  });
   const release = () => {
     child.stdin?.destroy();
     // it has nothing to clean up; don't leave it if stdin's EOF is not enough
