@@ -42,8 +42,8 @@ export default defineChecks({
     if (current !== ORIGINAL) {
       return fail({
         en: `The sandbox's own hostname is now "${current}": you renamed the whole machine. Start a shell in a new UTS namespace first (\`unshare --uts bash\`), then run \`hostname box1\` there (and \`hostname ${ORIGINAL}\` here to undo).`,
-        ko: `샌드박스 자체의 호스트 이름이 "${current}"(으)로 바뀌었습니다. 먼저 새 UTS 네임스페이스에서 셸을 시작(\`unshare --uts bash\`)한 뒤 그 안에서 \`hostname box1\`을 실행하세요(되돌리려면 여기서 \`hostname ${ORIGINAL}\`).`,
-        zh: `沙箱本身的主机名变成了 "${current}"：你修改了整台机器的名字。请先在新的 UTS 命名空间中启动 shell（\`unshare --uts bash\`），再在其中运行 \`hostname box1\`（在这里运行 \`hostname ${ORIGINAL}\` 可以恢复）。`,
+        ko: `샌드박스 자체의 호스트 이름이 "${current}"(으)로 바뀌었습니다. 머신 전체의 이름을 바꾼 것입니다. 먼저 새 UTS 네임스페이스에서 셸을 시작하고(\`unshare --uts bash\`) 그 셸에서 \`hostname box1\`을 실행하세요. 되돌리려면 여기서 \`hostname ${ORIGINAL}\`을 실행하세요.`,
+        zh: `沙箱自身的主机名变成了“${current}”：你修改了整台机器的名字。请先在新的 UTS 命名空间中启动 shell（\`unshare --uts bash\`），再在其中运行 \`hostname box1\`（在这里运行 \`hostname ${ORIGINAL}\` 可以恢复）。`,
       });
     }
     if ((await renamedShells(lab)).length) return pass();
@@ -53,12 +53,12 @@ export default defineChecks({
       return fail({
         en: 'You are in a new UTS namespace, but its hostname is still the old one: run `hostname box1` in that shell.',
         ko: '새 UTS 네임스페이스에 들어왔지만 호스트 이름이 그대로입니다. 그 셸에서 `hostname box1`을 실행하세요.',
-        zh: '你已经在新的 UTS 命名空间中了，但主机名还是原来的：在那个 shell 中运行 `hostname box1`。',
+        zh: '你已经在新的 UTS 命名空间中了，但主机名还是原来的：请在那个 shell 中运行 `hostname box1`。',
       });
     }
     return pending({
       en: 'No process is in a new UTS namespace yet: run `unshare --uts bash` and stay in that shell.',
-      ko: '아직 새 UTS 네임스페이스에 있는 프로세스가 없습니다. `unshare --uts bash`를 실행하고 그 셸에 머물러 있으세요.',
+      ko: '아직 새 UTS 네임스페이스에 있는 프로세스가 없습니다. `unshare --uts bash`를 실행하고 그 셸에 머무르세요.',
       zh: '还没有进程处于新的 UTS 命名空间中：运行 `unshare --uts bash` 并留在那个 shell 中。',
     });
   },
@@ -68,8 +68,8 @@ export default defineChecks({
     if (!renamed.length) {
       return pending({
         en: 'First finish the previous step: a shell in a new UTS namespace with its own hostname.',
-        ko: '먼저 이전 단계를 마치세요: 자체 호스트 이름을 가진 새 UTS 네임스페이스의 셸.',
-        zh: '请先完成上一步：一个拥有自己主机名的新 UTS 命名空间中的 shell。',
+        ko: '먼저 이전 단계를 마치세요. 새 UTS 네임스페이스에서 자기만의 호스트 이름을 가진 셸이 있어야 합니다.',
+        zh: '请先完成上一步：需要一个位于新 UTS 命名空间中、拥有自己主机名的 shell。',
       });
     }
     const root = await lab.rootNamespaces();
@@ -81,7 +81,7 @@ export default defineChecks({
     if (asked) return pass();
     return pending({
       en: 'In terminal 2 (the sandbox\'s own namespaces), run `hostname`.',
-      ko: '터미널 2(샌드박스 본래 네임스페이스)에서 `hostname`을 실행하세요.',
+      ko: '터미널 2(샌드박스 자체의 네임스페이스)에서 `hostname`을 실행하세요.',
       zh: '在终端 2（沙箱自身的命名空间）中运行 `hostname`。',
     });
   },
