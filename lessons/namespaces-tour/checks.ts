@@ -106,8 +106,8 @@ export default defineChecks({
     if (current !== ORIGINAL) {
       return fail({
         en: `The sandbox's own hostname is now "${current}": \`hostname\` ran in the sandbox's UTS namespace and renamed the whole machine. Run \`hostname ${ORIGINAL}\` there to undo it, then rename only inside a new UTS namespace: \`unshare --uts bash\`, then \`hostname box1\`.`,
-        ko: `샌드박스 자체의 호스트 이름이 "${current}"(으)로 바뀌었습니다. \`hostname\`이 샌드박스의 UTS 네임스페이스에서 실행되어 머신 전체의 이름을 바꾼 것입니다. 그곳에서 \`hostname ${ORIGINAL}\`으로 되돌린 뒤, 새 UTS 네임스페이스 안에서만 이름을 바꾸세요: \`unshare --uts bash\` 다음에 \`hostname box1\`.`,
-        zh: `沙箱本身的主机名变成了 "${current}"：\`hostname\` 在沙箱的 UTS 命名空间中运行，改掉了整台机器的名字。先在那里运行 \`hostname ${ORIGINAL}\` 恢复，再只在新的 UTS 命名空间里改名：\`unshare --uts bash\`，然后 \`hostname box1\`。`,
+        ko: `샌드박스 자체의 호스트 이름이 "${current}"(으)로 바뀌었습니다. \`hostname\`이 샌드박스의 UTS 네임스페이스에서 실행되어 머신 전체의 이름을 바꾼 것입니다. 그곳에서 \`hostname ${ORIGINAL}\`으로 되돌린 뒤, 이름은 새 UTS 네임스페이스 안에서만 바꾸세요. \`unshare --uts bash\`를 실행한 다음 \`hostname box1\`을 실행하면 됩니다.`,
+        zh: `沙箱自身的主机名变成了“${current}”：\`hostname\` 在沙箱的 UTS 命名空间中运行，改掉了整台机器的名字。先在那里运行 \`hostname ${ORIGINAL}\` 恢复，再只在新的 UTS 命名空间里改名：\`unshare --uts bash\`，然后 \`hostname box1\`。`,
       });
     }
     if ((await renamed(lab)).length) return pass();
@@ -116,7 +116,7 @@ export default defineChecks({
       return fail({
         en: 'You are in a new UTS namespace, but its hostname is still the inherited one. Run `hostname box1` in that shell.',
         ko: '새 UTS 네임스페이스에 들어왔지만 호스트 이름이 물려받은 그대로입니다. 그 셸에서 `hostname box1`을 실행하세요.',
-        zh: '你已在新的 UTS 命名空间中，但主机名还是继承来的那个。在那个 shell 里运行 `hostname box1`。',
+        zh: '你已在新的 UTS 命名空间中，但主机名还是继承来的那个。请在那个 shell 里运行 `hostname box1`。',
       });
     }
     return pending({
@@ -158,21 +158,21 @@ export default defineChecks({
     if (wrongTarget) {
       return fail({
         en: `nsenter entered the UTS namespace of a process that is not in your renamed namespace. Use the PID of the shell in the new namespace (run \`echo $$\` there): one of ${[...pidsInNamed].slice(0, 5).join(', ')}.`,
-        ko: `nsenter가 이름을 바꾼 네임스페이스에 있지 않은 프로세스의 UTS 네임스페이스로 들어갔습니다. 새 네임스페이스에 있는 셸의 PID를 쓰세요(그 셸에서 \`echo $$\`): ${[...pidsInNamed].slice(0, 5).join(', ')} 중 하나.`,
-        zh: `nsenter 进入的是一个不在你改过名的命名空间里的进程的 UTS 命名空间。请使用新命名空间中那个 shell 的 PID（在那里运行 \`echo $$\`）：${[...pidsInNamed].slice(0, 5).join(', ')} 之一。`,
+        ko: `nsenter가 들어간 곳은 호스트 이름을 바꾼 네임스페이스 밖에 있는 프로세스의 UTS 네임스페이스입니다. 새 네임스페이스에 있는 셸의 PID를 쓰세요(그 셸에서 \`echo $$\`로 확인). ${[...pidsInNamed].slice(0, 5).join(', ')} 중 하나입니다.`,
+        zh: `nsenter 进入的是另一个进程的 UTS 命名空间，而这个进程并不在你改过主机名的那个命名空间里。请使用新命名空间中那个 shell 的 PID（在那里运行 \`echo $$\` 查看）：${[...pidsInNamed].slice(0, 5).join(', ')} 之一。`,
       });
     }
     if (noUts) {
       return fail({
         en: 'nsenter ran, but without `--uts` (`-u`) it entered no namespace, so the command saw the sandbox\'s hostname. Add `--uts`: `nsenter --target PID --uts hostname`.',
-        ko: 'nsenter를 실행했지만 `--uts`(`-u`)가 없어서 어떤 네임스페이스에도 들어가지 않았고, 명령은 샌드박스의 호스트 이름을 보았습니다. `--uts`를 붙이세요: `nsenter --target PID --uts hostname`.',
+        ko: 'nsenter는 실행되었지만 `--uts`(`-u`)가 없어서 어떤 네임스페이스에도 들어가지 않았습니다. 그래서 명령에는 샌드박스의 호스트 이름이 보였습니다. `--uts`를 붙이세요: `nsenter --target PID --uts hostname`.',
         zh: 'nsenter 运行了，但没有 `--uts`（`-u`）就不会进入任何命名空间，所以命令看到的是沙箱的主机名。加上 `--uts`：`nsenter --target PID --uts hostname`。',
       });
     }
     return pending({
       en: 'In terminal 2 (outside the new namespace), run `hostname` inside it: `nsenter --target PID --uts hostname`, with the PID that `echo $$` printed in the new shell.',
-      ko: '터미널 2(새 네임스페이스 바깥)에서 그 안의 `hostname`을 실행하세요: `nsenter --target PID --uts hostname`. PID는 새 셸에서 `echo $$`가 출력한 값입니다.',
-      zh: '在终端 2（新命名空间之外）进入它运行 `hostname`：`nsenter --target PID --uts hostname`，PID 就是在新 shell 里 `echo $$` 打印的值。',
+      ko: '터미널 2(새 네임스페이스 바깥)에서 새 네임스페이스 안으로 들어가 `hostname`을 실행하세요: `nsenter --target PID --uts hostname`. PID는 새 셸에서 `echo $$`가 출력한 값입니다.',
+      zh: '在终端 2（新命名空间之外）进入新命名空间并运行 `hostname`：`nsenter --target PID --uts hostname`，其中 PID 是新 shell 里 `echo $$` 打印的值。',
     });
   },
 });
