@@ -36,22 +36,22 @@ export default defineChecks({
       if (p.ns.mnt === root.mnt) {
         return fail({
           en: `Your shell is PID 1 of a new PID namespace (the sandbox sees it as PID ${p.pid}), but it still uses the sandbox's /proc, so \`ps\` shows every process of the sandbox. \`exit\` and add \`--mount-proc\`: \`unshare --pid --fork --mount-proc bash\`.`,
-          ko: `셸이 새 PID 네임스페이스의 PID 1이 되었지만(샌드박스에서는 PID ${p.pid}), 여전히 샌드박스의 /proc을 쓰고 있어서 \`ps\`에 샌드박스의 모든 프로세스가 보입니다. \`exit\`로 나간 뒤 \`--mount-proc\`을 더해 실행하세요: \`unshare --pid --fork --mount-proc bash\`.`,
+          ko: `셸은 새 PID 네임스페이스의 PID 1이지만(샌드박스에서 보면 PID ${p.pid}), 여전히 샌드박스의 /proc을 쓰고 있어서 \`ps\`에 샌드박스의 모든 프로세스가 보입니다. \`exit\`로 나온 뒤 \`--mount-proc\`을 붙여 다시 실행하세요: \`unshare --pid --fork --mount-proc bash\`.`,
           zh: `你的 shell 已经是新 PID 命名空间的 1 号进程（沙箱看到的是 PID ${p.pid}），但它仍在使用沙箱的 /proc，所以 \`ps\` 会列出沙箱里的全部进程。先 \`exit\`，再加上 \`--mount-proc\`：\`unshare --pid --fork --mount-proc bash\`。`,
         });
       }
       return fail({
         en: 'Your shell is PID 1 of a new PID namespace, but /proc in its mount namespace is not that namespace\'s proc. Mount a fresh one inside it (`mount -t proc proc /proc`) or restart with `unshare --pid --fork --mount-proc bash`.',
-        ko: '셸이 새 PID 네임스페이스의 PID 1이지만, 그 마운트 네임스페이스의 /proc은 해당 네임스페이스의 proc이 아닙니다. 안에서 새로 마운트(`mount -t proc proc /proc`)하거나 `unshare --pid --fork --mount-proc bash`로 다시 시작하세요.',
-        zh: '你的 shell 是新 PID 命名空间的 1 号进程，但它所在挂载命名空间里的 /proc 不属于这个命名空间。在里面重新挂载一个（`mount -t proc proc /proc`），或用 `unshare --pid --fork --mount-proc bash` 重新启动。',
+        ko: '셸은 새 PID 네임스페이스의 PID 1이지만, 셸이 속한 마운트 네임스페이스의 /proc은 그 PID 네임스페이스의 proc이 아닙니다. 그 안에서 proc을 새로 마운트하거나(`mount -t proc proc /proc`) `unshare --pid --fork --mount-proc bash`로 다시 시작하세요.',
+        zh: '你的 shell 是新 PID 命名空间的 1 号进程，但它所在的挂载命名空间里的 /proc 并不是这个 PID 命名空间的 proc。请在其中重新挂载一个（`mount -t proc proc /proc`），或者用 `unshare --pid --fork --mount-proc bash` 重新启动。',
       });
     }
     const pidOnly = procs.some((p) => isShell(p) && p.ns.pid_for_children !== p.ns.pid);
     if (pidOnly) {
       return fail({
         en: 'Your shell made a new PID namespace but is not inside it: without `--fork`, only its *children* land there, and the first child to exit takes the namespace down ("fork: Cannot allocate memory"). `exit` and run `unshare --pid --fork --mount-proc bash`.',
-        ko: '셸이 새 PID 네임스페이스를 만들었지만 자신은 그 안에 있지 않습니다. `--fork`가 없으면 *자식* 프로세스만 그곳에 들어가고, 첫 자식이 끝나면 네임스페이스도 끝납니다("fork: Cannot allocate memory"). `exit` 후 `unshare --pid --fork --mount-proc bash`를 실행하세요.',
-        zh: '你的 shell 创建了新的 PID 命名空间，但自己并不在里面：没有 `--fork` 时只有它的*子进程*会进入新命名空间，第一个子进程退出后这个命名空间就不能再用了（"fork: Cannot allocate memory"）。先 `exit`，再运行 `unshare --pid --fork --mount-proc bash`。',
+        ko: '셸이 새 PID 네임스페이스를 만들었지만 자신은 그 안에 있지 않습니다. `--fork`가 없으면 셸의 자식 프로세스만 그곳에 들어가고, 첫 자식이 끝나면 네임스페이스도 끝납니다("fork: Cannot allocate memory"). `exit`로 나온 뒤 `unshare --pid --fork --mount-proc bash`를 실행하세요.',
+        zh: '你的 shell 创建了新的 PID 命名空间，但自己并不在里面：没有 `--fork` 时只有它的子进程会进入新命名空间，第一个子进程退出后这个命名空间就不能再用了（“fork: Cannot allocate memory”）。先 `exit`，再运行 `unshare --pid --fork --mount-proc bash`。',
       });
     }
     return pending({
@@ -68,29 +68,29 @@ export default defineChecks({
     if (good.length) {
       return fail({
         en: `The group ${good[0].path} has a limit of ${mib(good[0].memoryLimit!)}, but no process is in it. Move your shell in: \`echo $$ > <group directory>/cgroup.procs\`.`,
-        ko: `그룹 ${good[0].path}에 ${mib(good[0].memoryLimit!)} 제한이 걸렸지만 안에 프로세스가 없습니다. 셸을 옮기세요: \`echo $$ > <그룹 디렉터리>/cgroup.procs\`.`,
-        zh: `组 ${good[0].path} 设置了 ${mib(good[0].memoryLimit!)} 的限制，但里面没有进程。把你的 shell 移进去：\`echo $$ > <组目录>/cgroup.procs\`。`,
+        ko: `그룹 ${good[0].path}에 ${mib(good[0].memoryLimit!)} 한도가 설정되어 있지만 그 안에 프로세스가 없습니다. 셸을 그룹으로 옮기세요: \`echo $$ > <그룹 디렉터리>/cgroup.procs\`.`,
+        zh: `组 ${good[0].path} 设置了 ${mib(good[0].memoryLimit!)} 的限制，但里面没有进程。请把你的 shell 移进去：\`echo $$ > <组目录>/cgroup.procs\`。`,
       });
     }
     const tooBig = groups.find((g) => g.path !== '/' && g.memoryLimit !== null);
     if (tooBig) {
       return fail({
         en: `The group ${tooBig.path} has a limit of ${mib(tooBig.memoryLimit!)}, more than 100 MiB. Write a smaller value, e.g. \`100M\` (= 104857600 bytes).`,
-        ko: `그룹 ${tooBig.path}의 제한이 ${mib(tooBig.memoryLimit!)}로 100 MiB보다 큽니다. \`100M\`(= 104857600바이트)처럼 더 작은 값을 쓰세요.`,
-        zh: `组 ${tooBig.path} 的限制是 ${mib(tooBig.memoryLimit!)}，超过了 100 MiB。写一个更小的值，例如 \`100M\`（= 104857600 字节）。`,
+        ko: `그룹 ${tooBig.path}의 한도가 ${mib(tooBig.memoryLimit!)}로 100 MiB보다 큽니다. \`100M\`(= 104857600바이트)처럼 더 작은 값을 쓰세요.`,
+        zh: `组 ${tooBig.path} 的限制是 ${mib(tooBig.memoryLimit!)}，超过了 100 MiB。请写入更小的值，例如 \`100M\`（= 104857600 字节）。`,
       });
     }
     const made = groups.filter((g) => g.path !== '/');
     if (made.length) {
       return fail({
         en: `The group ${made[0].path} exists but has no memory limit. Write it to the controller's limit file: \`memory.max\` on cgroup v2, \`memory.limit_in_bytes\` on v1 (\`/sys/fs/cgroup/memory/...\`).`,
-        ko: `그룹 ${made[0].path}은 있지만 메모리 제한이 없습니다. 제한 파일에 값을 쓰세요: cgroup v2는 \`memory.max\`, v1은 \`memory.limit_in_bytes\`(\`/sys/fs/cgroup/memory/...\`).`,
-        zh: `组 ${made[0].path} 已存在，但没有内存限制。把值写进限制文件：cgroup v2 是 \`memory.max\`，v1 是 \`memory.limit_in_bytes\`（在 \`/sys/fs/cgroup/memory/...\` 下）。`,
+        ko: `그룹 ${made[0].path}에 메모리 한도가 설정되어 있지 않습니다. 컨트롤러의 한도 파일에 값을 쓰세요: cgroup v2는 \`memory.max\`, v1은 \`memory.limit_in_bytes\`(\`/sys/fs/cgroup/memory/...\`).`,
+        zh: `组 ${made[0].path} 已存在，但没有内存限制。请把限制值写入控制器的限制文件：cgroup v2 是 \`memory.max\`，v1 是 \`memory.limit_in_bytes\`（在 \`/sys/fs/cgroup/memory/...\` 下）。`,
       });
     }
     return pending({
       en: 'No memory cgroup of yours yet. Find out which cgroup version you have (`stat -fc %T /sys/fs/cgroup`: `cgroup2fs` = v2, `tmpfs` = v1/hybrid), then make a group in the memory hierarchy, set the limit and move your shell in.',
-      ko: '아직 직접 만든 메모리 cgroup이 없습니다. 먼저 cgroup 버전을 확인하고(`stat -fc %T /sys/fs/cgroup`: `cgroup2fs`면 v2, `tmpfs`면 v1/하이브리드), 메모리 계층에 그룹을 만들어 제한을 걸고 셸을 옮기세요.',
+      ko: '아직 직접 만든 메모리 cgroup이 없습니다. 먼저 cgroup 버전을 확인하고(`stat -fc %T /sys/fs/cgroup`: `cgroup2fs`면 v2, `tmpfs`면 v1/하이브리드), 메모리 계층에 그룹을 만들고 한도를 설정한 뒤 셸을 그 그룹으로 옮기세요.',
       zh: '还没有你创建的内存 cgroup。先确认 cgroup 版本（`stat -fc %T /sys/fs/cgroup`：`cgroup2fs` 是 v2，`tmpfs` 是 v1/混合模式），然后在 memory 层级里建组、设限制，并把 shell 移进去。',
     });
   },
@@ -102,21 +102,21 @@ export default defineChecks({
     if (!good.length) {
       return pending({
         en: 'First finish the previous step: a group with a memory limit of at most 100 MiB.',
-        ko: '먼저 이전 단계를 마치세요: 메모리 제한이 100 MiB 이하인 그룹.',
-        zh: '请先完成上一步：一个内存限制不超过 100 MiB 的组。',
+        ko: '먼저 이전 단계를 마치세요. 메모리 한도가 100 MiB 이하인 그룹이 있어야 합니다.',
+        zh: '请先完成上一步：需要一个内存限制不超过 100 MiB 的组。',
       });
     }
     if (!good.some((g) => g.hostPids.length > 0)) {
       return pending({
         en: 'No process is in your limited group. Move the shell in (`echo $$ > .../cgroup.procs`) and run the memory hog from that shell.',
-        ko: '제한을 건 그룹에 프로세스가 없습니다. 셸을 옮긴 뒤(`echo $$ > .../cgroup.procs`) 그 셸에서 메모리를 많이 쓰는 프로그램을 실행하세요.',
-        zh: '受限的组里没有进程。先把 shell 移进去（`echo $$ > .../cgroup.procs`），再从这个 shell 运行占用内存的程序。',
+        ko: '한도를 설정한 그룹에 프로세스가 없습니다. 셸을 그룹으로 옮기고(`echo $$ > .../cgroup.procs`) 그 셸에서 메모리를 많이 쓰는 프로그램을 실행하세요.',
+        zh: '设了限制的组里没有进程。先把 shell 移进去（`echo $$ > .../cgroup.procs`），再从这个 shell 运行占用内存的程序。',
       });
     }
     return pending({
       en: `Nothing in your group has been OOM-killed yet. From the shell inside the group, allocate more than the limit (${mib(good[0].memoryLimit!)}), e.g. \`python3 -c 'b = bytearray(200 * 1024 * 1024)'\`. A process in another terminal is not limited by this group.`,
-      ko: `그룹 안에서 아직 OOM으로 죽은 프로세스가 없습니다. 그룹에 들어간 셸에서 제한(${mib(good[0].memoryLimit!)})보다 많은 메모리를 할당하세요. 예: \`python3 -c 'b = bytearray(200 * 1024 * 1024)'\`. 다른 터미널의 프로세스는 이 그룹의 제한을 받지 않습니다.`,
-      zh: `组里还没有进程被 OOM 杀死。在组内的 shell 中申请超过限制（${mib(good[0].memoryLimit!)}）的内存，例如 \`python3 -c 'b = bytearray(200 * 1024 * 1024)'\`。另一个终端里的进程不受这个组的限制。`,
+      ko: `아직 그룹 안에서 OOM 킬러가 죽인 프로세스가 없습니다. 그룹에 들어간 셸에서 한도(${mib(good[0].memoryLimit!)})보다 많은 메모리를 할당하세요. 예: \`python3 -c 'b = bytearray(200 * 1024 * 1024)'\`. 다른 터미널의 프로세스는 이 그룹의 제한을 받지 않습니다.`,
+      zh: `组里还没有进程被 OOM killer 杀掉。在组内的 shell 中申请超过限制（${mib(good[0].memoryLimit!)}）的内存，例如 \`python3 -c 'b = bytearray(200 * 1024 * 1024)'\`。另一个终端里的进程不受这个组的限制。`,
     });
   },
 
@@ -137,8 +137,8 @@ export default defineChecks({
       const pidHint = missing.includes('pid') && best.ns.pid_for_children !== root.pid_for_children;
       return fail({
         en: `A shell (PID ${best.pid}) has some new namespaces, but still shares ${missing.join(', ')} with the sandbox.${pidHint ? ' For pid, `--fork` is needed: without it only the shell\'s children enter the new PID namespace.' : ''} Start it with all five: \`unshare --pid --fork --mount-proc --uts --ipc --net bash\`.`,
-        ko: `셸(PID ${best.pid})에 새 네임스페이스가 일부 있지만 ${missing.join(', ')}은(는) 아직 샌드박스와 공유합니다.${pidHint ? ' pid의 경우 `--fork`가 필요합니다. 없으면 셸의 자식만 새 PID 네임스페이스에 들어갑니다.' : ''} 다섯 가지를 모두 지정해 시작하세요: \`unshare --pid --fork --mount-proc --uts --ipc --net bash\`.`,
-        zh: `有个 shell（PID ${best.pid}）有一部分新的命名空间，但 ${missing.join(', ')} 仍与沙箱共享。${pidHint ? '对 pid 来说需要 `--fork`：没有它只有 shell 的子进程会进入新的 PID 命名空间。' : ''}请把五种一起指定来启动：\`unshare --pid --fork --mount-proc --uts --ipc --net bash\`。`,
+        ko: `셸(PID ${best.pid})에 새 네임스페이스가 일부 있지만 ${missing.join(', ')} 네임스페이스는 아직 샌드박스와 공유합니다.${pidHint ? ' pid에는 `--fork`가 필요합니다. 이 옵션이 없으면 셸의 자식만 새 PID 네임스페이스에 들어갑니다.' : ''} 다섯 가지를 모두 지정해 셸을 시작하세요: \`unshare --pid --fork --mount-proc --uts --ipc --net bash\`.`,
+        zh: `有个 shell（PID ${best.pid}）已有部分新的命名空间，但 ${missing.join(', ')} 命名空间仍与沙箱共享。${pidHint ? 'pid 需要 `--fork`：没有它，只有 shell 的子进程会进入新的 PID 命名空间。' : ''}请同时指定全部五种来启动 shell：\`unshare --pid --fork --mount-proc --uts --ipc --net bash\`。`,
       });
     }
     return pending({
