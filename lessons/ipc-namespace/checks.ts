@@ -115,14 +115,14 @@ export default defineChecks({
       const differs = OTHER_KINDS.filter((k) => p.ns[k] !== ref[k] && k !== 'pid_for_children');
       return fail({
         en: `Your shell (PID ${p.pid}) has a new IPC namespace, but also new ${differs.join(', ')} namespace(s). For this lesson only IPC should change: \`exit\` and start it again with \`unshare --ipc bash\` alone.`,
-        ko: `셸(PID ${p.pid})이 새 IPC 네임스페이스를 갖고 있지만 ${differs.join(', ')} 네임스페이스도 새로 만들어졌습니다. 이 레슨에서는 IPC만 바뀌어야 합니다. \`exit\`로 나간 뒤 \`unshare --ipc bash\`만으로 다시 시작하세요.`,
+        ko: `셸(PID ${p.pid})이 새 IPC 네임스페이스를 갖고 있지만 ${differs.join(', ')} 네임스페이스도 새로 만들어졌습니다. 이 레슨에서는 IPC만 바뀌어야 합니다. \`exit\`로 나온 뒤 다른 옵션 없이 \`unshare --ipc bash\`로 다시 시작하세요.`,
         zh: `你的 shell（PID ${p.pid}）有了新的 IPC 命名空间，但 ${differs.join(', ')} 命名空间也是新的。本课只应改变 IPC：先 \`exit\`，再只用 \`unshare --ipc bash\` 重新启动。`,
       });
     }
     return pending({
       en: 'No shell is in a new IPC namespace yet. Run `unshare --ipc bash` in terminal 1 and stay in that shell (a namespace lives only as long as a process is in it).',
       ko: '아직 새 IPC 네임스페이스에 있는 셸이 없습니다. 터미널 1에서 `unshare --ipc bash`를 실행하고 그 셸에 머무르세요(네임스페이스는 그 안에 프로세스가 있는 동안만 존재합니다).',
-      zh: '还没有 shell 处于新的 IPC 命名空间中。在终端 1 运行 `unshare --ipc bash` 并留在那个 shell 里（命名空间只在其中还有进程时存在）。',
+      zh: '还没有 shell 处于新的 IPC 命名空间中。在终端 1 运行 `unshare --ipc bash` 并留在那个 shell 里（只要命名空间中还有进程，它就一直存在）。',
     });
   },
 
@@ -133,8 +133,8 @@ export default defineChecks({
       if (rootQueues.length) {
         return fail({
           en: 'There is a message queue, but it is in the sandbox\'s own IPC namespace, where every shell can see it. Start a shell in a new IPC namespace first (`unshare --ipc bash`) and run `ipcmk --queue` inside it.',
-          ko: '메시지 큐가 있지만 샌드박스 본래의 IPC 네임스페이스에 있어서 모든 셸이 볼 수 있습니다. 먼저 새 IPC 네임스페이스에서 셸을 시작(`unshare --ipc bash`)한 뒤 그 안에서 `ipcmk --queue`를 실행하세요.',
-          zh: '消息队列是有了，但它在沙箱自己的 IPC 命名空间里，所有 shell 都看得见。请先在新的 IPC 命名空间中启动 shell（`unshare --ipc bash`），再在其中运行 `ipcmk --queue`。',
+          ko: '메시지 큐는 있지만 샌드박스 자체의 IPC 네임스페이스에 있어서 모든 셸이 볼 수 있습니다. 먼저 새 IPC 네임스페이스에서 셸을 시작하고(`unshare --ipc bash`) 그 안에서 `ipcmk --queue`를 실행하세요.',
+          zh: '消息队列是有了，但它在沙箱自身的 IPC 命名空间里，所有 shell 都看得见。请先在新的 IPC 命名空间中启动 shell（`unshare --ipc bash`），再在其中运行 `ipcmk --queue`。',
         });
       }
       return pending({
@@ -146,8 +146,8 @@ export default defineChecks({
     if (rootQueues.length) {
       return fail({
         en: 'The queue you made is in the sandbox\'s own IPC namespace (it was created before `unshare`, or in the other terminal), and the new namespace starts empty. Run `ipcmk --queue` inside the `unshare --ipc` shell.',
-        ko: '만든 큐가 샌드박스 본래의 IPC 네임스페이스에 있습니다(`unshare` 전에 만들었거나 다른 터미널에서 만들었습니다). 새 네임스페이스는 비어 있는 상태로 시작합니다. `unshare --ipc`로 띄운 셸 안에서 `ipcmk --queue`를 실행하세요.',
-        zh: '你创建的队列在沙箱自己的 IPC 命名空间里（在 `unshare` 之前或在另一个终端里创建的），而新命名空间一开始是空的。请在 `unshare --ipc` 启动的 shell 中运行 `ipcmk --queue`。',
+        ko: '만든 큐가 샌드박스 자체의 IPC 네임스페이스에 있습니다(`unshare` 전에 만들었거나 다른 터미널에서 만들었습니다). 새 네임스페이스는 빈 상태로 시작합니다. `unshare --ipc`로 시작한 셸 안에서 `ipcmk --queue`를 실행하세요.',
+        zh: '你创建的队列在沙箱自身的 IPC 命名空间里（在 `unshare` 之前或在另一个终端里创建的），而新命名空间一开始是空的。请在 `unshare --ipc` 启动的 shell 中运行 `ipcmk --queue`。',
       });
     }
     return pending({
@@ -164,7 +164,7 @@ export default defineChecks({
       return pending({
         en: 'First a queue must exist in a live child IPC namespace (previous step). If you typed `exit` in the `unshare` shell, its namespace and the queue are gone: start again.',
         ko: '먼저 살아 있는 자식 IPC 네임스페이스에 큐가 있어야 합니다(이전 단계). `unshare` 셸에서 `exit`를 입력했다면 네임스페이스와 큐가 함께 사라졌으니 다시 시작하세요.',
-        zh: '首先，一个仍然存活的子 IPC 命名空间中必须有队列（上一步）。如果你在 `unshare` 的 shell 里输入了 `exit`，命名空间和队列都已消失：请重新来过。',
+        zh: '首先必须有一个仍然存活的子 IPC 命名空间，且其中有队列（上一步）。如果你在 `unshare` 的 shell 里输入了 `exit`，命名空间和队列都已消失：请从头再来。',
       });
     }
     const log = lab.commands();
@@ -180,13 +180,13 @@ export default defineChecks({
     return pending(inChild
       ? {
         en: 'You listed the queues inside the child namespace, where the queue is of course visible. Now list them from terminal 2, a shell in the sandbox\'s own IPC namespace: `ipcs -q`.',
-        ko: '자식 네임스페이스 안에서 큐를 확인했으니 당연히 보입니다. 이제 샌드박스 본래 IPC 네임스페이스의 셸인 터미널 2에서 `ipcs -q`를 실행하세요.',
-        zh: '你是在子命名空间里列出队列的，在那里当然看得见。现在到终端 2（位于沙箱自己 IPC 命名空间的 shell）运行 `ipcs -q`。',
+        ko: '큐 목록을 자식 네임스페이스 안에서 확인했는데, 그곳에서는 당연히 큐가 보입니다. 이제 샌드박스 자체의 IPC 네임스페이스에 있는 셸인 터미널 2에서 `ipcs -q`를 실행하세요.',
+        zh: '你是在子命名空间里列出队列的，在那里当然看得见。现在到终端 2（位于沙箱自身 IPC 命名空间中的 shell）运行 `ipcs -q`。',
       }
       : {
         en: 'Now, with the queue made, open terminal 2 (a shell in the sandbox\'s own IPC namespace, like a second ssh login) and run `ipcs -q`.',
-        ko: '큐를 만들었으니 이제 터미널 2(두 번째 ssh 로그인처럼 샌드박스 본래 IPC 네임스페이스에 있는 셸)에서 `ipcs -q`를 실행하세요.',
-        zh: '队列已经建好，现在打开终端 2（位于沙箱自己 IPC 命名空间的 shell，相当于再开一个 ssh 登录），运行 `ipcs -q`。',
+        ko: '큐를 만들었으니 이제 터미널 2(샌드박스 자체의 IPC 네임스페이스에 있는 셸로, ssh로 한 번 더 로그인한 것과 같습니다)에서 `ipcs -q`를 실행하세요.',
+        zh: '队列已经建好，现在打开终端 2（位于沙箱自身 IPC 命名空间中的 shell，相当于再通过 ssh 登录一次），运行 `ipcs -q`。',
       });
   },
 
