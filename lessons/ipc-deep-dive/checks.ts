@@ -69,7 +69,7 @@ function missingKinds(s: SysvIpc): { en: string[]; ko: string[]; zh: string[] } 
 
 const NO_CHILD: Localized = {
   en: 'No process is in a new IPC namespace yet: run `unshare --ipc --mount bash` in terminal 1 and stay in that shell.',
-  ko: '아직 새 IPC 네임스페이스에 있는 프로세스가 없습니다. 터미널 1에서 `unshare --ipc --mount bash`를 실행하고 그 셸에 머물러 있으세요.',
+  ko: '아직 새 IPC 네임스페이스에 있는 프로세스가 없습니다. 터미널 1에서 `unshare --ipc --mount bash`를 실행하고 그 셸에 머무르세요.',
   zh: '还没有进程处于新的 IPC 命名空间中：在终端 1 运行 `unshare --ipc --mount bash` 并留在那个 shell 里。',
 };
 
@@ -143,7 +143,7 @@ export default defineChecks({
       const m = missingKinds(best);
       return pending({
         en: `Your new IPC namespace still lacks ${m.en.join(' and ')}. Make it in the same shell.`,
-        ko: `새 IPC 네임스페이스에 아직 ${m.ko.join(', ')}이(가) 없습니다. 같은 셸에서 만드세요.`,
+        ko: `새 IPC 네임스페이스에 아직 다음이 없습니다: ${m.ko.join(', ')}. 같은 셸에서 만드세요.`,
         zh: `你的新 IPC 命名空间里还缺少${m.zh.join('和')}。请在同一个 shell 中创建。`,
       });
     }
@@ -151,14 +151,14 @@ export default defineChecks({
     if (rootIpc && count(rootIpc)) {
       return fail({
         en: 'The objects you made are in the sandbox\'s own IPC namespace (they were created before `unshare`, or in terminal 2). Start `unshare --ipc --mount bash` first and run the three `ipcmk` commands inside it.',
-        ko: '만든 객체가 샌드박스 본래의 IPC 네임스페이스에 있습니다(`unshare` 전에, 또는 터미널 2에서 만들었습니다). 먼저 `unshare --ipc --mount bash`를 시작하고 그 안에서 `ipcmk` 세 개를 실행하세요.',
-        zh: '你创建的对象位于沙箱自己的 IPC 命名空间（在 `unshare` 之前或在终端 2 中创建的）。请先启动 `unshare --ipc --mount bash`，再在其中运行三条 `ipcmk` 命令。',
+        ko: '만든 객체가 샌드박스 자체의 IPC 네임스페이스에 있습니다(`unshare` 전에, 또는 터미널 2에서 만들었습니다). 먼저 `unshare --ipc --mount bash`를 시작하고 그 안에서 `ipcmk` 명령 세 개를 실행하세요.',
+        zh: '你创建的对象位于沙箱自身的 IPC 命名空间（在 `unshare` 之前或在终端 2 中创建的）。请先启动 `unshare --ipc --mount bash`，再在其中运行三条 `ipcmk` 命令。',
       });
     }
     if (children.size) {
       return pending({
         en: 'You are in a new IPC namespace and it is empty: make a segment, a semaphore set and a queue there (`ipcmk -M 4096`, `ipcmk -S 2`, `ipcmk -Q`).',
-        ko: '새 IPC 네임스페이스가 비어 있습니다. 그 안에서 세그먼트, 세마포어 집합, 큐를 만드세요(`ipcmk -M 4096`, `ipcmk -S 2`, `ipcmk -Q`).',
+        ko: '새 IPC 네임스페이스에 들어왔지만 비어 있습니다. 그 안에서 공유 메모리 세그먼트, 세마포어 집합, 메시지 큐를 만드세요(`ipcmk -M 4096`, `ipcmk -S 2`, `ipcmk -Q`).',
         zh: '新的 IPC 命名空间还是空的：在其中创建共享内存段、信号量集和消息队列（`ipcmk -M 4096`、`ipcmk -S 2`、`ipcmk -Q`）。',
       });
     }
@@ -188,8 +188,8 @@ export default defineChecks({
       const inRoot = mine.has(c.root.ipc);
       return pending({
         en: `Key ${keyHex(KEY)} names a segment in only one IPC namespace (${inRoot ? 'the sandbox\'s own' : 'your new one'}). Run \`/root/keydemo\` in the other one too (${inRoot ? 'in the shell started with `unshare --ipc`' : 'in terminal 2'}) while this shell is still alive.`,
-        ko: `키 ${keyHex(KEY)}가 한 IPC 네임스페이스(${inRoot ? '샌드박스 본래의 것' : '새로 만든 것'})에서만 세그먼트를 가리킵니다. 이 셸이 살아 있는 동안 다른 쪽(${inRoot ? '`unshare --ipc`로 시작한 셸' : '터미널 2'})에서도 \`/root/keydemo\`를 실행하세요.`,
-        zh: `键 ${keyHex(KEY)} 只在一个 IPC 命名空间（${inRoot ? '沙箱自己的' : '你新建的'}）中对应一个段。请在这个 shell 仍然存活时，在另一个命名空间（${inRoot ? '用 `unshare --ipc` 启动的 shell' : '终端 2'}）中也运行 \`/root/keydemo\`。`,
+        ko: `키 ${keyHex(KEY)}가 한 IPC 네임스페이스(${inRoot ? '샌드박스 자체의 것' : '새로 만든 것'})에서만 세그먼트를 가리킵니다. 이 셸이 살아 있는 동안 다른 쪽(${inRoot ? '`unshare --ipc`로 시작한 셸' : '터미널 2'})에서도 \`/root/keydemo\`를 실행하세요.`,
+        zh: `键 ${keyHex(KEY)} 只在一个 IPC 命名空间（${inRoot ? '沙箱自身的' : '你新建的'}）中对应一个段。请在这个 shell 仍然存活时，在另一个命名空间（${inRoot ? '用 `unshare --ipc` 启动的 shell' : '终端 2'}）中也运行 \`/root/keydemo\`。`,
       });
     }
     return pending({
@@ -217,20 +217,20 @@ export default defineChecks({
     if (leaked) {
       return fail({
         en: `The queue /${leaked} is in a child IPC namespace, but the sandbox's /dev/mqueue shows it: you mounted the child's mqueue filesystem on the /dev/mqueue every shell shares. An mqueue mount shows the queues of the IPC namespace that mounted it, so mount it in a new mount namespace: \`umount /dev/mqueue\`, then \`unshare --ipc --mount bash\` and mount it there.`,
-        ko: `큐 /${leaked}는 자식 IPC 네임스페이스에 있지만 샌드박스의 /dev/mqueue에 보입니다. 모든 셸이 공유하는 /dev/mqueue에 자식의 mqueue 파일시스템을 마운트했기 때문입니다. mqueue 마운트는 마운트한 프로세스의 IPC 네임스페이스의 큐를 보여 주므로, 새 마운트 네임스페이스에서 마운트하세요: \`umount /dev/mqueue\` 후 \`unshare --ipc --mount bash\` 안에서 마운트.`,
+        ko: `큐 /${leaked}은(는) 자식 IPC 네임스페이스에 있지만 샌드박스의 /dev/mqueue에도 보입니다. 모든 셸이 공유하는 /dev/mqueue에 자식의 mqueue 파일시스템을 마운트했기 때문입니다. mqueue 마운트에는 마운트한 프로세스가 속한 IPC 네임스페이스의 큐가 보이므로, 새 마운트 네임스페이스에서 마운트하세요. \`umount /dev/mqueue\`를 실행한 뒤 \`unshare --ipc --mount bash\`로 시작한 셸 안에서 마운트하면 됩니다.`,
         zh: `队列 /${leaked} 在子 IPC 命名空间中，但沙箱的 /dev/mqueue 也显示了它：你把子命名空间的 mqueue 文件系统挂载到了所有 shell 共享的 /dev/mqueue 上。mqueue 挂载显示的是执行挂载的进程所在 IPC 命名空间的队列，所以要在新的挂载命名空间中挂载：先 \`umount /dev/mqueue\`，再在 \`unshare --ipc --mount bash\` 里挂载。`,
       });
     }
     if (rootQueues.length) {
       return fail({
         en: `The queue${rootQueues.length > 1 ? 's' : ''} ${rootQueues.map((q) => '/' + q.name).join(', ')} belong${rootQueues.length > 1 ? '' : 's'} to the sandbox's own IPC namespace. Run \`/root/mqdemo\` in the shell you started with \`unshare --ipc --mount\`.`,
-        ko: `큐 ${rootQueues.map((q) => '/' + q.name).join(', ')}는 샌드박스 본래의 IPC 네임스페이스에 속합니다. \`unshare --ipc --mount\`로 시작한 셸에서 \`/root/mqdemo\`를 실행하세요.`,
-        zh: `队列 ${rootQueues.map((q) => '/' + q.name).join(', ')} 属于沙箱自己的 IPC 命名空间。请在用 \`unshare --ipc --mount\` 启动的 shell 中运行 \`/root/mqdemo\`。`,
+        ko: `큐 ${rootQueues.map((q) => '/' + q.name).join(', ')}은(는) 샌드박스 자체의 IPC 네임스페이스에 속합니다. \`unshare --ipc --mount\`로 시작한 셸에서 \`/root/mqdemo\`를 실행하세요.`,
+        zh: `队列 ${rootQueues.map((q) => '/' + q.name).join(', ')} 属于沙箱自身的 IPC 命名空间。请在用 \`unshare --ipc --mount\` 启动的 shell 中运行 \`/root/mqdemo\`。`,
       });
     }
     return pending({
       en: 'No POSIX message queue exists in a child IPC namespace yet: compile mqdemo.c (`-lrt`) and run it in the `unshare --ipc --mount` shell.',
-      ko: '자식 IPC 네임스페이스에 아직 POSIX 메시지 큐가 없습니다. mqdemo.c를 컴파일(`-lrt`)해 `unshare --ipc --mount` 셸에서 실행하세요.',
+      ko: '자식 IPC 네임스페이스에 아직 POSIX 메시지 큐가 없습니다. mqdemo.c를 `-lrt`를 붙여 컴파일하고 `unshare --ipc --mount` 셸에서 실행하세요.',
       zh: '子 IPC 命名空间中还没有 POSIX 消息队列：编译 mqdemo.c（`-lrt`）并在 `unshare --ipc --mount` 的 shell 中运行它。',
     });
   },
@@ -270,22 +270,22 @@ export default defineChecks({
       const what = tooBig === null ? 'no size (so up to half of the memory)' : `size ${Math.round(tooBig / MIB)} MiB`;
       return fail({
         en: `Your private /dev/shm is a tmpfs with ${what}. Give it at most 64 MiB, like Docker's default \`--shm-size=64m\`: \`umount /dev/shm\`, then \`mount -t tmpfs -o size=16m shm /dev/shm\` in the same shell, and write the file again.`,
-        ko: `개인 /dev/shm이 ${tooBig === null ? '크기 지정이 없는(메모리의 절반까지 쓰는)' : `크기가 ${Math.round(tooBig / MIB)} MiB인`} tmpfs입니다. Docker 기본값 \`--shm-size=64m\`처럼 64 MiB 이하로 하세요: 같은 셸에서 \`umount /dev/shm\` 후 \`mount -t tmpfs -o size=16m shm /dev/shm\`, 그리고 파일을 다시 쓰세요.`,
-        zh: `你私有的 /dev/shm 是一个${tooBig === null ? '没有指定大小（最多可用一半内存）' : `大小为 ${Math.round(tooBig / MIB)} MiB `}的 tmpfs。像 Docker 默认的 \`--shm-size=64m\` 那样让它不超过 64 MiB：在同一个 shell 中 \`umount /dev/shm\`，再 \`mount -t tmpfs -o size=16m shm /dev/shm\`，然后重新写入文件。`,
+        ko: `새로 마운트한 /dev/shm이 ${tooBig === null ? '크기를 지정하지 않은(메모리의 절반까지 쓸 수 있는)' : `크기가 ${Math.round(tooBig / MIB)} MiB인`} tmpfs입니다. Docker 기본값 \`--shm-size=64m\`처럼 64 MiB 이하로 하세요. 같은 셸에서 \`umount /dev/shm\`을 실행하고 \`mount -t tmpfs -o size=16m shm /dev/shm\`으로 다시 마운트한 뒤 파일을 다시 쓰세요.`,
+        zh: `你的私有 /dev/shm 是一个${tooBig === null ? '没有指定大小（最多可用一半内存）' : `大小为 ${Math.round(tooBig / MIB)} MiB `}的 tmpfs。像 Docker 默认的 \`--shm-size=64m\` 那样让它不超过 64 MiB：在同一个 shell 中 \`umount /dev/shm\`，再 \`mount -t tmpfs -o size=16m shm /dev/shm\`，然后重新写入文件。`,
       });
     }
     const rootHas = [...inRoot.entries()].find(([, v]) => v !== null)?.[0];
     if (emptyPrivate && rootHas) {
       return fail({
         en: `Your new mount namespace has its own small /dev/shm, but /dev/shm/${rootHas} was written into the sandbox's /dev/shm (from a shell outside it). Write the file from the shell that mounted the new tmpfs: \`/root/pshm "hello"\` there.`,
-        ko: `새 마운트 네임스페이스에 작은 /dev/shm이 생겼지만 /dev/shm/${rootHas}는 (바깥 셸에서) 샌드박스의 /dev/shm에 쓰였습니다. 새 tmpfs를 마운트한 셸에서 파일을 쓰세요: 그곳에서 \`/root/pshm "hello"\`.`,
+        ko: `새 마운트 네임스페이스에는 자기만의 작은 /dev/shm이 있지만, /dev/shm/${rootHas} 파일은 (그 바깥의 셸에서) 샌드박스의 /dev/shm에 쓰였습니다. 새 tmpfs를 마운트한 셸에서 파일을 쓰세요. 그 셸에서 \`/root/pshm "hello"\`를 실행하면 됩니다.`,
         zh: `你的新挂载命名空间已有自己的小型 /dev/shm，但 /dev/shm/${rootHas} 是（从外面的 shell）写进沙箱的 /dev/shm 的。请在挂载了新 tmpfs 的 shell 中写文件：在那里运行 \`/root/pshm "hello"\`。`,
       });
     }
     if (emptyPrivate) {
       return pending({
         en: `You have a new mount namespace with a small /dev/shm tmpfs; now put something in it there (\`/root/pshm "hello"\` makes /dev/shm/${SHM_NAME}).`,
-        ko: `새 마운트 네임스페이스에 작은 /dev/shm tmpfs가 생겼습니다. 이제 그 안에 무언가를 넣으세요(\`/root/pshm "hello"\`가 /dev/shm/${SHM_NAME}을 만듭니다).`,
+        ko: `새 마운트 네임스페이스에 작은 /dev/shm tmpfs가 생겼습니다. 이제 그 셸에서 /dev/shm에 무언가를 넣으세요(\`/root/pshm "hello"\`가 /dev/shm/${SHM_NAME} 파일을 만듭니다).`,
         zh: `你已经有了带小型 /dev/shm tmpfs 的新挂载命名空间；现在在其中放点东西（\`/root/pshm "hello"\` 会创建 /dev/shm/${SHM_NAME}）。`,
       });
     }
@@ -294,13 +294,13 @@ export default defineChecks({
       // with a new mount namespace this is the lesson's own demonstration: not a mistake yet
       return (childNamespaces(c, 'mnt').size ? pending : fail)({
         en: `/dev/shm/${shownInRoot} is in the sandbox's own /dev/shm too. A new IPC namespace does not give you a new /dev/shm: it is a tmpfs that belongs to the mount namespace, and \`unshare --mount\` only copies the mount that points to it. In the shell started with \`unshare --ipc --mount\`, mount a fresh one (\`mount -t tmpfs -o size=16m shm /dev/shm\`) and write the file there.`,
-        ko: `/dev/shm/${shownInRoot}가 샌드박스 본래의 /dev/shm에도 있습니다. 새 IPC 네임스페이스가 새 /dev/shm을 주지는 않습니다. /dev/shm은 마운트 네임스페이스에 속한 tmpfs이고, \`unshare --mount\`는 그것을 가리키는 마운트를 복사할 뿐입니다. \`unshare --ipc --mount\`로 시작한 셸에서 새 tmpfs를 마운트(\`mount -t tmpfs -o size=16m shm /dev/shm\`)하고 그곳에 파일을 쓰세요.`,
-        zh: `/dev/shm/${shownInRoot} 在沙箱自己的 /dev/shm 中也存在。新的 IPC 命名空间并不会带来新的 /dev/shm：它是属于挂载命名空间的 tmpfs，而 \`unshare --mount\` 只是复制了指向它的挂载。请在用 \`unshare --ipc --mount\` 启动的 shell 中挂载一个新的（\`mount -t tmpfs -o size=16m shm /dev/shm\`），再在那里写文件。`,
+        ko: `/dev/shm/${shownInRoot} 파일이 샌드박스 자체의 /dev/shm에도 있습니다. 새 IPC 네임스페이스가 새 /dev/shm을 주지는 않습니다. /dev/shm은 마운트 네임스페이스에 속한 tmpfs이고, \`unshare --mount\`는 그것을 가리키는 마운트를 복사할 뿐입니다. \`unshare --ipc --mount\`로 시작한 셸에서 새 tmpfs를 마운트(\`mount -t tmpfs -o size=16m shm /dev/shm\`)하고 그곳에 파일을 쓰세요.`,
+        zh: `/dev/shm/${shownInRoot} 在沙箱自身的 /dev/shm 中也存在。新的 IPC 命名空间并不会带来新的 /dev/shm：它是属于挂载命名空间的 tmpfs，而 \`unshare --mount\` 只是复制了指向它的挂载。请在用 \`unshare --ipc --mount\` 启动的 shell 中挂载一个新的（\`mount -t tmpfs -o size=16m shm /dev/shm\`），再在那里写文件。`,
       });
     }
     return pending({
       en: 'No new mount namespace has its own /dev/shm with a file in it yet: in the `unshare --ipc --mount` shell run `mount -t tmpfs -o size=16m shm /dev/shm`, then `/root/pshm "hello"`.',
-      ko: '아직 파일이 든 자체 /dev/shm을 가진 새 마운트 네임스페이스가 없습니다. `unshare --ipc --mount` 셸에서 `mount -t tmpfs -o size=16m shm /dev/shm`을 실행한 뒤 `/root/pshm "hello"`를 실행하세요.',
+      ko: '아직 자기만의 /dev/shm이 있고 그 안에 파일이 든 새 마운트 네임스페이스가 없습니다. `unshare --ipc --mount` 셸에서 `mount -t tmpfs -o size=16m shm /dev/shm`을 실행한 뒤 `/root/pshm "hello"`를 실행하세요.',
       zh: '还没有哪个新的挂载命名空间拥有自己的、且放了文件的 /dev/shm：在 `unshare --ipc --mount` 的 shell 中运行 `mount -t tmpfs -o size=16m shm /dev/shm`，然后运行 `/root/pshm "hello"`。',
     });
   },
@@ -333,8 +333,8 @@ export default defineChecks({
       const n = changedRoot[0];
       return fail({
         en: `You changed ${n} in the sandbox's own IPC namespace (it is ${rootVals.get(n)} there). A new IPC namespace does not inherit that: it starts from the kernel's defaults. Set the value inside the shell started with \`unshare --ipc\` (\`sysctl -w kernel.msgmni=64\`), and put the sandbox's back with \`sysctl -w ${n}=${IPC_SYSCTL_DEFAULTS[n].includes(' ') ? `"${IPC_SYSCTL_DEFAULTS[n]}"` : IPC_SYSCTL_DEFAULTS[n]}\`.`,
-        ko: `샌드박스 본래의 IPC 네임스페이스에서 ${n}을(를) 바꿨습니다(그곳 값은 ${rootVals.get(n)}). 새 IPC 네임스페이스는 이 값을 물려받지 않고 커널 기본값으로 시작합니다. \`unshare --ipc\`로 시작한 셸 안에서 값을 바꾸고(\`sysctl -w kernel.msgmni=64\`), 샌드박스 값은 \`sysctl -w ${n}=${IPC_SYSCTL_DEFAULTS[n].includes(' ') ? `"${IPC_SYSCTL_DEFAULTS[n]}"` : IPC_SYSCTL_DEFAULTS[n]}\`로 되돌리세요.`,
-        zh: `你修改的是沙箱自己 IPC 命名空间中的 ${n}（那里现在是 ${rootVals.get(n)}）。新的 IPC 命名空间不会继承它，而是从内核默认值开始。请在用 \`unshare --ipc\` 启动的 shell 里设置（\`sysctl -w kernel.msgmni=64\`），并用 \`sysctl -w ${n}=${IPC_SYSCTL_DEFAULTS[n].includes(' ') ? `"${IPC_SYSCTL_DEFAULTS[n]}"` : IPC_SYSCTL_DEFAULTS[n]}\` 恢复沙箱的值。`,
+        ko: `샌드박스 자체의 IPC 네임스페이스에서 ${n}을(를) 바꿨습니다(지금 그곳의 값은 ${rootVals.get(n)}입니다). 새 IPC 네임스페이스는 이 값을 물려받지 않고 커널 기본값으로 시작합니다. \`unshare --ipc\`로 시작한 셸 안에서 값을 바꾸고(\`sysctl -w kernel.msgmni=64\`), 샌드박스의 값은 다음 명령으로 되돌리세요: \`sysctl -w ${n}=${IPC_SYSCTL_DEFAULTS[n].includes(' ') ? `"${IPC_SYSCTL_DEFAULTS[n]}"` : IPC_SYSCTL_DEFAULTS[n]}\`.`,
+        zh: `你修改的是沙箱自身 IPC 命名空间中的 ${n}（那里现在是 ${rootVals.get(n)}）。新的 IPC 命名空间不会继承它，而是从内核默认值开始。请在用 \`unshare --ipc\` 启动的 shell 里设置（\`sysctl -w kernel.msgmni=64\`），并用 \`sysctl -w ${n}=${IPC_SYSCTL_DEFAULTS[n].includes(' ') ? `"${IPC_SYSCTL_DEFAULTS[n]}"` : IPC_SYSCTL_DEFAULTS[n]}\` 恢复沙箱的值。`,
       });
     }
     if (children.size) {
@@ -378,22 +378,22 @@ export default defineChecks({
     if (wrong !== null) {
       return fail({
         en: `Process ${wrong} is in the sandbox's own IPC namespace, so \`nsenter\` showed you the sandbox's objects, not the child's. Use the PID that \`echo $$\` printed in the \`unshare --ipc\` shell.`,
-        ko: `프로세스 ${wrong}은(는) 샌드박스 본래의 IPC 네임스페이스에 있어서 \`nsenter\`가 자식이 아닌 샌드박스의 객체를 보여 주었습니다. \`unshare --ipc\` 셸에서 \`echo $$\`가 출력한 PID를 쓰세요.`,
-        zh: `进程 ${wrong} 位于沙箱自己的 IPC 命名空间，所以 \`nsenter\` 显示的是沙箱的对象而不是子命名空间的。请使用在 \`unshare --ipc\` 的 shell 里 \`echo $$\` 打印出的 PID。`,
+        ko: `프로세스 ${wrong}은(는) 샌드박스 자체의 IPC 네임스페이스에 있어서 \`nsenter\`가 자식 네임스페이스가 아니라 샌드박스의 객체를 보여 주었습니다. \`unshare --ipc\` 셸에서 \`echo $$\`가 출력한 PID를 쓰세요.`,
+        zh: `进程 ${wrong} 位于沙箱自身的 IPC 命名空间，所以 \`nsenter\` 显示的是沙箱的对象而不是子命名空间的。请使用在 \`unshare --ipc\` 的 shell 里 \`echo $$\` 打印出的 PID。`,
       });
     }
     if (unresolved) {
       return fail({
         en: 'I cannot tell which process your `nsenter` entered. Type the PID as a number: `nsenter -t 1234 --ipc ipcs` (1234 = what `echo $$` printed in the child shell).',
-        ko: '`nsenter`가 어느 프로세스로 들어갔는지 알 수 없습니다. PID를 숫자로 입력하세요: `nsenter -t 1234 --ipc ipcs` (1234 = 자식 셸에서 `echo $$`가 출력한 값).',
+        ko: '`nsenter`가 어느 프로세스로 들어갔는지 알 수 없습니다. PID를 숫자로 입력하세요: `nsenter -t 1234 --ipc ipcs`(1234 = 자식 셸에서 `echo $$`가 출력한 값).',
         zh: '无法判断你的 `nsenter` 进入了哪个进程。请直接输入 PID 数字：`nsenter -t 1234 --ipc ipcs`（1234 为子 shell 中 `echo $$` 打印的值）。',
       });
     }
     if (!children.size) return pending(NO_CHILD);
     return pending({
       en: 'From terminal 2 (the sandbox\'s own namespaces), list the child\'s objects: `nsenter -t PID --ipc ipcs`, where PID is what `echo $$` printed in the child shell.',
-      ko: '터미널 2(샌드박스 본래 네임스페이스)에서 자식의 객체를 나열하세요: `nsenter -t PID --ipc ipcs` (PID = 자식 셸에서 `echo $$`가 출력한 값).',
-      zh: '在终端 2（沙箱自己的命名空间）中列出子命名空间的对象：`nsenter -t PID --ipc ipcs`，PID 为子 shell 中 `echo $$` 打印的值。',
+      ko: '터미널 2(샌드박스 자체의 네임스페이스)에서 자식 네임스페이스의 객체를 나열하세요: `nsenter -t PID --ipc ipcs`(PID = 자식 셸에서 `echo $$`가 출력한 값).',
+      zh: '在终端 2（沙箱自身的命名空间）中列出子命名空间的对象：`nsenter -t PID --ipc ipcs`，PID 为子 shell 中 `echo $$` 打印的值。',
     });
   },
 
@@ -415,21 +415,21 @@ export default defineChecks({
       const s = leftovers.s;
       return (leftovers.inProgress ? pending : fail)({
         en: `The child IPC namespace still holds ${s.shm.length} segment(s), ${s.sems.length} semaphore set(s) and ${s.queues.length} queue(s) (an \`ipcrm\` in terminal 2 only cleans the sandbox's own namespace). Remove them in the child shell: \`ipcrm -a\` (or one by one: \`ipcrm -q ID\`, \`-m ID\`, \`-s ID\`).`,
-        ko: `자식 IPC 네임스페이스에 아직 세그먼트 ${s.shm.length}개, 세마포어 집합 ${s.sems.length}개, 큐 ${s.queues.length}개가 남아 있습니다(터미널 2의 \`ipcrm\`은 샌드박스 본래 네임스페이스만 정리합니다). 자식 셸에서 지우세요: \`ipcrm -a\` (또는 하나씩 \`ipcrm -q ID\`, \`-m ID\`, \`-s ID\`).`,
-        zh: `子 IPC 命名空间里还有 ${s.shm.length} 个共享内存段、${s.sems.length} 个信号量集和 ${s.queues.length} 个消息队列（在终端 2 里运行的 \`ipcrm\` 只清理沙箱自己的命名空间）。请在子 shell 中删除：\`ipcrm -a\`（或逐个 \`ipcrm -q ID\`、\`-m ID\`、\`-s ID\`）。`,
+        ko: `자식 IPC 네임스페이스에 아직 공유 메모리 세그먼트 ${s.shm.length}개, 세마포어 집합 ${s.sems.length}개, 메시지 큐 ${s.queues.length}개가 남아 있습니다(터미널 2에서 실행한 \`ipcrm\`은 샌드박스 자체의 네임스페이스만 정리합니다). 자식 셸에서 지우세요: \`ipcrm -a\`(또는 하나씩 \`ipcrm -q ID\`, \`-m ID\`, \`-s ID\`).`,
+        zh: `子 IPC 命名空间里还有 ${s.shm.length} 个共享内存段、${s.sems.length} 个信号量集和 ${s.queues.length} 个消息队列（在终端 2 里运行的 \`ipcrm\` 只清理沙箱自身的命名空间）。请在子 shell 中删除：\`ipcrm -a\`（或逐个 \`ipcrm -q ID\`、\`-m ID\`、\`-s ID\`）。`,
       });
     }
     if (!children.size) {
       return pending({
         en: 'No child IPC namespace is alive. Leaving the shell destroys the namespace and its objects with it, but this step wants them removed with `ipcrm` while the namespace still exists.',
-        ko: '살아 있는 자식 IPC 네임스페이스가 없습니다. 셸을 나가면 네임스페이스와 함께 객체도 사라지지만, 이 단계는 네임스페이스가 살아 있는 동안 `ipcrm`으로 지우는 것입니다.',
+        ko: '살아 있는 자식 IPC 네임스페이스가 없습니다. 셸을 나가면 네임스페이스와 함께 객체도 사라지지만, 이 단계에서는 네임스페이스가 아직 살아 있는 동안 `ipcrm`으로 지워야 합니다.',
         zh: '没有存活的子 IPC 命名空间。退出 shell 会连同命名空间一起销毁其中的对象，但这一步要求在命名空间仍然存在时用 `ipcrm` 删除它们。',
       });
     }
     return pending({
       en: 'In the child shell (still open), remove what you made with `ipcrm -a`, then `ipcs` shows empty tables.',
-      ko: '아직 열려 있는 자식 셸에서 만든 것을 `ipcrm -a`로 지우세요. 그러면 `ipcs`가 빈 표를 보여 줍니다.',
-      zh: '在仍然打开的子 shell 中用 `ipcrm -a` 删除你创建的对象，之后 `ipcs` 显示为空表。',
+      ko: '아직 열려 있는 자식 셸에서 만든 것을 `ipcrm -a`로 지우세요. 그러면 `ipcs`에 빈 테이블이 나옵니다.',
+      zh: '在仍然打开的子 shell 中用 `ipcrm -a` 删除你创建的对象，之后 `ipcs` 显示的表都是空的。',
     });
   },
 });
