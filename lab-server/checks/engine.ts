@@ -60,7 +60,7 @@ const resultSchema = z.discriminatedUnion('status', [
 const BROKEN: Record<Lang, (detail: string) => string> = {
   en: (d) => `This step's check could not run (${d}). That is a problem in the lesson, not your mistake — tell your instructor.`,
   ko: (d) => `이 단계의 검사를 실행하지 못했습니다(${d}). 여러분의 실수가 아니라 레슨의 문제입니다. 강사에게 알려 주세요.`,
-  zh: (d) => `此步骤的检查无法运行（${d}）。这是课程的问题，不是你的错误——请告诉讲师。`,
+  zh: (d) => `这一步的检查无法运行（${d}）。这是课程本身的问题，不是你操作有误——请告诉讲师。`,
 };
 
 class CheckTimeout extends Error {}

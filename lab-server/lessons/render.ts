@@ -22,7 +22,7 @@ export const THEMES = { light: 'github-light', dark: 'github-dark' } as const;
 const LABELS: Record<LessonLang, { hint: string; solution: string; run: string; runTitle: (n: number) => string; note: string; warning: string }> = {
   en: { hint: 'Hint', solution: 'Solution', run: 'Run', runTitle: (n) => `Type this into terminal ${n}`, note: 'Note', warning: 'Careful' },
   ko: { hint: '힌트', solution: '풀이', run: '실행', runTitle: (n) => `터미널 ${n}에 입력합니다`, note: '참고', warning: '주의' },
-  zh: { hint: '提示', solution: '答案', run: '运行', runTitle: (n) => `输入到终端 ${n}`, note: '注意', warning: '小心' },
+  zh: { hint: '提示', solution: '答案', run: '运行', runTitle: (n) => `输入到终端 ${n}`, note: '说明', warning: '注意' },
 };
 
 export interface StepInfo {
