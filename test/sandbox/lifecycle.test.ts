@@ -153,8 +153,16 @@ describe('sandbox lifecycle', () => {
       // the hog first: what a fork bomb leaves behind can make the OOM killer pick the reporting shell
       const hog = await sh(s, 'python3 -c "x = bytearray(1024 * 1024 * 1024)"; echo status=$?');
       expect(hog.stdout).toContain('status=137');
-      const bomb = await sh(s, 'timeout -s KILL 10 bash -c \'b() { b | b & }; b\' 2>/dev/null; sleep 1; echo done');
+      // the bomb volunteers for the OOM killer (128 bash processes overrun 256 MiB, and the
+      // reporting shell must not be the one picked) and lives in a pid namespace of its own,
+      // so that the timeout's SIGKILL ends all of it, not just its first bash
+      const bomb = await sh(s, 'timeout -s KILL 10 unshare --pid --fork --kill-child bash -c \'echo 1000 > /proc/self/oom_score_adj; b() { b | b & }; b; sleep 30\' 2>/dev/null; sleep 1; echo done');
       expect(bomb.stdout).toContain('done');
+      if (hybrid) {
+        // the kernel refused forks at the limit
+        const events = readFileSync(`/sys/fs/cgroup/pids/nslab/${s.id}/pids.events`, 'utf8');
+        expect(Number(/^max (\d+)/m.exec(events)?.[1])).toBeGreaterThan(0);
+      }
       const groups = await s.probe.cgroups();
       expect(groups.find((g) => g.path === '/')?.oomKills).toBeGreaterThan(0);
       expect((await sh(s, 'echo alive')).stdout.trim()).toBe('alive');
