@@ -87,10 +87,13 @@ describe('sandbox lifecycle', () => {
     const uidBase = base.uidBase + 16_000 * 65536;
     const runA = `/run/nslab-test-a-${process.pid}`;
     const runB = `/run/nslab-test-b-${process.pid}`;
-    // strayGraceMs 0: the sweep looks at everything at once, the young and the busy included
-    const a = new LocalBackend({ ...base, runDir: runA, instance: 'a', uidBase, uidSlots: 1, strayGraceMs: 0 });
-    const b = new LocalBackend({ ...base, runDir: runB, instance: 'b', uidBase, uidSlots: 1, strayGraceMs: 0 });
-    const b2 = new LocalBackend({ ...base, runDir: runB, instance: 'b', uidBase: uidBase + 65536, uidSlots: 1, strayGraceMs: 0 });
+    // a short grace, waited out below, so the sweep judges these two sandboxes by what is in
+    // their groups; not 0: other tests on this host are creating sandboxes right now, and a
+    // sweep without grace would take their half-made groups (it did, once, in CI)
+    const grace = { strayGraceMs: 2000 };
+    const a = new LocalBackend({ ...base, runDir: runA, instance: 'a', uidBase, uidSlots: 1, ...grace });
+    const b = new LocalBackend({ ...base, runDir: runB, instance: 'b', uidBase, uidSlots: 1, ...grace });
+    const b2 = new LocalBackend({ ...base, runDir: runB, instance: 'b', uidBase: uidBase + 65536, uidSlots: 1, ...grace });
     const sa = await a.create();
     try {
       // the only range is a's: b must not get it too, even though its run dir is another
@@ -99,6 +102,7 @@ describe('sandbox lifecycle', () => {
       try {
         expect(sb.hostUid).not.toBe(sa.hostUid);
         // each server's start-up sweep leaves the other's live sandbox alone
+        await new Promise((r) => setTimeout(r, 2500));
         await a.reapOrphans();
         await b2.reapOrphans();
         for (const s of [sa, sb]) {
