@@ -4,17 +4,12 @@
  * terminal, and the instructor's board shows it live (and can watch, read-only).
  * Real server, real sandboxes, real SQLite, Debian's Chromium.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRET, startClassroomServer, type ClassroomServer } from '../classroom/helpers.ts';
+import { buildWeb, launchChromium, removeWebBuild, terminalRows } from './browser.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 /** generous: sandboxes and checks on a loaded 2-core box are slow; this is not a timing test */
 const WAIT = 60_000;
 
@@ -23,21 +18,16 @@ let srv: ClassroomServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  webRoot = await mkdtemp(path.join(tmpdir(), 'nslab-e2e-classroom-'));
-  await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
+  webRoot = await buildWeb('nslab-e2e-classroom-');
   srv = await startClassroomServer({ app: { webRoot } });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
   await srv?.close();
-  if (webRoot) await rm(webRoot, { recursive: true, force: true });
+  await removeWebBuild(webRoot);
 });
-
-async function terminalRows(page: Page, n: number): Promise<string[]> {
-  return page.$$eval(`.term-panel[data-terminal="${n}"] .xterm-rows > div`, (rows) => rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
-}
 
 async function waitForPrompt(page: Page): Promise<void> {
   const deadline = Date.now() + WAIT;

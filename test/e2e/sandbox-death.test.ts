@@ -6,19 +6,13 @@
  * - `kill -9 -1` (every process but the sandbox's init is killed: `sandbox-emptied`);
  * - PID 1 itself killed from inside with a ptrace exit-kill (`sandbox-died`).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import { startServer, type TestServer } from '../server/client.ts';
+import { buildWeb, launchChromium, removeWebBuild, terminalRows } from './browser.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LESSON = 'sample-hostname';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 /** generous: a sandbox start or a check on a loaded 2-core box is slow, and this is not a timing test */
 const WAIT = 60_000;
 
@@ -28,21 +22,16 @@ let browser: Browser;
 
 beforeAll(async () => {
   // a private build: dist/web may be mid-rebuild by someone running `npm run dev` or `build`
-  webRoot = await mkdtemp(path.join(tmpdir(), 'nslab-e2e-death-web-'));
-  await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
+  webRoot = await buildWeb('nslab-e2e-death-web-');
   srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, createBurst: 100, createPerMinute: 600 });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
   await srv?.close();
-  if (webRoot) await rm(webRoot, { recursive: true, force: true });
+  await removeWebBuild(webRoot);
 });
-
-async function terminalRows(page: Page, n: number): Promise<string[]> {
-  return page.$$eval(`.term-panel[data-terminal="${n}"] .xterm-rows > div`, (rows) => rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
-}
 
 async function pageState(page: Page): Promise<string> {
   return page.evaluate(() => {

@@ -3,20 +3,14 @@
  * server on a loopback port with the real sandbox back end and lesson engine, open a
  * lesson page in Debian's Chromium and use the terminals like a learner.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import { startServer, type TestServer } from '../server/client.ts';
+import { buildWeb, launchChromium, removeWebBuild, terminalRows } from './browser.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LESSON = 'sample-hostname';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 /** generous: a sandbox start or a check on a loaded 2-core box is slow, and this is not a timing test */
 const WAIT = 60_000;
 
@@ -26,23 +20,17 @@ let browser: Browser;
 
 beforeAll(async () => {
   // a private build: dist/web may be mid-rebuild by someone running `npm run dev` or `build`
-  webRoot = await mkdtemp(path.join(tmpdir(), 'nslab-e2e-web-'));
-  await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
+  webRoot = await buildWeb('nslab-e2e-web-');
   // every test opens a session from 127.0.0.1; the per-address creation limit is not under test here
   srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, createBurst: 100, createPerMinute: 600 });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
   await srv?.close();
-  if (webRoot) await rm(webRoot, { recursive: true, force: true });
+  await removeWebBuild(webRoot);
 });
-
-/** the visible text of terminal n, one string per screen row */
-async function terminalRows(page: Page, n: number): Promise<string[]> {
-  return page.$$eval(`.term-panel[data-terminal="${n}"] .xterm-rows > div`, (rows) => rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
-}
 
 async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<void> {
   const deadline = Date.now() + WAIT;

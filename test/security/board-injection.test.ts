@@ -14,17 +14,11 @@
  * forbids inline script, the clipboard keeps what it had, and the board keeps
  * working (rows there, progress still arrives live, watching again replays).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createWorkshop, join, SECRET, startClassroomServer, type ClassroomServer } from '../classroom/helpers.ts';
+import { buildWeb, launchChromium, removeWebBuild } from '../e2e/browser.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const WAIT = 60_000;
 
 /** the hostile learner, who joins through the real join form (its input has maxlength 40) */
@@ -45,16 +39,15 @@ let srv: ClassroomServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  webRoot = await mkdtemp(path.join(tmpdir(), 'nslab-sec-board-'));
-  await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
+  webRoot = await buildWeb('nslab-sec-board-');
   srv = await startClassroomServer({ app: { webRoot } });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
   await srv?.close();
-  if (webRoot) await rm(webRoot, { recursive: true, force: true });
+  await removeWebBuild(webRoot);
 });
 
 async function rowsOf(page: Page, selector: string): Promise<string[]> {

@@ -5,19 +5,13 @@
  * real lab server, none of it may run script in the lab's origin: the page shows it
  * as text, and the CSP (script-src 'self') stops `javascript:` navigations.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import { startServer, type TestServer } from '../server/client.ts';
+import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../e2e/browser.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LESSON = 'sample-hostname';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const WAIT = 60_000;
 
 let webRoot: string;
@@ -25,21 +19,16 @@ let srv: TestServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  webRoot = await mkdtemp(path.join(tmpdir(), 'nslab-sec-web-'));
-  await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
+  webRoot = await buildWeb('nslab-sec-web-');
   srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, createBurst: 100, createPerMinute: 600 });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
   await srv?.close();
-  if (webRoot) await rm(webRoot, { recursive: true, force: true });
+  await removeWebBuild(webRoot);
 });
-
-async function terminalRows(page: Page, n: number): Promise<string[]> {
-  return page.$$eval(`.term-panel[data-terminal="${n}"] .xterm-rows > div`, (rows) => rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
-}
 
 async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<void> {
   const deadline = Date.now() + WAIT;

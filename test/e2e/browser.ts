@@ -1,0 +1,32 @@
+/** What every browser test needs: a private web build, Debian's Chromium, and terminal text. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/**
+ * A private build of web/: dist/web may be mid-rebuild by someone running
+ * `npm run dev` or `build`. Returns its directory; removeWebBuild deletes it.
+ */
+export async function buildWeb(prefix: string): Promise<string> {
+  const webRoot = await mkdtemp(path.join(tmpdir(), prefix));
+  await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
+  return webRoot;
+}
+
+export async function removeWebBuild(webRoot: string | undefined): Promise<void> {
+  if (webRoot) await rm(webRoot, { recursive: true, force: true });
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+/** the visible text of terminal n, one string per screen row */
+export function terminalRows(page: Page, n: number): Promise<string[]> {
+  return page.$$eval(`.term-panel[data-terminal="${n}"] .xterm-rows > div`, (rows) => rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
+}
