@@ -26,7 +26,3 @@ export function ensureHelper(dataDir: string, name: HelperName): string {
   renameSync(tmp, bin);
   return bin;
 }
-
-export function ensureReadHelper(dataDir: string): string {
-  return ensureHelper(dataDir, 'nslab-read');
-}

@@ -27,7 +27,7 @@ import { crunArgv, type RootfsPrelude } from './crun.ts';
 import { checkHostRequirements, hostInfo } from './host.ts';
 import { Images, isMountPoint } from './images.ts';
 import { ociSpec, SANDBOX_PATH } from './oci-spec.ts';
-import { ensureHelper, ensureReadHelper } from './read-helper.ts';
+import { ensureHelper } from './host-helpers.ts';
 import { LocalProbe } from './probe.ts';
 import { createUserNamespace } from './user-namespace.ts';
 import type {
@@ -360,7 +360,7 @@ export class LocalBackend implements SandboxBackend {
   }
 
   get readHelper(): string {
-    if (!this._readHelper) this._readHelper = ensureReadHelper(this.cfg.dataDir);
+    if (!this._readHelper) this._readHelper = ensureHelper(this.cfg.dataDir, 'nslab-read');
     return this._readHelper;
   }
 
@@ -393,7 +393,7 @@ export class LocalBackend implements SandboxBackend {
     chmodSync(this.sandboxesDir, 0o711);
     chmodSync(this.cfg.runDir, 0o711);
     for (const d of [this.crunRoot, this.uidClaimDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
-    this._readHelper = ensureReadHelper(this.cfg.dataDir);
+    this._readHelper = ensureHelper(this.cfg.dataDir, 'nslab-read');
     this.rootfsHelper = ensureHelper(this.cfg.dataDir, 'nslab-rootfs');
     this.hostChecked = true;
   }

@@ -112,7 +112,7 @@ export class LocalProbe implements Probe {
     private readonly id: string,
     private readonly hostUidBase: number,
     private readonly initPid: () => number | null,
-    /** helpers/nslab-read.c, built by read-helper.ts */
+    /** helpers/nslab-read.c, built by host-helpers.ts */
     private readonly readHelper: string,
   ) {}
 
