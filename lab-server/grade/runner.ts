@@ -133,7 +133,7 @@ export class TranscriptRunner {
   close(): void {
     for (const t of this.terms.values()) {
       if (!t.exited) {
-        try { t.pty.kill('SIGKILL'); } catch { /* already gone */ }
+        try { t.pty.kill('SIGTERM'); } catch { /* already gone */ } // nslab-reaper follows up with SIGKILL
       }
     }
     this.terms.clear();

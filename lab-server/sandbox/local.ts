@@ -66,6 +66,8 @@ export class LocalSandbox implements Sandbox {
   readonly probe: LocalProbe;
   private _state: SandboxState = 'running';
   private initPid: number | null = null;
+  /** /proc start time of initPid: a pid, once reaped, may name another process */
+  private initStart: string | null = null;
   private runner: ChildProcess | null = null;
   private reader: CommandLogReader | null = null;
   private events: CommandEvent[] = [];
@@ -124,6 +126,7 @@ export class LocalSandbox implements Sandbox {
   attach(runner: ChildProcess, initPid: number, reader: CommandLogReader): void {
     this.runner = runner;
     this.initPid = initPid;
+    this.initStart = processStartTime(initPid);
     this.reader = reader;
     runner.once('exit', () => { void this.finish('the sandbox stopped (its init process exited)'); });
     this.startLifetime();
@@ -192,7 +195,7 @@ export class LocalSandbox implements Sandbox {
         if (this.warm === warm) {
           this.warm = null;
           p.resume();
-          try { p.kill('SIGKILL'); } catch { /* gone */ }
+          try { p.kill('SIGTERM'); } catch { /* gone */ }
         } // else it was handed out while starting: it is the caller's terminal now
         reject(e);
       };
@@ -216,7 +219,7 @@ export class LocalSandbox implements Sandbox {
       // (resumed so the pty notices the end and closes, which ends script(1) inside)
       warm.pty.resume();
       if (warm.ready?.hostPid) try { process.kill(warm.ready.hostPid, 'SIGKILL'); } catch { /* gone */ }
-      try { warm.pty.kill('SIGKILL'); } catch { /* gone */ }
+      try { warm.pty.kill('SIGTERM'); } catch { /* gone */ }
       return null;
     }
     if (cols !== warm.pty.cols || rows !== warm.pty.rows) warm.pty.resize(cols, rows);
@@ -268,7 +271,8 @@ export class LocalSandbox implements Sandbox {
       const err: Buffer[] = [];
       child.stdout.on('data', (b: Buffer) => out.push(b));
       child.stderr.on('data', (b: Buffer) => err.push(b));
-      const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : null;
+      // SIGTERM: nslab-reaper passes it on and follows up with SIGKILL
+      const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGTERM'), opts.timeoutMs) : null;
       child.on('error', reject);
       child.on('close', (code, signal) => {
         if (timer) clearTimeout(timer);
@@ -297,26 +301,34 @@ export class LocalSandbox implements Sandbox {
     return this.finish('destroyed');
   }
 
+  /** SIGKILL the sandbox's init, if the pid still names it (not yet reaped by `crun run`) */
+  private killInit(): void {
+    if (this.initPid === null || this.initStart === null) return;
+    if (processStartTime(this.initPid) !== this.initStart) return;
+    try { process.kill(this.initPid, 'SIGKILL'); } catch { /* gone */ }
+  }
+
   private finish(reason: string): Promise<void> {
     if (!this.destroying) {
       this._state = 'dead';
       if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
       this.destroying = (async () => {
         this.reader?.close();
-        // sandbox first, terminals after: each terminal's `crun exec` then reaps its
-        // own child as the sandbox dies. Killed first, its children (script) were
-        // reparented to the host's PID 1 as zombies (docs/security.md, known gap 3).
+        // The sandbox first: its init dies, and with it every process of its pid
+        // namespace. The runtime processes (`crun run`, each terminal's `crun exec`)
+        // then reap their children and exit by themselves; a runtime killed first
+        // (by us, or by the cgroup sweep below) orphaned its children to the host's
+        // PID 1 as zombies (docs/security.md, known gap 3).
+        this.killInit();
+        const ptysGone = [...this.ptys].map((p) => new Promise<void>((resolve) => p.onExit(() => resolve())));
+        await Promise.race([
+          Promise.all([runnerExited(this.runner), ...ptysGone]),
+          sleep(RUNNER_EXIT_WAIT_MS),
+        ]);
+        // then whatever is left: runtime state, cgroups (killing any straggler), files, uid range
         await this.backend.teardown(this.id);
-        for (const p of this.ptys) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
-        // destroyed means gone: wait (bounded) until `crun run` has reaped the sandbox's
-        // init, or it lingers as a zombie of the sandbox's uid for a moment under load
-        const runner = this.runner;
-        if (runner && runner.exitCode === null && runner.signalCode === null) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, RUNNER_EXIT_WAIT_MS);
-            runner.once('exit', () => { clearTimeout(timer); resolve(); });
-          });
-        }
+        // nslab-reaper ends a straggling terminal's crun cleanly (SIGKILL would orphan crun)
+        for (const p of this.ptys) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
         for (const l of this.exitListeners) {
           try { l(reason); } catch (err) { console.error('nslab: exit listener failed', err); }
         }
@@ -344,6 +356,7 @@ export class LocalBackend implements SandboxBackend {
   private hostChecked = false;
   private _readHelper: string | null = null;
   private rootfsHelper: string | null = null;
+  private _reaper: string | null = null;
   /** ready sandboxes kept warm so a learner gets a prompt without waiting for a cold start */
   private pool: LocalSandbox[] = [];
   private poolTarget = 0;
@@ -364,6 +377,16 @@ export class LocalBackend implements SandboxBackend {
     return this._readHelper;
   }
 
+  /**
+   * helpers/nslab-reaper.c, in front of every crun process: what crun starts in the
+   * sandbox is reaped (or killed) by it even if crun dies first, instead of going to
+   * the host's PID 1 as a zombie. Ask it to stop with SIGTERM, never SIGKILL.
+   */
+  get reaper(): string {
+    if (!this._reaper) this._reaper = ensureHelper(this.cfg.dataDir, 'nslab-reaper');
+    return this._reaper;
+  }
+
   crun(id: string, args: string[], prelude?: RootfsPrelude) {
     return crunArgv(this.crunRoot, id, args, prelude);
   }
@@ -378,8 +401,8 @@ export class LocalBackend implements SandboxBackend {
     const [verb, ...rest] = args;
     // crun exec hands the server's own rlimits down (the spec's apply to PID 1 only): set the sandbox's
     return {
-      file: 'prlimit',
-      args: ['--core=0:0', '--nofile=4096:8192', '--', 'crun', '--root', this.crunRoot, verb, ...leaf, ...rest],
+      file: this.reaper,
+      args: ['-r', 'core=0:0', '-r', 'nofile=4096:8192', '--', 'crun', '--root', this.crunRoot, verb, ...leaf, ...rest],
       env: {} as Record<string, string>,
     };
   }
@@ -395,6 +418,7 @@ export class LocalBackend implements SandboxBackend {
     for (const d of [this.crunRoot, this.uidClaimDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
     this._readHelper = ensureHelper(this.cfg.dataDir, 'nslab-read');
     this.rootfsHelper = ensureHelper(this.cfg.dataDir, 'nslab-rootfs');
+    this._reaper = ensureHelper(this.cfg.dataDir, 'nslab-reaper');
     this.hostChecked = true;
   }
 
@@ -544,7 +568,7 @@ export class LocalBackend implements SandboxBackend {
       const argv = this.crun(id, ['run', '--bundle', dir, id], {
         helper: this.rootfsHelper!, rootfs, hostUid, tmpfsOptions: `size=${limits.diskBytes},nr_inodes=${inodes},mode=0755,uid=${hostUid},gid=${hostUid}`,
       });
-      const runner = spawn(argv.file, argv.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
+      const runner = spawn(this.reaper, ['--', argv.file, ...argv.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
       await waitReady(runner);
       userNs.release();
       const initPid = sandboxHostPids(id).find((p) => {
@@ -674,7 +698,7 @@ function waitReady(runner: ChildProcess): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => { runner.kill('SIGKILL'); reject(new Error(`the sandbox did not start within ${READY_TIMEOUT_MS} ms: ${err.trim()}`)); }, READY_TIMEOUT_MS);
+    const timer = setTimeout(() => { runner.kill('SIGTERM'); reject(new Error(`the sandbox did not start within ${READY_TIMEOUT_MS} ms: ${err.trim()}`)); }, READY_TIMEOUT_MS);
     const done = (e?: Error) => {
       clearTimeout(timer);
       runner.stdout?.off('data', onOut);
@@ -688,4 +712,15 @@ function waitReady(runner: ChildProcess): Promise<void> {
     runner.once('exit', onExit);
     runner.once('error', (e) => done(e));
   });
+}
+
+/** resolves once the child process has exited (at once if it has, or if there is none) */
+function runnerExited(runner: ChildProcess | null): Promise<void> {
+  if (!runner || runner.exitCode !== null || runner.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => runner.once('exit', () => resolve()));
+}
+
+/** a timer that does not keep the process alive */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

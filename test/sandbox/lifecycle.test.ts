@@ -16,6 +16,15 @@ const hybrid = hostInfo().cgroupMode === 'hybrid';
 
 const repo = join(import.meta.dirname, '..', '..');
 
+function describeProcess(pid: string): string {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(status)?.[1].trim() ?? '?';
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    return `${pid} ${field('State')} ppid=${field('PPid')} ${field('Name')} ${cmd}`;
+  } catch { return `${pid} (gone)`; }
+}
+
 /** everything a sandbox id can leave on the host */
 function leftovers(id: string, uidFrom: number) {
   const procs = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((pid) => {
@@ -26,7 +35,8 @@ function leftovers(id: string, uidFrom: number) {
   });
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(id));
   return {
-    procs,
+    // named, so that a failure says what was left (pid, state, parent, command)
+    procs: procs.map(describeProcess),
     mounts,
     cgroups: cgroupDirs(id).filter(existsSync),
     dirs: ['/run/nslab/sandboxes', '/run/nslab/crun'].map((d) => join(d, id)).filter(existsSync),
@@ -53,6 +63,40 @@ describe('sandbox lifecycle', () => {
     for (const m of made) expect(leftovers(m.id, m.uid)).toEqual({ procs: [], mounts: [], cgroups: [], dirs: [] });
     // the host's own IPC namespace never had any of the sandboxes' objects
     expect(execFileSync('ipcs', ['-q'], { encoding: 'utf8' })).not.toMatch(/0x[0-9a-f]+\s+\d+\s+\S+\s+600\s+0\s+0\s*\n[\s\S]*0x/);
+  });
+
+  // Without nslab-reaper in front of crun, a crun that died before reaping its
+  // child in the sandbox handed it to the host's PID 1, a zombie of the sandbox's uid.
+  it('a terminal ends without leaving a process behind, whether hung up, asked to stop, or its crun is killed', async () => {
+    const s = await (await testBackend()).create();
+    try {
+      const initOnly = () => leftovers(s.id, s.hostUid).procs.filter((p) => !/ nslab-init/.test(p));
+      const ended = async (n: number, how: (p: ReturnType<typeof s.spawnPty>) => void) => {
+        const t = terminal(s, n);
+        await t.ready();
+        const exit = new Promise<{ exitCode: number; signal?: number }>((resolve) => t.term.onExit(resolve));
+        how(t.term);
+        const result = await exit;
+        return { result, left: initOnly() };
+      };
+      // SIGHUP is how a pty says its terminal is gone; script(1) inside ignores it
+      expect((await ended(2, (p) => p.kill('SIGHUP'))).left).toEqual([]);
+      expect((await ended(3, (p) => p.kill('SIGTERM'))).left).toEqual([]);
+      // the runtime dies under the terminal (as when the cgroup sweep kills it first)
+      const crunDied = await ended(4, (p) => {
+        for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+          try {
+            if (/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] === String(p.pid)) process.kill(Number(pid), 'SIGKILL');
+          } catch { /* gone */ }
+        }
+      });
+      expect(crunDied.result.signal).toBe(9);
+      expect(crunDied.left).toEqual([]);
+      // and the sandbox lives on
+      expect((await sh(s, 'echo alive')).stdout.trim()).toBe('alive');
+    } finally {
+      await s.destroy();
+    }
   });
 
   it('reaps the sandboxes of a server killed with SIGKILL at the next start', async () => {
