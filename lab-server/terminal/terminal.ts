@@ -300,11 +300,11 @@ export class TerminalSession {
   }
 
   /**
-   * End the terminal. SIGTERM, because the pty's process is the sandbox's script(1)
-   * relay: it ignores SIGHUP, and on SIGTERM hangs up the shell inside and exits
-   * (in a second or two: an interactive bash ignores SIGTERM). SIGKILL would end the
-   * relay at once but orphan the shell and its jobs in the sandbox, so it is only
-   * the fallback.
+   * End the terminal. SIGTERM: the pty's process is nslab-reaper, which passes it
+   * to crun and the script(1) relay inside (the relay hangs up the shell and exits,
+   * in a second or two: an interactive bash ignores SIGTERM) and SIGKILLs crun 3 s
+   * later if it is still there, reaping what crun leaves. SIGKILL from here would
+   * orphan crun itself, so it is only the last resort.
    */
   kill(): void {
     this.flush();
