@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { generateId } from './codes.ts';
+import { lookalikeOf } from './name-key.ts';
 import {
   type ClassroomStore, type GradingRun, type Learner, type LearnerSession, NameTakenError,
   type NewWorkshop, type StepResult, type StepUpdate, type Workshop,
@@ -197,10 +198,18 @@ export class SqliteClassroomStore implements ClassroomStore {
 
   async addLearner(input: { workshopId: string; displayName: string; tokenHash: string }, at = Date.now()): Promise<Learner> {
     const id = generateId();
-    try {
+    // check and insert under one write lock (IMMEDIATE): two look-alikes joining at once cannot both get in
+    const insert = this.db.transaction(() => {
+      const taken = this.db.prepare('SELECT display_name FROM learners WHERE workshop_id = ?').pluck().all(input.workshopId) as string[];
+      const clash = lookalikeOf(input.displayName, taken);
+      if (clash !== undefined) throw new NameTakenError(input.displayName, clash.toLowerCase() !== input.displayName.toLowerCase());
       this.db.prepare('INSERT INTO learners (id, workshop_id, display_name, token_hash, joined_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(id, input.workshopId, input.displayName, input.tokenHash, at, at);
+    });
+    try {
+      insert.immediate();
     } catch (err) {
+      if (err instanceof NameTakenError) throw err;
       const e = err as { code?: string; message?: string };
       if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /display_name/.test(e.message ?? '')) throw new NameTakenError(input.displayName);
       throw err;

@@ -75,10 +75,16 @@ export interface GradingRun {
 
 export interface NewWorkshop { title: string; lessons: string[]; endsAt: number | null }
 
-/** The display name is already used in this workshop (names must tell learners apart on the board). */
+/**
+ * The display name, or one that looks the same (name-key.ts), is already used in
+ * this workshop: names must tell learners apart on the board. The other learner's
+ * name is not in the message (the joining person need not learn it).
+ */
 export class NameTakenError extends Error {
-  constructor(readonly displayName: string) {
-    super(`the name "${displayName}" is already taken in this workshop; pick another one`);
+  constructor(readonly displayName: string, readonly lookalike = false) {
+    super(lookalike
+      ? `the name "${displayName}" looks the same as the name of someone already in this workshop; pick another one`
+      : `the name "${displayName}" is already taken in this workshop; pick another one`);
     this.name = 'NameTakenError';
   }
 }

@@ -45,6 +45,10 @@ describe('instructor and learner authorization', () => {
     const r4 = await call(srv.base, 'POST', '/api/classroom/join', { body: { code: w.code.toLowerCase(), name: 'zed' } });
     expect(r4.status).toBe(409);
     expect(r4.body.error.code).toBe('name-taken');
+    // a Cyrillic e: the same "Zed" on the board
+    const r5 = await call(srv.base, 'POST', '/api/classroom/join', { body: { code: w.code, name: 'Z\u0435d' } });
+    expect(r5.status).toBe(409);
+    expect(r5.body.error.message).toMatch(/looks the same/);
   });
 
   it('a learner reaches only their own session', async () => {

@@ -157,6 +157,24 @@ describe('store', () => {
     await store.close();
   });
 
+  it('a name that looks like one taken (another script, full width, I for l) is refused; a different one is not', async () => {
+    const store = new SqliteClassroomStore({ file });
+    const w = await store.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);
+    await store.addLearner({ workshopId: w.id, displayName: 'Dana', tokenHash: 'a' });
+    await store.addLearner({ workshopId: w.id, displayName: 'Adal', tokenHash: 'b' });
+    for (const impostor of ['D\u0430na', 'Ｄａｎａ', 'AdaI']) {
+      const err = await store.addLearner({ workshopId: w.id, displayName: impostor, tokenHash: 'x' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NameTakenError);
+      expect((err as NameTakenError).lookalike).toBe(true);
+      // the joining person is not told whose name it resembles
+      expect((err as Error).message).not.toMatch(/Dana|Adal/);
+    }
+    await store.addLearner({ workshopId: w.id, displayName: 'Danae', tokenHash: 'c' });
+    await store.addLearner({ workshopId: w.id, displayName: '김민수', tokenHash: 'd' });
+    expect((await store.learners(w.id)).map((l) => l.displayName).sort()).toEqual(['Adal', 'Dana', 'Danae', '김민수']);
+    await store.close();
+  });
+
   it('a join code collision draws a new code', async () => {
     const store = new SqliteClassroomStore({ file });
     const codes = ['AAAAAA', 'AAAAAA', 'BBBBBB'];

@@ -36,7 +36,8 @@ export const joinPage: PageFactory = (root, params) => {
       setLearnerToken(r.token);
       location.hash = classroomHref.workshop();
     }, (err: unknown) => {
-      error.textContent = errorText(err);
+      // the one refusal a learner fixes themselves: said in their language
+      error.textContent = err instanceof ApiError && err.code === 'name-taken' ? ct('join.nameTaken') : errorText(err);
       submit.disabled = false;
       submit.textContent = ct('join.submit');
     });
