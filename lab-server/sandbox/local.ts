@@ -213,6 +213,9 @@ export class LocalSandbox implements Sandbox {
     if (!warm) return null;
     if (opts.terminal !== 1) return null;
     this.warm = null;
+    // the pre-start is over either way (handed out, or replaced below): settled now,
+    // its timeout and exit watch cannot report a terminal that is no longer theirs
+    warm.onReady?.();
     const matches = opts.command === undefined && opts.env === undefined && (opts.cwd ?? '/root') === '/root';
     if (!matches) {
       // something else is wanted as terminal 1: the hidden shell must not linger beside it

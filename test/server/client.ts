@@ -155,7 +155,7 @@ export class LabClient {
 
   async waitEvent<T extends ServerEvent['type']>(type: T, pred: (e: Extract<ServerEvent, { type: T }>) => boolean = () => true, from = 0): Promise<Extract<ServerEvent, { type: T }>> {
     return until(() => this.events.slice(from).find((e) => e.type === type && pred(e as Extract<ServerEvent, { type: T }>)) as Extract<ServerEvent, { type: T }> | undefined,
-      `event ${type}`, () => `events: ${JSON.stringify(this.events.slice(-10))}\nclosed: ${JSON.stringify(this.closed)}`);
+      `event ${type}`, () => `events: ${JSON.stringify(this.events.slice(-10))}\nclosed: ${JSON.stringify(this.closed)}\n${this.screens()}`);
   }
 
   async waitClose(): Promise<{ code: number; reason: string }> {
@@ -168,7 +168,15 @@ export class LabClient {
     this.term(n).resize(cols, rows);
     this.send({ type: 'open', terminal: n, cols, rows });
     await this.waitEvent('opened', (e) => e.terminal === n, from);
-    await this.waitEvent('command', (e) => e.terminal === n && e.kind === 'ready', from);
+    // a shell that ends before its first prompt fails here, with what it printed
+    const first = await until(() => this.events.slice(from).find((e) => (e.type === 'command' && e.terminal === n && e.kind === 'ready') || (e.type === 'exited' && e.terminal === n)),
+      `terminal ${n}'s first prompt`, () => `events: ${JSON.stringify(this.events.slice(-10))}\n${this.screens()}`);
+    if (first.type === 'exited') throw new Error(`terminal ${n} exited before its first prompt: ${JSON.stringify(first)}\n${this.screens()}`);
+  }
+
+  /** every terminal's last lines, for failure messages */
+  screens(): string {
+    return [...this.terms.keys()].map((t) => `screen ${t}:\n${this.screen(t).trimEnd().slice(-1500)}`).join('\n');
   }
 
   /** type a line and wait for the command log to report it finished */
