@@ -17,7 +17,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import * as pty from 'node-pty';
 import { CommandLogReader, type RawCommandEvent } from './command-log.ts';
@@ -632,8 +632,11 @@ export class LocalBackend implements SandboxBackend {
     // Groups of sandboxes with no directory here (a crash mid-create or mid-teardown).
     // Every server shares /nslab/<id>, whatever its NSLAB_RUN, and others may be creating
     // right now: only groups that are empty and not brand new are ours to remove.
+    // Every server names its sandboxes in its uid claims (host-wide, made before the groups):
+    // a group whose sandbox is claimed is some server's, however old or empty (half-made).
+    const claimed = this.claimedSandboxIds();
     for (const id of cgroupSandboxIds()) {
-      if (known.has(id) || this.sandboxes.has(id) || existsSync(join(this.sandboxesDir, id))) continue;
+      if (known.has(id) || this.sandboxes.has(id) || existsSync(join(this.sandboxesDir, id)) || claimed.has(id)) continue;
       if (cgroupAgeMs(id) < (this.cfg.strayGraceMs ?? STRAY_GRACE_MS)) continue;
       if (cgroupHasProcesses(id)) {
         console.error(`nslab: cgroup nslab/${id} has processes but no sandbox directory in ${this.sandboxesDir}: another server's sandbox? left alone`);
@@ -652,6 +655,18 @@ export class LocalBackend implements SandboxBackend {
       if (!holder.startsWith('/') || !existsSync(holder)) rmSync(path, { recursive: true, force: true });
     }
     return reaped;
+  }
+
+  /** ids of the sandboxes named by uid claims whose sandbox directory exists, whichever server's */
+  private claimedSandboxIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const claim of existsSync(this.uidClaimDir) ? readdirSync(this.uidClaimDir) : []) {
+      try {
+        const holder = readFileSync(join(this.uidClaimDir, claim, 'sandbox'), 'utf8');
+        if (holder.startsWith('/') && existsSync(holder)) ids.add(basename(holder));
+      } catch { /* half-written or gone */ }
+    }
+    return ids;
   }
 
   async destroyAll(): Promise<void> {

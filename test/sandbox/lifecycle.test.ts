@@ -3,10 +3,10 @@
  * start; the command log reports nested shells; limits hold (issue 2, item 5).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cgroupDirs } from '../../lab-server/sandbox/cgroups.ts';
+import { cgroupDirs, prepareCgroups, removeCgroups } from '../../lab-server/sandbox/cgroups.ts';
 import { loadDriverConfig } from '../../lab-server/sandbox/config.ts';
 import { LocalBackend } from '../../lab-server/sandbox/local.ts';
 import { hostInfo } from '../../lab-server/sandbox/host.ts';
@@ -131,6 +131,9 @@ describe('sandbox lifecycle', () => {
     const uidBase = base.uidBase + 16_000 * 65536;
     const runA = `/run/nslab-test-a-${process.pid}`;
     const runB = `/run/nslab-test-b-${process.pid}`;
+    const runC = `/run/nslab-test-c-${process.pid}`;
+    const halfId = `half${process.pid}`;
+    const halfUid = uidBase + 2 * 65536;
     // a short grace, waited out below, so the sweep judges these two sandboxes by what is in
     // their groups; not 0: other tests on this host are creating sandboxes right now, and a
     // sweep without grace would take their half-made groups (it did, once, in CI)
@@ -145,10 +148,17 @@ describe('sandbox lifecycle', () => {
       const sb = await b2.create();
       try {
         expect(sb.hostUid).not.toBe(sa.hostUid);
+        // a third server's sandbox, half-made (claimed, directory and groups made, nothing running yet)
+        mkdirSync(join(a.uidClaimDir, String(halfUid)));
+        writeFileSync(join(a.uidClaimDir, String(halfUid), 'sandbox'), join(runC, 'sandboxes', halfId));
+        mkdirSync(join(runC, 'sandboxes', halfId), { recursive: true });
+        prepareCgroups(halfId, halfUid);
         // each server's start-up sweep leaves the other's live sandbox alone
         await new Promise((r) => setTimeout(r, 2500));
         await a.reapOrphans();
         await b2.reapOrphans();
+        // neither sweep takes it, past the grace and empty as it is
+        expect(cgroupDirs(halfId).filter(existsSync)).toEqual(cgroupDirs(halfId));
         for (const s of [sa, sb]) {
           expect(s.state).toBe('running');
           expect((await s.exec(['echo', 'alive'])).stdout).toBe('alive\n');
@@ -162,6 +172,9 @@ describe('sandbox lifecycle', () => {
       await sa.destroy();
       rmSync(runA, { recursive: true, force: true });
       rmSync(runB, { recursive: true, force: true });
+      rmSync(runC, { recursive: true, force: true });
+      await removeCgroups(halfId);
+      rmSync(join(a.uidClaimDir, String(halfUid)), { recursive: true, force: true });
     }
     expect(readdirSync(a.uidClaimDir)).not.toContain(String(sa.hostUid));
   });
