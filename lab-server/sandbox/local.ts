@@ -323,7 +323,11 @@ export class LocalSandbox implements Sandbox {
         // (by us, or by the cgroup sweep below) orphaned its children to the host's
         // PID 1 as zombies (docs/security.md, known gap 3).
         this.killInit();
-        const ptysGone = [...this.ptys].map((p) => new Promise<void>((resolve) => p.onExit(() => resolve())));
+        const ptysGone = [...this.ptys].map((p) => new Promise<void>((resolve) => {
+          p.onExit(() => resolve());
+          // a paused pty (the warm pool's hidden terminal 1) reports its exit only once its output is read
+          p.resume();
+        }));
         await Promise.race([
           Promise.all([runnerExited(this.runner), ...ptysGone]),
           sleep(RUNNER_EXIT_WAIT_MS),
