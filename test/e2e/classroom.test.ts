@@ -80,6 +80,17 @@ describe('classroom in Chromium', () => {
     await ins.waitForSelector('tr[data-learner-row="Ada"]', { timeout: WAIT });
     await ins.waitForSelector('tr[data-learner-row="Bob"]', { timeout: WAIT });
 
+    // an impostor "Аda" (Cyrillic А) from a Korean browser: refused, told why in Korean, not on the board
+    const impostorCtx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'ko-KR' });
+    const impostor = await impostorCtx.newPage();
+    await impostor.goto(`${srv.base}/#/join/${code}`);
+    await impostor.fill('#join-name', '\u0410da');
+    await impostor.click('form.cr-join button[type=submit]');
+    await impostor.waitForFunction(() => /똑같아 보이는 이름/.test(document.querySelector('form.cr-join')?.textContent ?? ''), null, { timeout: WAIT });
+    expect(impostor.url()).toContain('/join/');
+    await impostorCtx.close();
+    expect(await ins.locator('tr[data-learner-row]').count()).toBe(2);
+
     // Ada does the first step in her terminal
     await ada.locator('.term-panel[data-terminal="1"] .xterm-helper-textarea').focus();
     await ada.keyboard.type('readlink /proc/$$/ns/uts');
