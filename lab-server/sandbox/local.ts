@@ -319,9 +319,10 @@ export class LocalSandbox implements Sandbox {
         this.reader?.close();
         // The sandbox first: its init dies, and with it every process of its pid
         // namespace. The runtime processes (`crun run`, each terminal's `crun exec`)
-        // then reap their children and exit by themselves; a runtime killed first
-        // (by us, or by the cgroup sweep below) orphaned its children to the host's
-        // PID 1 as zombies (docs/security.md, known gap 3).
+        // then reap their children and exit by themselves. A runtime killed first
+        // (by us, or by the cgroup sweep below) hands its children to its
+        // nslab-reaper; before that existed, to the host's PID 1 as zombies
+        // (docs/security.md, known gap 3).
         this.killInit();
         const ptysGone = [...this.ptys].map((p) => new Promise<void>((resolve) => {
           p.onExit(() => resolve());
