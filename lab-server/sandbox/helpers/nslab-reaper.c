@@ -118,6 +118,8 @@ int main(int argc, char **argv) {
   }
   if (optind >= argc) usage();
 
+  /* an inherited SIG_IGN would have the kernel reap our children unseen (and COMMAND's status lost) */
+  signal(SIGCHLD, SIG_DFL);
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
     perror("nslab-reaper: PR_SET_CHILD_SUBREAPER");
     return 125;

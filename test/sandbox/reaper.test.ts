@@ -1,0 +1,77 @@
+/**
+ * nslab-reaper, the subreaper every crun process runs under (helpers/nslab-reaper.c):
+ * COMMAND's status comes through, what COMMAND leaves behind is killed and reaped,
+ * SIGTERM is passed on and followed by SIGKILL, SIGHUP ends COMMAND.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadDriverConfig } from '../../lab-server/sandbox/config.ts';
+import { ensureHelper } from '../../lab-server/sandbox/host-helpers.ts';
+
+const reaper = ensureHelper(loadDriverConfig().dataDir, 'nslab-reaper');
+
+/** pids of live processes whose command line contains `marker` */
+function alive(marker: string): number[] {
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    } catch { return false; }
+  }).map(Number);
+}
+
+function exited(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+describe('nslab-reaper', () => {
+  it('passes COMMAND\'s exit status and death by signal through, and sets the rlimits it is given', () => {
+    expect(spawnSync(reaper, ['--', 'sh', '-c', 'exit 7']).status).toBe(7);
+    expect(spawnSync(reaper, ['--', 'sh', '-c', 'kill -KILL $$']).signal).toBe('SIGKILL');
+    const limits = spawnSync(reaper, ['-r', 'nofile=100:200', '-r', 'core=0:0', '--', 'sh', '-c', 'ulimit -Sn; ulimit -Hn; ulimit -c'], { encoding: 'utf8' });
+    expect(limits.stdout.split('\n').slice(0, 3)).toEqual(['100', '200', '0']);
+    expect(spawnSync(reaper, ['-r', 'bogus=1:2', '--', 'true'], { encoding: 'utf8' }).status).toBe(125);
+    expect(spawnSync(reaper, ['--', '/no/such/program']).status).toBe(127);
+  });
+
+  it('works when started with SIGCHLD ignored (inherited SIG_IGN would have hidden COMMAND\'s end)', () => {
+    const r = spawnSync('sh', ['-c', `trap '' CHLD; exec "$0" -- sh -c 'exit 5'`, reaper], { timeout: 20_000 });
+    expect(r.status).toBe(5);
+  });
+
+  it('kills and reaps what COMMAND left behind once COMMAND has ended', async () => {
+    const marker = `reaper-orphan-${process.pid}`;
+    // COMMAND starts a child, then exits: the child is orphaned
+    const script = `bash -c 'exec -a ${marker} sleep 300' & sleep 0.2; exit 0`;
+    // without the reaper it lives on (the control)
+    // (stdio ignored: a pipe held open by the orphan would keep spawnSync waiting)
+    expect(spawnSync('sh', ['-c', script], { stdio: 'ignore' }).status).toBe(0);
+    const survivors = alive(marker);
+    expect(survivors.length).toBe(1);
+    for (const pid of survivors) process.kill(pid, 'SIGKILL');
+    // with it, it goes
+    expect(spawnSync(reaper, ['--', 'sh', '-c', script], { stdio: 'ignore' }).status).toBe(0);
+    expect(alive(marker)).toEqual([]);
+  });
+
+  it('passes SIGTERM on, and SIGKILLs a COMMAND that ignores it after the grace', async () => {
+    const marker = `reaper-term-${process.pid}`;
+    const polite = spawn(reaper, ['--', 'sh', '-c', `bash -c 'exec -a ${marker} sleep 300' & echo up; wait`]);
+    await new Promise((r) => polite.stdout.once('data', r));
+    polite.kill('SIGTERM');
+    expect(await exited(polite)).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(alive(marker)).toEqual([]);
+
+    const stubborn = spawn(reaper, ['-g', '300', '--', 'sh', '-c', "trap '' TERM; echo up; while :; do sleep 0.05; done"]);
+    await new Promise((r) => stubborn.stdout.once('data', r));
+    stubborn.kill('SIGTERM');
+    expect(await exited(stubborn)).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+
+  it('ends COMMAND with SIGTERM when its terminal hangs up', async () => {
+    const child = spawn(reaper, ['--', 'sh', '-c', "trap 'exit 42' TERM; trap '' HUP; echo up; while :; do sleep 0.05; done"]);
+    await new Promise((r) => child.stdout.once('data', r));
+    child.kill('SIGHUP');
+    expect(await exited(child)).toEqual({ code: 42, signal: null });
+  });
+});
