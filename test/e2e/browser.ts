@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
+import { afterAll, beforeAll } from 'vitest';
+import { startClassroomServer, type ClassroomServer } from '../classroom/helpers.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -29,4 +31,23 @@ export function launchChromium(): Promise<Browser> {
 /** the visible text of terminal n, one string per screen row */
 export function terminalRows(page: Page, n: number): Promise<string[]> {
   return page.$$eval(`.term-panel[data-terminal="${n}"] .xterm-rows > div`, (rows) => rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
+}
+
+/**
+ * For one test file: a classroom server serving a private web build, and Chromium.
+ * The fields are set once the file's beforeAll has run.
+ */
+export function classroomInChromium(prefix: string): { webRoot: string; srv: ClassroomServer; browser: Browser } {
+  const env = {} as { webRoot: string; srv: ClassroomServer; browser: Browser };
+  beforeAll(async () => {
+    env.webRoot = await buildWeb(prefix);
+    env.srv = await startClassroomServer({ app: { webRoot: env.webRoot } });
+    env.browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await env.browser?.close();
+    await env.srv?.close();
+    await removeWebBuild(env.webRoot);
+  });
+  return env;
 }

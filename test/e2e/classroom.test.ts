@@ -5,29 +5,15 @@
  * Real server, real sandboxes, real SQLite, Debian's Chromium.
  */
 import path from 'node:path';
-import { type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SECRET, startClassroomServer, type ClassroomServer } from '../classroom/helpers.ts';
-import { buildWeb, launchChromium, removeWebBuild, terminalRows } from './browser.ts';
+import { type Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { SECRET, startClassroomServer } from '../classroom/helpers.ts';
+import { classroomInChromium, terminalRows } from './browser.ts';
 
 /** generous: sandboxes and checks on a loaded 2-core box are slow; this is not a timing test */
 const WAIT = 60_000;
 
-let webRoot: string;
-let srv: ClassroomServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  webRoot = await buildWeb('nslab-e2e-classroom-');
-  srv = await startClassroomServer({ app: { webRoot } });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await removeWebBuild(webRoot);
-});
+const env = classroomInChromium('nslab-e2e-classroom-');
 
 async function waitForPrompt(page: Page): Promise<void> {
   const deadline = Date.now() + WAIT;
@@ -40,8 +26,8 @@ async function waitForPrompt(page: Page): Promise<void> {
   throw new Error(`no prompt in terminal 1:\n${rows.join('\n')}`);
 }
 
-async function learnerJoins(code: string, name: string, base = srv.base, wait = true): Promise<Page> {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+async function learnerJoins(code: string, name: string, base = env.srv.base, wait = true): Promise<Page> {
+  const ctx = await env.browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -60,10 +46,10 @@ async function learnerJoins(code: string, name: string, base = srv.base, wait = 
 
 describe('classroom in Chromium', () => {
   it('instructor creates a workshop, two learners join, one passes a step, the board shows it', async () => {
-    const ins = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    const ins = await (await env.browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
     const insErrors: string[] = [];
     ins.on('pageerror', (e) => insErrors.push(e.message));
-    await ins.goto(`${srv.base}/#/instructor/${SECRET}`);
+    await ins.goto(`${env.srv.base}/#/instructor/${SECRET}`);
     // the secret leaves the address bar at once
     await ins.waitForSelector('form.cr-create');
     expect(ins.url()).not.toContain(SECRET);
@@ -81,9 +67,9 @@ describe('classroom in Chromium', () => {
     await ins.waitForSelector('tr[data-learner-row="Bob"]', { timeout: WAIT });
 
     // an impostor "Аda" (Cyrillic А) from a Korean browser: refused, told why in Korean, not on the board
-    const impostorCtx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'ko-KR' });
+    const impostorCtx = await env.browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'ko-KR' });
     const impostor = await impostorCtx.newPage();
-    await impostor.goto(`${srv.base}/#/join/${code}`);
+    await impostor.goto(`${env.srv.base}/#/join/${code}`);
     await impostor.fill('#join-name', '\u0410da');
     await impostor.click('form.cr-join button[type=submit]');
     await impostor.waitForFunction(() => /똑같아 보이는 이름/.test(document.querySelector('form.cr-join')?.textContent ?? ''), null, { timeout: WAIT });
@@ -121,7 +107,7 @@ describe('classroom in Chromium', () => {
     }
     // an attached `nslab grade` report shows under the grid
     const report = { lesson: 'sample-hostname', steps: [], passed: 2, total: 3 };
-    const posted = await fetch(`${srv.base}/api/classroom/workshops/${code}/grading-runs`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: JSON.stringify({ report, learner: 'Bob', source: 'bob.txt' }) });
+    const posted = await fetch(`${env.srv.base}/api/classroom/workshops/${code}/grading-runs`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: JSON.stringify({ report, learner: 'Bob', source: 'bob.txt' }) });
     expect(posted.status).toBe(201);
     await ins.reload();
     await ins.waitForSelector('.cr-runs-table td:has-text("bob.txt")', { timeout: WAIT });
@@ -132,7 +118,7 @@ describe('classroom in Chromium', () => {
   });
 
   it('beyond capacity a learner sees their place in line and gets in when a seat frees', async () => {
-    const small = await startClassroomServer({ classroom: { capacity: 1 }, app: { webRoot } });
+    const small = await startClassroomServer({ classroom: { capacity: 1 }, app: { webRoot: env.webRoot } });
     try {
       const w = await (await fetch(`${small.base}/api/classroom/workshops`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'Small room', lessons: ['sample-hostname'] }) })).json() as { code: string };
       const first = await learnerJoins(w.code, 'First', small.base);
@@ -157,7 +143,7 @@ describe('classroom in Chromium', () => {
   });
 
   it('after a server restart the learner gets a fresh machine, a notice, and their progress', async () => {
-    let one = await startClassroomServer({ app: { webRoot } });
+    let one = await startClassroomServer({ app: { webRoot: env.webRoot } });
     const port = Number(new URL(one.base).port);
     try {
       const w = await (await fetch(`${one.base}/api/classroom/workshops`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'Restart', lessons: ['sample-hostname'] }) })).json() as { code: string };
@@ -170,7 +156,7 @@ describe('classroom in Chromium', () => {
       expect(await passedOnBoard(one.base)).toBe(true);
 
       await one.close();
-      one = await startClassroomServer({ app: { webRoot }, dataDir: one.dataDir, port });
+      one = await startClassroomServer({ app: { webRoot: env.webRoot }, dataDir: one.dataDir, port });
       // the page notices its session is gone and offers a new one
       await page.waitForSelector('.banner-actions button', { timeout: WAIT });
       await page.click('.banner-actions button');

@@ -14,10 +14,10 @@
  * forbids inline script, the clipboard keeps what it had, and the board keeps
  * working (rows there, progress still arrives live, watching again replays).
  */
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createWorkshop, join, SECRET, startClassroomServer, type ClassroomServer } from '../classroom/helpers.ts';
-import { buildWeb, launchChromium, removeWebBuild } from '../e2e/browser.ts';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { call, createWorkshop, join, SECRET } from '../classroom/helpers.ts';
+import { classroomInChromium } from '../e2e/browser.ts';
 
 const WAIT = 60_000;
 
@@ -34,21 +34,7 @@ const OTHER_NAMES = [
 const HOSTNAME = '<svg onload=window.__pwned=6>';
 const CLIP_SENTINEL = 'nslab-clipboard-sentinel';
 
-let webRoot: string;
-let srv: ClassroomServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  webRoot = await buildWeb('nslab-sec-board-');
-  srv = await startClassroomServer({ app: { webRoot } });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await removeWebBuild(webRoot);
-});
+const env = classroomInChromium('nslab-sec-board-');
 
 async function rowsOf(page: Page, selector: string): Promise<string[]> {
   return page.$$eval(selector, (rows) => rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
@@ -119,8 +105,8 @@ async function waitForCell(page: Page, learnerId: string, step: string, pred: (c
 
 describe('a hostile learner against the instructor board', () => {
   it('display names: HTML is a legal name (shown as text); too long, control, bidi, zero-width and invisible names get a clear 400', async () => {
-    const w = await createWorkshop(srv.base, ['sample-hostname'], 'Names');
-    const tryJoin = (name: unknown) => call(srv.base, 'POST', '/api/classroom/join', { body: { code: w.code, name } });
+    const w = await createWorkshop(env.srv.base, ['sample-hostname'], 'Names');
+    const tryJoin = (name: unknown) => call(env.srv.base, 'POST', '/api/classroom/join', { body: { code: w.code, name } });
     // the server stores what the learner typed, unchanged: escaping is the page's job
     for (const name of [HOSTILE, ...OTHER_NAMES]) {
       const r = await tryJoin(name);
@@ -169,17 +155,17 @@ describe('a hostile learner against the instructor board', () => {
   });
 
   it('names, check messages and terminal output of a hostile learner run no script on the board, which keeps working', async () => {
-    const ws = await createWorkshop(srv.base, ['sample-hostname'], 'Hostile room');
-    for (const name of OTHER_NAMES) await join(srv.base, ws.code, name);
+    const ws = await createWorkshop(env.srv.base, ['sample-hostname'], 'Hostile room');
+    for (const name of OTHER_NAMES) await join(env.srv.base, ws.code, name);
 
     // ---------------------------------------------------------------- instructor
-    const insCtx = await browser.newContext({ viewport: { width: 1500, height: 950 } });
+    const insCtx = await env.browser.newContext({ viewport: { width: 1500, height: 950 } });
     await insCtx.addInitScript(() => {
       const w = window as unknown as { __cspViolations: string[] };
       w.__cspViolations = [];
       document.addEventListener('securitypolicyviolation', (e) => w.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sample}`));
     });
-    await insCtx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: srv.base });
+    await insCtx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: env.srv.base });
     const ins = await insCtx.newPage();
     const errors: string[] = [];
     const consoleLines: string[] = [];
@@ -193,7 +179,7 @@ describe('a hostile learner against the instructor board', () => {
     insCtx.on('page', (p) => popups.push(p));
     let learnerCtx: BrowserContext | null = null;
     try {
-      const doc = await ins.goto(`${srv.base}/#/instructor/${SECRET}`);
+      const doc = await ins.goto(`${env.srv.base}/#/instructor/${SECRET}`);
       // the page that hosts the board: scripts from the origin only, never inline or eval'd
       const csp = Object.fromEntries((doc!.headers()['content-security-policy'] ?? '').split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
       expect(csp['script-src']).toEqual(["'self'"]);
@@ -209,9 +195,9 @@ describe('a hostile learner against the instructor board', () => {
       expect(await ins.evaluate(() => navigator.clipboard.readText())).toBe(CLIP_SENTINEL);
 
       // ---------------------------------------------------------- the hostile learner
-      learnerCtx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      learnerCtx = await env.browser.newContext({ viewport: { width: 1280, height: 800 } });
       const lp = await learnerCtx.newPage();
-      await lp.goto(`${srv.base}/#/join/${ws.code}`);
+      await lp.goto(`${env.srv.base}/#/join/${ws.code}`);
       await lp.fill('#join-name', HOSTILE);
       await lp.click('form.cr-join button[type=submit]');
       await lp.click('.cr-lesson[data-lesson="sample-hostname"] a', { timeout: WAIT });
@@ -300,7 +286,7 @@ describe('a hostile learner against the instructor board', () => {
       await waitForRows(ins, WATCH_TERM, (r) => r.includes('renamed-42'), 'output after the attack');
 
       // an attached grading run shows the learner's name in its own table; the first paint comes over HTTP
-      const posted = await call(srv.base, 'POST', `/api/classroom/workshops/${ws.code}/grading-runs`, { token: SECRET, body: { report: { lesson: 'sample-hostname', steps: [], passed: 1, total: 3 }, learner: HOSTILE, source: 'hostile.txt' } });
+      const posted = await call(env.srv.base, 'POST', `/api/classroom/workshops/${ws.code}/grading-runs`, { token: SECRET, body: { report: { lesson: 'sample-hostname', steps: [], passed: 1, total: 3 }, learner: HOSTILE, source: 'hostile.txt' } });
       expect(posted.status).toBe(201);
       await ins.reload();
       await ins.waitForSelector('.cr-runs-table td:has-text("hostile.txt")', { timeout: WAIT });
@@ -313,7 +299,7 @@ describe('a hostile learner against the instructor board', () => {
       expect(consoleLines.filter((l) => /pwned|refused|content security policy|unsafe/i.test(l))).toEqual([]);
       expect(dialogs).toEqual([]);
       expect(popups.length).toBe(0);
-      expect(navigations.filter((u) => !u.startsWith(`${srv.base}/`))).toEqual([]);
+      expect(navigations.filter((u) => !u.startsWith(`${env.srv.base}/`))).toEqual([]);
       expect(await ins.title()).toBe(titleBefore);
       // OSC 52 did not reach the clipboard (the watch view has no clipboard handler)
       expect(await ins.evaluate(() => navigator.clipboard.readText())).toBe(CLIP_SENTINEL);
