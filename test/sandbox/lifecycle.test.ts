@@ -10,29 +10,16 @@ import { cgroupDirs, prepareCgroups, removeCgroups } from '../../lab-server/sand
 import { loadDriverConfig } from '../../lab-server/sandbox/config.ts';
 import { LocalBackend } from '../../lab-server/sandbox/local.ts';
 import { hostInfo } from '../../lab-server/sandbox/host.ts';
+import { describeProcess, processTable } from '../procs.ts';
 import { sh, terminal, testBackend } from './helpers.ts';
 
 const hybrid = hostInfo().cgroupMode === 'hybrid';
 
 const repo = join(import.meta.dirname, '..', '..');
 
-function describeProcess(pid: string): string {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(status)?.[1].trim() ?? '?';
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-    return `${pid} ${field('State')} ppid=${field('PPid')} ${field('Name')} ${cmd}`;
-  } catch { return `${pid} (gone)`; }
-}
-
 /** everything a sandbox id can leave on the host */
 function leftovers(id: string, uidFrom: number) {
-  const procs = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((pid) => {
-    try {
-      const uid = Number(/^Uid:\s+\d+\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-      return uid >= uidFrom && uid < uidFrom + 65536;
-    } catch { return false; }
-  });
+  const procs = processTable().filter((p) => p.euid >= uidFrom && p.euid < uidFrom + 65536);
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(id));
   return {
     // named, so that a failure says what was left (pid, state, parent, command)
@@ -84,11 +71,7 @@ describe('sandbox lifecycle', () => {
       expect((await ended(3, (p) => p.kill('SIGTERM'))).left).toEqual([]);
       // the runtime dies under the terminal (as when the cgroup sweep kills it first)
       const crunDied = await ended(4, (p) => {
-        for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-          try {
-            if (/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] === String(p.pid)) process.kill(Number(pid), 'SIGKILL');
-          } catch { /* gone */ }
-        }
+        for (const child of processTable().filter((x) => x.ppid === p.pid)) process.kill(child.pid, 'SIGKILL');
       });
       expect(crunDied.result.signal).toBe(9);
       expect(crunDied.left).toEqual([]);

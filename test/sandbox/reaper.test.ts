@@ -4,20 +4,16 @@
  * SIGTERM is passed on and followed by SIGKILL, SIGHUP ends COMMAND.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadDriverConfig } from '../../lab-server/sandbox/config.ts';
 import { ensureHelper } from '../../lab-server/sandbox/host-helpers.ts';
+import { processTable } from '../procs.ts';
 
 const reaper = ensureHelper(loadDriverConfig().dataDir, 'nslab-reaper');
 
 /** pids of live processes whose command line contains `marker` */
 function alive(marker: string): number[] {
-  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    } catch { return false; }
-  }).map(Number);
+  return processTable().filter((p) => p.cmdline.includes(marker) && p.state !== 'Z').map((p) => p.pid);
 }
 
 function exited(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {

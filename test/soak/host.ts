@@ -15,6 +15,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { cgroupDirs } from '../../lab-server/sandbox/cgroups.ts';
 import { createSandboxBackend } from '../../lab-server/sandbox/index.ts';
+import { processTable } from '../procs.ts';
 import { until } from '../server/client.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -63,24 +64,6 @@ export class SandboxRecorder {
   stop(): OwnedSandbox[] { clearInterval(this.timer); this.poll(); return [...this.seen.values()]; }
 }
 
-interface ProcRow { pid: number; ppid: number; state: string; uid: number; comm: string; cgroup: string; hasMemory: boolean }
-
-function allProcesses(): ProcRow[] {
-  const out: ProcRow[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const status = readFileSync(`/proc/${e}/status`, 'utf8');
-      const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '';
-      let cgroup = '';
-      try { cgroup = readFileSync(`/proc/${e}/cgroup`, 'utf8'); } catch { /* exited */ }
-      // no VmSize: the process has given up its address space and is only finishing its exit
-      out.push({ pid: Number(e), ppid: Number(field('PPid')), state: field('State').charAt(0), uid: Number(field('Uid').split(/\s+/)[0]), comm: field('Name'), cgroup, hasMemory: /^VmSize:/m.test(status) });
-    } catch { /* exited meanwhile */ }
-  }
-  return out;
-}
-
 export interface Leftovers {
   /** processes with an address space in a sandbox's uid range or cgroups */
   processes: string[];
@@ -100,7 +83,7 @@ export function leftovers(sandboxes: OwnedSandbox[]): Leftovers {
   const out: Leftovers = { processes: [], exiting: [], cgroups: [], mounts: [], files: [] };
   if (!sandboxes.length) return out;
   const ids = sandboxes.map((s) => s.id);
-  for (const p of allProcesses()) {
+  for (const p of processTable()) {
     const s = sandboxes.find((x) => (p.uid >= x.hostUid && p.uid < x.hostUid + 65536) || p.cgroup.includes(`/nslab/${x.id}`));
     if (!s) continue;
     const row = `${p.pid} ${p.comm} (${p.state}, uid ${p.uid}, sandbox ${s.id})`;
@@ -196,7 +179,7 @@ export function fdKinds(pid: number): Record<string, number> {
 
 /** live children of a process (zombies excluded) */
 export function children(pid: number): string[] {
-  return allProcesses().filter((p) => p.ppid === pid && p.state !== 'Z').map((p) => `${p.pid} ${p.comm}`);
+  return processTable().filter((p) => p.ppid === pid && p.state !== 'Z').map((p) => `${p.pid} ${p.comm}`);
 }
 
 export function rssBytes(pid: number): number {
