@@ -18,6 +18,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import * as pty from 'node-pty';
 import { CommandLogReader, type RawCommandEvent } from './command-log.ts';
@@ -331,7 +332,7 @@ export class LocalSandbox implements Sandbox {
         }));
         await Promise.race([
           Promise.all([runnerExited(this.runner), ...ptysGone]),
-          sleep(RUNNER_EXIT_WAIT_MS),
+          delay(RUNNER_EXIT_WAIT_MS, undefined, { ref: false }),
         ]);
         // then whatever is left: runtime state, cgroups (killing any straggler), files, uid range
         await this.backend.teardown(this.id);
@@ -741,9 +742,4 @@ function waitReady(runner: ChildProcess): Promise<void> {
 function runnerExited(runner: ChildProcess | null): Promise<void> {
   if (!runner || runner.exitCode !== null || runner.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => runner.once('exit', () => resolve()));
-}
-
-/** a timer that does not keep the process alive */
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
