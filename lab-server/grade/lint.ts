@@ -7,6 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { compareChecks, loadChecks } from '../checks/load.ts';
+import { HOST_VARIANTS, hostKey, isSolutionName, parseTranscriptName, solutionFor } from '../lessons/host-conditions.ts';
 import { LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
 import { LessonError, type Problem } from '../lessons/problems.ts';
 import { readTranscript } from './grade.ts';
@@ -49,15 +50,27 @@ export async function lintLesson(id: string, catalog = new LessonCatalog()): Pro
     else throw err;
   }
 
-  const solution = path.join(lesson.dir, 'solution.txt');
-  const transcripts = [solution, ...await transcriptFiles(path.join(lesson.dir, 'near-misses'))];
-  for (const file of transcripts) {
+  // solution.txt, or solution.<condition>.txt per kind of host: every kind must get one
+  const solutions = (await transcriptFiles(lesson.dir)).filter((f) => isSolutionName(path.basename(f)));
+  const names = solutions.map((f) => path.basename(f));
+  const missing = HOST_VARIANTS.filter((h) => solutionFor(names, h) === null).map(hostKey);
+  if (missing.length === HOST_VARIANTS.length) {
+    problems.push({ file: rel(path.join(lesson.dir, 'solution.txt')), severity: 'error', message: 'missing: every lesson needs a solution.txt transcript that passes every step' });
+  } else if (missing.length) {
+    problems.push({ file: rel(path.join(lesson.dir, 'solution.txt')), severity: 'error', message: `missing: no solution for ${missing.join(', ')} hosts (add solution.txt for every host, or ${missing.map((k) => `solution.${k}.txt`).join(' / ')})` });
+  }
+  const nearMisses = await transcriptFiles(path.join(lesson.dir, 'near-misses'));
+  for (const file of [...solutions, ...nearMisses]) {
+    const name = parseTranscriptName(path.basename(file));
+    if (name.error) {
+      problems.push({ file: rel(file), severity: 'error', message: name.error });
+      continue;
+    }
     let t;
     try {
       t = await readTranscript(file);
     } catch (err) {
       if (err instanceof LessonError) problems.push(...err.problems.map((p) => ({ ...p, file: rel(p.file) })));
-      else if ((err as NodeJS.ErrnoException).code === 'ENOENT') problems.push({ file: rel(file), severity: 'error', message: 'missing: every lesson needs a solution.txt transcript that passes every step' });
       else throw err;
       continue;
     }
@@ -66,8 +79,8 @@ export async function lintLesson(id: string, catalog = new LessonCatalog()): Pro
         problems.push({ file: rel(file), line: item.line, severity: 'error', message: `#!term ${item.terminal} but the lesson has ${lesson.front.terminals} terminal${lesson.front.terminals === 1 ? '' : 's'} (front matter "terminals")` });
       }
     }
-    if (file === solution) {
-      if (t.nearMiss) problems.push({ file: rel(file), line: 1, severity: 'error', message: 'solution.txt must pass every step; "## near-miss:" belongs in near-misses/' });
+    if (solutions.includes(file)) {
+      if (t.nearMiss) problems.push({ file: rel(file), line: 1, severity: 'error', message: `${path.basename(file)} must pass every step; "## near-miss:" belongs in near-misses/` });
       continue;
     }
     if (!t.nearMiss) {

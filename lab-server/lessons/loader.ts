@@ -15,6 +15,7 @@ import {
   type FrontMatter, frontMatterSchema, LANGS, LESSON_FILES, LESSON_ID, type LessonLang,
   splitFrontMatter, type TranslationFrontMatter, translationFrontMatterSchema, validateFrontMatter,
 } from './frontmatter.ts';
+import { currentHostFacts, type HostFacts, type HostKey, hostKey, HOST_VARIANTS } from './host-conditions.ts';
 import { LessonError, type Problem } from './problems.ts';
 import { getRenderer, type StepInfo } from './render.ts';
 
@@ -43,7 +44,10 @@ export interface LessonVersion {
   file: string;
   title: string;
   summary: string;
+  /** the HTML for the host this catalog serves (see `variants`) */
   html: string;
+  /** the HTML for every kind of host: `::: only <condition>` blocks differ between them */
+  variants: Record<HostKey, string>;
   steps: StepInfo[];
   /** this version has errors of its own (it is not served; English is) */
   broken: boolean;
@@ -73,7 +77,7 @@ const errorsIn = (problems: Problem[]): Problem[] => problems.filter((p) => p.se
 interface ParsedFile {
   front: FrontMatter | TranslationFrontMatter | null;
   frontLines: Record<string, number>;
-  html: string;
+  variants: Record<HostKey, string>;
   steps: StepInfo[];
   problems: Problem[];
 }
@@ -96,12 +100,37 @@ async function parseFile(file: string, text: string, lang: LessonLang, terminals
     : validateFrontMatter(name, split, schema);
   const norm = normalizeContainers(name, split.body, split.bodyOffset);
   const renderer = await getRenderer();
-  const out = renderer.render(norm.text, { file: name, lang, bodyOffset: split.bodyOffset, terminals: declaredTerminals(value, split.data, terminals) });
-  const problems = [...fmProblems, ...norm.problems, ...out.problems];
-  if (split.body.trim() !== '' && out.steps.length === 0 && lang === 'en') {
+  const base = { file: name, lang, bodyOffset: split.bodyOffset, terminals: declaredTerminals(value, split.data, terminals) };
+  // Render once per kind of host, so a problem inside a block shown only on the other
+  // kind is still found, whatever machine lint runs on. Without `::: only` blocks the
+  // variants are the same text: render once.
+  const variants = {} as Record<HostKey, string>;
+  const rendered: Problem[] = [];
+  let steps: StepInfo[] = [];
+  const hasOnly = /^ {0,3}:{3,}\s*only(\s|$)/m.test(norm.text);
+  for (const host of hasOnly ? HOST_VARIANTS : HOST_VARIANTS.slice(0, 1)) {
+    const out = renderer.render(norm.text, { ...base, host });
+    variants[hostKey(host)] = out.html;
+    rendered.push(...out.problems);
+    steps = out.steps;
+  }
+  if (!hasOnly) for (const host of HOST_VARIANTS) variants[hostKey(host)] ??= variants[hostKey(HOST_VARIANTS[0])];
+  const problems = [...fmProblems, ...norm.problems, ...dedupe(rendered)];
+  if (split.body.trim() !== '' && steps.length === 0 && lang === 'en') {
     problems.push({ file: name, severity: 'error', message: 'the lesson has no steps: add at least one "::: step <step-id> <Title>" container' });
   }
-  return { front: value, frontLines: split.lines, html: out.html, steps: out.steps, problems };
+  return { front: value, frontLines: split.lines, variants, steps, problems };
+}
+
+/** the same problem found in every host variant is one problem */
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.line ?? ''}|${p.severity}|${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Compare a translation's step ids with English: same ids, same order. */
@@ -131,8 +160,11 @@ async function readIfExists(file: string): Promise<string | null> {
   }
 }
 
-/** Parse and validate one lesson directory. Never throws for content problems: they are returned. */
-export async function parseLessonDir(dir: string, id = path.basename(dir)): Promise<{ lesson: Lesson | null; problems: Problem[] }> {
+/**
+ * Parse and validate one lesson directory. Never throws for content problems: they are
+ * returned. `host` picks which variant becomes each version's `html`.
+ */
+export async function parseLessonDir(dir: string, id = path.basename(dir), host: HostFacts = currentHostFacts()): Promise<{ lesson: Lesson | null; problems: Problem[] }> {
   const enFile = path.join(dir, LESSON_FILES.en);
   const enText = await readIfExists(enFile);
   if (enText === null) {
@@ -147,7 +179,7 @@ export async function parseLessonDir(dir: string, id = path.basename(dir)): Prom
   if (!front || errorsIn(problems).length) return { lesson: null, problems };
 
   const versions: Lesson['versions'] = {
-    en: { lang: 'en', file: enFile, title: front.title, summary: front.summary, html: en.html, steps: en.steps, broken: false },
+    en: { lang: 'en', file: enFile, title: front.title, summary: front.summary, html: en.variants[hostKey(host)], variants: en.variants, steps: en.steps, broken: false },
   };
   for (const lang of LANGS) {
     if (lang === 'en') continue;
@@ -172,7 +204,7 @@ export async function parseLessonDir(dir: string, id = path.basename(dir)): Prom
     problems.push(...trProblems);
     if (!tr.front) continue;
     versions[lang] = {
-      lang, file, title: tr.front.title!, summary: tr.front.summary!, html: tr.html, steps: tr.steps,
+      lang, file, title: tr.front.title!, summary: tr.front.summary!, html: tr.variants[hostKey(host)], variants: tr.variants, steps: tr.steps,
       broken: errorsIn(trProblems).length > 0,
     };
   }
@@ -183,11 +215,14 @@ interface CacheEntry { stamp: string; lesson: Lesson | null; problems: Problem[]
 
 export class LessonCatalog {
   readonly dir: string;
+  /** the host lessons are shown for: decides which `::: only` blocks learners see */
+  readonly host: HostFacts;
   private cache = new Map<string, CacheEntry>();
   private loading = new Map<string, Promise<CacheEntry>>();
 
-  constructor(opts: { dir?: string } = {}) {
+  constructor(opts: { dir?: string; host?: HostFacts } = {}) {
     this.dir = path.resolve(opts.dir ?? DEFAULT_LESSONS_DIR);
+    this.host = opts.host ?? currentHostFacts();
   }
 
   /** Lesson directories (names that are valid lesson ids), sorted by name. */
@@ -229,7 +264,7 @@ export class LessonCatalog {
     const key = `${id}@${stamp}`;
     let p = this.loading.get(key);
     if (!p) {
-      p = parseLessonDir(path.join(this.dir, id), id).then(({ lesson, problems }) => {
+      p = parseLessonDir(path.join(this.dir, id), id, this.host).then(({ lesson, problems }) => {
         const entry = { stamp, lesson, problems };
         this.cache.set(id, entry);
         return entry;

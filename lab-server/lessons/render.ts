@@ -12,6 +12,7 @@ import container from 'markdown-it-container';
 import { createHighlighter, type Highlighter } from 'shiki';
 import type { LessonLang } from './frontmatter.ts';
 import { STEP_ID } from './frontmatter.ts';
+import { HOST_CONDITIONS, type HostFacts, holds, isHostCondition } from './host-conditions.ts';
 import type { Problem } from './problems.ts';
 
 /** Languages highlighted; others render as plain text with a lint warning. */
@@ -39,6 +40,8 @@ export interface RenderEnv {
   bodyOffset: number;
   /** how many terminals the lesson declares; run=N beyond that is an error */
   terminals: number;
+  /** the host this rendering is for: `::: only <condition>` blocks that do not hold are left out */
+  host: HostFacts;
   steps: StepInfo[];
   problems: Problem[];
 }
@@ -137,6 +140,54 @@ function createMarkdown(highlighter: Highlighter): InstanceType<typeof MarkdownI
       },
     });
   }
+  // `::: only <condition>`: the block exists in the HTML of hosts where the condition
+  // holds and nowhere else. Dropped here, on the token stream, rather than hidden in the
+  // page, so a learner never gets a run button for the other kind of host.
+  md.use(container, 'only', {
+    render(tokens: any[], idx: number) {
+      const token = tokens[idx];
+      if (token.nesting !== 1) return '</div>\n';
+      return `<div class="nslab-only" data-only="${escapeHtml(String(token.meta?.condition ?? ''))}">\n`;
+    },
+  });
+  md.core.ruler.push('nslab_only', (state) => {
+    const env = state.env as unknown as RenderEnv;
+    const stack: boolean[] = [];
+    const kept: typeof state.tokens = [];
+    for (const t of state.tokens) {
+      if (t.type === 'container_only_open') {
+        const line = fileLine(env, t.map);
+        const words = t.info.trim().split(/\s+/).slice(1);
+        let condition: string | null = null;
+        if (words.length !== 1) {
+          env.problems.push({ file: env.file, line, severity: 'error', message: `"::: only" takes exactly one host condition, e.g. "::: only cgroup-v2" (known: ${HOST_CONDITIONS.join(', ')})` });
+        } else if (!isHostCondition(words[0])) {
+          env.problems.push({ file: env.file, line, severity: 'error', message: `unknown host condition "${words[0]}" in "::: only" (known: ${HOST_CONDITIONS.join(', ')})` });
+        } else {
+          condition = words[0];
+        }
+        if (stack.length) {
+          env.problems.push({ file: env.file, line, severity: 'error', message: '"::: only" inside another "::: only": conditions do not combine; close the first block before opening the next' });
+        }
+        // a bad block is shown nowhere: the error keeps the lesson (or translation) from being served anyway
+        const keep = condition !== null && isHostCondition(condition) && holds(condition, env.host) && stack.every(Boolean);
+        stack.push(keep);
+        t.meta = { ...t.meta, condition };
+        if (keep) kept.push(t);
+        continue;
+      }
+      if (t.type === 'container_only_close') {
+        if (stack.pop() && stack.every(Boolean)) kept.push(t);
+        continue;
+      }
+      if (stack.length && t.type === 'container_step_open') {
+        env.problems.push({ file: env.file, line: fileLine(env, t.map), severity: 'error', message: 'a step cannot be inside "::: only": every host has the same steps (graders and workshops know them by id); put the "::: only" block inside the step instead' });
+      }
+      if (stack.every(Boolean)) kept.push(t);
+    }
+    state.tokens = kept;
+  });
+
   for (const kind of ['note', 'warning'] as const) {
     md.use(container, kind, {
       render(tokens: any[], idx: number, _opts: unknown, env: RenderEnv) {

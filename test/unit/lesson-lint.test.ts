@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadChecks } from '../../lab-server/checks/load.ts';
 import { lintLesson } from '../../lab-server/grade/lint.ts';
+import { appliesTo, parseTranscriptName, solutionFor } from '../../lab-server/lessons/host-conditions.ts';
 import { LessonCatalog } from '../../lab-server/lessons/loader.ts';
 import { LessonError } from '../../lab-server/lessons/problems.ts';
 
@@ -103,5 +104,46 @@ describe('lint', () => {
       'lesson.ko.md': '---\ntitle: 데모\nsummary: 데모.\n---\n::: step make-queue 큐 만들기\n:::\n',
     });
     expect(await messages(c)).toEqual(['lesson.ko.md:: missing step "look" (every translation must have exactly the English step ids)']);
+  });
+});
+
+describe('host-specific transcripts (NAME.cgroup-v1.txt / NAME.cgroup-v2.txt)', () => {
+  const v1 = { cgroup: 'v1' } as const;
+  const v2 = { cgroup: 'v2' } as const;
+
+  it('names: a known condition applies on its hosts only, none applies everywhere, an unknown one nowhere', () => {
+    expect(parseTranscriptName('solution.cgroup-v2.txt')).toEqual({ base: 'solution.txt', condition: 'cgroup-v2', error: null });
+    expect(parseTranscriptName('too-big.txt')).toEqual({ base: 'too-big.txt', condition: null, error: null });
+    expect(parseTranscriptName('too-big.cgroupv2.txt').error).toMatch(/^"cgroupv2" in the file name is not a host condition \(known: cgroup-v1, cgroup-v2;/);
+    expect([appliesTo('a.cgroup-v2.txt', v2), appliesTo('a.cgroup-v2.txt', v1), appliesTo('a.txt', v1), appliesTo('a.v3.txt', v2)]).toEqual([true, false, true, false]);
+  });
+
+  it('the solution for a host: its own variant first, else solution.txt', () => {
+    const both = ['lesson.md', 'solution.cgroup-v1.txt', 'solution.cgroup-v2.txt'];
+    expect([solutionFor(both, v1), solutionFor(both, v2)]).toEqual(['solution.cgroup-v1.txt', 'solution.cgroup-v2.txt']);
+    const fallback = ['solution.txt', 'solution.cgroup-v2.txt'];
+    expect([solutionFor(fallback, v1), solutionFor(fallback, v2)]).toEqual(['solution.txt', 'solution.cgroup-v2.txt']);
+    expect(solutionFor(['solution.cgroup-v2.txt'], v1)).toBeNull();
+  });
+
+  it('lint passes a solution per kind of host and host-specific near misses', async () => {
+    const c = await lesson({
+      'lesson.md': LESSON, 'checks.ts': CHECKS(['make-queue', 'look']), 'solution.cgroup-v1.txt': 'true\n', 'solution.cgroup-v2.txt': 'true\n',
+      'near-misses/a.cgroup-v2.txt': '## near-miss: look\nipcs\n',
+    });
+    expect(await messages(c)).toEqual([]);
+  });
+
+  it('lint names the kind of host left without a solution, unknown conditions, and a near-miss header in any solution', async () => {
+    const c = await lesson({
+      'lesson.md': LESSON, 'checks.ts': CHECKS(['make-queue', 'look']), 'solution.cgroup-v2.txt': '## near-miss: look\ntrue\n',
+      'solution.cgroup2.txt': 'true\n', 'near-misses/a.v2.txt': '## near-miss: look\n',
+    });
+    expect(await messages(c)).toEqual([
+      'solution.txt:: missing: no solution for cgroup-v1 hosts (add solution.txt for every host, or solution.cgroup-v1.txt)',
+      'solution.cgroup-v2.txt:1: solution.cgroup-v2.txt must pass every step; "## near-miss:" belongs in near-misses/',
+      'solution.cgroup2.txt:: "cgroup2" in the file name is not a host condition (known: cgroup-v1, cgroup-v2; a transcript is NAME.txt, or NAME.CONDITION.txt to apply only on such hosts)',
+      'a.v2.txt:: "v2" in the file name is not a host condition (known: cgroup-v1, cgroup-v2; a transcript is NAME.txt, or NAME.CONDITION.txt to apply only on such hosts)',
+    ]);
   });
 });

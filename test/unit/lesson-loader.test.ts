@@ -135,7 +135,7 @@ describe('steps and containers', () => {
     const body = '\n::: step a One\n::: hint\nx\n:::\n\n::: tip\ny\n:::\n:::\n:::\n';
     const { problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${body}` }));
     const msgs = errors(problems).map((p) => `${p.line}: ${p.message}`);
-    expect(msgs).toContain('16: unknown container "::: tip" (known: step, hint, solution, note, warning)');
+    expect(msgs).toContain('16: unknown container "::: tip" (known: step, hint, solution, note, warning, only)');
     expect(msgs).toContain('20: ":::" closes nothing: there is no open ::: step / hint / solution here');
   });
 
@@ -246,5 +246,97 @@ describe('catalog', () => {
     await new Promise((r) => setTimeout(r, 20));
     await writeFile(path.join(root, 'demo', 'lesson.md'), `${FRONT({ title: 'Renamed' })}\n${BODY}`);
     expect((await catalog.view('demo')).title).toBe('Renamed');
+  });
+});
+
+describe('host conditions: ::: only', () => {
+  // one step with a block for each cgroup version, a shared paragraph, and a v2-only hint
+  const ONLY_BODY = `
+::: step limit Set a limit
+Shared text.
+
+::: only cgroup-v2
+V2 text.
+
+\`\`\`bash run
+echo 100M > /sys/fs/cgroup/g/memory.max
+\`\`\`
+
+::: hint
+V2 hint.
+:::
+:::
+
+::: only cgroup-v1
+V1 text.
+
+\`\`\`bash run
+echo 100M > /sys/fs/cgroup/memory/g/memory.limit_in_bytes
+\`\`\`
+:::
+:::
+`;
+  const v2 = { cgroup: 'v2' } as const;
+  const v1 = { cgroup: 'v1' } as const;
+
+  it('shows on each host only the block whose condition holds, with its run buttons', async () => {
+    const dir = await lesson({ 'lesson.md': `${FRONT()}\n${ONLY_BODY}` });
+    for (const [host, mine, other] of [[v2, 'memory.max', 'memory.limit_in_bytes'], [v1, 'memory.limit_in_bytes', 'memory.max']] as const) {
+      const { lesson: l, problems } = await parseLessonDir(dir, 'demo', host);
+      expect(errors(problems)).toEqual([]);
+      const html = l!.versions.en!.html;
+      expect(html).toContain('Shared text.');
+      expect(html).toContain(`<div class="nslab-only" data-only="cgroup-${host.cgroup}">`);
+      expect(html).not.toContain(`data-only="cgroup-${host.cgroup === 'v2' ? 'v1' : 'v2'}"`);
+      expect(html).toMatch(new RegExp(`data-command="[^"]*${mine.replace(/\./g, '\\.')}"`));
+      expect(html).not.toContain(other);
+      expect(html.includes('V2 hint.')).toBe(host.cgroup === 'v2');
+      // both variants are kept, whatever host parsed the lesson
+      expect(l!.versions.en!.variants[`cgroup-${host.cgroup}`]).toBe(html);
+      expect(l!.versions.en!.steps.map((s) => s.id)).toEqual(['limit']);
+    }
+  });
+
+  it('serves the catalog host\'s variant through view()', async () => {
+    await lesson({ 'lesson.md': `${FRONT()}\n${ONLY_BODY}` });
+    expect((await new LessonCatalog({ dir: root, host: v1 }).view('demo')).html).toContain('V1 text.');
+    expect((await new LessonCatalog({ dir: root, host: v1 }).view('demo')).html).not.toContain('V2 text.');
+    expect((await new LessonCatalog({ dir: root, host: v2 }).view('demo')).html).toContain('V2 text.');
+    expect((await new LessonCatalog({ dir: root, host: v2 }).view('demo')).html).not.toContain('V1 text.');
+  });
+
+  it('finds problems inside the block of the other kind of host, once', async () => {
+    const body = ONLY_BODY.replace('```bash run\necho 100M > /sys/fs/cgroup/memory', '```bash run=5\necho 100M > /sys/fs/cgroup/memory');
+    const dir = await lesson({ 'lesson.md': `${FRONT()}\n${body}` });
+    for (const host of [v1, v2]) {
+      const { lesson: l, problems } = await parseLessonDir(dir, 'demo', host);
+      expect(l).toBeNull();
+      expect(errors(problems).map((p) => `${p.line}: ${p.message}`)).toEqual(['29: run=5 but the lesson has 2 terminals (front matter "terminals")']);
+    }
+  });
+
+  it('rejects a missing or unknown condition, a step inside ::: only, and nested blocks, with lines', async () => {
+    const body = [
+      '', '::: step a One', '::: only', 'x', ':::', '::: only cgroup-v3', 'y', ':::', ':::',
+      '::: only cgroup-v2', '::: step b Two', 'z', ':::', ':::',
+      '::: step c Three', '::: only cgroup-v1', '::: only cgroup-v2', 'w', ':::', ':::', ':::', '',
+    ].join('\n');
+    const { lesson: l, problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${body}` }));
+    expect(l).toBeNull();
+    expect(errors(problems).map((p) => `${p.line}: ${p.message}`)).toEqual([
+      '12: "::: only" takes exactly one host condition, e.g. "::: only cgroup-v2" (known: cgroup-v1, cgroup-v2)',
+      '15: unknown host condition "cgroup-v3" in "::: only" (known: cgroup-v1, cgroup-v2)',
+      '20: a step cannot be inside "::: only": every host has the same steps (graders and workshops know them by id); put the "::: only" block inside the step instead',
+      '26: "::: only" inside another "::: only": conditions do not combine; close the first block before opening the next',
+    ]);
+  });
+
+  it('a translation is checked the same way (a broken ::: only there falls back to English)', async () => {
+    const ko = translation('\n::: step limit 한도\n::: only cgroup-2\n둘\n:::\n:::\n');
+    const { lesson: l, problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${ONLY_BODY}`, 'lesson.ko.md': ko }), 'demo', v2);
+    expect(errors(problems).map((p) => `${path.basename(p.file)}:${p.line}: ${p.message}`)).toEqual([
+      'lesson.ko.md:7: unknown host condition "cgroup-2" in "::: only" (known: cgroup-v1, cgroup-v2)',
+    ]);
+    expect(l!.versions.ko!.broken).toBe(true);
   });
 });
