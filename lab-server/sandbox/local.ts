@@ -349,6 +349,27 @@ export class LocalSandbox implements Sandbox {
   }
 }
 
+let oomWarned = false;
+
+/**
+ * The memory cgroup's OOM killer must never pick a sandbox's PID 1, whose death
+ * ends the sandbox: on cgroup v2 (socket buffers charged to memory.max) it took
+ * init once the learner's processes were gone (docs/security.md, "cgroup v2").
+ * Only a holder of CAP_SYS_RESOURCE can lower a score, so the learner cannot
+ * undo this for its own processes, which enter through `crun exec` at 0. Host
+ * root without that capability (some VMs and containers drop it) leaves PID 1
+ * at 0: an OOM that takes it then ends the sandbox like any other sandbox death.
+ */
+function protectFromOom(pid: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/oom_score_adj`, '-1000');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
+    if (!oomWarned) console.error('nslab: host root lacks CAP_SYS_RESOURCE: sandboxes\' PID 1 stays a candidate of the OOM killer (docs/security.md, "cgroup v2")');
+    oomWarned = true;
+  }
+}
+
 export class LocalBackend implements SandboxBackend {
   readonly name = 'local-crun';
   readonly cfg: DriverConfig;
@@ -587,6 +608,7 @@ export class LocalBackend implements SandboxBackend {
         } catch { return false; }
       });
       if (!initPid) throw new Error('the sandbox started but its init process is not visible');
+      protectFromOom(initPid);
       runner.stdout?.resume();
       runner.stderr?.resume();
       sandbox.attach(runner, initPid, reader);
