@@ -224,15 +224,25 @@ describe('sandbox lifecycle', () => {
     expect(leftovers(s.id, s.hostUid)).toEqual({ procs: [], mounts: [], cgroups: [], dirs: [] });
   });
 
-  // v1 paths: this CI machine has hybrid cgroups (docs/sandbox.md has the v2 layout)
-  it.runIf(hybrid)('writes the CPU, memory and pids limits into the sandbox cgroups', async () => {
+  it(`writes the CPU, memory and pids limits into the sandbox cgroups (${hybrid ? 'v1 hierarchies' : 'its cgroup v2 group'})`, async () => {
     const s = await (await testBackend()).create({ limits: { cpus: 0.5, pids: 100, memoryBytes: 128 * 1024 * 1024 } });
     try {
       const read = (f: string) => readFileSync(f, 'utf8').trim();
-      expect(read(`/sys/fs/cgroup/cpu/nslab/${s.id}/cpu.cfs_quota_us`)).toBe('50000');
-      expect(read(`/sys/fs/cgroup/cpu/nslab/${s.id}/cpu.cfs_period_us`)).toBe('100000');
-      expect(read(`/sys/fs/cgroup/pids/nslab/${s.id}/pids.max`)).toBe('100');
-      expect(read(`/sys/fs/cgroup/memory/nslab/${s.id}/memory.limit_in_bytes`)).toBe(String(128 * 1024 * 1024));
+      if (hybrid) {
+        expect(read(`/sys/fs/cgroup/cpu/nslab/${s.id}/cpu.cfs_quota_us`)).toBe('50000');
+        expect(read(`/sys/fs/cgroup/cpu/nslab/${s.id}/cpu.cfs_period_us`)).toBe('100000');
+        expect(read(`/sys/fs/cgroup/pids/nslab/${s.id}/pids.max`)).toBe('100');
+        expect(read(`/sys/fs/cgroup/memory/nslab/${s.id}/memory.limit_in_bytes`)).toBe(String(128 * 1024 * 1024));
+      } else {
+        const g = `/sys/fs/cgroup/nslab/${s.id}`;
+        expect(read(`${g}/cpu.max`)).toBe('50000 100000');
+        expect(read(`${g}/pids.max`)).toBe('100');
+        expect(read(`${g}/memory.max`)).toBe(String(128 * 1024 * 1024));
+        // no swap on top of the memory limit
+        expect(read(`${g}/memory.swap.max`)).toBe('0');
+        // the learner's groups get the same controllers (nslab-init enables them for its children)
+        expect(read(`${g}/cgroup.subtree_control`).split(' ').sort()).toEqual(['cpu', 'memory', 'pids']);
+      }
     } finally {
       await s.destroy();
     }

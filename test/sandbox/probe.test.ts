@@ -1,7 +1,8 @@
 /** The probe reads the sandbox's real state from outside, inside the right namespaces (issue 2, item 2). */
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalSandbox, ProcessInfo } from '../../lab-server/sandbox/index.ts';
+import { hostInfo } from '../../lab-server/sandbox/host.ts';
 import { sh, terminal, testBackend } from './helpers.ts';
 
 let s: LocalSandbox;
@@ -81,7 +82,17 @@ describe('probe', () => {
     const root = groups.find((g) => g.path === '/')!;
     expect(root.memoryLimit).toBe(512 * 1024 * 1024);
     expect(root.pidsMax).toBe(512);
-    expect(root.pids).toContain(child.pid);
+    if (hostInfo().cgroupMode === 'v2') {
+      // v2's "no internal processes" rule: the sandbox's processes live in its /init
+      // leaf (nslab-init.c), which is what /proc/self/cgroup shows the learner too
+      expect(root.pids).toEqual([]);
+      const leaf = groups.find((g) => g.path === '/init')!;
+      expect(leaf.pids).toContain(child.pid);
+      expect(leaf.pids).toContain(1);
+      expect(readFileSync(`/proc/${child.hostPid}/cgroup`, 'utf8')).toBe(`0::/nslab/${s.id}/init\n`);
+    } else {
+      expect(root.pids).toContain(child.pid);
+    }
   });
 
   it('a dead sandbox is reported', async () => {

@@ -109,6 +109,42 @@ export function cgroupFile(id: string, controller: string, file: string): string
   return join('/sys/fs/cgroup', dir, 'nslab', id, file);
 }
 
+/** how many groups the sandbox has below its own v2 group (what a fresh cgroup2 mount inside shows) */
+export function ownV2Groups(id: string): number {
+  const count = (dir: string): number => readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory()).reduce((n, e) => n + 1 + count(join(dir, e.name)), 0);
+  return count(join('/sys/fs/cgroup/nslab', id));
+}
+
+/**
+ * A counter of a keyed events file (e.g. pids.events max) for the sandbox. On v2
+ * summed over every group of the sandbox: before Linux 6.11 (commit 73e75e6fc352)
+ * pids.events counts where the fork failed (the /init leaf, a learner's group),
+ * not in the group whose limit was hit.
+ */
+export function cgroupEvents(id: string, controller: string, file: string, key: string): number {
+  if (hostInfo().cgroupMode !== 'v2') return keyedNumber(readHost(cgroupFile(id, controller, file)), key);
+  let sum = 0;
+  const visit = (dir: string) => {
+    sum += keyedNumber(readHost(join(dir, file)), key);
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) visit(join(dir, e.name));
+  };
+  visit(join('/sys/fs/cgroup/nslab', id));
+  return sum;
+}
+
+/** the sandbox's CPU quota in µs per period: cpu.max on v2, cpu.cfs_quota_us on v1 */
+export function cpuQuotaUs(id: string): string | undefined {
+  if (hostInfo().cgroupMode === 'v2') return readHost(cgroupFile(id, 'cpu', 'cpu.max'))?.trim().split(' ')[0];
+  return readHost(cgroupFile(id, 'cpu', 'cpu.cfs_quota_us'))?.trim();
+}
+
+/** CPU time the sandbox used, in ns: usage_usec of cpu.stat on v2 (hierarchical), cpuacct.usage on v1 */
+export function cpuUsageNs(id: string): number {
+  if (hostInfo().cgroupMode === 'v2') return keyedNumber(readHost(cgroupFile(id, 'cpu', 'cpu.stat')), 'usage_usec') * 1000;
+  return Number(readHost(cgroupFile(id, 'cpuacct', 'cpuacct.usage')) ?? 0);
+}
+
 export function keyedNumber(text: string | null, key: string): number {
   const m = new RegExp(`^${key}\\s+(\\d+)`, 'm').exec(text ?? '');
   return m ? Number(m[1]) : 0;
