@@ -15,6 +15,7 @@ import { formatReport, formatSummary, REPORT_EXT, REPORT_FORMATS, type ReportFor
 import { isLang, LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
 import { LessonError } from '../lessons/problems.ts';
 import { createSandboxBackend } from '../sandbox/index.ts';
+import { currentHostFacts, holds, hostKey, parseTranscriptName } from '../lessons/host-conditions.ts';
 
 const USAGE = 'usage: nslab grade LESSON FILE|DIR [--format json|junit|text] [--lang en|ko|zh] [--jobs N] [--out DIR] [--quiet-ms MS] [--timeout SECONDS] [--verbose]';
 
@@ -114,8 +115,13 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const outDir = path.resolve(a.out ?? path.join(a.target, 'reports'));
-  const files = (await readdir(a.target, { withFileTypes: true }))
-    .filter((e) => e.isFile() && !e.name.startsWith('.'))
+  const host = currentHostFacts();
+  const entries = (await readdir(a.target, { withFileTypes: true })).filter((e) => e.isFile() && !e.name.startsWith('.'));
+  // a lesson's own NAME.cgroup-v1.txt / NAME.cgroup-v2.txt are for that kind of host only;
+  // any other name (alice.smith.txt) is a submission and is graded
+  const otherHost = entries.filter((e) => { const t = parseTranscriptName(e.name); return t.condition !== null && !holds(t.condition, host); });
+  if (otherHost.length) console.error(`nslab grade: skipping ${otherHost.map((e) => e.name).join(', ')} (for other hosts; this one is ${hostKey(host)})`);
+  const files = entries.filter((e) => !otherHost.includes(e))
     .map((e) => path.join(a.target, e.name))
     .sort();
   if (!files.length) { console.error(`nslab grade: no transcripts in ${a.target}`); return 2; }

@@ -2,7 +2,9 @@
  * Checks for the process isolation lesson. Every step leaves state behind, so every
  * check looks at state: processes with their namespace inodes and PIDs in nested
  * PID namespaces, /proc as a process sees it, and the sandbox's cgroups (v1 or v2:
- * `lab.cgroups()` reports both the same way).
+ * `lab.cgroups()` reports both the same way, so one check grades the v2 path the
+ * lesson shows on v2 hosts and the v1 path it shows on v1/hybrid hosts; only the
+ * wording of the hints differs by `CgroupInfo.version`).
  */
 import { defineChecks, fail, pass, pending, type CgroupInfo, type Lab, type ProcessInfo } from '../../lab-server/checks/api.ts';
 
@@ -18,6 +20,12 @@ const mib = (n: number) => `${(n / MiB).toFixed(1).replace(/\.0$/, '')} MiB`;
 
 /** groups the learner made with a memory limit of at most 100 MiB */
 const limited = (groups: CgroupInfo[]) => groups.filter((g) => g.path !== '/' && g.memoryLimit !== null && g.memoryLimit <= MAX_LIMIT);
+/**
+ * Groups the sandbox comes with: its root, and on v2 the `init` leaf its shells start
+ * in (a v2 group that hands controllers down may not hold processes). Without this a
+ * fresh v2 sandbox would be told "the group /init has no memory limit".
+ */
+const isSandboxOwn = (g: CgroupInfo) => g.path === '/' || (g.version === 2 && g.path === '/init');
 
 export default defineChecks({
   'pid-one': async (lab) => {
@@ -80,18 +88,27 @@ export default defineChecks({
         zh: `组 ${tooBig.path} 的限制是 ${mib(tooBig.memoryLimit!)}，超过了 100 MiB。请写入更小的值，例如 \`100M\`（= 104857600 字节）。`,
       });
     }
-    const made = groups.filter((g) => g.path !== '/');
+    const made = groups.filter((g) => !isSandboxOwn(g));
     if (made.length) {
-      return fail({
-        en: `The group ${made[0].path} exists but has no memory limit. Write it to the controller's limit file: \`memory.max\` on cgroup v2, \`memory.limit_in_bytes\` on v1 (\`/sys/fs/cgroup/memory/...\`).`,
-        ko: `그룹 ${made[0].path}에 메모리 한도가 설정되어 있지 않습니다. 컨트롤러의 한도 파일에 값을 쓰세요: cgroup v2는 \`memory.max\`, v1은 \`memory.limit_in_bytes\`(\`/sys/fs/cgroup/memory/...\`).`,
-        zh: `组 ${made[0].path} 已存在，但没有内存限制。请把限制值写入控制器的限制文件：cgroup v2 是 \`memory.max\`，v1 是 \`memory.limit_in_bytes\`（在 \`/sys/fs/cgroup/memory/...\` 下）。`,
+      const g = made[0];
+      return fail(g.version === 2 ? {
+        en: `The group ${g.path} exists but has no memory limit. Write it into the group's \`memory.max\`: \`echo 100M > /sys/fs/cgroup${g.path}/memory.max\`.`,
+        ko: `그룹 ${g.path}에 메모리 한도가 설정되어 있지 않습니다. 그룹의 \`memory.max\`에 값을 쓰세요: \`echo 100M > /sys/fs/cgroup${g.path}/memory.max\`.`,
+        zh: `组 ${g.path} 已存在，但没有内存限制。请把限制值写入该组的 \`memory.max\`：\`echo 100M > /sys/fs/cgroup${g.path}/memory.max\`。`,
+      } : {
+        en: `The group ${g.path} has no memory limit. Write it into the group's \`memory.limit_in_bytes\` in the memory controller's tree: \`echo 100M > /sys/fs/cgroup/memory${g.path}/memory.limit_in_bytes\`.`,
+        ko: `그룹 ${g.path}에 메모리 한도가 설정되어 있지 않습니다. 메모리 컨트롤러 트리에 있는 그 그룹의 \`memory.limit_in_bytes\`에 값을 쓰세요: \`echo 100M > /sys/fs/cgroup/memory${g.path}/memory.limit_in_bytes\`.`,
+        zh: `组 ${g.path} 没有内存限制。请把限制值写入内存控制器树中该组的 \`memory.limit_in_bytes\`：\`echo 100M > /sys/fs/cgroup/memory${g.path}/memory.limit_in_bytes\`。`,
       });
     }
-    return pending({
-      en: 'No memory cgroup of yours yet. Find out which cgroup version you have (`stat -fc %T /sys/fs/cgroup`: `cgroup2fs` = v2, `tmpfs` = v1/hybrid), then make a group in the memory hierarchy, set the limit and move your shell in.',
-      ko: '아직 직접 만든 메모리 cgroup이 없습니다. 먼저 cgroup 버전을 확인하고(`stat -fc %T /sys/fs/cgroup`: `cgroup2fs`면 v2, `tmpfs`면 v1/하이브리드), 메모리 계층에 그룹을 만들고 한도를 설정한 뒤 셸을 그 그룹으로 옮기세요.',
-      zh: '还没有你创建的内存 cgroup。先确认 cgroup 版本（`stat -fc %T /sys/fs/cgroup`：`cgroup2fs` 是 v2，`tmpfs` 是 v1/混合模式），然后在 memory 层级里建组、设限制，并把 shell 移进去。',
+    return pending(groups[0]?.version === 2 ? {
+      en: 'No memory cgroup of yours yet. This host has cgroup v2: make a group (`mkdir /sys/fs/cgroup/mygroup`), write the limit into its `memory.max` and move your shell in through its `cgroup.procs`.',
+      ko: '아직 직접 만든 메모리 cgroup이 없습니다. 이 호스트는 cgroup v2입니다. 그룹을 만들고(`mkdir /sys/fs/cgroup/mygroup`), 그 그룹의 `memory.max`에 한도를 쓴 뒤, `cgroup.procs`를 통해 셸을 그룹으로 옮기세요.',
+      zh: '还没有你创建的内存 cgroup。这台主机是 cgroup v2：先建组（`mkdir /sys/fs/cgroup/mygroup`），把限制写进它的 `memory.max`，再通过它的 `cgroup.procs` 把 shell 移进去。',
+    } : {
+      en: 'No memory cgroup of yours yet. This host has cgroup v1: make a group in the memory controller\'s tree (`mkdir /sys/fs/cgroup/memory/mygroup`), write the limit into its `memory.limit_in_bytes` and move your shell in through its `cgroup.procs`.',
+      ko: '아직 직접 만든 메모리 cgroup이 없습니다. 이 호스트는 cgroup v1입니다. 메모리 컨트롤러의 트리에 그룹을 만들고(`mkdir /sys/fs/cgroup/memory/mygroup`), 그 그룹의 `memory.limit_in_bytes`에 한도를 쓴 뒤, `cgroup.procs`를 통해 셸을 그룹으로 옮기세요.',
+      zh: '还没有你创建的内存 cgroup。这台主机是 cgroup v1：在内存控制器的树里建组（`mkdir /sys/fs/cgroup/memory/mygroup`），把限制写进它的 `memory.limit_in_bytes`，再通过它的 `cgroup.procs` 把 shell 移进去。',
     });
   },
 

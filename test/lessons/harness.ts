@@ -6,9 +6,14 @@
  *
  * It proves each check both ways on REAL sandboxes (DESIGN.md "Quality bar"):
  * - `nslab lint` finds no errors in the lesson (files, translations, checks.ts, transcripts);
- * - solution.txt passes every step;
+ * - the solution for this host passes every step (solution.txt, or solution.cgroup-v2.txt
+ *   on a cgroup v2 host and solution.cgroup-v1.txt on a v1/hybrid one when the lesson
+ *   teaches each its own files: lab-server/lessons/host-conditions.ts);
  * - a transcript that only runs `true` passes no step (a fresh sandbox proves nothing);
- * - every near-misses/*.txt fails each step its `## near-miss:` line names.
+ * - every near-misses/*.txt that applies on this host fails each step its `## near-miss:`
+ *   line names (NAME.cgroup-v2.txt only on v2 hosts, NAME.cgroup-v1.txt only on v1).
+ * Transcripts for the other kind of host are not registered at all: this host cannot
+ * run them, and the cgroup-v2 VM guest (or a v1 host) runs them.
  * Failures print the whole grade report, so an author sees every step's message.
  */
 import { readdirSync } from 'node:fs';
@@ -19,6 +24,7 @@ import { gradeTranscript, prepareLesson, readTranscript, type PreparedLesson } f
 import { lintLesson } from '../../lab-server/grade/lint.ts';
 import { formatText, type GradeReport } from '../../lab-server/grade/report.ts';
 import type { Transcript } from '../../lab-server/grade/transcript.ts';
+import { appliesTo, currentHostFacts, hostKey, solutionFor } from '../../lab-server/lessons/host-conditions.ts';
 import { LessonCatalog } from '../../lab-server/lessons/loader.ts';
 import { formatProblem } from '../../lab-server/lessons/problems.ts';
 import { createSandboxBackend, type LocalBackend } from '../../lab-server/sandbox/index.ts';
@@ -33,13 +39,16 @@ export interface LessonTestOptions {
 export function lessonTests(lessonId: string, opts: LessonTestOptions = {}): void {
   const catalog = new LessonCatalog();
   const dir = path.join(catalog.dir, lessonId);
+  const host = currentHostFacts();
   // near misses are listed at collection time so each gets a test of its own
   let nearMisses: string[] = [];
   try {
-    nearMisses = readdirSync(path.join(dir, 'near-misses')).filter((f) => !f.startsWith('.')).sort();
+    nearMisses = readdirSync(path.join(dir, 'near-misses')).filter((f) => !f.startsWith('.') && appliesTo(f, host)).sort();
   } catch { /* none yet: lint reports it if a step needs one */ }
+  let solution: string | null = null;
+  try { solution = solutionFor(readdirSync(dir), host); } catch { /* lint says the folder is missing */ }
 
-  describe(`lesson ${lessonId}${opts.lang ? ` (${opts.lang})` : ""}`, () => {
+  describe(`lesson ${lessonId}${opts.lang ? ` (${opts.lang})` : ""} on a ${hostKey(host)} host`, () => {
     let backend: LocalBackend;
     let lesson: PreparedLesson;
 
@@ -62,10 +71,11 @@ export function lessonTests(lessonId: string, opts: LessonTestOptions = {}): voi
       expect(errors).toEqual([]);
     });
 
-    it('solution.txt passes every step', async () => {
-      const report = await grade(await readTranscript(path.join(dir, 'solution.txt')));
+    it(`${solution ?? 'solution.txt'} passes every step`, async () => {
+      expect(solution, `no solution transcript for a ${hostKey(host)} host in ${dir}`).not.toBeNull();
+      const report = await grade(await readTranscript(path.join(dir, solution!)));
       const failed = report.steps.filter((s) => !s.passed).map((s) => `${s.id}: ${s.message}`);
-      expect(failed, formatText(report, 'solution.txt')).toEqual([]);
+      expect(failed, formatText(report, solution!)).toEqual([]);
     });
 
     it('a transcript of only `true` passes no step', async () => {
@@ -90,7 +100,8 @@ export function lessonTests(lessonId: string, opts: LessonTestOptions = {}): voi
 
 /**
  * Other plausible correct paths (short options, other tools) must pass every step
- * too: every test/lessons/<id>.alternatives/*.txt is graded and must pass all steps.
+ * too: every test/lessons/<id>.alternatives/*.txt that applies on this host (same
+ * NAME.cgroup-vN.txt rule as near misses) is graded and must pass all steps.
  */
 export function alternativeTranscriptTests(lessonId: string): void {
   const altDir = fileURLToPath(new URL(`./${lessonId}.alternatives`, import.meta.url));
@@ -104,7 +115,8 @@ export function alternativeTranscriptTests(lessonId: string): void {
       lesson = await prepareLesson(lessonId, 'en');
     });
     afterAll(async () => { await backend?.destroyAll(); });
-    for (const name of readdirSync(altDir).filter((f) => f.endsWith('.txt')).sort()) {
+    const host = currentHostFacts();
+    for (const name of readdirSync(altDir).filter((f) => f.endsWith('.txt') && appliesTo(f, host)).sort()) {
       it(`${name} passes every step`, async () => {
         const report = await gradeTranscript(lesson, await readTranscript(path.join(altDir, name)), { backend, lang: 'en' });
         expect(report.steps.filter((s) => !s.passed).map((s) => s.id), formatText(report, name)).toEqual([]);
