@@ -2,7 +2,8 @@
  * nslab doctor [--json] [--sessions N]
  *
  * Operator preflight, without changing anything: what `nslab serve` needs from the
- * host (root, crun, user namespaces, erofs, cgroups, the default image), then the
+ * host (root, the kernel floor, crun, user namespaces, erofs, cgroups, the default
+ * image; a warning when Ubuntu's AppArmor strips nested user namespaces), then the
  * host's system-wide kernel pools against the sandboxes the server may run
  * (lab-server/sandbox/host-limits.ts; docs/security.md, known gap 5).
  * Exit 0 when nothing is at "error", 1 otherwise, 2 on a usage error.
@@ -10,7 +11,8 @@
 import { execFileSync } from 'node:child_process';
 import { envNumber } from '../classroom/service.ts';
 import { loadDriverConfig } from '../sandbox/config.ts';
-import { hostInfo, hostRequirements } from '../sandbox/host.ts';
+import { hostInfo, hostRequirements, readSysctlFile } from '../sandbox/host.ts';
+import { checkAppArmorUserns } from '../sandbox/kernel.ts';
 import { assessHostPools, formatNeeds, readHostFacts, SYSCTL_D_FILE, type PoolFinding, type PoolPlan, type Severity } from '../sandbox/host-limits.ts';
 import { Images } from '../sandbox/images.ts';
 import type { SandboxLimits } from '../sandbox/types.ts';
@@ -63,6 +65,9 @@ export async function doctorReport(opts: { sessions?: number; env?: NodeJS.Proce
     try { crun.detail += ` (${execFileSync('crun', ['--version'], { encoding: 'utf8' }).split('\n')[0]})`; } catch { /* version is decoration */ }
   }
   requirements.push(await imageRow(cfg.dataDir));
+  // a warning, not an error: sandboxes start, but learners' `unshare -U` steps fail
+  const aa = checkAppArmorUserns(readSysctlFile('/proc/sys/kernel/apparmor_restrict_unprivileged_userns'));
+  requirements.push({ check: 'apparmor userns', severity: aa.restricted ? 'warn' : 'ok', detail: aa.detail, fix: aa.restricted ? aa.fix : null });
   let cgroupMode: 'v2' | 'hybrid' | null = null;
   try { cgroupMode = hostInfo().cgroupMode; } catch { /* the cgroups row says why */ }
   const maxSessions = opts.sessions ?? serveMaxSessions(env);

@@ -1,6 +1,8 @@
 /** What the host offers: cgroup layout, tools, user namespaces. */
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { release } from 'node:os';
+import { checkAppArmorUserns, checkKernelRelease } from './kernel.ts';
 import { HostError } from './types.ts';
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -82,6 +84,9 @@ export function hostRequirements(opts: { loadModules?: boolean } = {}): HostRequ
   const row = (name: string, ok: boolean, detail: string, fix: string) => rows.push({ name, ok, detail, fix: ok ? '' : fix });
   const root = process.getuid?.() === 0;
   row('root', root, root ? 'running as root' : 'nslab must run as root on the host (it creates uid-mapped namespaces and cgroups)', 'run it as root, e.g. `sudo -E npm start`');
+  // the kernel floor: an older kernel fails later and obscurely (the image will not mount)
+  const kernel = checkKernelRelease(release());
+  row('kernel', kernel.ok, kernel.detail, kernel.fix);
   for (const [tool, pkg] of [['crun', 'crun'], ['unshare', 'util-linux'], ['nsenter', 'util-linux'], ['mount', 'mount']] as const) {
     const found = toolPath(tool);
     row(tool, found !== null, found ?? `'${tool}' is not installed`, `apt-get install -y ${pkg}   (or run scripts/setup.sh)`);
@@ -120,5 +125,18 @@ export function checkHostRequirements(): void {
       // root does not need it, but crun's helpers may: say so rather than fail obscurely
       console.warn('nslab: kernel.unprivileged_userns_clone=0; sandboxes still work as root creates them');
     }
+  }
+  // not fatal (sandboxes start; only learners' nested user namespaces lose their
+  // capabilities), but the operator must hear it before a lesson fails in class
+  const aa = checkAppArmorUserns(readSysctlFile('/proc/sys/kernel/apparmor_restrict_unprivileged_userns'));
+  if (aa.restricted) console.warn(`nslab: ${aa.detail}\n  fix: ${aa.fix}`);
+}
+
+/** a /proc/sys file's content, null when it does not exist */
+export function readSysctlFile(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
   }
 }
