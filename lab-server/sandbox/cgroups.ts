@@ -10,12 +10,15 @@
  * The cgroup2 at /sys/fs/cgroup/unified gets a group too, joined before the
  * cgroup namespace is made, or `mount -t cgroup2` inside would show the host tree.
  *
- * v2 hosts: one tree at /sys/fs/cgroup/nslab/<id>, same delegation rule
+ * v2 hosts: one tree at <root>/<id>, same delegation rule, where <root> is
+ * /sys/fs/cgroup/nslab, or below our own unit when systemd delegates one to us
+ * (cgroup-root.ts: on a systemd host the tree is systemd's)
  * (directory, cgroup.procs, cgroup.subtree_control, cgroup.threads).
  */
 import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { v2SandboxesDir, v2SandboxesPath } from './cgroup-root.ts';
 import { hostInfo } from './host.ts';
 import type { CgroupInfo } from './types.ts';
 
@@ -24,13 +27,13 @@ const ROOT = '/sys/fs/cgroup';
 const DELEGATED_V1 = ['memory', 'pids', 'cpu', 'cpuacct', 'systemd'];
 
 export function cgroupsPath(id: string): string {
-  return `/nslab/${id}`;
+  return hostInfo().cgroupMode === 'v2' ? `${v2SandboxesPath()}/${id}` : `/nslab/${id}`;
 }
 
 /** Host directories of the sandbox's cgroup in every hierarchy we manage. */
 export function cgroupDirs(id: string): string[] {
   const h = hostInfo();
-  if (h.cgroupMode === 'v2') return [join(ROOT, 'nslab', id)];
+  if (h.cgroupMode === 'v2') return [join(v2SandboxesDir(), id)];
   const dirs = h.v1Hierarchies.map((name) => join(ROOT, name, 'nslab', id));
   if (h.unifiedMount) dirs.push(join(h.unifiedMount, 'nslab', id));
   return dirs;
@@ -39,7 +42,7 @@ export function cgroupDirs(id: string): string[] {
 /** The hierarchy whose cgroup.procs lists every process of the sandbox. */
 export function procsRoot(id: string): string {
   const h = hostInfo();
-  return h.cgroupMode === 'v2' ? join(ROOT, 'nslab', id) : join(ROOT, 'pids', 'nslab', id);
+  return h.cgroupMode === 'v2' ? join(v2SandboxesDir(), id) : join(ROOT, 'pids', 'nslab', id);
 }
 
 /** hybrid: the unified-hierarchy cgroup.procs a process must join before crun runs */
@@ -52,7 +55,7 @@ export function prepareCgroups(id: string, hostUid: number): void {
   const h = hostInfo();
   const own = (path: string) => { if (existsSync(path)) chownSync(path, hostUid, hostUid); };
   if (h.cgroupMode === 'v2') {
-    const dir = join(ROOT, 'nslab', id);
+    const dir = join(v2SandboxesDir(), id);
     mkdirSync(dir, { recursive: true });
     for (const f of ['', 'cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads']) own(join(dir, f));
     return;
@@ -134,7 +137,7 @@ export function cgroupAgeMs(id: string): number {
 
 /** ids of sandboxes that have cgroups on this host (for orphan reaping) */
 export function cgroupSandboxIds(): string[] {
-  const base = hostInfo().cgroupMode === 'v2' ? join(ROOT, 'nslab') : join(ROOT, 'pids', 'nslab');
+  const base = hostInfo().cgroupMode === 'v2' ? v2SandboxesDir() : join(ROOT, 'pids', 'nslab');
   if (!existsSync(base)) return [];
   return readdirSync(base, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
 }
@@ -189,7 +192,7 @@ export function readCgroups(id: string, toSandboxPid: (hostPid: number) => numbe
     }
   };
   if (h.cgroupMode === 'v2') {
-    const base = join(ROOT, 'nslab', id);
+    const base = join(v2SandboxesDir(), id);
     for (const d of walk(base).reverse()) {
       const g = get(rel(base, d), 2);
       members(g, d);

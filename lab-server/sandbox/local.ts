@@ -427,7 +427,7 @@ export class LocalBackend implements SandboxBackend {
    */
   crunExec(id: string, args: string[]) {
     // v2: PID 1 moved into the leaf "init" (see nslab-init.c); the sandbox's own group holds no process
-    const leaf = hostInfo().cgroupMode === 'v2' && existsSync(join('/sys/fs/cgroup/nslab', id, 'init')) ? ['--cgroup', 'init'] : [];
+    const leaf = hostInfo().cgroupMode === 'v2' && existsSync(join(cgroupDirs(id)[0], 'init')) ? ['--cgroup', 'init'] : [];
     const [verb, ...rest] = args;
     // crun exec hands the server's own rlimits down (the spec's apply to PID 1 only): set the sandbox's
     return {
