@@ -13,6 +13,7 @@ import { envNumber } from '../classroom/service.ts';
 import { loadDriverConfig } from '../sandbox/config.ts';
 import { hostInfo, hostRequirements, readSysctlFile } from '../sandbox/host.ts';
 import { checkAppArmorUserns } from '../sandbox/kernel.ts';
+import { hostCgroupRootFacts, planCgroupRoot } from '../sandbox/cgroup-root.ts';
 import { assessHostPools, formatNeeds, readHostFacts, SYSCTL_D_FILE, type PoolFinding, type PoolPlan, type Severity } from '../sandbox/host-limits.ts';
 import { Images } from '../sandbox/images.ts';
 import type { SandboxLimits } from '../sandbox/types.ts';
@@ -56,6 +57,24 @@ async function imageRow(dataDir: string): Promise<RequirementRow> {
   }
 }
 
+/**
+ * Whether nslab may make its groups where it would (cgroup-root.ts): on a systemd v2
+ * host only below a unit with Delegate=yes. An error exactly when `nslab serve` would
+ * refuse to start.
+ */
+function delegationRow(mode: 'v2' | 'hybrid', env: NodeJS.ProcessEnv): RequirementRow {
+  const check = 'cgroup delegation';
+  if (mode === 'hybrid') return { check, severity: 'ok', detail: 'hybrid host: nslab\'s groups are <v1 hierarchy>/nslab/<id> (systemd delegates no v1 hierarchy)', fix: null };
+  try {
+    const plan = planCgroupRoot(hostCgroupRootFacts(env));
+    if (plan.kind === 'undelegated') return { check, severity: 'error', detail: plan.detail, fix: plan.fix };
+    return { check, severity: 'ok', detail: plan.detail, fix: null };
+  } catch (e) {
+    const err = e as Error & { fix?: string };
+    return { check, severity: 'error', detail: err.message.split('\n')[0], fix: err.fix ?? 'docs/server.md, "Running under systemd"' };
+  }
+}
+
 export async function doctorReport(opts: { sessions?: number; env?: NodeJS.ProcessEnv } = {}): Promise<DoctorReport> {
   const env = opts.env ?? process.env;
   const cfg = loadDriverConfig(env);
@@ -70,6 +89,7 @@ export async function doctorReport(opts: { sessions?: number; env?: NodeJS.Proce
   requirements.push({ check: 'apparmor userns', severity: aa.restricted ? 'warn' : 'ok', detail: aa.detail, fix: aa.restricted ? aa.fix : null });
   let cgroupMode: 'v2' | 'hybrid' | null = null;
   try { cgroupMode = hostInfo().cgroupMode; } catch { /* the cgroups row says why */ }
+  if (cgroupMode) requirements.push(delegationRow(cgroupMode, env));
   const maxSessions = opts.sessions ?? serveMaxSessions(env);
   // nslab serve keeps 2 sandboxes warm unless NSLAB_POOL says otherwise
   const warmPool = env.NSLAB_POOL === undefined ? 2 : cfg.poolSize;
