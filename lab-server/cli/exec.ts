@@ -12,13 +12,22 @@ export async function run(args: string[]): Promise<number> {
   await backend.reapOrphans();
   const sandbox = await backend.create({ image: parsed.image, label: 'nslab exec' });
   try {
-    const child = sandbox.spawnProcess(parsed.rest, 'inherit');
+    // piped, not inherited: our terminal (or /dev/null) must never reach crun, which
+    // would hand it to the sandbox's root (docs/security.md, fixed gap 4)
+    const child = sandbox.spawnProcess(parsed.rest);
+    child.stdout.pipe(process.stdout);
+    child.stderr.pipe(process.stderr);
+    if (process.stdin.isTTY) child.stdin.end();
+    else process.stdin.pipe(child.stdin);
+    child.stdin.on('error', () => { /* the command did not read its input */ });
     const forward = (sig: NodeJS.Signals) => child.kill(sig);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
     const code = await new Promise<number>((resolve) => child.on('close', (c, s) => resolve(c ?? (s ? 128 + 15 : 1))));
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
+    process.stdin.unpipe(child.stdin);
+    process.stdin.pause();
     return code;
   } finally {
     await sandbox.destroy();

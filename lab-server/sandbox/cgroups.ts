@@ -15,9 +15,10 @@
  * (cgroup-root.ts: on a systemd host the tree is systemd's)
  * (directory, cgroup.procs, cgroup.subtree_control, cgroup.threads).
  */
-import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { applyV2Limits, walk } from './cgroup-quota.ts';
 import { v2SandboxesDir, v2SandboxesPath } from './cgroup-root.ts';
 import { hostInfo } from './host.ts';
 import type { CgroupInfo } from './types.ts';
@@ -39,6 +40,13 @@ export function cgroupDirs(id: string): string[] {
   return dirs;
 }
 
+/** The sandbox's groups the learner may make groups in (the trees CgroupGuard watches). */
+export function delegatedDirs(id: string): string[] {
+  const h = hostInfo();
+  if (h.cgroupMode === 'v2') return [join(v2SandboxesDir(), id)];
+  return h.v1Hierarchies.filter((name) => DELEGATED_V1.includes(name)).map((name) => join(ROOT, name, 'nslab', id));
+}
+
 /** The hierarchy whose cgroup.procs lists every process of the sandbox. */
 export function procsRoot(id: string): string {
   const h = hostInfo();
@@ -58,6 +66,7 @@ export function prepareCgroups(id: string, hostUid: number): void {
     const dir = join(v2SandboxesDir(), id);
     mkdirSync(dir, { recursive: true });
     for (const f of ['', 'cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads']) own(join(dir, f));
+    applyV2Limits(dir);
     return;
   }
   for (const name of h.v1Hierarchies) {
@@ -76,19 +85,6 @@ function readInts(file: string): number[] {
   }
 }
 
-/** every directory of a tree, deepest first */
-function walk(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  const visit = (d: string) => {
-    let entries: import('node:fs').Dirent[] = [];
-    try { entries = readdirSync(d, { withFileTypes: true }); } catch { return; }
-    for (const e of entries) if (e.isDirectory()) visit(join(d, e.name));
-    out.push(d);
-  };
-  visit(dir);
-  return out;
-}
 
 /** host pids of every process in the sandbox (nested groups included) */
 export function sandboxHostPids(id: string): number[] {
@@ -103,6 +99,7 @@ export function sandboxHostPids(id: string): number[] {
  * escapes the latter (the lesson of ttyd/wetty/terminado issues).
  */
 export async function removeCgroups(id: string): Promise<void> {
+  await emptyCgroups(id);
   for (let attempt = 0; attempt < 50; attempt++) {
     // every hierarchy: the unified group also holds host-side crun processes
     const pids = new Set<number>();
@@ -119,6 +116,59 @@ export async function removeCgroups(id: string): Promise<void> {
   }
   const still = cgroupDirs(id).filter(existsSync);
   if (still.length) throw new Error(`cgroups of sandbox ${id} could not be removed: ${still.join(', ')}`);
+}
+
+/**
+ * Kill every process of the sandbox's groups, wait (a bounded while) until none is
+ * left, then reclaim their memory: before anything removes a group, `crun delete`
+ * included, or a removed group holding pages stays behind as a dying memory cgroup.
+ */
+export async function emptyCgroups(id: string): Promise<void> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const pids = new Set<number>();
+    for (const base of cgroupDirs(id)) for (const d of walk(base)) for (const p of readInts(join(d, 'cgroup.procs'))) pids.add(p);
+    if (pids.size === 0) break;
+    for (const p of pids) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    await sleep(attempt < 10 ? 5 : 40);
+  }
+  reclaimMemory(id);
+}
+
+/**
+ * Destroy, first step: every process of the sandbox but its init is killed, and
+ * once only init is left (idle, it touches no new pages) the sandbox's memory is
+ * reclaimed. Only then may init die: `crun run` removes the groups as soon as it
+ * has reaped init, and a group removed while it holds pages stays dying.
+ */
+export async function quiesceForDestroy(id: string, initPid: number | null): Promise<void> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const others = sandboxHostPids(id).filter((p) => p !== initPid);
+    if (others.length === 0) break;
+    for (const p of others) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    await sleep(attempt < 10 ? 5 : 40);
+  }
+  reclaimMemory(id);
+}
+
+/**
+ * Drop the pages still charged to the sandbox's memory groups (page cache of the
+ * shared image, mostly) before they are removed. A removed group that still holds
+ * pages is not freed: it stays in the kernel as a dying memory cgroup, holding one
+ * of the host's 65535 memory cgroup ids, until reclaim gets to those pages
+ * (docs/security.md, fixed gap 6). Reclaim of a group covers its whole subtree,
+ * dying descendants the learner removed included.
+ */
+export function reclaimMemory(id: string): void {
+  const h = hostInfo();
+  try {
+    if (h.cgroupMode === 'v2') {
+      // memory.reclaim (5.19+) answers EAGAIN when it could not take it all: fine, best effort
+      writeFileSync(join(v2SandboxesDir(), id, 'memory.reclaim'), String(2 ** 40));
+    } else {
+      const mem = h.v1Hierarchies.find((n) => n.split(',').includes('memory'));
+      if (mem) writeFileSync(join(ROOT, mem, 'nslab', id, 'memory.force_empty'), '0');
+    }
+  } catch { /* group never made, or pages that cannot go (EBUSY): the removal still goes ahead */ }
 }
 
 /** any process in any of the sandbox's groups */

@@ -19,10 +19,12 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import * as pty from 'node-pty';
 import { CommandLogReader, type RawCommandEvent } from './command-log.ts';
-import { cgroupAgeMs, cgroupDirs, cgroupHasProcesses, cgroupSandboxIds, cgroupsPath, prepareCgroups, removeCgroups, sandboxHostPids } from './cgroups.ts';
+import { CGROUP_QUOTA, CgroupGuard } from './cgroup-quota.ts';
+import { cgroupAgeMs, cgroupDirs, delegatedDirs, cgroupHasProcesses, cgroupSandboxIds, cgroupsPath, emptyCgroups, prepareCgroups, quiesceForDestroy, removeCgroups, sandboxHostPids } from './cgroups.ts';
 import { loadDriverConfig, limitsSchema, type DriverConfig } from './config.ts';
 import { crunArgv, type RootfsPrelude } from './crun.ts';
 import { checkHostRequirements, hostInfo } from './host.ts';
@@ -125,6 +127,10 @@ export class LocalSandbox implements Sandbox {
 
   /** @internal called by the back end once the runtime says the sandbox is up */
   attach(runner: ChildProcess, initPid: number, reader: CommandLogReader): void {
+    this.cgroupGuard = new CgroupGuard(delegatedDirs(this.id), hostInfo().cgroupMode === 'v2' ? 'v2' : 'v1', CGROUP_QUOTA, (e) => {
+      console.error(`nslab: sandbox ${this.id}${this.label ? ` (${this.label})` : ''} ${e.reason}: no more cgroups for it (docs/security.md, cgroup budget)`);
+    });
+    this.cgroupGuard.start();
     this.runner = runner;
     this.initPid = initPid;
     this.initStart = processStartTime(initPid);
@@ -132,6 +138,9 @@ export class LocalSandbox implements Sandbox {
     runner.once('exit', () => { void this.finish('the sandbox stopped (its init process exited)'); });
     this.startLifetime();
   }
+
+  /** holds the learner to its cgroup budget (cgroup-quota.ts); null until the sandbox is up */
+  cgroupGuard: CgroupGuard | null = null;
 
   /** command-log lines dropped because a flood exceeded the budget below */
   droppedCommandEvents = 0;
@@ -259,18 +268,23 @@ export class LocalSandbox implements Sandbox {
     return p;
   }
 
-  /** a process inside the sandbox with the given stdio (no pty); the CLI streams through this */
-  spawnProcess(command: string[], stdio: 'pipe' | 'inherit', env: Record<string, string> = {}): ChildProcess {
+  /**
+   * A process inside the sandbox with piped stdio (no pty); the CLI streams through this.
+   * Only pipes, never inherited fds: crun hands the std streams it is given to the
+   * sandbox's root (fchown), so a host terminal or /dev/null passed down would become
+   * the learner's to chmod.
+   */
+  spawnProcess(command: string[], env: Record<string, string> = {}): ChildProcess & { stdin: Writable; stdout: Readable; stderr: Readable } {
     if (this._state !== 'running') throw new Error(`sandbox ${this.id} is not running`);
     const full = { LANG: 'C.UTF-8', HOME: '/root', PATH: SANDBOX_PATH, ...env };
     const argv = this.backend.crunExec(this.id, ['exec', '--no-new-privs', '--cwd', '/root', ...Object.entries(full).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...command]);
-    return spawn(argv.file, argv.args, { stdio, env: { PATH: process.env.PATH, ...argv.env } });
+    return spawn(argv.file, argv.args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
   }
 
   exec(command: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<ExecResult> {
     if (this._state !== 'running') return Promise.reject(new Error(`sandbox ${this.id} is not running`));
     return new Promise((resolve, reject) => {
-      const child = this.spawnProcess(command, 'pipe', opts.env) as ChildProcess & { stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream; stdin: NodeJS.WritableStream };
+      const child = this.spawnProcess(command, opts.env);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -318,12 +332,15 @@ export class LocalSandbox implements Sandbox {
       if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
       this.destroying = (async () => {
         this.reader?.close();
+        this.cgroupGuard?.stop();
         // The sandbox first: its init dies, and with it every process of its pid
         // namespace. The runtime processes (`crun run`, each terminal's `crun exec`)
         // then reap their children and exit by themselves. A runtime killed first
         // (by us, or by the cgroup sweep below) hands its children to its
         // nslab-reaper; before that existed, to the host's PID 1 as zombies
         // (docs/security.md, known gap 3).
+        // its processes first, its memory reclaimed, then init (cgroups.ts, quiesceForDestroy)
+        await quiesceForDestroy(this.id, this.initPid !== null && processStartTime(this.initPid) === this.initStart ? this.initPid : null);
         this.killInit();
         const ptysGone = [...this.ptys].map((p) => new Promise<void>((resolve) => {
           p.onExit(() => resolve());
@@ -598,7 +615,11 @@ export class LocalBackend implements SandboxBackend {
       const argv = this.crun(id, ['run', '--bundle', dir, id], {
         helper: this.rootfsHelper!, rootfs, hostUid, tmpfsOptions: `size=${limits.diskBytes},nr_inodes=${inodes},mode=0755,uid=${hostUid},gid=${hostUid}`,
       });
-      const runner = spawn(this.reaper, ['--', argv.file, ...argv.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
+      // stdin a pipe, never 'ignore': that would be the host's /dev/null, which crun
+      // (before 1.24) fchowns to the sandbox's root with the rest of its std streams,
+      // and the sandbox's /dev/null is a bind of that very inode (docs/security.md, fixed gap 4)
+      const runner = spawn(this.reaper, ['--', argv.file, ...argv.args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
+      runner.stdin?.end();
       await waitReady(runner);
       userNs.release();
       const initPid = sandboxHostPids(id).find((p) => {
@@ -624,6 +645,8 @@ export class LocalBackend implements SandboxBackend {
   /** @internal removes everything of a sandbox; safe to call for half-made or orphaned ones */
   async teardown(id: string): Promise<void> {
     const dir = join(this.sandboxesDir, id);
+    // processes gone and memory reclaimed first: `crun delete` removes the groups
+    await emptyCgroups(id);
     if (existsSync(join(this.crunRoot, id))) {
       const argv = this.crun(id, ['delete', '--force', id]);
       await run(argv.file, argv.args, { env: { PATH: process.env.PATH, ...argv.env } }).catch(() => { /* removed below by hand */ });

@@ -1,0 +1,111 @@
+/**
+ * What a sandbox must never change on the host, measured around a whole test file
+ * (issue 11): the owner and mode of every host /dev entry, and the host's cgroup
+ * count per controller once the groups of sandboxes still alive are set aside
+ * (so that removed groups left dying, which hold one of the host's 65535 memory
+ * cgroup ids each, show up). Files run two at a time, so the count is compared
+ * as "no more than before" and polled while other files' sandboxes settle.
+ */
+import { readFileSync, readdirSync, lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { walk } from '../lab-server/sandbox/cgroup-quota.ts';
+import { cgroupDirs, cgroupSandboxIds } from '../lab-server/sandbox/cgroups.ts';
+import { hostInfo } from '../lab-server/sandbox/host.ts';
+
+export type DevSnapshot = Map<string, string>;
+
+/** owner, group, mode and device of every entry directly in /dev and /dev/pts/ptmx */
+export function devSnapshot(): DevSnapshot {
+  const out: DevSnapshot = new Map();
+  const add = (p: string) => {
+    try {
+      const st = lstatSync(p);
+      out.set(p, `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8)} rdev=${st.rdev}`);
+    } catch { /* came and went */ }
+  };
+  for (const name of readdirSync('/dev')) add(join('/dev', name));
+  add('/dev/pts/ptmx');
+  return out;
+}
+
+/** entries whose owner or mode differ (entries that appeared or went are not changes) */
+export function devChanges(before: DevSnapshot, after: DevSnapshot = devSnapshot()): string[] {
+  const out: string[] = [];
+  for (const [p, was] of before) {
+    const now = after.get(p);
+    if (now !== undefined && now !== was) out.push(`${p}: ${was} -> ${now}`);
+  }
+  return out;
+}
+
+/** /proc/cgroups: groups per controller, host-wide (dying ones included) */
+export function hostCgroupCounts(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of readFileSync('/proc/cgroups', 'utf8').split('\n')) {
+    const [name, , num] = line.split('\t');
+    if (name && !name.startsWith('#') && num !== undefined) out[name] = Number(num);
+  }
+  return out;
+}
+
+/** per controller: directories of every sandbox's groups that exist now, whichever server's */
+export function liveSandboxGroups(controllers: string[]): Record<string, number> {
+  const h = hostInfo();
+  const out: Record<string, number> = Object.fromEntries(controllers.map((c) => [c, 0]));
+  for (const id of cgroupSandboxIds()) {
+    if (h.cgroupMode === 'v2') {
+      // a v2 group has a controller's state only where it is enabled: counting every
+      // directory for every controller errs on the lenient side
+      const n = cgroupDirs(id).reduce((sum, base) => sum + walk(base).length, 0);
+      for (const c of controllers) out[c] += n;
+      continue;
+    }
+    for (const c of controllers) {
+      const hierarchy = h.v1Hierarchies.find((name) => name.split(',').includes(c));
+      if (hierarchy) out[c] += walk(join('/sys/fs/cgroup', hierarchy, 'nslab', id)).length;
+    }
+  }
+  return out;
+}
+
+/** per controller: host count minus the live sandbox groups of that controller */
+export function cgroupsBesidesLiveSandboxes(): Record<string, number> {
+  const counts = hostCgroupCounts();
+  const live = liveSandboxGroups(Object.keys(counts));
+  return Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v - live[k]!]));
+}
+
+export function pick(counts: Record<string, number>, ...controllers: string[]): Record<string, number> {
+  return Object.fromEntries(controllers.filter((c) => c in counts).map((c) => [c, counts[c]!]));
+}
+
+/** wait (bounded) until no controller counts more than `baseline`; returns the excess left */
+export async function settleCgroupCounts(baseline: Record<string, number>, waitMs = 30_000): Promise<Record<string, number>> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    const now = cgroupsBesidesLiveSandboxes();
+    const excess = Object.fromEntries(Object.entries(now).filter(([k, v]) => v > (baseline[k] ?? Infinity)).map(([k, v]) => [k, v - baseline[k]!]));
+    if (Object.keys(excess).length === 0 || Date.now() > until) return excess;
+    await sleep(250);
+  }
+}
+
+/** register the guard around the calling test file */
+export function guardHost(): void {
+  let dev: DevSnapshot;
+  let counts: Record<string, number>;
+  beforeAll(() => {
+    dev = devSnapshot();
+    counts = cgroupsBesidesLiveSandboxes();
+  });
+  afterAll(async () => {
+    expect(devChanges(dev), 'host /dev entries changed owner or mode').toEqual([]);
+    // memory first and fast: its ids are the scarce pool. Then every controller, given
+    // the loop driver's idle-worker timeout (60 s), for which a worker keeps the blkio
+    // group of the last I/O it served (the image is an erofs on a loop device).
+    expect(await settleCgroupCounts(pick(counts, 'memory'), 15_000), 'memory cgroups left on the host (dying or stray) after this file').toEqual({});
+    expect(await settleCgroupCounts(counts, 75_000), 'cgroups left on the host (dying or stray) after this file').toEqual({});
+  }, 120_000);
+}
