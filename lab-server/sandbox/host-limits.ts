@@ -12,6 +12,7 @@
  * `readHostFacts()` only reads /proc. Nothing here changes the host.
  */
 import { TCP_BYTES } from './oci-spec.ts';
+import { CGROUP_QUOTA } from './cgroup-quota.ts';
 import { readFileSync } from 'node:fs';
 import { DENIED_SYSCALLS, ENOSYS_SYSCALLS } from './seccomp.ts';
 import type { SandboxLimits } from './types.ts';
@@ -20,7 +21,7 @@ export type Severity = 'ok' | 'info' | 'warn' | 'error';
 export const SEVERITIES: readonly Severity[] = ['ok', 'info', 'warn', 'error'];
 
 export interface PoolFinding {
-  /** dotted sysctl name (or `MemTotal` for /proc/meminfo) */
+  /** dotted sysctl name (or `MemTotal` for /proc/meminfo, `cgroups.memory` for /proc/cgroups' memory line) */
   sysctl: string;
   /** the host's value as /proc shows it; null when this kernel has no such knob */
   current: string | null;
@@ -59,6 +60,8 @@ export interface HostFacts {
   memTotalBytes: number;
   /** threads on the host now (/proc/loadavg) */
   tasksNow: number;
+  /** memory cgroups on the host now, dying ones included (/proc/cgroups); null or absent: not known */
+  memoryCgroups?: number | null;
 }
 
 export const SYSCTL_D_FILE = '/etc/sysctl.d/90-nslab.conf';
@@ -100,6 +103,8 @@ const HOST_PTY_HEADROOM = 32;
 /** inotify instances / namespaces host root itself uses (systemd, udev, containers ...) */
 const ROOT_UCOUNT_HEADROOM = 1024;
 const PAGE = 4096;
+/** memory cgroup ids are 16 bits (MEM_CGROUP_ID_MAX in include/linux/memcontrol.h) */
+export const MEM_CGROUP_ID_MAX = 65535;
 const MiB = 1024 * 1024;
 
 const n = (v: number | bigint) => v.toLocaleString('en-US');
@@ -205,6 +210,23 @@ export function assessHostPools(plan: PoolPlan, facts: HostFacts): PoolFinding[]
     out.push(pf);
     out.push(atLeast('kernel.threads-max', tasks, String(Math.min(THREADS_MAX_LIMIT, roundUp(Number(tasks) * 2, 65536))), 'error',
       `one limit on threads for the whole host (root too); ${what}.`));
+  }
+
+  // ---- memory cgroup ids: one space of MEM_CGROUP_ID_MAX for the host ----
+  if (facts.memoryCgroups !== undefined && facts.memoryCgroups !== null) {
+    const inUse = facts.memoryCgroups;
+    // its own group, the v2 /init leaf, and every group it may make over its life (dying ones included)
+    const perBox = CGROUP_QUOTA.created + 2;
+    const need = boxes * perBox + inUse;
+    const fill = Math.max(0, Math.floor((MEM_CGROUP_ID_MAX - inUse) / perBox));
+    const enough = need <= MEM_CGROUP_ID_MAX;
+    out.push({
+      sysctl: 'cgroups.memory', current: String(inUse), recommended: String(need), severity: enough ? 'ok' : 'error',
+      why: `one space of ${n(MEM_CGROUP_ID_MAX)} memory cgroup ids for the host (every systemd unit and every sandbox group, dying ones included); ${n(inUse)} in use now. ` +
+        `A sandbox may hold at most ${n(perBox)} (its own group and /init leaf, and ${n(CGROUP_QUOTA.created)} made over its life: cgroup-quota.ts), so ${who} hold up to ${n(boxes * perBox)}; ` +
+        `${n(fill)} sandboxes would fill what is free.` + (enough ? '' : ' When it is full no sandbox and no systemd unit can start.'),
+      fix: enough ? null : `NSLAB_MAX_SESSIONS=${Math.max(0, fill - plan.warmPool)} or fewer (no sysctl raises this kernel constant)`, sysctlD: null,
+    });
   }
 
   // ---- memory: MemTotal and overcommit ----
@@ -350,7 +372,18 @@ export function readHostFacts(): HostFacts {
     sysctl: (name) => readSysctl(name),
     memTotalBytes: mem ? Number(mem[1]) * 1024 : 0,
     tasksNow: load ? Number(load[1]) : 0,
+    memoryCgroups: memoryCgroupsInUse(),
   };
+}
+
+/** /proc/cgroups' count for the memory controller (live and dying groups); null without one */
+export function memoryCgroupsInUse(): number | null {
+  try {
+    const line = readFileSync('/proc/cgroups', 'utf8').split('\n').find((l) => l.startsWith('memory\t'));
+    return line ? Number(line.split('\t')[2]) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** `>= N` for a least value, the text otherwise (`0 or 1`), `-` when no value of the knob helps. */

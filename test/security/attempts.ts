@@ -15,6 +15,7 @@ import {
   readHost, releaseAgents, results,
 } from './harness.ts';
 import { hostInfo } from '../../lab-server/sandbox/host.ts';
+import { hostPools } from './attempts-host-pools.ts';
 
 /** pure cgroup v2 host: one hierarchy, the learner's shell in the sandbox's /init leaf (nslab-init.c) */
 const V2 = hostInfo().cgroupMode === 'v2';
@@ -1135,4 +1136,4 @@ print('mq', 'ok' if fd >= 0 else 'FAILED'); rt.mq_unlink(b'/mine')`]);
   },
 ];
 
-export const ATTEMPTS: Attempt[] = [...seeing, ...escaping, ...exhausting, ...network, ...cross];
+export const ATTEMPTS: Attempt[] = [...seeing, ...escaping, ...exhausting, ...network, ...cross, ...hostPools];

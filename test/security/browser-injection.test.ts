@@ -10,6 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import { startServer, type TestServer } from '../server/client.ts';
 import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../e2e/browser.ts';
+import { guardHost } from '../host-guard.ts';
+
+// the host's /dev owners and modes and its cgroup counts are the same after this file
+guardHost();
 
 const LESSON = 'sample-hostname';
 const WAIT = 60_000;

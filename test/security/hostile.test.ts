@@ -10,6 +10,10 @@ import type { ExecResult } from '../../lab-server/sandbox/index.ts';
 import { testBackend } from '../sandbox/helpers.ts';
 import { ATTEMPTS } from './attempts.ts';
 import { type Attempt, type Ctx, GROUPS, HostService, hostAddresses, hostCanFork } from './harness.ts';
+import { guardHost } from '../host-guard.ts';
+
+// the host's /dev owners and modes and its cgroup counts are the same after this file
+guardHost();
 
 const ctx = {} as Ctx;
 

@@ -15,6 +15,10 @@ import { readNamespaces } from '../../lab-server/sandbox/probe.ts';
 import type { LocalBackend, LocalSandbox, NamespaceSet, ProcessInfo } from '../../lab-server/sandbox/index.ts';
 import { terminal, testBackend } from '../sandbox/helpers.ts';
 import { processesInRange } from './harness.ts';
+import { guardHost } from '../host-guard.ts';
+
+// the host's /dev owners and modes and its cgroup counts are the same after this file
+guardHost();
 
 let backend: LocalBackend;
 let s: LocalSandbox;

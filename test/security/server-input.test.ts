@@ -14,6 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import { CloseCode, MAX_CLIENT_MESSAGE_BYTES } from '../../lab-server/terminal/protocol.ts';
 import { api, createSession, LabClient, startServer, until, type TestServer } from '../server/client.ts';
+import { guardHost } from '../host-guard.ts';
+
+// the host's /dev owners and modes and its cgroup counts are the same after this file
+guardHost();
 
 const servers: TestServer[] = [];
 const start = async (...a: Parameters<typeof startServer>) => { const s = await startServer(...a); servers.push(s); return s; };

@@ -16,6 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import type { StepStatus } from '../../lab-server/terminal/protocol.ts';
 import { api, createSession, LabClient, startServer, until, type TestServer } from '../server/client.ts';
+import { guardHost } from '../host-guard.ts';
+
+// the host's /dev owners and modes and its cgroup counts are the same after this file
+guardHost();
 
 const LESSON = 'sample-hostname';
 let srv: TestServer;

@@ -15,6 +15,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LabClient, until, type TestServer } from '../server/client.ts';
 import { call, createWorkshop, join, openLesson, SECRET } from '../classroom/helpers.ts';
 import { hardLeftovers, leftovers, liveProcesses, ownedSandboxes, reapOwned, serve, waitExited, type OwnedSandbox, type ServeProcess } from './host.ts';
+import { guardHost } from '../host-guard.ts';
+
+// the host's /dev owners and modes and its cgroup counts are the same after this file
+guardHost();
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nslab-server-kill-'));
 const ENV = { NSLAB_CLASSROOM_DB: path.join(dataDir, 'classroom.db'), NSLAB_INSTRUCTOR_SECRET: SECRET, NSLAB_POOL: '2' };

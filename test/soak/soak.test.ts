@@ -40,6 +40,10 @@ import { LabClient, until, type TestServer } from '../server/client.ts';
 import {
   children, fdCount, fdKinds, hardLeftovers, hostIpc, leftovers, ownedSandboxes, reapOwned, rssBytes, SandboxRecorder, serve, waitExited, type ServeProcess,
 } from './host.ts';
+import { guardHost } from '../host-guard.ts';
+
+// the host's /dev owners and modes and its cgroup counts are the same after this file
+guardHost();
 
 const FULL = process.env.NSLAB_SOAK === 'full';
 const WAVES = Number(process.env.NSLAB_SOAK_WAVES ?? (FULL ? 10 : 4));

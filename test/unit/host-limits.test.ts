@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  assessHostPools, findingLines, formatNeeds, readSysctl, SANDBOX_USERNS_OWNED_BY_HOST_ROOT, sysctlFix, SYSCTL_D_FILE,
+  assessHostPools, findingLines, MEM_CGROUP_ID_MAX, formatNeeds, readSysctl, SANDBOX_USERNS_OWNED_BY_HOST_ROOT, sysctlFix, SYSCTL_D_FILE,
   type HostFacts, type PoolFinding, type PoolPlan,
 } from '../../lab-server/sandbox/host-limits.ts';
 import { DENIED_SYSCALLS, ENOSYS_SYSCALLS } from '../../lab-server/sandbox/seccomp.ts';
+import { CGROUP_QUOTA } from '../../lab-server/sandbox/cgroup-quota.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -259,5 +260,25 @@ describe('host pools: helpers', () => {
     expect(readSysctl('net.ipv4.nothing', root)).toBeNull();
     expect(() => readSysctl('../../etc/passwd', root)).toThrow(/bad sysctl name/);
     expect(() => readSysctl('fs/file-max', root)).toThrow(/bad sysctl name/);
+  });
+});
+
+describe('memory cgroup ids (issue 11: one host-wide space of 65535)', () => {
+  it('is ok while every sandbox at its cgroup budget still fits, and an error with a session count that fits when not', () => {
+    const perBox = CGROUP_QUOTA.created + 2;
+    const fits = find(assessHostPools(plan({ maxSessions: 50, warmPool: 2 }), host(roomy, { memoryCgroups: 100 })), 'cgroups.memory');
+    expect(fits.severity).toBe('ok');
+    expect(fits.recommended).toBe(String(52 * perBox + 100));
+    const crowded = find(assessHostPools(plan({ maxSessions: 1000, warmPool: 2 }), host(roomy, { memoryCgroups: 3000 })), 'cgroups.memory');
+    expect(crowded.severity).toBe('error');
+    const fill = Math.floor((MEM_CGROUP_ID_MAX - 3000) / perBox);
+    expect(crowded.why).toContain(`${fill.toLocaleString('en-US')} sandboxes would fill what is free`);
+    expect(crowded.fix).toContain(`NSLAB_MAX_SESSIONS=${fill - 2}`);
+    // the suggested session count fits
+    expect(find(assessHostPools(plan({ maxSessions: fill - 2, warmPool: 2 }), host(roomy, { memoryCgroups: 3000 })), 'cgroups.memory').severity).toBe('ok');
+  });
+
+  it('is left out when the host has no memory controller to count', () => {
+    expect(assessHostPools(plan(), host(roomy, { memoryCgroups: null })).some((f) => f.sysctl === 'cgroups.memory')).toBe(false);
   });
 });
