@@ -13,7 +13,7 @@ export async function run(args: string[]): Promise<number> {
   const sandbox = await backend.create({ image: parsed.image, label: 'nslab exec' });
   try {
     // piped, not inherited: our terminal (or /dev/null) must never reach crun, which
-    // would hand it to the sandbox's root (docs/security.md, fixed gap 4)
+    // would hand it to the sandbox's root (docs/security.md, known gap 7)
     const child = sandbox.spawnProcess(parsed.rest);
     child.stdout.pipe(process.stdout);
     child.stderr.pipe(process.stderr);

@@ -4,11 +4,11 @@
  * Why: every memory cgroup takes one id from a host-wide space of 65535
  * (MEM_CGROUP_ID_MAX), shared by every sandbox and every systemd unit. The learner
  * may mkdir in its delegated groups (the lessons need it), and nothing else bounds
- * how many: one 512 MiB sandbox could hold ~49,000 (docs/security.md, fixed gap 5).
+ * how many: one 512 MiB sandbox could hold ~49,000 (docs/security.md, known gap 8).
  * Removed groups count too while they are "dying": a group whose memory still
  * holds pages (page cache, a tmpfs file written from inside it) stays in the
  * kernel after rmdir, so a mkdir/charge/rmdir loop fills the pool as surely as
- * mkdir alone (fixed gap 6). Hence two budgets: groups alive at once, and groups
+ * mkdir alone (known gap 9). Hence two budgets: groups alive at once, and groups
  * made over the sandbox's life.
  *
  * v2: the kernel holds the live budget (cgroup.max.descendants and

@@ -155,7 +155,7 @@ export async function quiesceForDestroy(id: string, initPid: number | null): Pro
  * shared image, mostly) before they are removed. A removed group that still holds
  * pages is not freed: it stays in the kernel as a dying memory cgroup, holding one
  * of the host's 65535 memory cgroup ids, until reclaim gets to those pages
- * (docs/security.md, fixed gap 6). Reclaim of a group covers its whole subtree,
+ * (docs/security.md, known gap 9). Reclaim of a group covers its whole subtree,
  * dying descendants the learner removed included.
  */
 export function reclaimMemory(id: string): void {

@@ -617,7 +617,7 @@ export class LocalBackend implements SandboxBackend {
       });
       // stdin a pipe, never 'ignore': that would be the host's /dev/null, which crun
       // (before 1.24) fchowns to the sandbox's root with the rest of its std streams,
-      // and the sandbox's /dev/null is a bind of that very inode (docs/security.md, fixed gap 4)
+      // and the sandbox's /dev/null is a bind of that very inode (docs/security.md, known gap 7)
       const runner = spawn(this.reaper, ['--', argv.file, ...argv.args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
       runner.stdin?.end();
       await waitReady(runner);
