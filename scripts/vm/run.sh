@@ -86,6 +86,7 @@ if [ -n "$outdir" ]; then
   out_arg=" nslab.out=$outdir"
 fi
 
+[[ $limit =~ ^[0-9]+$ ]] && limit=${limit}s
 echo "[nslab-vm] booting $(basename "$KERNEL") under qemu TCG: $cpus cpus, $mem MiB, time limit $limit" >&2
 start=$(date +%s)
 # TCG, not KVM: on our CI machines /dev/kvm is PVM, which cannot run a stock kernel
