@@ -12,7 +12,8 @@
 #   -c CPUS     guest cpus (default: the host's, at most 4)
 #   -t TIME     give up after TIME (seconds, or 90s/30m/2h; default 60m)
 #   -o DIR      share the host directory DIR read-write with the guest, at the same path
-#               (for reports; created when missing)
+#               (for reports; created when missing); the guest's kernel log ends up
+#               there too, as vm-dmesg.txt
 #   -e NAME=VAL set an environment variable in the guest (NSLAB_* and CI pass through anyway)
 #   -k          keep the job directory (command, console log, kernel log) and print its path
 # exit status: the command's; 124 when the time ran out; 125 when the VM could
@@ -119,6 +120,7 @@ if [ ! -s "$job/status" ]; then
   keep=1
   exit 125
 fi
+[ -n "$outdir" ] && [ -f "$job/dmesg" ] && cp "$job/dmesg" "$outdir/vm-dmesg.txt"
 rc=$(cat "$job/status")
 echo "[nslab-vm] exit status $rc, ${took} s in all" >&2
 exit "$rc"

@@ -1,4 +1,5 @@
 /** Shared helpers for tests that run real sandboxes. */
+import { readFileSync } from 'node:fs';
 import { createSandboxBackend, type LocalBackend, type LocalSandbox } from '../../lab-server/sandbox/index.ts';
 import type { CommandEvent } from '../../lab-server/sandbox/types.ts';
 
@@ -45,4 +46,14 @@ export function terminal(s: LocalSandbox, n = 1) {
     },
     async ready() { return waitFor((e) => e.kind === 'ready', 'first prompt'); },
   };
+}
+
+/**
+ * The OOM score the driver gives a sandbox's PID 1: -1000, set from the host, where
+ * host root holds CAP_SYS_RESOURCE (bit 24), which lowering a score takes; 0 where
+ * it does not (some VMs' root, this CI machine's among them). docs/security.md, "cgroup v2 hosts".
+ */
+export function initOomScore(): number {
+  const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1];
+  return ((BigInt(`0x${capEff}`) >> 24n) & 1n) === 1n ? -1000 : 0;
 }

@@ -3,13 +3,13 @@
  * server puts the sandbox's PID 1 out of the OOM killer's reach from the host,
  * while every learner process stays an ordinary candidate and cannot lower its
  * own score. Runs the same on v1/hybrid and on cgroup v2 hosts. Lowering a score
- * takes CAP_SYS_RESOURCE, which some hosts' root lacks (our CI VM's does); there
+ * takes CAP_SYS_RESOURCE, which some hosts' root lacks (our CI machine's does); there
  * PID 1 stays at 0, as docs/security.md says, and the test expects exactly that.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalSandbox } from '../../lab-server/sandbox/index.ts';
-import { sh, terminal, testBackend } from './helpers.ts';
+import { initOomScore, sh, terminal, testBackend } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 let s: LocalSandbox;
@@ -19,15 +19,14 @@ beforeAll(async () => {
 });
 afterAll(async () => { await s?.destroy(); });
 
-/** this process is the server here: does host root hold CAP_SYS_RESOURCE (bit 24)? */
-const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1];
-const CAN_LOWER = ((BigInt(`0x${capEff}`) >> 24n) & 1n) === 1n;
-const INIT_SCORE = CAN_LOWER ? '-1000' : '0';
+/** what the driver gives PID 1 on this host (helpers.ts) */
+const INIT_SCORE = String(initOomScore());
+const CAN_LOWER = INIT_SCORE === '-1000';
 
 const hostScore = (hostPid: number) => readFileSync(`/proc/${hostPid}/oom_score_adj`, 'utf8').trim();
 
-async function init() {
-  const p = (await s.probe.processes()).find((x) => x.pid === 1);
+async function init(sb = s) {
+  const p = (await sb.probe.processes()).find((x) => x.pid === 1);
   if (!p) throw new Error('the sandbox has no PID 1');
   return p;
 }
@@ -50,28 +49,33 @@ describe('out of memory inside a sandbox', () => {
   // killer weighs the writer against PID 1 by size and takes init (measured: 540 kB
   // of static nslab-init against 112 kB of busybox), and the sandbox ends with a reason.
   it(`a group filled with memory that shows in no process's RSS (a private tmpfs): ${CAN_LOWER ? 'the writer is killed, never PID 1' : 'the sandbox ends and says why'}`, async () => {
-    const before = await init();
-    const kills = (await s.probe.cgroups()).find((g) => g.path === '/')!.oomKills;
-    const reasons: string[] = [];
-    s.onExit((reason) => reasons.push(reason));
-    // static busybox in a mount namespace of its own: the tmpfs pages it writes are
-    // charged to the sandbox but are not in its RSS, so by size the OOM killer would
-    // weigh it against init alone; the namespace (and the tmpfs) dies with it
-    const r = await sh(s, 'exec unshare --mount busybox sh -c "mount -t tmpfs -o size=1g fill /mnt && exec busybox dd if=/dev/zero of=/mnt/f bs=64k"');
-    expect(r.code).toBe(137);
-    if (!CAN_LOWER) {
-      for (let i = 0; i < 400 && s.state !== 'dead'; i++) await new Promise((res) => setTimeout(res, 25));
-      expect(s.state).toBe('dead');
-      expect(reasons.join()).toMatch(/init process exited/);
-      return;
+    // a sandbox of its own, with nothing else in it: the killer weighs the writer against init alone
+    const o = await (await testBackend()).create({ label: 'oom test, alone', limits: { memoryBytes: 64 * MiB } });
+    try {
+      const before = await init(o);
+      const kills = (await o.probe.cgroups()).find((g) => g.path === '/')!.oomKills;
+      const reasons: string[] = [];
+      o.onExit((reason) => reasons.push(reason));
+      // static busybox in a mount namespace of its own: the tmpfs pages it writes are
+      // charged to the sandbox but are not in its RSS; the namespace (and the tmpfs) dies with it
+      const r = await sh(o, 'exec unshare --mount busybox sh -c "mount -t tmpfs -o size=1g fill /mnt && exec busybox dd if=/dev/zero of=/mnt/f bs=64k"');
+      expect(r.code).toBe(137);
+      if (!CAN_LOWER) {
+        for (let i = 0; i < 400 && o.state !== 'dead'; i++) await new Promise((res) => setTimeout(res, 25));
+        expect(o.state).toBe('dead');
+        expect(reasons.join()).toMatch(/init process exited/);
+        return;
+      }
+      expect((await o.probe.cgroups()).find((g) => g.path === '/')!.oomKills).toBeGreaterThan(kills);
+      expect(o.state).toBe('running');
+      const after = await init(o);
+      expect(after.hostPid).toBe(before.hostPid);
+      expect(hostScore(after.hostPid)).toBe(INIT_SCORE);
+      // the memory came back with the namespace: the sandbox works as before
+      expect((await sh(o, 'echo still-here')).stdout.trim()).toBe('still-here');
+      expect(reasons).toEqual([]);
+    } finally {
+      await o.destroy();
     }
-    expect((await s.probe.cgroups()).find((g) => g.path === '/')!.oomKills).toBeGreaterThan(kills);
-    expect(s.state).toBe('running');
-    const after = await init();
-    expect(after.hostPid).toBe(before.hostPid);
-    expect(hostScore(after.hostPid)).toBe(INIT_SCORE);
-    // the memory came back with the namespace: the sandbox works as before
-    expect((await sh(s, 'echo still-here')).stdout.trim()).toBe('still-here');
-    expect(reasons).toEqual([]);
   });
 });
