@@ -371,14 +371,19 @@ export class LocalSandbox implements Sandbox {
 
 let oomWarned = false;
 
+/** oom_score_adj of every learner process (terminals, exec): see crunExec */
+export const LEARNER_OOM_SCORE = 500;
+
 /**
  * The memory cgroup's OOM killer must never pick a sandbox's PID 1, whose death
  * ends the sandbox: on cgroup v2 (socket buffers charged to memory.max) it took
  * init once the learner's processes were gone (docs/security.md, "cgroup v2").
  * Only a holder of CAP_SYS_RESOURCE can lower a score, so the learner cannot
- * undo this for its own processes, which enter through `crun exec` at 0. Host
- * root without that capability (some VMs and containers drop it) leaves PID 1
- * at 0: an OOM that takes it then ends the sandbox like any other sandbox death.
+ * undo this for its own processes, which enter through `crun exec` at
+ * LEARNER_OOM_SCORE. Host root without that capability (some VMs and containers
+ * drop it) leaves PID 1 at 0: still chosen after every learner process, but
+ * chosen when it is the last one left, which ends the sandbox like any other
+ * death of PID 1.
  */
 function protectFromOom(pid: number): void {
   try {
@@ -449,10 +454,13 @@ export class LocalBackend implements SandboxBackend {
     // v2: PID 1 moved into the leaf "init" (see nslab-init.c); the sandbox's own group holds no process
     const leaf = hostInfo().cgroupMode === 'v2' && existsSync(join(cgroupDirs(id)[0], 'init')) ? ['--cgroup', 'init'] : [];
     const [verb, ...rest] = args;
-    // crun exec hands the server's own rlimits down (the spec's apply to PID 1 only): set the sandbox's
+    // crun exec hands the server's own rlimits down (the spec's apply to PID 1 only): set the sandbox's.
+    // And a raised OOM score (raising needs no privilege; the learner can go back to 0, not below):
+    // the OOM killer takes learner processes before PID 1, whatever their size, also where
+    // host root cannot protect PID 1 (protectFromOom), and before host processes in a global OOM
     return {
       file: this.reaper,
-      args: ['-r', 'core=0:0', '-r', 'nofile=4096:8192', '--', 'crun', '--root', this.crunRoot, verb, ...leaf, ...rest],
+      args: ['-r', 'core=0:0', '-r', 'nofile=4096:8192', '--', 'choom', '-n', String(LEARNER_OOM_SCORE), '--', 'crun', '--root', this.crunRoot, verb, ...leaf, ...rest],
       env: {} as Record<string, string>,
     };
   }

@@ -14,6 +14,7 @@ import { cgroupDirs, sandboxHostPids } from '../../lab-server/sandbox/cgroups.ts
 import { readNamespaces } from '../../lab-server/sandbox/probe.ts';
 import type { LocalBackend, LocalSandbox, NamespaceSet, ProcessInfo } from '../../lab-server/sandbox/index.ts';
 import { initOomScore, terminal, testBackend } from '../sandbox/helpers.ts';
+import { LEARNER_OOM_SCORE } from '../../lab-server/sandbox/local.ts';
 import { processesInRange } from './harness.ts';
 import { guardHost } from '../host-guard.ts';
 
@@ -195,11 +196,11 @@ describe('posture of every sandbox process, read from the host', () => {
 
   // PID 1 is the exception, set from the host: a learner's OOM must not end the sandbox
   // (docs/security.md, "cgroup v2 hosts"; host root without CAP_SYS_RESOURCE leaves it at 0)
-  it('OOM score: no process but PID 1 is protected from the OOM killer, and PID 1 only by the host', async () => {
+  it('OOM score: no process but PID 1 is protected from the OOM killer, and PID 1 only by the host; learner processes go first', async () => {
     await eachProcess((p) => {
       const score = Number(readFileSync(`/proc/${p.hostPid}/oom_score_adj`, 'utf8'));
       if (p.pid === 1) expect(score).toBe(initOomScore());
-      else expect(score).toBeGreaterThanOrEqual(0);
+      else expect(score).toBe(LEARNER_OOM_SCORE);
     });
   });
 
