@@ -17,7 +17,9 @@ afterAll(async () => { await backend?.destroyAll(); });
 
 it('types a transcript the way a learner would', async () => {
   const sandbox = await backend.create({ label: 'runner test' });
-  const runner = new TranscriptRunner(sandbox, { quietMs: 800 });
+  // the runner's default quiet period: with 800 ms, a loaded TCG guest (docs/vm.md) let a
+  // line go while bash was between two readline calls, and the tty ate the Ctrl-V before the Tab
+  const runner = new TranscriptRunner(sandbox, { quietMs: 1500 });
   const { transcript, problems } = parseTranscript([
     '## heredoc: continuation prompts',
     'cat > /tmp/prog.c <<EOF',

@@ -31,7 +31,7 @@ const hostSysctls = ['kernel/panic_on_oops', 'kernel/randomize_va_space', 'vm/ov
 const snapshotSysctls = () => Object.fromEntries(hostSysctls.map((s) => [s, readHost(`/proc/sys/${s}`)]));
 /** the sandbox's own limits as the host has them (v1: per controller hierarchy; v2: its one group) */
 const ownLimits = (id: string) => (V2
-  ? Object.fromEntries(['pids.max', 'memory.max', 'memory.swap.max', 'memory.high', 'cpu.max', 'memory.oom.group'].map((f) => [f, readHost(cgroupFile(id, 'memory', f))]))
+  ? Object.fromEntries(['pids.max', 'memory.max', 'memory.swap.max', 'memory.high', 'cpu.max'].map((f) => [f, readHost(cgroupFile(id, 'memory', f))]))
   : {
     pids: readHost(cgroupFile(id, 'pids', 'pids.max')),
     mem: readHost(cgroupFile(id, 'memory', 'memory.limit_in_bytes')),
@@ -323,9 +323,11 @@ echo end`,
     group: 'escaping', name: "raise the sandbox's own cgroup limits or disable its OOM killer",
     before: (c) => ownLimits(c.a.id),
     // v1: a file per controller hierarchy; v2: the files of the sandbox's own group, which
-    // a fresh cgroup2 mount inside shows too (memory.oom.group would make one OOM kill everything)
+    // a fresh cgroup2 mount inside shows too. v2 has no switch that turns the OOM killer
+    // off; memory.oom.group (kill the group as a whole) is the learner's by design
+    // (/sys/kernel/cgroup/delegate, crun hands it over) and spares PID 1 at -1000
     script: V2
-      ? 'cd /sys/fs/cgroup; for w in "pids.max max" "memory.max max" "memory.swap.max max" "memory.high max" "cpu.max max" "memory.oom.group 1"; do set -- $w; echo $2 > $1 2>/dev/null && echo "RAISED $1"; done; mkdir -p /mnt/u && mount -t cgroup2 none /mnt/u && { echo max > /mnt/u/memory.max 2>/dev/null && echo "RAISED fresh memory.max"; umount /mnt/u; }; echo end'
+      ? 'cd /sys/fs/cgroup; for w in "pids.max max" "memory.max max" "memory.swap.max max" "memory.high max" "cpu.max max"; do set -- $w; echo $2 > $1 2>/dev/null && echo "RAISED $1"; done; mkdir -p /mnt/u && mount -t cgroup2 none /mnt/u && { echo max > /mnt/u/memory.max 2>/dev/null && echo "RAISED fresh memory.max"; umount /mnt/u; }; echo end'
       : 'cd /sys/fs/cgroup; for w in "pids/pids.max max" "memory/memory.limit_in_bytes -1" "memory/memory.memsw.limit_in_bytes -1" "cpu/cpu.cfs_quota_us -1" "memory/memory.oom_control 1"; do set -- $w; echo $2 > $1 2>/dev/null && echo "RAISED $1"; done; echo end',
     check: (r, c, before) => {
       expect(r.stdout).not.toContain('RAISED');
@@ -573,7 +575,10 @@ PY`,
   },
   {
     group: 'exhausting', name: 'park datagrams in thousands of UDP receive queues (also uncharged on cgroup v1 without a socket-memory cap)',
-    script: String.raw`python3 - <<'PY'
+    // On v2 the parked buffers fill memory.max, and then every allocation in the sandbox
+    // stalls in reclaim until the holder dies (in the TCG VM for longer than the row may
+    // run, wedging the rows after it): the learner's own timeout ends the holder
+    script: String.raw`timeout -s KILL 60 python3 - <<'PY'
 import socket
 socks = []
 for i in range(4000):
@@ -586,16 +591,15 @@ rx = sum(int(l.split()[4].split(':')[1], 16) for l in open('/proc/net/udp').read
 print('queued_mib', rx >> 20)
 PY
 echo status=$?`,
-    before: async (c) => (await c.a.probe.cgroups()).find((g) => g.path === '/')!.oomKills,
     timeoutMs: 90_000,
-    check: async (r, c, kills: number) => {
+    check: async (r, c) => {
       const queued = Number(results(r.stdout).queued_mib);
       if (V2) {
         // v2 charges socket buffers to memory.max: the queues end in the memory cgroup's
-        // OOM killer (the script is killed) or stop below the limit; either way the
-        // sandbox lives on, its PID 1 out of the killer's reach (F1 of issue 12)
+        // OOM killer or the timeout (the script is killed), or stop below the limit; either
+        // way the sandbox lives on, its PID 1 out of the killer's reach (F1 of issue 12)
         if (r.stdout.includes('status=137')) {
-          expect((await c.a.probe.cgroups()).find((g) => g.path === '/')!.oomKills).toBeGreaterThan(kills);
+          expect((await c.a.probe.cgroups()).find((g) => g.path === '/')!.memoryLimit).toBe(c.a.limits.memoryBytes);
         } else {
           expect(queued).toBeGreaterThan(8);
           expect(queued).toBeLessThanOrEqual(c.a.limits.memoryBytes / 1048576);
@@ -719,7 +723,8 @@ for i in range(n): rt.mq_unlink(b'/q%d' % i)"`,
   },
   {
     group: 'exhausting', name: 'thousands of network namespaces held open (charged to the sandbox memory)',
-    script: String.raw`python3 -c "
+    // the timeout only matters in the TCG VM (docs/vm.md), where namespaces are slow to make
+    script: String.raw`timeout -s KILL 75 python3 -c "
 import ctypes, os, resource
 libc = ctypes.CDLL(None, use_errno=True)
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -737,7 +742,7 @@ print('held', n)"; echo status=$?`,
     check: (r) => {
       // 1000 namespaces cost the sandbox's memory cgroup real memory (so the memory limit bounds them)
       expect(Number(/charged-kb (\d+)/.exec(r.stdout)?.[1])).toBeGreaterThan(1000 * 16);
-      // then either the OOM killer or a per-process limit stopped the loop
+      // then the OOM killer or a per-process limit stopped the loop (or, in the VM, the timeout)
       expect(r.stdout).toMatch(/status=137|stopped \d+/);
       expect(hostCanFork()).toBe(true);
     },
