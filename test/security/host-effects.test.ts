@@ -12,7 +12,7 @@ import { CGROUP_QUOTA } from '../../lab-server/sandbox/cgroup-quota.ts';
 import { delegatedDirs, sandboxHostPids } from '../../lab-server/sandbox/cgroups.ts';
 import { hostInfo } from '../../lab-server/sandbox/host.ts';
 import type { LocalBackend, LocalSandbox } from '../../lab-server/sandbox/index.ts';
-import { guardHost, devChanges, devSnapshot, hostCgroupCounts, cgroupsBesidesLiveSandboxes, pick, settleCgroupCounts } from '../host-guard.ts';
+import { guardHost, devChanges, devSnapshot, hostCgroupCounts, cgroupsBesidesLiveSandboxes, memorySettleMs, pick, settleCgroupCounts } from '../host-guard.ts';
 import { sh, testBackend } from '../sandbox/helpers.ts';
 import { walk } from '../../lab-server/sandbox/cgroup-quota.ts';
 
@@ -109,7 +109,7 @@ describe('the host-wide cgroup pools', () => {
     } finally {
       await s.destroy();
     }
-  });
+  }, 300_000);
 
   it(`groups made over a sandbox's life are bounded too (mkdir, charge a page, rmdir: no pile of dying memory cgroups)`, async () => {
     const s = await backend.create({ label: 'cgroup churn' });
@@ -139,6 +139,6 @@ describe('the host-wide cgroup pools', () => {
     await s.destroy();
     // memory: the scarce pool, back within seconds (the blkio group may wait for the
     // loop driver's idle worker, 60 s: test/host-guard.ts checks it after the file)
-    expect(await settleCgroupCounts(pick(baseline, 'memory'), 10_000)).toEqual({});
-  });
+    expect(await settleCgroupCounts(pick(baseline, 'memory'), memorySettleMs())).toEqual({});
+  }, memorySettleMs() + 60_000);
 });

@@ -90,7 +90,7 @@ for (const group of GROUPS) {
           (err as Error).message += `\n--- exit ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}`;
           throw err;
         }
-      });
+      }, Math.max(120_000, (row.timeoutMs ?? 0) + 60_000));
     }
 
     it(`the sandbox and the host side are still usable after "${group}"`, stillUsable);
