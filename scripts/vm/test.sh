@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.."
 
 # Keep in step with docs/vm.md and .ci/run.
-KERNEL_SUITES=(test/sandbox test/lessons test/security/hostile.test.ts test/security/posture.test.ts test/soak)
+KERNEL_SUITES=(test/sandbox test/lessons test/security/hostile.test.ts test/security/posture.test.ts test/security/host-effects.test.ts test/soak)
 
 [ $# -gt 0 ] || set -- "${KERNEL_SUITES[@]}"
 # The guest sees this checkout, so it needs the dependencies and the default
