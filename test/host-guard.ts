@@ -122,6 +122,6 @@ export function guardHost(): void {
     // an erofs on a loop device), and blkio has no bounded id pool to drain.
     expect(await settleCgroupCounts(pick(counts, 'memory'), memorySettleMs()), 'memory cgroups left on the host (dying or stray) after this file').toEqual({});
     const others = Object.keys(counts).filter((c) => c !== 'blkio' && c !== 'io');
-    expect(await settleCgroupCounts(pick(counts, ...others), 20_000), 'cgroups left on the host (dying or stray) after this file').toEqual({});
-  }, memorySettleMs() + 40_000);
+    expect(await settleCgroupCounts(pick(counts, ...others), memorySettleMs()), 'cgroups left on the host (dying or stray) after this file').toEqual({});
+  }, 2 * memorySettleMs() + 40_000);
 }
