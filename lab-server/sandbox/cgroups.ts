@@ -171,25 +171,6 @@ export function reclaimMemory(id: string): void {
   } catch { /* group never made, or pages that cannot go (EBUSY): the removal still goes ahead */ }
 }
 
-/**
- * A sandbox that ended by itself (its init died, or its server was killed) had its
- * groups removed by `crun run` before anyone could reclaim them: what they held
- * stays dying below the common parent of all sandboxes. Reclaim there reaches
- * them; it also drops the live sandboxes' page cache, which they read back in, so
- * it runs only after such an end, never on a plain destroy.
- */
-export function reclaimDeadSandboxes(): void {
-  const h = hostInfo();
-  try {
-    if (h.cgroupMode === 'v2') {
-      writeFileSync(join(v2SandboxesDir(), 'memory.reclaim'), String(2 ** 40));
-    } else {
-      const mem = h.v1Hierarchies.find((n) => n.split(',').includes('memory'));
-      if (mem) writeFileSync(join(ROOT, mem, 'nslab', 'memory.force_empty'), '0');
-    }
-  } catch { /* nothing to reclaim, or pages in use (EAGAIN/EBUSY): best effort */ }
-}
-
 /** any process in any of the sandbox's groups */
 export function cgroupHasProcesses(id: string): boolean {
   return cgroupDirs(id).some((base) => walk(base).some((d) => readInts(join(d, 'cgroup.procs')).length > 0));
