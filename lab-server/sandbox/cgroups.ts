@@ -16,6 +16,7 @@
  * (directory, cgroup.procs, cgroup.subtree_control, cgroup.threads).
  */
 import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { applyV2Limits, walk } from './cgroup-quota.ts';
@@ -169,6 +170,40 @@ export function reclaimMemory(id: string): void {
       if (mem) writeFileSync(join(ROOT, mem, 'nslab', id, 'memory.force_empty'), '0');
     }
   } catch { /* group never made, or pages that cannot go (EBUSY): the removal still goes ahead */ }
+}
+
+let deadReclaim: { running: boolean; again: boolean } = { running: false, again: false };
+
+/**
+ * A sandbox that ended by itself (its init died, or its server was killed) had its
+ * groups removed by `crun run` before anyone could reclaim them: what they held
+ * stays dying below the common parent of all sandboxes, where reclaim still reaches
+ * it. That also drops the live sandboxes' page cache (they read it back from the
+ * host's cache of the image file), so it runs in a child process, never on the event
+ * loop, one at a time, coalescing the ends that come while one runs.
+ */
+export function reclaimDeadSandboxes(): void {
+  if (deadReclaim.running) { deadReclaim.again = true; return; }
+  const h = hostInfo();
+  let file: string;
+  let value: string;
+  if (h.cgroupMode === 'v2') { file = join(v2SandboxesDir(), 'memory.reclaim'); value = String(2 ** 40); }
+  else {
+    const mem = h.v1Hierarchies.find((n) => n.split(',').includes('memory'));
+    if (!mem) return;
+    file = join(ROOT, mem, 'nslab', 'memory.force_empty');
+    value = '0';
+  }
+  deadReclaim = { running: true, again: false };
+  const child = spawn('sh', ['-c', 'echo "$1" > "$0" 2>/dev/null; exit 0', file, value], { stdio: 'ignore' });
+  const done = () => {
+    const again = deadReclaim.again;
+    deadReclaim = { running: false, again: false };
+    if (again) reclaimDeadSandboxes();
+  };
+  child.once('exit', done);
+  child.once('error', done);
+  child.unref();
 }
 
 /** any process in any of the sandbox's groups */

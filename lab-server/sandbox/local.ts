@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 import * as pty from 'node-pty';
 import { CommandLogReader, type RawCommandEvent } from './command-log.ts';
 import { CGROUP_QUOTA, CgroupGuard } from './cgroup-quota.ts';
-import { cgroupAgeMs, cgroupDirs, delegatedDirs, cgroupHasProcesses, cgroupSandboxIds, cgroupsPath, emptyCgroups, prepareCgroups, quiesceForDestroy, removeCgroups, sandboxHostPids } from './cgroups.ts';
+import { cgroupAgeMs, cgroupDirs, delegatedDirs, cgroupHasProcesses, cgroupSandboxIds, cgroupsPath, emptyCgroups, prepareCgroups, quiesceForDestroy, reclaimDeadSandboxes, removeCgroups, sandboxHostPids } from './cgroups.ts';
 import { loadDriverConfig, limitsSchema, type DriverConfig } from './config.ts';
 import { crunArgv, type RootfsPrelude } from './crun.ts';
 import { checkHostRequirements, hostInfo } from './host.ts';
@@ -333,6 +333,8 @@ export class LocalSandbox implements Sandbox {
       this.destroying = (async () => {
         this.reader?.close();
         this.cgroupGuard?.stop();
+        // ended by itself: `crun run` has removed (or is removing) the groups unreclaimed
+        const endedByItself = this.runner !== null && (this.runner.exitCode !== null || this.runner.signalCode !== null);
         // The sandbox first: its init dies, and with it every process of its pid
         // namespace. The runtime processes (`crun run`, each terminal's `crun exec`)
         // then reap their children and exit by themselves. A runtime killed first
@@ -353,6 +355,7 @@ export class LocalSandbox implements Sandbox {
         ]);
         // then whatever is left: runtime state, cgroups (killing any straggler), files, uid range
         await this.backend.teardown(this.id);
+        if (endedByItself) reclaimDeadSandboxes();
         // nslab-reaper ends a straggling terminal's crun cleanly (SIGKILL would orphan crun)
         for (const p of this.ptys) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
         for (const l of this.exitListeners) {
@@ -688,6 +691,8 @@ export class LocalBackend implements SandboxBackend {
       await this.teardown(id);
       reaped++;
     }
+    // an orphan's `crun run` may have removed its groups before this teardown could reclaim them
+    if (reaped > 0) reclaimDeadSandboxes();
     // Groups of sandboxes with no directory here (a crash mid-create or mid-teardown).
     // Every server shares /nslab/<id>, whatever its NSLAB_RUN, and others may be creating
     // right now: only groups that are empty and not brand new are ours to remove.

@@ -279,7 +279,8 @@ describe(`soak: ${WAVES} waves of ${PER_WAVE} sessions (${FULL ? 'full' : 'short
     expect(hardLeftovers(leftovers(gone))).toEqual({ processes: [], cgroups: [], mounts: [], files: [] });
     const exited = await waitExited(gone);
     expect(exited.left, 'processes of destroyed sandboxes still exiting (waiting for the host PID 1 to reap)').toEqual([]);
-    expect(hostIpc()).toEqual(ipcBefore);
+    // no new host IPC object (other files, running beside this one, may remove their own meanwhile)
+    expect(hostIpc().filter((o) => !ipcBefore.includes(o))).toEqual([]);
 
     const m = await metrics(s);
     expect({ sessions: m.nslab_sessions_active, sockets: m.nslab_sockets, terminals: m.nslab_terminals_open, sandboxes: m.nslab_sandboxes })
