@@ -106,12 +106,8 @@ export function memorySettleMs(): number {
   return 150_000;
 }
 
-/**
- * Register the guard around the calling test file. `memoryGap` names a documented
- * gap that lets this file's sandboxes leave memory groups dying (the memory count
- * is then not compared; /dev and every other controller still are).
- */
-export function guardHost(opts: { memoryGap?: string } = {}): void {
+/** register the guard around the calling test file */
+export function guardHost(): void {
   let dev: DevSnapshot;
   let counts: Record<string, number>;
   beforeAll(() => {
@@ -124,7 +120,7 @@ export function guardHost(opts: { memoryGap?: string } = {}): void {
     // controller but blkio: the loop driver keeps the blkio group of the last I/O each
     // idle worker served for one to two minutes (LOOP_IDLE_WORKER_TIMEOUT; the image is
     // an erofs on a loop device), and blkio has no bounded id pool to drain.
-    if (!opts.memoryGap) expect(await settleCgroupCounts(pick(counts, 'memory'), memorySettleMs()), 'memory cgroups left on the host (dying or stray) after this file').toEqual({});
+    expect(await settleCgroupCounts(pick(counts, 'memory'), memorySettleMs()), 'memory cgroups left on the host (dying or stray) after this file').toEqual({});
     const others = Object.keys(counts).filter((c) => c !== 'blkio' && c !== 'io' && c !== 'memory');
     expect(await settleCgroupCounts(pick(counts, ...others), memorySettleMs()), 'cgroups left on the host (dying or stray) after this file').toEqual({});
   }, 2 * memorySettleMs() + 40_000);

@@ -100,7 +100,6 @@ export function sandboxHostPids(id: string): number[] {
  * escapes the latter (the lesson of ttyd/wetty/terminado issues).
  */
 export async function removeCgroups(id: string): Promise<void> {
-  await emptyCgroups(id);
   for (let attempt = 0; attempt < 50; attempt++) {
     // every hierarchy: the unified group also holds host-side crun processes
     const pids = new Set<number>();
@@ -119,20 +118,28 @@ export async function removeCgroups(id: string): Promise<void> {
   if (still.length) throw new Error(`cgroups of sandbox ${id} could not be removed: ${still.join(', ')}`);
 }
 
-/**
- * Kill every process of the sandbox's groups, wait (a bounded while) until none is
- * left, then reclaim their memory: before anything removes a group, `crun delete`
- * included, or a removed group holding pages stays behind as a dying memory cgroup.
- */
-export async function emptyCgroups(id: string): Promise<void> {
+/** SIGKILL whatever `pids()` lists until it lists nothing (a bounded while), then reclaim the sandbox's memory */
+async function killThenReclaim(id: string, pids: () => number[]): Promise<void> {
   for (let attempt = 0; attempt < 40; attempt++) {
-    const pids = new Set<number>();
-    for (const base of cgroupDirs(id)) for (const d of walk(base)) for (const p of readInts(join(d, 'cgroup.procs'))) pids.add(p);
-    if (pids.size === 0) break;
-    for (const p of pids) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    const left = pids();
+    if (left.length === 0) break;
+    for (const p of left) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
     await sleep(attempt < 10 ? 5 : 40);
   }
   reclaimMemory(id);
+}
+
+/**
+ * Kill every process of the sandbox's groups and reclaim their memory: before
+ * anything removes a group, `crun delete` included, or a removed group holding
+ * pages stays behind as a dying memory cgroup.
+ */
+export function emptyCgroups(id: string): Promise<void> {
+  return killThenReclaim(id, () => {
+    const pids = new Set<number>();
+    for (const base of cgroupDirs(id)) for (const d of walk(base)) for (const p of readInts(join(d, 'cgroup.procs'))) pids.add(p);
+    return [...pids];
+  });
 }
 
 /**
@@ -141,14 +148,8 @@ export async function emptyCgroups(id: string): Promise<void> {
  * reclaimed. Only then may init die: `crun run` removes the groups as soon as it
  * has reaped init, and a group removed while it holds pages stays dying.
  */
-export async function quiesceForDestroy(id: string, initPid: number | null): Promise<void> {
-  for (let attempt = 0; attempt < 40; attempt++) {
-    const others = sandboxHostPids(id).filter((p) => p !== initPid);
-    if (others.length === 0) break;
-    for (const p of others) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-    await sleep(attempt < 10 ? 5 : 40);
-  }
-  reclaimMemory(id);
+export function quiesceForDestroy(id: string, initPid: number | null): Promise<void> {
+  return killThenReclaim(id, () => sandboxHostPids(id).filter((p) => p !== initPid));
 }
 
 /**

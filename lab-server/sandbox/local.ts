@@ -706,6 +706,7 @@ export class LocalBackend implements SandboxBackend {
         console.error(`nslab: cgroup nslab/${id} has processes but no sandbox directory in ${this.sandboxesDir}: another server's sandbox? left alone`);
         continue;
       }
+      await emptyCgroups(id);
       await removeCgroups(id);
       reaped++;
     }

@@ -8,13 +8,12 @@
  */
 import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CGROUP_QUOTA } from '../../lab-server/sandbox/cgroup-quota.ts';
+import { CGROUP_QUOTA, walk } from '../../lab-server/sandbox/cgroup-quota.ts';
 import { delegatedDirs, sandboxHostPids } from '../../lab-server/sandbox/cgroups.ts';
 import { hostInfo } from '../../lab-server/sandbox/host.ts';
 import type { LocalBackend, LocalSandbox } from '../../lab-server/sandbox/index.ts';
 import { guardHost, devChanges, devSnapshot, hostCgroupCounts, cgroupsBesidesLiveSandboxes, memorySettleMs, pick, settleCgroupCounts } from '../host-guard.ts';
 import { sh, testBackend } from '../sandbox/helpers.ts';
-import { walk } from '../../lab-server/sandbox/cgroup-quota.ts';
 
 guardHost();
 
