@@ -5,8 +5,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // test/soak runs its short version here; `npm run soak` (NSLAB_SOAK=full) the long one
-    exclude: ['node_modules/**'],
+    // test/soak runs its short version here; `npm run soak` (NSLAB_SOAK=full) the long one.
+    // test/systemd installs and starts a systemd unit: only in the VM booted with
+    // systemd (npm run test:vm:systemd, docs/vm.md)
+    exclude: ['node_modules/**', ...(process.env.NSLAB_VM_SYSTEMD === '1' ? [] : ['test/systemd/**'])],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: 'forks',

@@ -97,10 +97,10 @@ export async function settleCgroupCounts(baseline: Record<string, number>, waitM
  * create/exec/destroy on v2 (Debian's 6.1, in the VM) leaves its group dying for
  * 60-120 s, and on this hybrid host a full parallel test run left 3-4 for more than
  * 15 s; neither reclaim nor drop_caches frees them (not held by pages), and the
- * kernel lets them go by itself, in steps at 60 s, as the loop driver's idle workers
- * time out (LOOP_IDLE_WORKER_TIMEOUT; the image is an erofs on a loop device). A
- * real leak (groups held by pages, as before the fix of known gap 9) stays until the
- * page cache is dropped, well beyond this.
+ * kernel lets them go by itself, in steps of 60 s (docs/security.md, known gap 9:
+ * not the loop driver's worker; the holder is not found yet). A real leak (groups
+ * held by pages, as before the fix of known gap 9) stays until the page cache is
+ * dropped, well beyond this.
  */
 export function memorySettleMs(): number {
   return 150_000;

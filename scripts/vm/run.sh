@@ -15,6 +15,8 @@
 #               (for reports; created when missing); the guest's kernel log ends up
 #               there too, as vm-dmesg.txt
 #   -e NAME=VAL set an environment variable in the guest (NSLAB_* and CI pass through anyway)
+#   -s          boot the host's systemd as PID 1 (a real host's cgroup owner) instead of
+#               the plain busybox init; the command runs in a service of its own
 #   -k          keep the job directory (command, console log, kernel log) and print its path
 # exit status: the command's; 124 when the time ran out; 125 when the VM could
 # not be prepared or booted, or stopped without an exit status (console tail printed)
@@ -32,12 +34,14 @@ limit=60m
 outdir=
 keep=0
 extra_env=()
-while getopts ":m:c:t:o:e:kh" opt; do
+init_arg=
+while getopts ":m:c:t:o:e:ksh" opt; do
   case $opt in
     m) [[ $OPTARG =~ ^[0-9]+$ ]] && [ "$OPTARG" -ge 512 ] || die "-m takes MiB, at least 512 (got '$OPTARG')"; mem=$OPTARG ;;
     c) [[ $OPTARG =~ ^[1-9][0-9]*$ ]] || die "-c takes a number of cpus (got '$OPTARG')"; cpus=$OPTARG ;;
     t) [[ $OPTARG =~ ^[0-9]+[smh]?$ ]] || die "-t takes seconds or a duration like 30m (got '$OPTARG')"; limit=$OPTARG ;;
     o) outdir=$OPTARG ;;
+    s) init_arg=" nslab.init=systemd" ;;
     e) [[ $OPTARG =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "-e takes NAME=VALUE (got '$OPTARG')"; extra_env+=("$OPTARG") ;;
     k) keep=1 ;;
     h) usage ;;
@@ -96,7 +100,7 @@ timeout --kill-after=15 "$limit" qemu-system-x86_64 \
   -nodefaults -no-user-config -display none -no-reboot \
   -serial stdio \
   -kernel "$KERNEL" -initrd "$INITRD" \
-  -append "console=ttyS0 quiet loglevel=3 panic=-1 nslab.job=$job nslab.guest=$here/guest.sh nslab.overlay=$((mem / 2))m$out_arg" \
+  -append "console=ttyS0 quiet loglevel=3 panic=-1 nslab.job=$job nslab.guest=$here/guest.sh nslab.overlay=$((mem / 2))m$out_arg$init_arg" \
   -virtfs "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap" \
   -virtfs "local,path=$job,mount_tag=job,security_model=none,multidevs=remap" \
   "${share_out[@]}" \

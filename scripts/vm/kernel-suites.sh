@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The kernel-facing suites, as `npm run test:vm` and CI run them in the cgroup v2
+# VM (docs/vm.md), in two passes:
+#  1. test/sandbox and test/lessons, two files at a time;
+#  2. the files that end with a host-wide "nothing left behind" check (security,
+#     soak), one file at a time. On Debian 12's 6.1 kernel a destroyed sandbox's
+#     cgroup stays dying for 60-120 s before the kernel frees it by itself
+#     (docs/security.md, known gap 9), so a host-wide count taken while another
+#     file keeps destroying sandboxes never gets back to its baseline; alone, each
+#     file's count does, and that is what the check is for.
+# usage: kernel-suites.sh [REPORT_DIR]   (JSON reports pass1.json and pass2.json)
+# Keep the lists in step with docs/vm.md.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+PARALLEL=(test/sandbox test/lessons)
+ONE_AT_A_TIME=(test/security/hostile.test.ts test/security/posture.test.ts test/security/host-effects.test.ts test/soak)
+
+out=${1:-}
+r1=() r2=()
+if [ -n "$out" ]; then
+  mkdir -p "$out" && rm -f "$out/pass1.json" "$out/pass2.json"
+  r1=(--reporter=default --reporter=json "--outputFile=$out/pass1.json")
+  r2=(--reporter=default --reporter=json "--outputFile=$out/pass2.json")
+fi
+
+echo "=== pass 1: ${PARALLEL[*]} ==="
+npx vitest run "${PARALLEL[@]}" "${r1[@]}"
+rc1=$?
+echo "=== pass 2, one file at a time: ${ONE_AT_A_TIME[*]} ==="
+npx vitest run --no-file-parallelism "${ONE_AT_A_TIME[@]}" "${r2[@]}"
+rc2=$?
+echo "=== kernel suites: pass 1 exit $rc1, pass 2 exit $rc2 ==="
+[ $rc1 = 0 ] && [ $rc2 = 0 ]
