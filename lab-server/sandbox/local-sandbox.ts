@@ -25,7 +25,7 @@ const READY_TIMEOUT_MS = 15_000;
 const RUNNER_EXIT_WAIT_MS = 3000;
 
 /** What a sandbox needs of the back end that made it. */
-export interface SandboxHost {
+export interface OwningBackend {
   /** <runDir>/sandboxes/<id> */
   readonly dir: string;
   /** helpers/nslab-read.c, for the probe */
@@ -63,9 +63,9 @@ export class LocalSandbox implements Sandbox {
     readonly image: string,
     readonly limits: SandboxLimits,
     readonly hostUid: number,
-    private readonly host: SandboxHost,
+    private readonly backend: OwningBackend,
   ) {
-    this.probe = new LocalProbe(id, hostUid, () => this.initPid, host.readHelper);
+    this.probe = new LocalProbe(id, hostUid, () => this.initPid, backend.readHelper);
     this.commandFeed = new CommandFeed(id, (event) => {
       if (this.warm && !this.warm.ready && event.kind === 'ready' && event.terminal === 1) {
         this.warm.ready = event;
@@ -100,7 +100,7 @@ export class LocalSandbox implements Sandbox {
   }
 
   get dir(): string {
-    return this.host.dir;
+    return this.backend.dir;
   }
 
   /** the back end, once the runtime says the sandbox is up: `crun run`, its init, the command-log reader */
@@ -196,7 +196,7 @@ export class LocalSandbox implements Sandbox {
     // sandbox's own devpts instead (and keeps the host pty out of its hands).
     const command = opts.command ?? ['/bin/bash', '-i'];
     const inner = ['/usr/bin/script', '-q', '-e', '-c', `exec ${command.map(shellQuote).join(' ')}`, '/dev/null'];
-    const argv = this.host.execArgv([
+    const argv = this.backend.execArgv([
       'exec', '--no-new-privs', '--cwd', opts.cwd ?? '/root', ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...inner,
     ]);
     const p = pty.spawn(argv.file, argv.args, { name: 'xterm-256color', cols, rows, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...argv.env } });
@@ -214,7 +214,7 @@ export class LocalSandbox implements Sandbox {
   spawnProcess(command: string[], env: Record<string, string> = {}): ChildProcess & { stdin: Writable; stdout: Readable; stderr: Readable } {
     if (this._state !== 'running') throw new Error(`sandbox ${this.id} is not running`);
     const full = { LANG: 'C.UTF-8', HOME: '/root', PATH: SANDBOX_PATH, ...env };
-    const argv = this.host.execArgv(['exec', '--no-new-privs', '--cwd', '/root', ...Object.entries(full).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...command]);
+    const argv = this.backend.execArgv(['exec', '--no-new-privs', '--cwd', '/root', ...Object.entries(full).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...command]);
     return spawn(argv.file, argv.args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
   }
 
@@ -290,7 +290,7 @@ export class LocalSandbox implements Sandbox {
           delay(RUNNER_EXIT_WAIT_MS, undefined, { ref: false }),
         ]);
         // then whatever is left: runtime state, cgroups (killing any straggler), files, uid range
-        await this.host.teardown();
+        await this.backend.teardown();
         if (endedByItself) reclaimDeadSandboxes();
         // nslab-reaper ends a straggling terminal's crun cleanly (SIGKILL would orphan crun)
         for (const p of this.ptys) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
