@@ -1,7 +1,8 @@
 /**
  * The sandbox driver's public interface. Everything above the driver (terminals,
  * checks, grading, classroom) talks to these types only, so another back end
- * (a VM per learner, a remote runner) can be added without touching them.
+ * (Kubernetes pods, a VM per learner) can be added without touching them. What the
+ * floors above rely on is test/sandbox/backend-conformance.ts: every back end passes it.
  */
 import type { Readable, Writable } from 'node:stream';
 import type { IPty } from 'node-pty';
