@@ -10,9 +10,9 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { LessonCatalog } from '../lessons/loader.ts';
+import { processStartTime } from '../sandbox/process-identity.ts';
 import { buildBoard, type BoardData, type LessonSteps } from './board.ts';
 import { generateJoinCode, generateToken, hashToken, normalizeJoinCode } from './codes.ts';
 import type { ClassroomStore, Learner, StepUpdate, Workshop } from './store.ts';
@@ -105,17 +105,7 @@ export interface SessionNotice { code: 'fresh-sandbox'; afterRestart: boolean; p
 
 export const END_REASON_RESTART = 'server-restart';
 
-/** `host:pid:starttime` of a process (start time from /proc, so a reused pid is a different server) */
-function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** This server process, as recorded with each of its lab sessions. */
+/** This server process, as recorded with each of its lab sessions: `host:pid:starttime` (a reused pid is a different server). */
 export function serverId(pid = process.pid): string {
   return `${hostname()}:${pid}:${processStartTime(pid) ?? '?'}`;
 }

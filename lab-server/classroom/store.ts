@@ -5,7 +5,8 @@
  * Everything above it (the classroom service, routes, `nslab export`) talks to this
  * interface only. It is async even though the SQLite implementation is synchronous,
  * so that a network database (PostgreSQL for a multi-node deployment, see
- * docs/classroom-store.md) can implement it without changing any caller.
+ * docs/classroom-store.md) can implement it without changing any caller. What the
+ * classroom relies on is test/classroom/store-conformance.ts: every store passes it.
  */
 
 export type StepState = 'pass' | 'fail' | 'pending';

@@ -16,6 +16,7 @@ import { withClassroom } from '../classroom/plugin.ts';
 import { createClassroomRouter } from '../classroom/routes.ts';
 import { Classroom, LabFullError, type ClassroomOptions, type LabSessionPort, type WatchSink } from '../classroom/service.ts';
 import { SqliteClassroomStore } from '../classroom/sqlite-store.ts';
+import type { ClassroomStore } from '../classroom/store.ts';
 import type { TerminalSession } from '../terminal/terminal.ts';
 
 /** LabSessionPort on the lab server's SessionManager. */
@@ -94,13 +95,15 @@ export async function setupClassroom(opts: {
   lessons: LessonsPlugin;
   catalog: LessonCatalog;
   env?: NodeJS.ProcessEnv;
+  /** the store to keep the classroom in; default the SQLite store on `dbFile` */
+  store?: ClassroomStore;
   dbFile?: string;
   /** capacity, stuckMinutes, ... (defaults come from the environment) */
   classroom?: Partial<Omit<ClassroomOptions, 'store' | 'catalog'>>;
   log?: (line: string) => void;
 }): Promise<ClassroomSetup> {
   const env = opts.env ?? process.env;
-  const store = new SqliteClassroomStore(opts.dbFile ? { file: opts.dbFile } : {});
+  const store = opts.store ?? new SqliteClassroomStore(opts.dbFile ? { file: opts.dbFile } : {});
   const classroom = new Classroom({ log: opts.log, ...opts.classroom, store, catalog: opts.catalog });
   const ended = await classroom.recover();
   if (ended) opts.log?.(`classroom: ${ended} learner session(s) of the previous server are over; their learners get fresh sandboxes with their progress`);

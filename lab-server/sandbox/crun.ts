@@ -13,8 +13,14 @@
  * sandbox's mount namespace, and the server spends no extra process on it (every
  * process the server spawns forks it on its event loop, a few ms each).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { hostInfo } from './host.ts';
-import { unifiedProcsFile } from './cgroups.ts';
+import { cgroupDirs, unifiedProcsFile } from './cgroups.ts';
+import { LEARNER_OOM_SCORE } from './oom-score.ts';
+
+/** a program to run: file, arguments and the environment to add to the server's PATH */
+export interface Argv { file: string; args: string[]; env: Record<string, string> }
 
 /** The writable root, made inside the private mount namespace before crun runs. */
 export interface RootfsPrelude {
@@ -28,7 +34,7 @@ export interface RootfsPrelude {
 }
 
 /** argv that runs `crun <args>` correctly on this host */
-export function crunArgv(crunRoot: string, sandboxId: string, args: string[], prelude?: RootfsPrelude): { file: string; args: string[]; env: Record<string, string> } {
+export function crunArgv(crunRoot: string, sandboxId: string, args: string[], prelude?: RootfsPrelude): Argv {
   const h = hostInfo();
   const crun = ['crun', '--root', crunRoot, ...args];
   const procs = unifiedProcsFile(sandboxId);
@@ -52,4 +58,24 @@ export function crunArgv(crunRoot: string, sandboxId: string, args: string[], pr
   ].join('\n');
   env.NSLAB_INNER = inner.join('\n');
   return { file: '/bin/sh', args: ['-c', outer, hybrid ? procs! : 'sh', ...crun], env };
+}
+
+/**
+ * argv of `crun exec` (args start with the verb) behind nslab-reaper (`reaper`).
+ * `crun exec` works on hybrid hosts as it is (only `run` trips over the
+ * unified hierarchy), and skipping the wrapper saves a few ms per terminal.
+ */
+export function crunExecArgv(reaper: string, crunRoot: string, sandboxId: string, args: string[]): Argv {
+  // v2: PID 1 moved into the leaf "init" (see nslab-init.c); the sandbox's own group holds no process
+  const leaf = hostInfo().cgroupMode === 'v2' && existsSync(join(cgroupDirs(sandboxId)[0], 'init')) ? ['--cgroup', 'init'] : [];
+  const [verb, ...rest] = args;
+  // crun exec hands the server's own rlimits down (the spec's apply to PID 1 only): set the sandbox's.
+  // And a raised OOM score (raising needs no privilege; the learner can go back to 0, not below):
+  // the OOM killer takes learner processes before PID 1, whatever their size, also where
+  // host root cannot protect PID 1 (oom-score.ts, protectFromOom), and before host processes in a global OOM
+  return {
+    file: reaper,
+    args: ['-r', 'core=0:0', '-r', 'nofile=4096:8192', '--', 'choom', '-n', String(LEARNER_OOM_SCORE), '--', 'crun', '--root', crunRoot, verb, ...leaf, ...rest],
+    env: {},
+  };
 }

@@ -1,8 +1,10 @@
 /**
  * The sandbox driver's public interface. Everything above the driver (terminals,
  * checks, grading, classroom) talks to these types only, so another back end
- * (a VM per learner, a remote runner) can be added without touching them.
+ * (Kubernetes pods, a VM per learner) can be added without touching them. What the
+ * floors above rely on is test/sandbox/backend-conformance.ts: every back end passes it.
  */
+import type { Readable, Writable } from 'node:stream';
 import type { IPty } from 'node-pty';
 
 export type NamespaceKind = 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'pid_for_children' | 'time' | 'user' | 'uts';
@@ -147,6 +149,18 @@ export interface Probe {
 
 export type SandboxState = 'running' | 'dead';
 
+/** A process inside a sandbox with piped stdio (a ChildProcess fits). */
+export interface SandboxProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** asks the process to stop (SIGTERM by default) */
+  kill(signal?: NodeJS.Signals): boolean;
+  /** once it has exited and its output is read: its exit code, or the signal that ended it */
+  on(event: 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+}
+
 export interface Sandbox {
   readonly id: string;
   readonly image: string;
@@ -155,6 +169,11 @@ export interface Sandbox {
   readonly state: SandboxState;
   /** a pty process inside the sandbox (a shell by default) */
   spawnPty(opts: SpawnOptions): IPty;
+  /**
+   * a command inside with its stdio piped to us, to stream (`nslab exec`); never the
+   * host's own fds, which the runtime could hand to the sandbox's root
+   */
+  spawnProcess(command: string[], env?: Record<string, string>): SandboxProcess;
   /** run a command inside and collect its output (non-interactive) */
   exec(command: string[], opts?: { input?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<ExecResult>;
   readonly probe: Probe;

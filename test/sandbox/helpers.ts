@@ -1,7 +1,7 @@
 /** Shared helpers for tests that run real sandboxes. */
 import { readFileSync } from 'node:fs';
-import { createSandboxBackend, type LocalBackend, type LocalSandbox } from '../../lab-server/sandbox/index.ts';
-import type { CommandEvent } from '../../lab-server/sandbox/types.ts';
+import { createSandboxBackend, type LocalBackend } from '../../lab-server/sandbox/index.ts';
+import type { CommandEvent, Sandbox } from '../../lab-server/sandbox/types.ts';
 
 let backend: LocalBackend | null = null;
 
@@ -15,12 +15,12 @@ export async function testBackend(): Promise<LocalBackend> {
 }
 
 /** run a shell script inside; returns stdout+stderr merged in order-insensitive form */
-export async function sh(s: LocalSandbox, script: string, input?: string) {
+export async function sh(s: Sandbox, script: string, input?: string) {
   return s.exec(['/bin/bash', '-c', script], { input, timeoutMs: 120_000 });
 }
 
 /** a pty shell inside with helpers to type and wait for command-log events */
-export function terminal(s: LocalSandbox, n = 1) {
+export function terminal(s: Sandbox, n = 1) {
   const term = s.spawnPty({ terminal: n, cols: 120, rows: 40 });
   let screen = '';
   term.onData((d) => { screen += d; });

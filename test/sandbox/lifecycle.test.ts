@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cgroupDirs, prepareCgroups, removeCgroups } from '../../lab-server/sandbox/cgroups.ts';
 import { loadDriverConfig } from '../../lab-server/sandbox/config.ts';
-import { LocalBackend } from '../../lab-server/sandbox/local.ts';
+import { LocalBackend } from '../../lab-server/sandbox/local-backend.ts';
 import { hostInfo } from '../../lab-server/sandbox/host.ts';
 import { describeProcess, processTable } from '../procs.ts';
 import { sh, terminal, testBackend } from './helpers.ts';

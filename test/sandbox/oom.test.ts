@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalSandbox } from '../../lab-server/sandbox/index.ts';
-import { LEARNER_OOM_SCORE } from '../../lab-server/sandbox/local.ts';
+import { LEARNER_OOM_SCORE } from '../../lab-server/sandbox/oom-score.ts';
 import { initOomScore, sh, terminal, testBackend } from './helpers.ts';
 
 const MiB = 1024 * 1024;

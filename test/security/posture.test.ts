@@ -14,7 +14,7 @@ import { cgroupDirs, sandboxHostPids } from '../../lab-server/sandbox/cgroups.ts
 import { readNamespaces } from '../../lab-server/sandbox/probe.ts';
 import type { LocalBackend, LocalSandbox, NamespaceSet, ProcessInfo } from '../../lab-server/sandbox/index.ts';
 import { initOomScore, terminal, testBackend } from '../sandbox/helpers.ts';
-import { LEARNER_OOM_SCORE } from '../../lab-server/sandbox/local.ts';
+import { LEARNER_OOM_SCORE } from '../../lab-server/sandbox/oom-score.ts';
 import { processesInRange } from './harness.ts';
 import { guardHost } from '../host-guard.ts';
 
