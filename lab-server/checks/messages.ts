@@ -125,7 +125,12 @@ function formatParam(catalog: MessageCatalog, lang: string, v: MessageParam, dep
 export function renderMessage(catalog: MessageCatalog, lang: string, message: Message | undefined): string | null {
   if (message === undefined) return null;
   if (typeof message === 'string') return message;
-  if (isRef(message)) return formatRef(catalog, lang, message);
+  if (isRef(message)) {
+    // a lesson's message in a language the lesson has no texts for is shown wholly in
+    // English, joins of lists included (not English phrases joined the Chinese way)
+    const lessonKey = catalog.get('en')?.[message.key] !== undefined;
+    return formatRef(catalog, lessonKey && !catalog.has(lang) ? 'en' : lang, message);
+  }
   return (message as Record<string, string | undefined>)[lang] ?? message.en;
 }
 
