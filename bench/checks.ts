@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { defineChecks, pass, pending } from '../lab-server/checks/api.ts';
 import { CheckEngine } from '../lab-server/checks/engine.ts';
 import { loadChecks } from '../lab-server/checks/load.ts';
+import { loadMessages } from '../lab-server/checks/messages.ts';
 import { gradeMany, gradeTranscript, prepareLesson, readTranscript } from '../lab-server/grade/grade.ts';
 import { LessonCatalog } from '../lab-server/lessons/loader.ts';
 import { createSandboxBackend } from '../lab-server/sandbox/index.ts';
@@ -86,11 +87,12 @@ const roundRows: (string | number)[][] = [];
       lesson = await catalog.load(id);
     } catch { continue; }
     const checks = await loadChecks(lesson.dir).catch(() => null);
-    if (!checks) continue;
+    const messages = await loadMessages(lesson.dir).catch(() => null);
+    if (!checks || !messages) continue;
     const steps = lesson.versions.en!.steps.map((x) => x.id).filter((x) => x in checks);
     const times: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const engine = new CheckEngine({ sandbox: s, checks, steps, lang: 'en', pollMs: 0, log: () => {} });
+      const engine = new CheckEngine({ sandbox: s, checks, steps, lang: 'en', messages, pollMs: 0, log: () => {} });
       const t = now();
       await engine.evaluate();
       times.push(now() - t);

@@ -18,17 +18,31 @@ export type { CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceSet, Pr
 export type { NamespaceKind, SysvQueue, SysvSem, SysvShm };
 
 export type Lang = 'en' | 'ko' | 'zh';
-/** A message in the learner's language; English is required, the others fall back to it. */
+/** Inline text (a quick prototype or a test); a lesson's checks use `msg` instead. */
 export type Localized = string | { en: string; ko?: string; zh?: string };
 
-export type CheckResult =
-  | { status: 'pass'; message?: Localized }
-  | { status: 'fail'; message: Localized }
-  | { status: 'pending'; message?: Localized };
+/**
+ * A message by key, with parameters: the texts live beside the lesson, one file per
+ * language (messages.en.json, messages.ko.json, ...), so a translator edits text, not
+ * code, and a viewer who switches language gets the same message in the new one.
+ * In a text, `{name}` is replaced by the parameter `name`; a parameter that is itself
+ * a message is put in the same language, and a list of messages is joined the way that
+ * language joins a list (the shared key `list.and`). See docs/authoring.md.
+ */
+export interface MessageRef { key: string; params?: Record<string, MessageParam> }
+export type MessageParam = string | number | MessageRef | MessageRef[];
+export type Message = MessageRef | Localized;
 
-export const pass = (message?: Localized): CheckResult => ({ status: 'pass', message });
-export const fail = (message: Localized): CheckResult => ({ status: 'fail', message });
-export const pending = (message?: Localized): CheckResult => ({ status: 'pending', message });
+export const msg = (key: string, params?: Record<string, MessageParam>): MessageRef => (params ? { key, params } : { key });
+
+export type CheckResult =
+  | { status: 'pass'; message?: Message }
+  | { status: 'fail'; message: Message }
+  | { status: 'pending'; message?: Message };
+
+export const pass = (message?: Message): CheckResult => ({ status: 'pass', message });
+export const fail = (message: Message): CheckResult => ({ status: 'fail', message });
+export const pending = (message?: Message): CheckResult => ({ status: 'pending', message });
 
 export interface Lab {
   /** every process in the sandbox (host pid, in-sandbox pid, parent, cmdline, uid, cwd, namespaces) */
@@ -53,6 +67,16 @@ export interface Lab {
   terminalText(n: number): string;
   /** the learner's interface language */
   readonly lang: Lang;
+
+  // Probes every lesson needs, built on the ones above (and memoised with them).
+  /** the sandbox's PID 1 (its namespaces are the sandbox's own); throws if there is none */
+  init(): Promise<ProcessInfo>;
+  /** one live process per namespace of `kind` other than the sandbox's own, by namespace inode, first seen first */
+  newNamespaces(kind: NamespaceKind): Promise<Map<number, ProcessInfo>>;
+  /** live shells (bash, sh, dash, ash, zsh, ksh, mksh, busybox) */
+  shells(): Promise<ProcessInfo[]>;
+  /** the commands the learner's shells finished (the command log without prompts and shell starts), oldest first */
+  commandsRun(): CommandEvent[];
 }
 
 export type Check = (lab: Lab) => Promise<CheckResult>;

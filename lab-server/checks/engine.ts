@@ -15,16 +15,22 @@
  */
 import { z } from 'zod';
 import type { Sandbox } from '../sandbox/types.ts';
-import type { Check, CheckResult, Lang, LessonChecks } from './api.ts';
-import { createLab, localize, type TerminalTextProvider } from './lab.ts';
+import { msg, type Check, type CheckResult, type Lang, type LessonChecks, type Message, type MessageParam } from './api.ts';
+import { createLab, type TerminalTextProvider } from './lab.ts';
+import { renderAll, renderMessage, type MessageCatalog } from './messages.ts';
 
 export type StepState = 'pass' | 'fail' | 'pending';
 
 export interface StepStatus {
   id: string;
   status: StepState;
-  /** in the learner's language; null when the check said nothing */
+  /** in the session's language; null when the check said nothing */
   message: string | null;
+  /**
+   * the same message in every language the lesson has, so a viewer who switches
+   * language re-reads it without a new check round; absent for untranslated text
+   */
+  messages?: Record<string, string>;
   /** ms since epoch when the step first passed */
   passedAt: number | null;
   /** true when the check itself broke (a lesson bug, not the learner's mistake) */
@@ -37,6 +43,8 @@ export interface CheckEngineOptions {
   /** the lesson's step ids, in lesson order */
   steps: string[];
   lang: Lang;
+  /** the lesson's texts (messages.<lang>.json); checks that return `msg(key)` need them */
+  messages?: MessageCatalog;
   terminalText?: TerminalTextProvider;
   /** called with the steps whose status or message changed, and all of them */
   onStatus?: (changed: StepStatus[], all: StepStatus[]) => void;
@@ -50,18 +58,17 @@ export interface CheckEngineOptions {
   log?: (line: string) => void;
 }
 
-const localizedSchema = z.union([z.string(), z.object({ en: z.string(), ko: z.string().optional(), zh: z.string().optional() })]);
+const paramSchema: z.ZodType<MessageParam> = z.lazy(() => z.union([z.string(), z.number(), refSchema, z.array(refSchema)]));
+const refSchema = z.object({ key: z.string(), params: z.record(z.string(), paramSchema).optional() });
+const localizedSchema = z.union([z.string(), refSchema, z.object({ en: z.string(), ko: z.string().optional(), zh: z.string().optional() })]);
 const resultSchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('pass'), message: localizedSchema.optional() }),
   z.object({ status: z.literal('fail'), message: localizedSchema }),
   z.object({ status: z.literal('pending'), message: localizedSchema.optional() }),
 ]);
 
-const BROKEN: Record<Lang, (detail: string) => string> = {
-  en: (d) => `This step's check could not run (${d}). That is a problem in the lesson, not your mistake — tell your instructor.`,
-  ko: (d) => `이 단계의 검사를 실행하지 못했습니다(${d}). 여러분의 실수가 아니라 레슨의 문제입니다. 강사에게 알려 주세요.`,
-  zh: (d) => `这一步的检查无法运行（${d}）。这是课程本身的问题，不是你操作有误——请告诉讲师。`,
-};
+/** "this check could not run": the engine's own text (lab-server/checks/messages.<lang>.json) */
+const broken = (detail: string): Message => msg('check.broken', { detail });
 
 class CheckTimeout extends Error {}
 
@@ -84,6 +91,8 @@ export class CheckEngine {
   private retryTimer: NodeJS.Timeout | null = null;
   /** the last problem logged per step (see logOnce) */
   private readonly logged = new Map<string, string>();
+  /** the message each step's check last returned, as data (kept when a throw is forgiven) */
+  private readonly lastMessage = new Map<string, Message | undefined>();
 
   constructor(private readonly opts: CheckEngineOptions) {
     const restored: ReadonlyMap<string, number> = opts.passed instanceof Map
@@ -131,7 +140,10 @@ export class CheckEngine {
   }
 
   statuses(): StepStatus[] {
-    return this.opts.steps.map((id) => ({ ...this.status.get(id)! }));
+    return this.opts.steps.map((id) => {
+      const s = this.status.get(id)!;
+      return s.messages ? { ...s, messages: { ...s.messages } } : { ...s };
+    });
   }
 
   /** ids of steps not passed yet */
@@ -182,12 +194,17 @@ export class CheckEngine {
       if (this.gone()) return;
       const before = this.status.get(id)!;
       if (before.status === 'pass') return;
-      const message = localize(r.message, this.opts.lang);
+      const catalog = this.opts.messages ?? new Map();
+      const message = renderMessage(catalog, this.opts.lang, r.message);
       const next: StepStatus = { id, status: r.status, message, passedAt: r.status === 'pass' ? Date.now() : null };
+      const all = renderAll(catalog, r.message);
+      if (all) next.messages = all;
       if (r.error) next.error = true;
-      if (next.status === before.status && next.message === before.message && !!next.error === !!before.error) return;
+      this.lastMessage.set(id, r.message);
+      if (next.status === before.status && next.message === before.message && !!next.error === !!before.error
+        && JSON.stringify(next.messages) === JSON.stringify(before.messages)) return;
       this.status.set(id, next);
-      changed.push({ ...next });
+      changed.push(next.messages ? { ...next, messages: { ...next.messages } } : { ...next });
       if (!batching) flush();
     };
     // All open steps at once: they share the round's memoised probe calls (one
@@ -220,8 +237,7 @@ export class CheckEngine {
 
   private async runOne(id: string, lab: ReturnType<typeof createLab>): Promise<CheckResult & { error?: boolean }> {
     const check: Check | undefined = this.opts.checks[id];
-    const lang = this.opts.lang;
-    if (!check) return { status: 'fail', message: BROKEN[lang](`no check for step "${id}"`), error: true };
+    if (!check) return { status: 'fail', message: broken(`no check for step "${id}"`), error: true };
     const timeoutMs = this.opts.checkTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -237,14 +253,14 @@ export class CheckEngine {
       const parsed = resultSchema.safeParse(raw);
       if (!parsed.success) {
         this.logOnce(id, `check "${id}" returned ${JSON.stringify(raw)?.slice(0, 300)}, not pass() / fail(message) / pending()`);
-        return { status: 'fail', message: BROKEN[lang]('it returned an invalid result'), error: true };
+        return { status: 'fail', message: broken('it returned an invalid result'), error: true };
       }
       return parsed.data as CheckResult;
     } catch (err) {
       if (this.gone()) return { status: 'pending' };
       if (err instanceof CheckTimeout) {
         this.logOnce(id, `check "${id}" did not finish within ${timeoutMs} ms`);
-        return { status: 'fail', message: BROKEN[lang](`it took longer than ${timeoutMs / 1000} s`), error: true };
+        return { status: 'fail', message: broken(`it took longer than ${timeoutMs / 1000} s`), error: true };
       }
       // A process that exited between processes() and a probe of it makes a correct
       // check throw once: that is a race with the learner, not a broken check. So the
@@ -255,11 +271,12 @@ export class CheckEngine {
       if (strikes < 2) {
         const prev = this.status.get(id)!;
         if (this.opts.pollMs !== 0) this.retrySoon();
-        return (prev.status === 'fail' ? { status: 'fail', message: prev.message ?? '' } : { status: 'pending', message: prev.message ?? undefined }) as CheckResult;
+        const last = this.lastMessage.get(id);
+        return (prev.status === 'fail' ? { status: 'fail', message: last ?? '' } : { status: 'pending', message: last }) as CheckResult;
       }
       // keyed by the message: stacks of the same failure differ in their async frames
       this.logOnce(id, `check "${id}" threw: ${(err as Error)?.stack ?? String(err)}`, `threw: ${(err as Error)?.message ?? String(err)}`);
-      return { status: 'fail', message: BROKEN[lang](`${(err as Error)?.message ?? String(err)}`.slice(0, 200)), error: true };
+      return { status: 'fail', message: broken(`${(err as Error)?.message ?? String(err)}`.slice(0, 200)), error: true };
     } finally {
       clearTimeout(timer);
     }

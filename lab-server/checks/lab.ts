@@ -5,16 +5,13 @@
  * five checks asking for `processes()` cost one walk of /proc, which is what keeps a
  * round well inside the 0.5 s the UI promises. A new round sees fresh state.
  */
-import type { Sandbox } from '../sandbox/types.ts';
-import type { Lab, Lang, Localized } from './api.ts';
+import type { NamespaceKind, ProcessInfo, Sandbox } from '../sandbox/types.ts';
+import type { Lab, Lang } from './api.ts';
 
 export type TerminalTextProvider = (n: number) => string;
 
-export function localize(message: Localized | undefined, lang: Lang): string | null {
-  if (message === undefined) return null;
-  if (typeof message === 'string') return message;
-  return message[lang] ?? message.en;
-}
+/** what `lab.shells()` counts as a shell (by the command name the kernel reports) */
+export const SHELL_NAMES: ReadonlySet<string> = new Set(['bash', 'sh', 'dash', 'ash', 'zsh', 'ksh', 'mksh', 'busybox']);
 
 export function createLab(sandbox: Sandbox, opts: { lang: Lang; terminalText?: TerminalTextProvider }): Lab {
   const memo = new Map<string, Promise<unknown>>();
@@ -42,9 +39,26 @@ export function createLab(sandbox: Sandbox, opts: { lang: Lang; terminalText?: T
   };
   const byNs = <T>(what: string, hostPid: number, kinds: ('ipc' | 'uts' | 'net')[], f: () => Promise<T>): Promise<T> =>
     nsKey(hostPid, kinds).then((key) => once(`${what}:${key}`, f));
+  const rootNamespaces = () => once('root', () => probe.rootNamespaces());
+  const init = () => once('init', async () => {
+    const p = (await processes()).find((x) => x.pid === 1);
+    if (!p) throw new Error('the sandbox has no PID 1');
+    return p;
+  });
+  const newNamespaceMap = (kind: NamespaceKind) => once(`new:${kind}`, async () => {
+    const [root, procs] = await Promise.all([rootNamespaces(), processes()]);
+    const out = new Map<number, ProcessInfo>();
+    for (const p of procs) {
+      if (p.state === 'Z' || p.ns[kind] === root[kind] || out.has(p.ns[kind])) continue;
+      out.set(p.ns[kind], p);
+    }
+    return out;
+  });
+  // a copy each time: one check may change its map without touching the next check's
+  const newNamespaces = (kind: NamespaceKind) => newNamespaceMap(kind).then((m) => new Map(m));
   return {
     processes,
-    rootNamespaces: () => once('root', () => probe.rootNamespaces()),
+    rootNamespaces,
     ipc: (hostPid) => byNs('ipc', hostPid, ['ipc'], () => probe.sysvipc(hostPid)),
     mqueue: (hostPid) => byNs('mq', hostPid, ['ipc'], () => probe.mqueue(hostPid)),
     // the probe reads /proc/sys inside the process's ipc, uts and net namespaces
@@ -62,5 +76,9 @@ export function createLab(sandbox: Sandbox, opts: { lang: Lang; terminalText?: T
       }
     },
     lang: opts.lang,
+    init,
+    newNamespaces,
+    shells: () => processes().then((ps) => ps.filter((p) => SHELL_NAMES.has(p.comm) && p.state !== 'Z')),
+    commandsRun: () => sandbox.commands().filter((e) => e.kind === 'cmd'),
   };
 }

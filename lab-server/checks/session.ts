@@ -11,6 +11,7 @@ import type { Sandbox } from '../sandbox/types.ts';
 import type { Lang, LessonChecks } from './api.ts';
 import { CheckEngine, type StepStatus } from './engine.ts';
 import { loadChecks } from './load.ts';
+import { loadMessages } from './messages.ts';
 import type { TerminalTextProvider } from './lab.ts';
 
 export interface LessonChecksOptions {
@@ -49,13 +50,14 @@ function restoredProgress(p: LessonChecksOptions['passed']): Map<string, number>
 /** Start live checking; throws UnknownLessonError / LessonError for a lesson that cannot run. */
 export async function startLessonChecks(opts: LessonChecksOptions): Promise<CheckEngine> {
   const lesson = await opts.catalog.load(opts.lessonId);
-  const checks = await lessonChecks(lesson.dir);
+  const [checks, messages] = await Promise.all([lessonChecks(lesson.dir), loadMessages(lesson.dir)]);
   const steps = lesson.versions.en!.steps.map((s) => s.id);
   const engine = new CheckEngine({
     sandbox: opts.sandbox,
     checks,
     steps,
     lang: opts.lang,
+    messages,
     terminalText: opts.terminalText,
     // progress for steps that no longer exist (lesson edited) is dropped, not an error
     passed: new Map([...restoredProgress(opts.passed)].filter(([id]) => steps.includes(id))),

@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { Lang, LessonChecks } from '../checks/api.ts';
 import { CheckEngine } from '../checks/engine.ts';
 import { loadChecks } from '../checks/load.ts';
+import { loadMessages, type MessageCatalog } from '../checks/messages.ts';
 import { LessonCatalog } from '../lessons/loader.ts';
 import { LessonError } from '../lessons/problems.ts';
 import type { SandboxBackend } from '../sandbox/types.ts';
@@ -34,16 +35,18 @@ export interface PreparedLesson {
   image: string;
   steps: { id: string; title: string }[];
   checks: LessonChecks;
+  /** the texts of the checks' messages (messages.<lang>.json) */
+  messages: MessageCatalog;
 }
 
 /** Load a lesson and its checks once (a directory of 200 transcripts should not re-import checks.ts 200 times). */
 export async function prepareLesson(lessonId: string, lang: Lang = 'en', catalog = new LessonCatalog()): Promise<PreparedLesson> {
   const lesson = await catalog.load(lessonId);
   const steps = await catalog.steps(lessonId, lang);
-  const checks = await loadChecks(lesson.dir);
+  const [checks, messages] = await Promise.all([loadChecks(lesson.dir), loadMessages(lesson.dir)]);
   const missing = steps.filter((s) => !(s.id in checks)).map((s) => s.id);
   if (missing.length) throw new LessonError([{ file: path.join(lesson.dir, 'checks.ts'), severity: 'error', message: `no check for step${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` }]);
-  return { id: lesson.id, image: lesson.front.image, steps, checks };
+  return { id: lesson.id, image: lesson.front.image, steps, checks, messages };
 }
 
 /** far beyond any real transcript; a bigger file is a mistake (or a hostile submission) */
@@ -70,6 +73,7 @@ export async function gradeTranscript(lesson: PreparedLesson, transcript: Transc
     checks: lesson.checks,
     steps: lesson.steps.map((s) => s.id),
     lang,
+    messages: lesson.messages,
     terminalText: (n) => runner?.terminalText(n) ?? '',
     pollMs: 1000,
     log: opts.log,

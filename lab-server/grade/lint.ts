@@ -6,6 +6,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { lintMessages } from '../checks/lint-messages.ts';
 import { compareChecks, loadChecks } from '../checks/load.ts';
 import { HOST_VARIANTS, hostKey, isSolutionName, parseTranscriptName, solutionFor } from '../lessons/host-conditions.ts';
 import { LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
@@ -49,6 +50,7 @@ export async function lintLesson(id: string, catalog = new LessonCatalog()): Pro
     if (err instanceof LessonError) problems.push(...err.problems);
     else throw err;
   }
+  problems.push(...await lintMessages(lesson.dir, Object.keys(lesson.versions)));
 
   // solution.txt, or solution.<condition>.txt per kind of host: every kind must get one
   const solutions = (await transcriptFiles(lesson.dir)).filter((f) => isSolutionName(path.basename(f)));

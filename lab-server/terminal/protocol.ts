@@ -180,8 +180,14 @@ export interface CommandLogEvent {
 export interface StepStatus {
   id: string;
   status: 'pass' | 'fail' | 'pending';
-  /** in the learner's language; null when the check said nothing */
+  /** in the session's language; null when the check said nothing */
   message: string | null;
+  /**
+   * the same message in every language the lesson has (language code → text), so a
+   * viewer who switches language shows it in the new one; absent when the message
+   * has no translations (then `message` is shown in every language)
+   */
+  messages?: Record<string, string>;
   passedAt: number | null;
   /** the check itself broke (a lesson bug) */
   error?: boolean;

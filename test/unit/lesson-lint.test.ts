@@ -147,3 +147,51 @@ describe('host-specific transcripts (NAME.cgroup-v1.txt / NAME.cgroup-v2.txt)', 
     ]);
   });
 });
+
+describe('lint of check messages', () => {
+  const LESSON_KO = LESSON.replace('Make a queue', '큐 만들기').replace('::: step look Look', '::: step look 살펴보기');
+  const MSG_CHECKS = (call: string) => `import { defineChecks, msg, pass, pending } from ${JSON.stringify(API)};
+export default defineChecks({
+  'make-queue': async () => pending(${call}),
+  look: async () => pass(),
+});
+`;
+  const base = (over: Record<string, string>) => lesson({
+    'lesson.md': LESSON,
+    'lesson.ko.md': LESSON_KO,
+    'checks.ts': MSG_CHECKS("msg('queue.missing', { n: 1 })"),
+    'solution.txt': 'ipcmk -Q\n',
+    'messages.en.json': JSON.stringify({ 'queue.missing': 'No queue yet ({n} missing).' }, null, 2),
+    'messages.ko.json': JSON.stringify({ 'queue.missing': '아직 큐가 없습니다({n}개 부족).' }, null, 2),
+    ...over,
+  });
+
+  it('passes when every language has every key with the same parameters', async () => {
+    expect(await messages(await base({}))).toEqual([]);
+  });
+
+  it('reports a key missing in a language, and a language file the lesson lacks', async () => {
+    const c = await base({ 'messages.ko.json': JSON.stringify({}) });
+    expect(await messages(c)).toEqual(['messages.ko.json:: missing key "queue.missing", used in checks.ts:3']);
+    await rm(path.join(root, 'demo', 'messages.ko.json'));
+    expect(await messages(c)).toEqual(['messages.ko.json:: missing key "queue.missing", used in checks.ts:3 (there is no messages.ko.json, though the lesson has lesson.ko.md)']);
+  });
+
+  it('reports a translation with other parameters than English, and a stray key', async () => {
+    const c = await base({ 'messages.ko.json': JSON.stringify({ 'queue.missing': '아직 큐가 없습니다({count}개 부족).', 'queue.gone': '없음' }, null, 2) });
+    expect(await messages(c)).toEqual([
+      'messages.ko.json:2: key "queue.missing" has parameters {count}, but English has {n}',
+      'messages.ko.json:3: stray key "queue.gone": messages.en.json has no such key',
+    ]);
+  });
+
+  it('reports parameters checks.ts does not pass or that no text uses, and a key that is not a literal', async () => {
+    const wrong = await base({ 'checks.ts': MSG_CHECKS("msg('queue.missing', { count: 1 })") });
+    expect(await messages(wrong)).toEqual([
+      'checks.ts:3: message "queue.missing" uses {n}, but msg() does not pass it',
+      'checks.ts:3: msg("queue.missing") passes count, which its text does not use (it uses {n})',
+    ]);
+    const computed = await base({ 'checks.ts': MSG_CHECKS("msg(`queue.${'missing'}`, { n: 1 })") });
+    expect(await messages(computed)).toEqual(['checks.ts:3: the key of msg() must be a quoted string, so lint can check that every language has it']);
+  });
+});

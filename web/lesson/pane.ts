@@ -174,7 +174,7 @@ export class LessonPane {
         h('span', { class: 'step-link-text' },
           h('span', { class: 'step-link-title' }, step.title),
           h('span', { class: 'visually-hidden' }, ` — ${stateLabel(st)}`),
-          state === 'fail' && st?.message ? h('span', { class: 'step-link-message' }, richText(st.message)) : null,
+          state === 'fail' && messageOf(st) ? h('span', { class: 'step-link-message' }, richText(messageOf(st)!)) : null,
         ),
       );
       // the links point at in-page ids, but the hash belongs to the router
@@ -198,7 +198,7 @@ export class LessonPane {
         line.className = `step-status step-status-${state}${st?.error ? ' is-broken' : ''}`;
         setChildren(line,
           h('span', { class: 'step-status-badge' }, state === 'pass' ? icon('check') : state === 'fail' ? icon('cross') : h('span', { class: 'pulse-dot' }), st?.error ? t('step.checkBroken') : stateLabel(st)),
-          st?.message ? h('span', { class: 'step-status-message' }, richText(st.message)) : null,
+          messageOf(st) ? h('span', { class: 'step-status-message' }, richText(messageOf(st)!)) : null,
         );
       }
     }
@@ -279,6 +279,15 @@ export class LessonPane {
     }
     this.pendingAnnouncements.push(text);
   }
+}
+
+/**
+ * A check's message in the viewer's language: the language belongs to whoever looks,
+ * not to the session, so a switch re-renders earlier results in the new language too.
+ */
+function messageOf(st: StepStatus | undefined): string | null {
+  if (!st) return null;
+  return st.messages?.[getLang()] ?? st.messages?.en ?? st.message;
 }
 
 function stateLabel(st: StepStatus | undefined): string {
