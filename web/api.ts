@@ -4,7 +4,7 @@
  * read as the server wrote it, not as "HTTP 503".
  */
 import { t, type Lang } from './i18n.ts';
-import type { CreateSessionResponse, SessionInfo as ServerSessionInfo } from '../lab-server/terminal/protocol.ts';
+import type { CreateSessionResponse, SessionInfo as ServerSessionInfo } from '../lab-server/contract/session-protocol.ts';
 
 export interface LessonSummary { id: string; title: string; summary: string; order: number; minutes: number }
 export interface LessonView {

@@ -14,22 +14,11 @@
  * - rounds never overlap: events during a round coalesce into one more round.
  */
 import { z } from 'zod';
+import type { Lang } from '../contract/lang.ts';
+import type { StepStatus } from '../contract/steps.ts';
 import type { Sandbox } from '../sandbox/types.ts';
-import type { Check, CheckResult, Lang, LessonChecks } from './api.ts';
+import type { Check, CheckResult, LessonChecks } from './api.ts';
 import { createLab, localize, type TerminalTextProvider } from './lab.ts';
-
-export type StepState = 'pass' | 'fail' | 'pending';
-
-export interface StepStatus {
-  id: string;
-  status: StepState;
-  /** in the learner's language; null when the check said nothing */
-  message: string | null;
-  /** ms since epoch when the step first passed */
-  passedAt: number | null;
-  /** true when the check itself broke (a lesson bug, not the learner's mistake) */
-  error?: boolean;
-}
 
 export interface CheckEngineOptions {
   sandbox: Sandbox;

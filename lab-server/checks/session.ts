@@ -9,7 +9,8 @@ import { stat } from 'node:fs/promises';
 import type { LessonCatalog } from '../lessons/loader.ts';
 import type { Sandbox } from '../sandbox/types.ts';
 import type { Lang, LessonChecks } from './api.ts';
-import { CheckEngine, type StepStatus } from './engine.ts';
+import { CheckEngine } from './engine.ts';
+import type { StepStatus } from '../contract/steps.ts';
 import { loadChecks } from './load.ts';
 import type { TerminalTextProvider } from './lab.ts';
 

@@ -12,15 +12,14 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { ApiError } from '../contract/api-error.ts';
+import type { BoardData, LessonSteps } from '../contract/board-protocol.ts';
+import type { LabSessionHandle, LearnerView, OpenLessonResult, SessionNotice } from '../contract/classroom-api.ts';
+import type { Lang } from '../contract/lang.ts';
 import type { LessonCatalog } from '../lessons/loader.ts';
-import { buildBoard, type BoardData, type LessonSteps } from './board.ts';
+import { buildBoard } from './board.ts';
 import { generateJoinCode, generateToken, hashToken, normalizeJoinCode } from './codes.ts';
 import type { ClassroomStore, Learner, StepUpdate, Workshop } from './store.ts';
-
-export type Lang = 'en' | 'ko' | 'zh';
-
-/** A lab session as the classroom sees it: the learner gets {id, token} and uses the normal session socket. */
-export interface LabSessionHandle { id: string; token: string }
 
 /** What a read-only watcher receives from one session's terminals. */
 export interface WatchSink {
@@ -53,14 +52,6 @@ export class LabFullError extends Error {
   }
 }
 
-/** An error a route turns into an HTTP status with this code and message. */
-export class ClassroomError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly retryAfterSeconds?: number) {
-    super(message);
-    this.name = 'ClassroomError';
-  }
-}
-
 export interface ClassroomOptions {
   store: ClassroomStore;
   catalog: LessonCatalog;
@@ -77,31 +68,6 @@ export interface ClassroomOptions {
   log?: (line: string) => void;
   now?: () => number;
 }
-
-export interface LessonProgress {
-  id: string;
-  title: string;
-  steps: { id: string; title: string; status: 'pass' | 'fail' | 'pending' | null; passedAt: number | null }[];
-  passed: number;
-  total: number;
-}
-
-export interface LearnerView {
-  learner: { id: string; name: string; joinedAt: number };
-  workshop: { code: string; title: string; endsAt: number | null; closed: boolean };
-  lessons: LessonProgress[];
-  /** the learner's live lab session, if any */
-  session: { id: string; lesson: string } | null;
-  /** 1-based place in the admission queue, when waiting */
-  queuePosition: number | null;
-}
-
-export type OpenLessonResult =
-  | { state: 'ready'; session: LabSessionHandle & { lesson: string }; notice: SessionNotice | null }
-  | { state: 'queued'; position: number; capacity: number; retryAfterSeconds: number };
-
-/** Shown to a learner whose earlier sandbox is gone (server restart, idle reaping). */
-export interface SessionNotice { code: 'fresh-sandbox'; afterRestart: boolean; passedSteps: number }
 
 export const END_REASON_RESTART = 'server-restart';
 
@@ -203,9 +169,9 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
   async createWorkshop(input: { title: string; lessons: string[]; endsAt: number | null }): Promise<Workshop> {
     const known = new Set(await this.catalog.ids());
     const unknown = input.lessons.filter((l) => !known.has(l));
-    if (unknown.length) throw new ClassroomError(400, 'unknown-lesson', `unknown lesson${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (see GET /api/lessons)`);
-    if (new Set(input.lessons).size !== input.lessons.length) throw new ClassroomError(400, 'duplicate-lesson', 'a lesson can appear only once in a workshop');
-    if (input.endsAt !== null && input.endsAt <= this.now()) throw new ClassroomError(400, 'bad-end', 'the end time is in the past');
+    if (unknown.length) throw new ApiError(400, 'unknown-lesson', `unknown lesson${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (see GET /api/lessons)`);
+    if (new Set(input.lessons).size !== input.lessons.length) throw new ApiError(400, 'duplicate-lesson', 'a lesson can appear only once in a workshop');
+    if (input.endsAt !== null && input.endsAt <= this.now()) throw new ApiError(400, 'bad-end', 'the end time is in the past');
     return this.store.createWorkshop(input, generateJoinCode, this.now());
   }
 
@@ -217,7 +183,7 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
   /** Close: no more joins or sandboxes, and every learner's sandbox is reclaimed now. */
   async closeWorkshop(id: string): Promise<{ workshop: Workshop; endedSessions: number }> {
     const w = await this.store.closeWorkshop(id, this.now());
-    if (!w) throw new ClassroomError(404, 'unknown-workshop', 'no such workshop');
+    if (!w) throw new ApiError(404, 'unknown-workshop', 'no such workshop');
     this.queue = this.queue.filter((q) => q.workshopId !== id);
     const mine = [...this.active.values()].filter((a) => a.workshopId === id);
     await Promise.all(mine.map((a) => this.endActive(a, 'workshop-closed')));
@@ -230,10 +196,10 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
 
   async join(code: string, displayName: string): Promise<{ learner: Learner; token: string; workshop: Workshop }> {
     const w = await this.workshopByCode(code);
-    if (!w) throw new ClassroomError(404, 'unknown-code', 'no workshop has this code; check it with your instructor');
-    if (w.closedAt !== null) throw new ClassroomError(410, 'workshop-closed', 'this workshop is closed');
-    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ClassroomError(410, 'workshop-ended', 'this workshop has ended');
-    if ((await this.store.learners(w.id)).length >= this.maxLearners) throw new ClassroomError(409, 'workshop-full', `this workshop already has ${this.maxLearners} learners`);
+    if (!w) throw new ApiError(404, 'unknown-code', 'no workshop has this code; check it with your instructor');
+    if (w.closedAt !== null) throw new ApiError(410, 'workshop-closed', 'this workshop is closed');
+    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ApiError(410, 'workshop-ended', 'this workshop has ended');
+    if ((await this.store.learners(w.id)).length >= this.maxLearners) throw new ApiError(409, 'workshop-full', `this workshop already has ${this.maxLearners} learners`);
     const token = generateToken();
     const learner = await this.store.addLearner({ workshopId: w.id, displayName, tokenHash: hashToken(token) }, this.now());
     this.emit('changed', w.id);
@@ -310,10 +276,10 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
 
   private async openLessonNow(learner: Learner, lesson: string, lang: Lang): Promise<OpenLessonResult> {
     const w = (await this.store.workshop(learner.workshopId))!;
-    if (w.closedAt !== null) throw new ClassroomError(410, 'workshop-closed', 'this workshop is closed');
-    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ClassroomError(410, 'workshop-ended', 'this workshop has ended; your progress is kept');
-    if (!w.lessons.includes(lesson)) throw new ClassroomError(404, 'not-in-workshop', `lesson "${lesson}" is not part of this workshop`);
-    if (!this.sessions) throw new ClassroomError(503, 'no-lab', 'the lab server is not ready yet; retry in a moment', 5);
+    if (w.closedAt !== null) throw new ApiError(410, 'workshop-closed', 'this workshop is closed');
+    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ApiError(410, 'workshop-ended', 'this workshop has ended; your progress is kept');
+    if (!w.lessons.includes(lesson)) throw new ApiError(404, 'not-in-workshop', `lesson "${lesson}" is not part of this workshop`);
+    if (!this.sessions) throw new ApiError(503, 'no-lab', 'the lab server is not ready yet; retry in a moment', 5);
     await this.store.touchLearner(learner.id, this.now(), lesson);
 
     const current = this.liveActive(learner.id);

@@ -8,7 +8,7 @@
  * docs/classroom-store.md) can implement it without changing any caller.
  */
 
-export type StepState = 'pass' | 'fail' | 'pending';
+import type { StepState } from '../contract/steps.ts';
 
 export interface Workshop {
   id: string;

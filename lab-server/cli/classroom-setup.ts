@@ -7,7 +7,8 @@
 import { Router } from 'express';
 import { originAllowed } from '../http/security.ts';
 import type { LabServer } from '../http/app.ts';
-import { HttpError, type SessionManager } from '../http/sessions.ts';
+import { ApiError } from '../contract/api-error.ts';
+import type { SessionManager } from '../http/sessions.ts';
 import type { LessonsPlugin } from '../http/plugins.ts';
 import type { LessonCatalog } from '../lessons/loader.ts';
 import { createBoardSocketServer, mountBoardSocket, type BoardSocketServer } from '../classroom/board-socket.ts';
@@ -26,7 +27,7 @@ export function labSessionPort(sessions: SessionManager): LabSessionPort {
         const { session, token } = await sessions.create(lesson, lang);
         return { id: session.id, token };
       } catch (err) {
-        if (err instanceof HttpError && (err.code === 'full' || err.status === 503)) throw new LabFullError(err.message, err.retryAfterSeconds ?? 10);
+        if (err instanceof ApiError && (err.code === 'full' || err.status === 503)) throw new LabFullError(err.message, err.retryAfterSeconds ?? 10);
         throw err;
       }
     },

@@ -17,7 +17,7 @@ import { hostCgroupRootFacts, planCgroupRoot } from '../sandbox/cgroup-root.ts';
 import { assessHostPools, formatNeeds, readHostFacts, SYSCTL_D_FILE, type PoolFinding, type PoolPlan, type Severity } from '../sandbox/host-limits.ts';
 import { Images } from '../sandbox/images.ts';
 import type { SandboxLimits } from '../sandbox/types.ts';
-import { MAX_TERMINALS } from '../terminal/protocol.ts';
+import { MAX_TERMINALS } from '../contract/session-protocol.ts';
 
 const USAGE = 'usage: nslab doctor [--json] [--sessions N]   (default N: what nslab serve allows, from NSLAB_MAX_SESSIONS / NSLAB_CLASSROOM_CAPACITY)';
 

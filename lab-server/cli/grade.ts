@@ -12,7 +12,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { defaultConcurrency, gradeMany, gradeTranscript, prepareLesson, readTranscript } from '../grade/grade.ts';
 import { formatReport, formatSummary, REPORT_EXT, REPORT_FORMATS, type ReportFormat } from '../grade/report.ts';
-import { isLang, LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
+import { isLang, LANGS } from '../contract/lang.ts';
+import { LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
 import { LessonError } from '../lessons/problems.ts';
 import { createSandboxBackend } from '../sandbox/index.ts';
 import { currentHostFacts, holds, hostKey, parseTranscriptName } from '../lessons/host-conditions.ts';
@@ -23,7 +24,7 @@ const argsSchema = z.object({
   lesson: z.string().min(1),
   target: z.string().min(1),
   format: z.enum(REPORT_FORMATS as [ReportFormat, ...ReportFormat[]]),
-  lang: z.enum(['en', 'ko', 'zh']),
+  lang: z.enum(LANGS),
   jobs: z.coerce.number().int().min(1).max(64),
   out: z.string().optional(),
   quietMs: z.coerce.number().int().min(100).max(60_000).optional(),

@@ -1,10 +1,11 @@
 /** nslab lessons [--lang en|ko|zh] [--json]: the lessons in order, with their step ids. */
-import { isLang, LessonCatalog } from '../lessons/loader.ts';
+import { isLang, type Lang } from '../contract/lang.ts';
+import { LessonCatalog } from '../lessons/loader.ts';
 
 const USAGE = 'usage: nslab lessons [--lang en|ko|zh] [--json] [--lessons DIR]';
 
 export async function run(args: string[]): Promise<number> {
-  let lang: 'en' | 'ko' | 'zh' = 'en';
+  let lang: Lang = 'en';
   let json = false;
   let dir: string | undefined;
   for (let i = 0; i < args.length; i++) {

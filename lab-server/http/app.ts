@@ -19,12 +19,13 @@ import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { SandboxBackend, SandboxLimits } from '../sandbox/types.ts';
 import type { FlowOptions } from '../terminal/flow.ts';
-import { createSessionSchema, type ApiError, type CreateSessionResponse } from '../terminal/protocol.ts';
+import { ApiError, sendError } from '../contract/api-error.ts';
+import { createSessionSchema, type CreateSessionResponse } from '../contract/session-protocol.ts';
 import { Metrics } from './metrics.ts';
 import type { LessonsPlugin } from './plugins.ts';
 import { RateLimiter } from './ratelimit.ts';
 import { originAllowed, securityHeaders } from './security.ts';
-import { HttpError, SessionManager, type Session } from './sessions.ts';
+import { SessionManager, type Session } from './sessions.ts';
 import { attachSockets } from './socket.ts';
 
 export interface AppOptions {
@@ -72,12 +73,6 @@ export interface LabServer {
 }
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-function sendError(res: Response, e: HttpError): void {
-  if (e.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(e.retryAfterSeconds));
-  const body: ApiError = { error: { code: e.code, message: e.message, ...(e.retryAfterSeconds !== undefined ? { retryAfterSeconds: e.retryAfterSeconds } : {}) } };
-  res.status(e.status).json(body);
-}
 
 function bearer(req: Request): string | null {
   const h = req.headers.authorization;
@@ -132,7 +127,7 @@ export function createApp(opts: AppOptions): LabServer {
   // browsers send Origin on cross-site fetches; the API is same-origin only (no CORS)
   api.use((req, _res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD' && !originAllowed(req, allowedOrigins).ok) {
-      throw new HttpError(403, 'bad-origin', 'Requests from other sites are not allowed.');
+      throw new ApiError(403, 'bad-origin', 'Requests from other sites are not allowed.');
     }
     next();
   });
@@ -142,12 +137,12 @@ export function createApp(opts: AppOptions): LabServer {
     const wait = limiter.take(req.ip ?? 'unknown');
     if (wait > 0) {
       metrics.rejected.rate = (metrics.rejected.rate ?? 0) + 1;
-      throw new HttpError(429, 'rate-limited', `Too many new sessions from your address. Retry in ${wait} s.`, wait);
+      throw new ApiError(429, 'rate-limited', `Too many new sessions from your address. Retry in ${wait} s.`, wait);
     }
     const parsed = createSessionSchema.safeParse(req.body ?? {});
     if (!parsed.success) {
       const i = parsed.error.issues[0];
-      throw new HttpError(400, 'bad-request', `Bad session request: ${i.path.join('.') || 'body'}: ${i.message}. Expected {"lesson": "<lesson id>", "lang": "en"|"ko"|"zh"}.`);
+      throw new ApiError(400, 'bad-request', `Bad session request: ${i.path.join('.') || 'body'}: ${i.message}. Expected {"lesson": "<lesson id>", "lang": "en"|"ko"|"zh"}.`);
     }
     const { session, token } = await sessions.create(parsed.data.lesson, parsed.data.lang);
     log(`session ${session.id}: created for lesson ${session.lesson} (${session.lang})`);
@@ -160,9 +155,9 @@ export function createApp(opts: AppOptions): LabServer {
     const id = String(req.params.id);
     const s = sessions.get(id);
     const token = bearer(req);
-    if (!s) throw new HttpError(404, 'unknown-session', 'No such session: it ended or never existed. Start the lesson again.');
-    if (!token) throw new HttpError(401, 'missing-token', 'This call needs the session token: Authorization: Bearer <token>.');
-    if (!s.checkToken(token)) throw new HttpError(401, 'bad-token', 'Wrong session token.');
+    if (!s) throw new ApiError(404, 'unknown-session', 'No such session: it ended or never existed. Start the lesson again.');
+    if (!token) throw new ApiError(401, 'missing-token', 'This call needs the session token: Authorization: Bearer <token>.');
+    if (!s.checkToken(token)) throw new ApiError(401, 'bad-token', 'Wrong session token.');
     s.touch();
     return s;
   };
@@ -183,7 +178,7 @@ export function createApp(opts: AppOptions): LabServer {
     res.status(204).end();
   });
   api.use((req, _res) => {
-    throw new HttpError(404, 'not-found', `No API route ${req.method} ${req.path}.`);
+    throw new ApiError(404, 'not-found', `No API route ${req.method} ${req.path}.`);
   });
   app.use('/api', api);
 
@@ -206,17 +201,17 @@ export function createApp(opts: AppOptions): LabServer {
   }
 
   app.use((req, res) => {
-    sendError(res, new HttpError(404, 'not-found', `Nothing at ${req.path}.`));
+    sendError(res, new ApiError(404, 'not-found', `Nothing at ${req.path}.`));
   });
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof HttpError) return sendError(res, err);
+    if (err instanceof ApiError) return sendError(res, err);
     const e = err as { status?: number; type?: string; message?: string };
-    if (e?.type === 'entity.too.large') return sendError(res, new HttpError(413, 'too-large', 'Request body too large (limit 16 KiB).'));
-    if (e?.type === 'entity.parse.failed') return sendError(res, new HttpError(400, 'bad-json', 'The request body is not valid JSON.'));
-    if (e?.status && e.status >= 400 && e.status < 500) return sendError(res, new HttpError(e.status, 'bad-request', e.message ?? 'Bad request.'));
+    if (e?.type === 'entity.too.large') return sendError(res, new ApiError(413, 'too-large', 'Request body too large (limit 16 KiB).'));
+    if (e?.type === 'entity.parse.failed') return sendError(res, new ApiError(400, 'bad-json', 'The request body is not valid JSON.'));
+    if (e?.status && e.status >= 400 && e.status < 500) return sendError(res, new ApiError(e.status, 'bad-request', e.message ?? 'Bad request.'));
     log(`${req.method} ${req.path}: ${(err as Error)?.stack ?? String(err)}`);
-    sendError(res, new HttpError(500, 'internal', 'Something went wrong on the lab server.'));
+    sendError(res, new ApiError(500, 'internal', 'Something went wrong on the lab server.'));
   });
 
   const server = createServer(app);

@@ -18,7 +18,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { IPty } from 'node-pty';
 import { DEFAULT_FLOW, FlowControl, Pauser, type FlowOptions } from './flow.ts';
-import { MAX_COLS, MAX_ROWS, MAX_SERVER_FRAME_BYTES, MIN_COLS, MIN_ROWS } from './protocol.ts';
+import { MAX_COLS, MAX_ROWS, MAX_SERVER_FRAME_BYTES, MIN_COLS, MIN_ROWS } from '../contract/session-protocol.ts';
 import { ScrollbackRing, stripAnsi } from './scrollback.ts';
 import { splitUtf8 } from './utf8.ts';
 

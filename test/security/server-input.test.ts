@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
-import { CloseCode, MAX_CLIENT_MESSAGE_BYTES } from '../../lab-server/terminal/protocol.ts';
+import { CloseCode, MAX_CLIENT_MESSAGE_BYTES } from '../../lab-server/contract/session-protocol.ts';
 import { api, createSession, LabClient, startServer, until, type TestServer } from '../server/client.ts';
 import { guardHost } from '../host-guard.ts';
 
