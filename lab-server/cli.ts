@@ -49,7 +49,7 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
     const e = err as Error;
-    console.error(`nslab: ${e?.name === 'HostError' ? e.message : (e?.stack ?? String(err))}`);
+    console.error(`nslab: ${e?.name === 'HostError' || e?.name === 'SettingsError' ? e.message : (e?.stack ?? String(err))}`);
     process.exitCode = 2;
   },
 );

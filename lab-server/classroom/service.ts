@@ -12,6 +12,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
 import { ApiError } from '../contract/api-error.ts';
 import type { BoardData, LessonSteps } from '../contract/board-protocol.ts';
 import type { LabSessionHandle, LearnerView, OpenLessonResult, SessionNotice } from '../contract/classroom-api.ts';
@@ -57,6 +58,8 @@ export interface ClassroomOptions {
   catalog: LessonCatalog;
   /** set once the lab server exists; until then opening a lesson answers 503 */
   sessions?: LabSessionPort | null;
+  /** where capacity and stuckMinutes default from (config/settings.ts); default: read from the environment now */
+  settings?: Settings;
   /** learners with a sandbox at the same time, over all workshops (NSLAB_CLASSROOM_CAPACITY, default 40) */
   capacity?: number;
   /** a learner on the same step longer than this is flagged on the board (NSLAB_STUCK_MINUTES, default 10) */
@@ -96,14 +99,6 @@ export function serverRunning(id: string): boolean {
 
 interface Active { learnerId: string; workshopId: string; lesson: string; handle: LabSessionHandle }
 
-export function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}, not "${raw}"`);
-  return n;
-}
-
 export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
   readonly store: ClassroomStore;
   readonly catalog: LessonCatalog;
@@ -134,8 +129,9 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
     this.store = opts.store;
     this.catalog = opts.catalog;
     this.sessions = opts.sessions ?? null;
-    this.capacity = opts.capacity ?? envNumber(process.env, 'NSLAB_CLASSROOM_CAPACITY', 40, 1, 10_000);
-    this.stuckMinutes = opts.stuckMinutes ?? envNumber(process.env, 'NSLAB_STUCK_MINUTES', 10, 0, 24 * 60);
+    const settings = opts.capacity === undefined || opts.stuckMinutes === undefined ? opts.settings ?? loadSettings() : null;
+    this.capacity = opts.capacity ?? settings?.NSLAB_CLASSROOM_CAPACITY ?? DEFAULTS.classroomCapacity;
+    this.stuckMinutes = opts.stuckMinutes ?? settings?.NSLAB_STUCK_MINUTES ?? DEFAULTS.stuckMinutes;
     this.queueTimeoutMs = opts.queueTimeoutMs ?? 45_000;
     this.maxLearners = opts.maxLearners ?? 500;
     this.log = opts.log ?? ((l) => console.warn(`nslab classroom: ${l}`));

@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { allowedOrigins, DEFAULTS, loadSettings, trustProxy, type Settings } from '../config/settings.ts';
 import type { SandboxBackend, SandboxLimits } from '../sandbox/types.ts';
 import type { FlowOptions } from '../terminal/flow.ts';
 import { ApiError, sendError } from '../contract/api-error.ts';
@@ -31,6 +32,12 @@ import { attachSockets } from './socket.ts';
 export interface AppOptions {
   backend: SandboxBackend;
   lessons?: LessonsPlugin;
+  /**
+   * The NSLAB_* settings (config/settings.ts) the options below default to; the
+   * `nslab` command passes the ones it read at start. Default: read from the
+   * environment now (a bad value throws, naming the variable).
+   */
+  settings?: Settings;
   /** concurrent sessions (sandboxes); more get 503. Default NSLAB_MAX_SESSIONS or 20 */
   maxSessions?: number;
   /** no socket attached for this long -> session ends. Default NSLAB_IDLE_MINUTES or 10 min */
@@ -84,25 +91,22 @@ function bearer(req: Request): string | null {
 export function createApp(opts: AppOptions): LabServer {
   const log = opts.log ?? ((l: string) => console.error(`[nslab] ${l}`));
   const metrics = new Metrics();
-  const envMax = Number(process.env.NSLAB_MAX_SESSIONS);
-  const envNum = (v: string | undefined) => (v && Number(v) > 0 ? Number(v) : undefined);
+  const settings = opts.settings ?? loadSettings();
   const sessions = new SessionManager(opts.backend, {
-    maxSessions: opts.maxSessions ?? (Number.isInteger(envMax) && envMax > 0 ? envMax : 20),
-    idleTimeoutMs: opts.idleTimeoutMs ?? (envNum(process.env.NSLAB_IDLE_MINUTES) ?? 10) * 60_000,
-    inactiveTimeoutMs: opts.inactiveTimeoutMs ?? (envNum(process.env.NSLAB_INACTIVE_MINUTES) ?? 60) * 60_000,
+    maxSessions: opts.maxSessions ?? settings.NSLAB_MAX_SESSIONS ?? DEFAULTS.maxSessions,
+    idleTimeoutMs: opts.idleTimeoutMs ?? (settings.NSLAB_IDLE_MINUTES ?? DEFAULTS.idleMinutes) * 60_000,
+    inactiveTimeoutMs: opts.inactiveTimeoutMs ?? (settings.NSLAB_INACTIVE_MINUTES ?? DEFAULTS.inactiveMinutes) * 60_000,
     sandboxLimits: opts.sandboxLimits,
     scrollbackBytes: opts.scrollbackBytes,
     flow: opts.flow,
     coalesceMs: opts.coalesceMs,
   }, metrics, opts.lessons, log);
-  const limiter = new RateLimiter(opts.createPerMinute ?? envNum(process.env.NSLAB_CREATE_PER_MINUTE) ?? 30, opts.createBurst ?? envNum(process.env.NSLAB_CREATE_BURST) ?? 20);
-  const allowedOrigins = opts.allowedOrigins ?? (process.env.NSLAB_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean) ?? []);
+  const limiter = new RateLimiter(opts.createPerMinute ?? settings.NSLAB_CREATE_PER_MINUTE ?? DEFAULTS.createPerMinute, opts.createBurst ?? settings.NSLAB_CREATE_BURST ?? DEFAULTS.createBurst);
+  const origins = opts.allowedOrigins ?? allowedOrigins(settings);
 
   const app = express();
   app.disable('x-powered-by');
-  // NSLAB_TRUST_PROXY: a hop count ("1") or an express trust-proxy list ("loopback")
-  const envProxy = process.env.NSLAB_TRUST_PROXY;
-  app.set('trust proxy', opts.trustProxy ?? (envProxy ? (/^\d+$/.test(envProxy) ? Number(envProxy) : envProxy) : false));
+  app.set('trust proxy', opts.trustProxy ?? trustProxy(settings));
   app.use(securityHeaders);
 
   app.get('/healthz', (_req, res) => {
@@ -126,7 +130,7 @@ export function createApp(opts: AppOptions): LabServer {
   api.use(express.json({ limit: '16kb' }));
   // browsers send Origin on cross-site fetches; the API is same-origin only (no CORS)
   api.use((req, _res, next) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD' && !originAllowed(req, allowedOrigins).ok) {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !originAllowed(req, origins).ok) {
       throw new ApiError(403, 'bad-origin', 'Requests from other sites are not allowed.');
     }
     next();
@@ -218,7 +222,7 @@ export function createApp(opts: AppOptions): LabServer {
   // a slow client must not hold a connection forever
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
-  const wss = attachSockets(server, sessions, { allowedOrigins, helloTimeoutMs: opts.helloTimeoutMs, maxPendingSockets: opts.maxPendingSockets, log });
+  const wss = attachSockets(server, sessions, { allowedOrigins: origins, helloTimeoutMs: opts.helloTimeoutMs, maxPendingSockets: opts.maxPendingSockets, log });
 
   const reaper = setInterval(() => {
     sessions.reap().catch((e: Error) => log(`reaper: ${e.message}`));

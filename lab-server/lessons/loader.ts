@@ -10,6 +10,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadSettings, type Settings } from '../config/settings.ts';
 import { LANGS, type Lang } from '../contract/lang.ts';
 import { normalizeContainers } from './containers.ts';
 import {
@@ -20,9 +21,10 @@ import { currentHostFacts, type HostFacts, type HostKey, hostKey, HOST_VARIANTS 
 import { LessonError, type Problem } from './problems.ts';
 import { getRenderer, type StepInfo } from './render.ts';
 
-export const DEFAULT_LESSONS_DIR = process.env.NSLAB_LESSONS
-  ? path.resolve(process.env.NSLAB_LESSONS)
-  : fileURLToPath(new URL('../../lessons/', import.meta.url));
+/** NSLAB_LESSONS, else the checkout's lessons/ */
+export function defaultLessonsDir(settings: Settings = loadSettings()): string {
+  return settings.NSLAB_LESSONS ? path.resolve(settings.NSLAB_LESSONS) : fileURLToPath(new URL('../../lessons/', import.meta.url));
+}
 
 /** GET /api/lessons */
 export interface LessonSummary { id: string; title: string; summary: string; order: number; minutes: number }
@@ -222,7 +224,7 @@ export class LessonCatalog {
   private loading = new Map<string, Promise<CacheEntry>>();
 
   constructor(opts: { dir?: string; host?: HostFacts } = {}) {
-    this.dir = path.resolve(opts.dir ?? DEFAULT_LESSONS_DIR);
+    this.dir = path.resolve(opts.dir ?? defaultLessonsDir());
     this.host = opts.host ?? currentHostFacts();
   }
 
