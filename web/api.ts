@@ -68,7 +68,7 @@ async function request<T>(method: string, url: string, opts: { body?: unknown; t
 }
 
 /**
- * Classroom wiring (issue 6): while a workshop lesson is open, its session is the
+ * Classroom (docs/classroom.md): while a workshop lesson is open, its session is the
  * learner's seat in the workshop (POST /api/classroom/me/...), not an anonymous one,
  * so progress is recorded for the instructor and restored after a restart.
  */

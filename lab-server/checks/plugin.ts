@@ -72,7 +72,7 @@ export function createLessonsPlugin(opts: LessonsPluginOptions = {}) {
       res.json(await catalog.list(lang.data));
     } catch (err) {
       log(`listing lessons failed: ${(err as Error).stack ?? err}`);
-      sendError(res, new ApiError(500, 'lessons-unavailable', 'the lesson list could not be read'));
+      sendError(res, new ApiError(500, 'lessons-unavailable', 'The lesson list could not be read.'));
     }
   });
 
@@ -87,10 +87,10 @@ export function createLessonsPlugin(opts: LessonsPluginOptions = {}) {
       if (err instanceof LessonError) {
         // the details are for the author (nslab lint); the learner gets a plain notice
         log(`lesson ${id} cannot be served:\n${err.message}`);
-        return sendError(res, new ApiError(500, 'lesson-broken', `lesson "${id}" has errors and cannot be shown right now (run nslab lint)`));
+        return sendError(res, new ApiError(500, 'lesson-broken', `Lesson "${id}" has errors and cannot be shown right now (run nslab lint).`));
       }
       log(`lesson ${id} failed: ${(err as Error).stack ?? err}`);
-      sendError(res, new ApiError(500, 'internal', 'the lesson could not be loaded'));
+      sendError(res, new ApiError(500, 'internal', 'The lesson could not be loaded.'));
     }
   });
 

@@ -165,9 +165,9 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
   async createWorkshop(input: { title: string; lessons: string[]; endsAt: number | null }): Promise<Workshop> {
     const known = new Set(await this.catalog.ids());
     const unknown = input.lessons.filter((l) => !known.has(l));
-    if (unknown.length) throw new ApiError(400, 'unknown-lesson', `unknown lesson${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (see GET /api/lessons)`);
-    if (new Set(input.lessons).size !== input.lessons.length) throw new ApiError(400, 'duplicate-lesson', 'a lesson can appear only once in a workshop');
-    if (input.endsAt !== null && input.endsAt <= this.now()) throw new ApiError(400, 'bad-end', 'the end time is in the past');
+    if (unknown.length) throw new ApiError(400, 'unknown-lesson', `This workshop names an unknown lesson${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (see GET /api/lessons).`);
+    if (new Set(input.lessons).size !== input.lessons.length) throw new ApiError(400, 'duplicate-lesson', 'A lesson can appear only once in a workshop.');
+    if (input.endsAt !== null && input.endsAt <= this.now()) throw new ApiError(400, 'bad-end', 'The end time is in the past.');
     return this.store.createWorkshop(input, generateJoinCode, this.now());
   }
 
@@ -179,7 +179,7 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
   /** Close: no more joins or sandboxes, and every learner's sandbox is reclaimed now. */
   async closeWorkshop(id: string): Promise<{ workshop: Workshop; endedSessions: number }> {
     const w = await this.store.closeWorkshop(id, this.now());
-    if (!w) throw new ApiError(404, 'unknown-workshop', 'no such workshop');
+    if (!w) throw new ApiError(404, 'unknown-workshop', 'There is no such workshop.');
     this.queue = this.queue.filter((q) => q.workshopId !== id);
     const mine = [...this.active.values()].filter((a) => a.workshopId === id);
     await Promise.all(mine.map((a) => this.endActive(a, 'workshop-closed')));
@@ -192,10 +192,10 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
 
   async join(code: string, displayName: string): Promise<{ learner: Learner; token: string; workshop: Workshop }> {
     const w = await this.workshopByCode(code);
-    if (!w) throw new ApiError(404, 'unknown-code', 'no workshop has this code; check it with your instructor');
-    if (w.closedAt !== null) throw new ApiError(410, 'workshop-closed', 'this workshop is closed');
-    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ApiError(410, 'workshop-ended', 'this workshop has ended');
-    if ((await this.store.learners(w.id)).length >= this.maxLearners) throw new ApiError(409, 'workshop-full', `this workshop already has ${this.maxLearners} learners`);
+    if (!w) throw new ApiError(404, 'unknown-code', 'No workshop has this code. Check it with your instructor.');
+    if (w.closedAt !== null) throw new ApiError(410, 'workshop-closed', 'This workshop is closed.');
+    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ApiError(410, 'workshop-ended', 'This workshop has ended.');
+    if ((await this.store.learners(w.id)).length >= this.maxLearners) throw new ApiError(409, 'workshop-full', `This workshop already has ${this.maxLearners} learners.`);
     const token = generateToken();
     const learner = await this.store.addLearner({ workshopId: w.id, displayName, tokenHash: hashToken(token) }, this.now());
     this.emit('changed', w.id);
@@ -272,10 +272,10 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
 
   private async openLessonNow(learner: Learner, lesson: string, lang: Lang): Promise<OpenLessonResult> {
     const w = (await this.store.workshop(learner.workshopId))!;
-    if (w.closedAt !== null) throw new ApiError(410, 'workshop-closed', 'this workshop is closed');
-    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ApiError(410, 'workshop-ended', 'this workshop has ended; your progress is kept');
-    if (!w.lessons.includes(lesson)) throw new ApiError(404, 'not-in-workshop', `lesson "${lesson}" is not part of this workshop`);
-    if (!this.sessions) throw new ApiError(503, 'no-lab', 'the lab server is not ready yet; retry in a moment', 5);
+    if (w.closedAt !== null) throw new ApiError(410, 'workshop-closed', 'This workshop is closed.');
+    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ApiError(410, 'workshop-ended', 'This workshop has ended. Your progress is kept.');
+    if (!w.lessons.includes(lesson)) throw new ApiError(404, 'not-in-workshop', `Lesson "${lesson}" is not part of this workshop.`);
+    if (!this.sessions) throw new ApiError(503, 'no-lab', 'The lab server is not ready yet. Retry in a moment.', 5);
     await this.store.touchLearner(learner.id, this.now(), lesson);
 
     const current = this.liveActive(learner.id);

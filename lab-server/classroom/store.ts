@@ -83,8 +83,8 @@ export interface NewWorkshop { title: string; lessons: string[]; endsAt: number 
 export class NameTakenError extends Error {
   constructor(readonly displayName: string, readonly lookalike = false) {
     super(lookalike
-      ? `the name "${displayName}" looks the same as the name of someone already in this workshop; pick another one`
-      : `the name "${displayName}" is already taken in this workshop; pick another one`);
+      ? `The name "${displayName}" looks the same as the name of someone already in this workshop. Pick another one.`
+      : `The name "${displayName}" is already taken in this workshop. Pick another one.`);
     this.name = 'NameTakenError';
   }
 }

@@ -21,10 +21,10 @@ import { allowedOrigins, DEFAULTS, loadSettings, trustProxy, type Settings } fro
 import type { SandboxBackend, SandboxLimits } from '../sandbox/types.ts';
 import type { FlowOptions } from '../terminal/flow.ts';
 import { ApiError, sendError } from '../contract/api-error.ts';
+import { RateLimiter } from '../lib/rate-limit.ts';
 import { createSessionSchema, type CreateSessionResponse } from '../contract/session-protocol.ts';
 import { Metrics } from './metrics.ts';
 import type { LessonsPlugin } from './plugins.ts';
-import { RateLimiter } from './ratelimit.ts';
 import { originAllowed, securityHeaders } from './security.ts';
 import { SessionManager, type Session } from './sessions.ts';
 import { attachSockets } from './socket.ts';
@@ -101,7 +101,10 @@ export function createApp(opts: AppOptions): LabServer {
     flow: opts.flow,
     coalesceMs: opts.coalesceMs,
   }, metrics, opts.lessons, log);
-  const limiter = new RateLimiter(opts.createPerMinute ?? settings.NSLAB_CREATE_PER_MINUTE ?? DEFAULTS.createPerMinute, opts.createBurst ?? settings.NSLAB_CREATE_BURST ?? DEFAULTS.createBurst);
+  const limiter = new RateLimiter({
+    perMinute: opts.createPerMinute ?? settings.NSLAB_CREATE_PER_MINUTE ?? DEFAULTS.createPerMinute,
+    burst: opts.createBurst ?? settings.NSLAB_CREATE_BURST ?? DEFAULTS.createBurst,
+  });
   const origins = opts.allowedOrigins ?? allowedOrigins(settings);
 
   const app = express();
@@ -138,7 +141,7 @@ export function createApp(opts: AppOptions): LabServer {
   if (opts.lessons?.router) api.use(opts.lessons.router);
 
   api.post('/sessions', async (req, res) => {
-    const wait = limiter.take(req.ip ?? 'unknown');
+    const wait = limiter.takeOrWait(req.ip ?? 'unknown');
     if (wait > 0) {
       metrics.rejected.rate = (metrics.rejected.rate ?? 0) + 1;
       throw new ApiError(429, 'rate-limited', `Too many new sessions from your address. Retry in ${wait} s.`, wait);

@@ -115,7 +115,7 @@ export class TerminalSession {
   /** kill(): SIGKILL if the relay has not exited after SIGTERM; cleared at exit so the session can be freed at once */
   private killTimer: NodeJS.Timeout | null = null;
   /**
-   * Classroom wiring (issue 6): read-only observers of this terminal's output, for the
+   * For the classroom's board (docs/classroom.md): read-only observers of this terminal's output, for the
    * instructor's "watch a learner" view. They receive bytes only (no input path) and
    * are outside flow control: a slow watcher must never stall the learner's shell.
    */
@@ -214,7 +214,7 @@ export class TerminalSession {
     this.pauser.set('detached', false);
   }
 
-  /** Classroom wiring (issue 6): watch output read-only; returns the unsubscribe function. */
+  /** For the classroom's board (docs/classroom.md): watch output read-only; returns the unsubscribe function. */
   observe(listener: (chunk: Buffer) => void): () => void {
     this.observers.add(listener);
     return () => this.observers.delete(listener);

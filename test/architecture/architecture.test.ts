@@ -39,9 +39,10 @@ describe('the rules fail on a broken arrow', () => {
     ["a lesson's checks importing the sandbox", edge('lessons/ipc-namespace/checks.ts', '../../lab-server/sandbox/probe.ts'), /only the checks API/],
     ["a lesson's checks importing the check engine", edge('lessons/ipc-namespace/checks.ts', '../../lab-server/checks/engine.ts'), /only the checks API/],
     ['the classroom importing http', edge('lab-server/classroom/routes.ts', '../http/sessions.ts', true), /nothing imports http/],
-    ['the sandbox importing the terminal', edge('lab-server/sandbox/local.ts', '../terminal/flow.ts'), /sandbox imports only contract, config/],
+    ['the sandbox importing the terminal', edge('lab-server/sandbox/local.ts', '../terminal/flow.ts'), /sandbox imports only contract, config, lib/],
     ['the sandbox importing the lessons', edge('lab-server/sandbox/probe.ts', '../lessons/loader.ts', true), /sandbox imports only/],
     ['checks importing the classroom', edge('lab-server/checks/engine.ts', '../classroom/store.ts'), /checks imports only/],
+    ['a ground-floor utility importing the contract', edge('lab-server/lib/rate-limit.ts', '../contract/lang.ts', true), /lib imports nothing of ours/],
     ['a server folder on no floor', edge('lab-server/misc/util.ts', '../sandbox/types.ts'), /sits on a floor/],
   ];
   it.each(cases)('%s', (_name, e, rule) => {

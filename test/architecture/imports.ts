@@ -62,7 +62,7 @@ export function readImports(root: string, files: string[]): ImportEdge[] {
 
 /** The floors of docs/architecture.md, lowest first, by path. */
 export type Area =
-  | 'contract' | 'config' | 'sandbox' | 'lessons' | 'terminal' | 'checks' | 'grade' | 'classroom' | 'http' | 'cli'
+  | 'contract' | 'config' | 'lib' | 'sandbox' | 'lessons' | 'terminal' | 'checks' | 'grade' | 'classroom' | 'http' | 'cli'
   | 'web' | 'lesson-checks' | 'other';
 
 export function areaOf(file: string): Area {
@@ -70,7 +70,7 @@ export function areaOf(file: string): Area {
   const m = /^lab-server\/([a-z-]+)\//.exec(file);
   if (m) {
     const dir = m[1];
-    const known: Area[] = ['contract', 'config', 'sandbox', 'lessons', 'terminal', 'checks', 'grade', 'classroom', 'http', 'cli'];
+    const known: Area[] = ['contract', 'config', 'lib', 'sandbox', 'lessons', 'terminal', 'checks', 'grade', 'classroom', 'http', 'cli'];
     return (known as string[]).includes(dir) ? (dir as Area) : 'other';
   }
   if (file.startsWith('web/')) return 'web';
@@ -82,14 +82,15 @@ export function areaOf(file: string): Area {
 export const MAY_IMPORT: Partial<Record<Area, readonly Area[]>> = {
   contract: [],
   config: [],
-  sandbox: ['contract', 'config'],
-  lessons: ['sandbox', 'contract', 'config'],
-  terminal: ['sandbox', 'contract', 'config'],
-  checks: ['lessons', 'sandbox', 'contract', 'config'],
-  grade: ['checks', 'lessons', 'sandbox', 'contract', 'config'],
-  classroom: ['checks', 'lessons', 'sandbox', 'contract', 'config'],
-  http: ['classroom', 'terminal', 'grade', 'checks', 'lessons', 'sandbox', 'contract', 'config'],
-  cli: ['http', 'classroom', 'terminal', 'grade', 'checks', 'lessons', 'sandbox', 'contract', 'config'],
+  lib: [],
+  sandbox: ['contract', 'config', 'lib'],
+  lessons: ['sandbox', 'contract', 'config', 'lib'],
+  terminal: ['sandbox', 'contract', 'config', 'lib'],
+  checks: ['lessons', 'sandbox', 'contract', 'config', 'lib'],
+  grade: ['checks', 'lessons', 'sandbox', 'contract', 'config', 'lib'],
+  classroom: ['checks', 'lessons', 'sandbox', 'contract', 'config', 'lib'],
+  http: ['classroom', 'terminal', 'grade', 'checks', 'lessons', 'sandbox', 'contract', 'config', 'lib'],
+  cli: ['http', 'classroom', 'terminal', 'grade', 'checks', 'lessons', 'sandbox', 'contract', 'config', 'lib'],
 };
 
 /** The one file lessons' checks.ts may import from the server. */
@@ -115,7 +116,7 @@ export function brokenRule(e: ImportEdge): string | null {
   if (to === 'http' && from !== 'http' && from !== 'cli' && from !== 'other') return 'nothing imports http (only the cli wires it)';
   const allowed = MAY_IMPORT[from];
   if (allowed && to !== from && !allowed.includes(to)) {
-    return from === 'contract' || from === 'config' ? `${from} imports nothing of ours` : `${from} imports only ${allowed.join(', ')}`;
+    return from === 'contract' || from === 'config' || from === 'lib' ? `${from} imports nothing of ours` : `${from} imports only ${allowed.join(', ')}`;
   }
   return null;
 }

@@ -1,5 +1,5 @@
 /**
- * A hostile learner against the INSTRUCTOR's page (issue 7, cross-learner group).
+ * A hostile learner against the INSTRUCTOR's page (docs/security.md, threat model: cross-learner).
  * Everything a learner controls that reaches the board: their display name (grid
  * row, watch header, grading-run table), the check messages their sandbox produces
  * (a hostname full of HTML ends up in the failure message of sample-hostname's

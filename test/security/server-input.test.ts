@@ -1,5 +1,5 @@
 /**
- * Server input hardening (issue 7, item 2), against the real lab server with
+ * Server input hardening (docs/security.md, threat model), against the real lab server with
  * real sandboxes: a table of hostile socket messages, hostile HTTP paths and
  * bodies, another learner's ids and tokens, cross-site requests, a creation
  * flood, a client that never reads, and the security headers. Each row must
