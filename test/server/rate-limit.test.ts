@@ -18,9 +18,14 @@ describe('token buckets', () => {
     const rl = new RateLimiter({ burst: 1, perMinute: 60, maxKeys: 2 }, () => now);
     rl.take('a');
     rl.take('b');
-    expect(rl.take('a')).toBe(false);
     rl.take('c'); // 'a' is forgotten: it comes back with a full bucket
     expect(rl.take('a')).toBe(true);
+    // without the bound it would still be spent
+    const unbounded = new RateLimiter({ burst: 1, perMinute: 60 }, () => now);
+    unbounded.take('a');
+    unbounded.take('b');
+    unbounded.take('c');
+    expect(unbounded.take('a')).toBe(false);
     const p = new RateLimiter({ burst: 2, perMinute: 60 }, () => now);
     p.take('x');
     p.prune();
