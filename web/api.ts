@@ -52,7 +52,7 @@ async function request<T>(method: string, url: string, opts: { body?: unknown; t
     const obj = (data && typeof data === 'object' ? data : {}) as Record<string, unknown>;
     const errField = obj.error;
     const header = Number(res.headers.get('Retry-After'));
-    // protocol.ts: every HTTP error body is {error: {code, message, retryAfterSeconds?}}
+    // contract/api-error.ts: every HTTP error body is {error: {code, message, retryAfterSeconds?}}
     const errObj = (errField && typeof errField === 'object' ? errField : {}) as Record<string, unknown>;
     const bodyRetry = Number(errObj.retryAfterSeconds ?? obj.retryAfter);
     const retryAfter = Number.isFinite(header) && header > 0 ? header : Number.isFinite(bodyRetry) && bodyRetry > 0 ? bodyRetry : null;
