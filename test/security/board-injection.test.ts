@@ -17,7 +17,7 @@
 import { type BrowserContext, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { call, createWorkshop, join, SECRET } from '../classroom/helpers.ts';
-import { classroomInChromium } from '../e2e/browser.ts';
+import { classroomInChromium } from '../browser.ts';
 import { guardHost } from '../host-guard.ts';
 
 // the host's /dev owners and modes and its cgroup counts are the same after this file

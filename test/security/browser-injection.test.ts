@@ -9,7 +9,7 @@ import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import { startServer, type TestServer } from '../server/client.ts';
-import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../e2e/browser.ts';
+import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../browser.ts';
 import { guardHost } from '../host-guard.ts';
 
 // the host's /dev owners and modes and its cgroup counts are the same after this file
