@@ -76,8 +76,8 @@ function delegationRow(mode: 'v2' | 'hybrid', settings: Settings): RequirementRo
   }
 }
 
-export async function doctorReport(opts: { sessions?: number; env?: NodeJS.ProcessEnv } = {}): Promise<DoctorReport> {
-  const settings = loadSettings(opts.env ?? process.env);
+export async function doctorReport(opts: { sessions?: number; settings?: Settings; env?: NodeJS.ProcessEnv } = {}): Promise<DoctorReport> {
+  const settings = opts.settings ?? loadSettings(opts.env ?? process.env);
   const cfg = driverConfig(settings);
   const requirements: RequirementRow[] = hostRequirements().map((r) => ({ check: r.name, severity: r.ok ? 'ok' : 'error', detail: r.detail, fix: r.ok ? null : r.fix }));
   const crun = requirements.find((r) => r.check === 'crun');
@@ -151,7 +151,7 @@ export function renderReport(r: DoctorReport, width = Math.max(80, Math.min(proc
   return out.join('\n');
 }
 
-export async function run(args: string[]): Promise<number> {
+export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   let json = false;
   let sessions: number | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -169,7 +169,7 @@ export async function run(args: string[]): Promise<number> {
   }
   let report: DoctorReport;
   try {
-    report = await doctorReport({ sessions });
+    report = await doctorReport({ sessions, settings });
   } catch (e) {
     console.error(`nslab doctor: ${(e as Error).message}`);
     return 2;

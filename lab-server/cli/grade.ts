@@ -7,13 +7,14 @@
  * some failed, 2 on usage or environment errors (unknown lesson, unreadable file,
  * broken transcript, no sandbox).
  */
+import { loadSettings, type Settings } from '../config/settings.ts';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { defaultConcurrency, gradeMany, gradeTranscript, prepareLesson, readTranscript } from '../grade/grade.ts';
 import { formatReport, formatSummary, REPORT_EXT, REPORT_FORMATS, type ReportFormat } from '../grade/report.ts';
 import { isLang, LANGS } from '../contract/lang.ts';
-import { LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
+import { defaultLessonsDir, LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
 import { LessonError } from '../lessons/problems.ts';
 import { createSandboxBackend } from '../sandbox/index.ts';
 import { currentHostFacts, holds, hostKey, parseTranscriptName } from '../lessons/host-conditions.ts';
@@ -57,7 +58,7 @@ function parseArgs(args: string[]): z.infer<typeof argsSchema> | string {
   return parsed.data;
 }
 
-export async function run(args: string[]): Promise<number> {
+export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   const a = parseArgs(args);
   if (typeof a === 'string') {
     const help = args.includes('-h') || args.includes('--help');
@@ -65,7 +66,7 @@ export async function run(args: string[]): Promise<number> {
     return help ? 0 : 2;
   }
 
-  const catalog = new LessonCatalog();
+  const catalog = new LessonCatalog({ dir: defaultLessonsDir(settings) });
   let lesson;
   try {
     lesson = await prepareLesson(a.lesson, a.lang, catalog);
@@ -83,7 +84,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
 
-  const backend = createSandboxBackend();
+  const backend = createSandboxBackend({}, settings);
   // HostError (with a fix) propagates to cli.ts, which prints it and exits 2
   await backend.checkHost();
   await backend.reapOrphans();

@@ -12,7 +12,7 @@ import { createSandboxBackend } from '../sandbox/index.ts';
 import { hostInfo } from '../sandbox/host.ts';
 import { assessHostPools, findingLines, readHostFacts } from '../sandbox/host-limits.ts';
 import { defaultLessonsDir, LessonCatalog } from '../lessons/loader.ts';
-import { DEFAULTS, loadSettings, SettingsError, type Settings } from '../config/settings.ts';
+import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
 import { setupClassroom } from './classroom-setup.ts';
 import { poolPlan } from './doctor.ts';
 
@@ -37,16 +37,8 @@ export function parseServeArgs(args: string[], settings: Pick<Settings, 'NSLAB_P
   return { port: p, host };
 }
 
-export async function run(args: string[]): Promise<number> {
-  // read once, here; everything below gets its settings from this object
-  let settings: Settings;
-  try {
-    settings = loadSettings(process.env);
-  } catch (e) {
-    if (!(e instanceof SettingsError)) throw e;
-    console.error(`nslab serve: ${e.message}`);
-    return 2;
-  }
+/** `settings`: read once by cli.ts; everything below gets its settings from this object */
+export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   const parsed = parseServeArgs(args, settings);
   if (typeof parsed === 'string') { console.error(parsed); return parsed.startsWith('usage') ? 0 : 2; }
   const backend = createSandboxBackend({}, settings);
