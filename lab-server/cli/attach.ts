@@ -9,9 +9,9 @@
  *   nslab attach K7QX3M subs/reports/*.json --learner-from-file
  * Writes the database directly (WAL + busy_timeout make that safe next to a running server).
  */
-import { loadSettings, type Settings } from '../config/settings.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { loadSettings, type Settings } from '../config/settings.ts';
 import { normalizeJoinCode } from '../classroom/codes.ts';
 import { gradeReportSchema } from '../classroom/schemas.ts';
 import { defaultDbFile, SqliteClassroomStore } from '../classroom/sqlite-store.ts';

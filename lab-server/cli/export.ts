@@ -5,10 +5,10 @@
  * server), so it works whether or not the server is up. JUnit with --out DIR writes
  * one file per learner, the form LMS/CI importers usually want.
  */
-import { loadSettings, type Settings } from '../config/settings.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { loadSettings, type Settings } from '../config/settings.ts';
 import { buildBoard } from '../classroom/board.ts';
 import { normalizeJoinCode } from '../classroom/codes.ts';
 import { EXPORT_EXT, EXPORT_FORMATS, formatExport, type ExportFormat } from '../classroom/export.ts';

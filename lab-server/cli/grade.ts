@@ -7,10 +7,10 @@
  * some failed, 2 on usage or environment errors (unknown lesson, unreadable file,
  * broken transcript, no sandbox).
  */
-import { loadSettings, type Settings } from '../config/settings.ts';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { loadSettings, type Settings } from '../config/settings.ts';
 import { defaultConcurrency, gradeMany, gradeTranscript, prepareLesson, readTranscript } from '../grade/grade.ts';
 import { formatReport, formatSummary, REPORT_EXT, REPORT_FORMATS, type ReportFormat } from '../grade/report.ts';
 import { isLang, LANGS } from '../contract/lang.ts';
