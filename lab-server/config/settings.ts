@@ -1,9 +1,9 @@
 /**
- * Every NSLAB_* setting of the lab server, in one schema. The `nslab` commands read
- * the environment once at start (loadSettings) and pass the result down; a bad value
+ * Every NSLAB_* setting of the lab server, in one schema. `nslab` (cli.ts) reads the
+ * environment once at start (loadSettings) and passes the result down to the command; a bad value
  * stops the start with an error that names the variable, never a silent default.
  * docs/server.md's "Configuration" table lists the same variables with the same
- * defaults (test/architecture/settings.test.ts compares them).
+ * defaults (test/server/settings.test.ts compares them).
  *
  * A ground floor: imports nothing of ours, so every floor may take its settings.
  */
