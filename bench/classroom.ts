@@ -7,6 +7,7 @@
  *   - board: GET with 40 learners, and step result → board socket update
  * usage: node --import tsx bench/classroom.ts [--learners 40] [--write-docs]
  */
+import { loadSettings } from '../lab-server/config/settings.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -56,7 +57,7 @@ await sleep(1000);
 // ---- nslab: a real server with the classroom
 const dir = mkdtempSync(join(os.tmpdir(), 'nslab-bench-classroom-'));
 const catalog = new LessonCatalog();
-const setup = await setupClassroom({ lessons: createLessonsPlugin({ catalog }), catalog, dbFile: join(dir, 'classroom.db'), env: { NSLAB_INSTRUCTOR_SECRET: SECRET }, classroom: { capacity: N }, log: () => {} });
+const setup = await setupClassroom({ lessons: createLessonsPlugin({ catalog }), catalog, dbFile: join(dir, 'classroom.db'), settings: loadSettings({ NSLAB_INSTRUCTOR_SECRET: SECRET }), classroom: { capacity: N }, log: () => {} });
 const lab = createApp({ backend, webRoot: null, log: () => {}, lessons: setup.lessons, maxSessions: N + 10 });
 setup.connect(lab, []);
 const addr = await lab.listen(0, '127.0.0.1');

@@ -30,7 +30,7 @@ import * as pty from 'node-pty';
 import WebSocket from 'ws';
 import { createApp } from '../lab-server/http/app.ts';
 import { createSandboxBackend } from '../lab-server/sandbox/index.ts';
-import type { CreateSessionResponse } from '../lab-server/terminal/protocol.ts';
+import type { CreateSessionResponse } from '../lab-server/contract/session-protocol.ts';
 import { pct, table } from './lib.ts';
 
 const { Terminal } = headless;

@@ -4,7 +4,9 @@
  * 0 success, 1 the thing ran and failed (e.g. a graded step failed), 2 usage or
  * environment error.
  */
-type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
+import { loadSettings, SettingsError, type Settings } from './config/settings.ts';
+
+type Command = { summary: string; load: () => Promise<{ run(args: string[], settings: Settings): Promise<number> }> };
 
 const commands: Record<string, Command> = {
   serve: { summary: 'start the lab server', load: () => import('./cli/serve.ts') },
@@ -35,6 +37,15 @@ async function main(argv: string[]): Promise<number> {
     console.error(`nslab: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
+  // every NSLAB_* setting, read once here and passed to the command (config/settings.ts)
+  let settings: Settings;
+  try {
+    settings = loadSettings(process.env);
+  } catch (err) {
+    if (!(err instanceof SettingsError)) throw err;
+    console.error(`nslab ${name}: ${err.message}`);
+    return 2;
+  }
   let mod;
   try {
     mod = await cmd.load();
@@ -42,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`nslab: command '${name}' is not available in this build (${(err as Error).message})`);
     return 2;
   }
-  return mod.run(rest);
+  return mod.run(rest, settings);
 }
 
 main(process.argv.slice(2)).then(

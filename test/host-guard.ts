@@ -1,6 +1,6 @@
 /**
  * What a sandbox must never change on the host, measured around a whole test file
- * (issue 11): the owner and mode of every host /dev entry, and the host's cgroup
+ * (docs/security.md, "Outside scanners" and known gaps 7-9): the owner and mode of every host /dev entry, and the host's cgroup
  * count per controller once the groups of sandboxes still alive are set aside
  * (so that removed groups left dying, which hold one of the host's 65535 memory
  * cgroup ids each, show up). Files run two at a time, so the count is compared

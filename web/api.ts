@@ -4,7 +4,7 @@
  * read as the server wrote it, not as "HTTP 503".
  */
 import { t, type Lang } from './i18n.ts';
-import type { CreateSessionResponse, SessionInfo as ServerSessionInfo } from '../lab-server/terminal/protocol.ts';
+import type { CreateSessionResponse, SessionInfo as ServerSessionInfo } from '../lab-server/contract/session-protocol.ts';
 
 export interface LessonSummary { id: string; title: string; summary: string; order: number; minutes: number }
 export interface LessonView {
@@ -52,7 +52,7 @@ async function request<T>(method: string, url: string, opts: { body?: unknown; t
     const obj = (data && typeof data === 'object' ? data : {}) as Record<string, unknown>;
     const errField = obj.error;
     const header = Number(res.headers.get('Retry-After'));
-    // protocol.ts: every HTTP error body is {error: {code, message, retryAfterSeconds?}}
+    // contract/api-error.ts: every HTTP error body is {error: {code, message, retryAfterSeconds?}}
     const errObj = (errField && typeof errField === 'object' ? errField : {}) as Record<string, unknown>;
     const bodyRetry = Number(errObj.retryAfterSeconds ?? obj.retryAfter);
     const retryAfter = Number.isFinite(header) && header > 0 ? header : Number.isFinite(bodyRetry) && bodyRetry > 0 ? bodyRetry : null;
@@ -68,7 +68,7 @@ async function request<T>(method: string, url: string, opts: { body?: unknown; t
 }
 
 /**
- * Classroom wiring (issue 6): while a workshop lesson is open, its session is the
+ * Classroom (docs/classroom.md): while a workshop lesson is open, its session is the
  * learner's seat in the workshop (POST /api/classroom/me/...), not an anonymous one,
  * so progress is recorded for the instructor and restored after a restart.
  */

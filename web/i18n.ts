@@ -3,10 +3,16 @@
  * served by the server; this file only covers the chrome around them. The lesson
  * language follows the interface language, so there is a single switch.
  */
-export const LANGS = ['en', 'ko', 'zh'] as const;
-export type Lang = (typeof LANGS)[number];
+import type { Lang } from '../lab-server/contract/lang.ts';
 
+export type { Lang };
+
+/**
+ * One name per language of the contract (lab-server/contract/lang.ts): a language
+ * added there does not compile here until it has a name and a catalog below.
+ */
 export const LANG_NAMES: Record<Lang, string> = { en: 'English', ko: '한국어', zh: '中文' };
+export const LANGS = Object.keys(LANG_NAMES) as Lang[];
 
 const en = {
   'app.name': 'nslab',

@@ -69,7 +69,7 @@ function header(): HTMLElement {
 const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
 app.replaceChildren(header(), main);
 
-// classroom wiring (issue 6): join, workshop, instructor and board pages
+// the classroom (docs/classroom.md): join, workshop, instructor and board pages
 registerClassroomRoutes(new Router(main, notFoundPage)
   .add('/', lessonListPage)
   .add('/lessons/:id', lessonPage)

@@ -12,12 +12,13 @@
 import type {
   CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceKind, NamespaceSet, ProcessInfo, SysvIpc, SysvQueue, SysvSem, SysvShm,
 } from '../sandbox/types.ts';
+import type { Lang } from '../contract/lang.ts';
 
 export type { CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceSet, ProcessInfo, SysvIpc };
 // the parts of SysvIpc and NamespaceSet, so checks can name them without reaching into the driver
 export type { NamespaceKind, SysvQueue, SysvSem, SysvShm };
 
-export type Lang = 'en' | 'ko' | 'zh';
+export type { Lang };
 /** Inline text (a quick prototype or a test); a lesson's checks use `msg` instead. */
 export type Localized = string | { en: string; ko?: string; zh?: string };
 

@@ -14,28 +14,14 @@
  * - rounds never overlap: events during a round coalesce into one more round.
  */
 import { z } from 'zod';
+import type { Lang } from '../contract/lang.ts';
+import type { StepStatus } from '../contract/steps.ts';
 import type { Sandbox } from '../sandbox/types.ts';
-import { msg, type Check, type CheckResult, type Lang, type LessonChecks, type Message, type MessageParam } from './api.ts';
+import { msg, type Check, type CheckResult, type LessonChecks, type Message, type MessageParam } from './api.ts';
 import { createLab, type TerminalTextProvider } from './lab.ts';
 import { renderAll, renderMessage, type MessageCatalog } from './messages.ts';
 
-export type StepState = 'pass' | 'fail' | 'pending';
-
-export interface StepStatus {
-  id: string;
-  status: StepState;
-  /** in the session's language; null when the check said nothing */
-  message: string | null;
-  /**
-   * the same message in every language the lesson has, so a viewer who switches
-   * language re-reads it without a new check round; absent for untranslated text
-   */
-  messages?: Record<string, string>;
-  /** ms since epoch when the step first passed */
-  passedAt: number | null;
-  /** true when the check itself broke (a lesson bug, not the learner's mistake) */
-  error?: boolean;
-}
+export type { StepState, StepStatus } from '../contract/steps.ts';
 
 export interface CheckEngineOptions {
   sandbox: Sandbox;

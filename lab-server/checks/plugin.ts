@@ -1,31 +1,22 @@
 /**
- * The lesson engine as a plug-in for the HTTP server (the interface is
- * lab-server/http/plugins.ts `LessonsPlugin`): lesson routes for the web app, lesson
+ * The lesson engine as a plug-in for the HTTP server (the shape is
+ * contract/lessons-plugin.ts `LessonsPlugin`): lesson routes for the web app, lesson
  * lookup for new sessions, and live checks on every session's sandbox with status
  * pushes to the learner's socket.
- *
- * Written against the interface's shape, not by importing it: nothing below http/
- * imports http/ (DESIGN.md dependency direction). cli/serve.ts, which imports both,
- * is where the compiler checks that this object fits.
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { isLang, LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
+import { ApiError, sendError } from '../contract/api-error.ts';
+import { isLang, type Lang } from '../contract/lang.ts';
+import type { LessonLaunchInfo, PluginSession } from '../contract/lessons-plugin.ts';
+import type { StepStatus } from '../contract/steps.ts';
+import { LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
 import { LessonError } from '../lessons/problems.ts';
 import type { Sandbox } from '../sandbox/types.ts';
-import type { Lang } from './api.ts';
-import type { StepStatus } from './engine.ts';
 import { startLessonChecks } from './session.ts';
 
-/** What the server tells a plug-in about a session (structurally http/plugins.ts PluginSession). */
-export interface LessonSessionView {
-  readonly id: string;
-  readonly lesson: string;
-  readonly lang: Lang;
-  readonly sandbox: Sandbox;
-  terminalText(n: number): string;
-  pushSteps(e: { lesson: string; steps: StepStatus[]; changed: string[] }): void;
-}
+/** What the server tells a plug-in about a session. */
+export type LessonSessionView = PluginSession<Sandbox>;
 
 export interface LessonsPluginOptions {
   catalog?: LessonCatalog;
@@ -42,10 +33,6 @@ const langQuery = z.union([z.undefined(), z.string()]).transform((v, ctx) => {
   }
   return v;
 });
-
-function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ error: { code, message } });
-}
 
 /**
  * Passed steps per session, kept across sandbox resets (a learner who resets the
@@ -80,37 +67,37 @@ export function createLessonsPlugin(opts: LessonsPluginOptions = {}) {
 
   router.get('/lessons', async (req: Request, res: Response) => {
     const lang = langQuery.safeParse(req.query.lang);
-    if (!lang.success) return sendError(res, 400, 'bad-lang', lang.error.issues[0].message);
+    if (!lang.success) return sendError(res, new ApiError(400, 'bad-lang', lang.error.issues[0].message));
     try {
       res.json(await catalog.list(lang.data));
     } catch (err) {
       log(`listing lessons failed: ${(err as Error).stack ?? err}`);
-      sendError(res, 500, 'lessons-unavailable', 'the lesson list could not be read');
+      sendError(res, new ApiError(500, 'lessons-unavailable', 'The lesson list could not be read.'));
     }
   });
 
   router.get('/lessons/:id', async (req: Request, res: Response) => {
     const lang = langQuery.safeParse(req.query.lang);
-    if (!lang.success) return sendError(res, 400, 'bad-lang', lang.error.issues[0].message);
+    if (!lang.success) return sendError(res, new ApiError(400, 'bad-lang', lang.error.issues[0].message));
     const id = String(req.params.id);
     try {
       res.json(await catalog.view(id, lang.data));
     } catch (err) {
-      if (err instanceof UnknownLessonError) return sendError(res, 404, 'unknown-lesson', `unknown lesson "${id.slice(0, 80)}"`);
+      if (err instanceof UnknownLessonError) return sendError(res, new ApiError(404, 'unknown-lesson', `unknown lesson "${id.slice(0, 80)}"`));
       if (err instanceof LessonError) {
         // the details are for the author (nslab lint); the learner gets a plain notice
         log(`lesson ${id} cannot be served:\n${err.message}`);
-        return sendError(res, 500, 'lesson-broken', `lesson "${id}" has errors and cannot be shown right now (run nslab lint)`);
+        return sendError(res, new ApiError(500, 'lesson-broken', `Lesson "${id}" has errors and cannot be shown right now (run nslab lint).`));
       }
       log(`lesson ${id} failed: ${(err as Error).stack ?? err}`);
-      sendError(res, 500, 'internal', 'the lesson could not be loaded');
+      sendError(res, new ApiError(500, 'internal', 'The lesson could not be loaded.'));
     }
   });
 
   return {
     router,
 
-    async resolve(id: string, _lang: Lang): Promise<{ id: string; terminals: number; image?: string } | null> {
+    async resolve(id: string, _lang: Lang): Promise<LessonLaunchInfo | null> {
       try {
         const lesson = await catalog.load(id);
         return { id: lesson.id, terminals: lesson.front.terminals, image: lesson.front.image };

@@ -22,8 +22,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { secretMatches } from './codes.ts';
-import { RateLimiter } from './rate-limit.ts';
-import { BOARD_SOCKET_PATH, boardClientMessageSchema, type BoardServerMessage } from './schemas.ts';
+import { RateLimiter } from '../lib/rate-limit.ts';
+import { BOARD_SOCKET_PATH, boardClientMessageSchema, type BoardServerMessage } from '../contract/board-protocol.ts';
 import type { Classroom } from './service.ts';
 import type { Workshop } from './store.ts';
 

@@ -4,53 +4,8 @@
  * built from this one structure, so the CSV an instructor downloads says exactly
  * what the board showed.
  */
-import type { Learner, LearnerSession, StepResult, StepState, Workshop } from './store.ts';
-
-export interface LessonSteps { id: string; title: string; steps: { id: string; title: string }[] }
-
-export interface BoardColumn { lesson: string; step: string; title: string }
-
-export interface BoardCell {
-  status: StepState | null;
-  /** ms since epoch of the first pass */
-  passedAt: number | null;
-  message: string | null;
-}
-
-export type Admission = 'active' | 'queued' | 'offline';
-
-export interface BoardLearner {
-  id: string;
-  name: string;
-  joinedAt: number;
-  lastSeenAt: number;
-  /** active: has a sandbox; queued: waiting for capacity; offline: no sandbox right now */
-  admission: Admission;
-  /** 1-based place in the admission queue when queued */
-  queuePosition: number | null;
-  /** one per board column, same order */
-  cells: BoardCell[];
-  passed: number;
-  complete: boolean;
-  /** the first open step of the lesson the learner is on; null when everything is done */
-  current: { lesson: string; step: string; since: number; minutes: number; message: string | null } | null;
-  /** on the current step for longer than the workshop's stuck threshold */
-  stuck: boolean;
-}
-
-export interface BoardData {
-  workshop: { id: string; code: string; title: string; lessons: string[]; createdAt: number; endsAt: number | null; closedAt: number | null };
-  lessons: LessonSteps[];
-  columns: BoardColumn[];
-  learners: BoardLearner[];
-  /** learners who passed each column (same order as columns) */
-  counts: number[];
-  /** learners whose current step is each column (where the room is right now) */
-  onStep: number[];
-  stuckMinutes: number;
-  capacity: { active: number; queued: number; limit: number };
-  generatedAt: number;
-}
+import type { Admission, BoardCell, BoardColumn, BoardData, BoardLearner, LessonSteps } from '../contract/board-protocol.ts';
+import type { Learner, LearnerSession, StepResult, Workshop } from './store.ts';
 
 export interface BoardInput {
   workshop: Workshop;

@@ -3,7 +3,7 @@
  *
  * Join codes are read aloud and copied from a projector, so the alphabet leaves out
  * the look-alikes 0/O and 1/I. Six characters from 32 symbols is 2^30 codes; with a
- * handful of live workshops and joins rate-limited per client (rate-limit.ts),
+ * handful of live workshops and joins rate-limited per client (lib/rate-limit.ts),
  * guessing a live code by enumeration is hopeless. Codes come from the CSPRNG, never
  * a counter, so one code says nothing about the next.
  */

@@ -3,7 +3,7 @@
  * per learner (CI dashboards and LMS importers that already read JUnit). All three
  * come from BoardData, so they agree with the board.
  */
-import type { BoardData } from './board.ts';
+import type { BoardData } from '../contract/board-protocol.ts';
 import type { GradingRun } from './store.ts';
 
 export type ExportFormat = 'csv' | 'json' | 'junit';

@@ -1,6 +1,6 @@
 /**
  * Live checks for classroom sessions. The lab server calls one lessons plug-in's
- * `attach` for every session (http/plugins.ts); this wraps the lesson engine's
+ * `attach` for every session (contract/lessons-plugin.ts); this wraps the lesson engine's
  * plug-in so that sessions belonging to a workshop learner
  *   - start with the learner's passed steps from the store (a fresh sandbox after a
  *     restart or reset keeps the learner's progress), and
@@ -12,33 +12,19 @@
  * context, and attach runs in that same async chain. Later attaches (after a reset)
  * find the owner by session id.
  */
-import type { Lang } from '../checks/api.ts';
-import type { StepStatus } from '../checks/engine.ts';
 import { startLessonChecks } from '../checks/session.ts';
+import type { Detach, LessonsPlugin, PluginSession } from '../contract/lessons-plugin.ts';
+import type { StepStatus } from '../contract/steps.ts';
 import type { Sandbox } from '../sandbox/types.ts';
 import type { Classroom } from './service.ts';
 
-/** Structurally http/plugins.ts PluginSession (nothing below http/ imports http/). */
-export interface PluginSessionView {
-  readonly id: string;
-  readonly lesson: string;
-  readonly lang: Lang;
-  readonly sandbox: Sandbox;
-  terminalText(n: number): string;
-  pushSteps(e: { lesson: string; steps: StepStatus[]; changed: string[] }): void;
-}
+type PluginSessionView = PluginSession<Sandbox>;
 
-export interface LessonsPluginLike {
-  router?: unknown;
-  resolve(id: string, lang: Lang): unknown;
-  attach?(session: PluginSessionView): void | (() => void) | Promise<void | (() => void)>;
-}
-
-export function withClassroom<P extends LessonsPluginLike>(inner: P, classroom: Classroom, opts: { pollMs?: number; log?: (l: string) => void } = {}): P {
+export function withClassroom<P extends LessonsPlugin<Sandbox, unknown>>(inner: P, classroom: Classroom, opts: { pollMs?: number; log?: (l: string) => void } = {}): P {
   const log = opts.log ?? ((l: string) => console.warn(`nslab classroom: ${l}`));
   return {
     ...inner,
-    async attach(session: PluginSessionView): Promise<void | (() => void)> {
+    async attach(session: PluginSessionView): Promise<void | Detach> {
       const owner = classroom.creatingFor.getStore() ?? classroom.ownerOf(session.id);
       if (!owner) return inner.attach?.(session);
       const passed = await classroom.passedSteps(owner.learnerId, owner.lesson);

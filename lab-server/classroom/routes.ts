@@ -10,11 +10,12 @@
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { z } from 'zod';
+import { ApiError, sendError } from '../contract/api-error.ts';
 import { secretMatches } from './codes.ts';
 import { EXPORT_CONTENT_TYPE, EXPORT_EXT, formatExport } from './export.ts';
-import { RateLimiter, type BucketOptions } from './rate-limit.ts';
+import { RateLimiter, type BucketOptions } from '../lib/rate-limit.ts';
 import { attachGradingSchema, boardQuerySchema, createWorkshopSchema, exportQuerySchema, joinSchema, openLessonSchema } from './schemas.ts';
-import { ClassroomError, type Classroom } from './service.ts';
+import type { Classroom } from './service.ts';
 import { NameTakenError, type Learner, type Workshop } from './store.ts';
 
 export interface ClassroomRouterOptions {
@@ -28,11 +29,6 @@ export interface ClassroomRouterOptions {
 
 type Handler = (req: Request, res: Response) => Promise<void> | void;
 
-function sendError(res: Response, status: number, code: string, message: string, retryAfterSeconds?: number): void {
-  if (retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(retryAfterSeconds));
-  res.status(status).json({ error: { code, message, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) } });
-}
-
 function bearer(req: Request): string | null {
   const h = req.headers.authorization;
   const m = h ? /^Bearer\s+(\S{1,256})$/i.exec(h) : null;
@@ -43,7 +39,7 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, res: Response): z
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const i = r.error.issues[0];
-  sendError(res, 400, 'bad-request', `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`);
+  sendError(res, new ApiError(400, 'bad-request', `Bad request: ${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}.`));
   return undefined;
 }
 
@@ -59,8 +55,8 @@ export function createClassroomRouter(opts: ClassroomRouterOptions): Router {
 
   const wrap = (h: Handler) => (req: Request, res: Response, next: NextFunction) => {
     Promise.resolve(h(req, res)).catch((err: unknown) => {
-      if (err instanceof ClassroomError) return sendError(res, err.status, err.code, err.message, err.retryAfterSeconds);
-      if (err instanceof NameTakenError) return sendError(res, 409, 'name-taken', err.message);
+      if (err instanceof ApiError) return sendError(res, err);
+      if (err instanceof NameTakenError) return sendError(res, new ApiError(409, 'name-taken', err.message));
       next(err);
     });
   };
@@ -68,27 +64,27 @@ export function createClassroomRouter(opts: ClassroomRouterOptions): Router {
   const instructor = (h: Handler): Handler => (req, res) => {
     const key = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const wait = failedSecrets.retryAfter(key);
-    if (wait > 0) return sendError(res, 429, 'too-many-attempts', `too many wrong instructor secrets from your address; try again in ${wait} s`, wait);
+    if (wait > 0) return sendError(res, new ApiError(429, 'too-many-attempts', `Too many wrong instructor secrets from your address. Try again in ${wait} s.`, wait));
     const t = bearer(req);
-    if (!t) return sendError(res, 401, 'unauthorized', 'instructor secret required (Authorization: Bearer SECRET)');
+    if (!t) return sendError(res, new ApiError(401, 'unauthorized', 'This call needs the instructor secret: Authorization: Bearer SECRET.'));
     if (!secretMatches(t, opts.instructorSecret)) {
       failedSecrets.take(key);
-      return sendError(res, 403, 'forbidden', 'only the instructor can do this');
+      return sendError(res, new ApiError(403, 'forbidden', 'Only the instructor can do this.'));
     }
     return h(req, res);
   };
 
   const learner = (h: (req: Request, res: Response, l: Learner) => Promise<void>): Handler => async (req, res) => {
     const t = bearer(req);
-    if (!t) return sendError(res, 401, 'unauthorized', 'learner token required (join the workshop first)');
+    if (!t) return sendError(res, new ApiError(401, 'unauthorized', 'This call needs a learner token: join the workshop first.'));
     const l = await classroom.learnerByToken(t);
-    if (!l) return sendError(res, 401, 'unauthorized', 'this learner token is not valid; join the workshop again');
+    if (!l) return sendError(res, new ApiError(401, 'unauthorized', 'This learner token is not valid. Join the workshop again.'));
     return h(req, res, l);
   };
 
   const withWorkshop = (h: (req: Request, res: Response, w: Workshop) => Promise<void>): Handler => async (req, res) => {
     const w = await classroom.workshopByCode(String(req.params.code));
-    if (!w) return sendError(res, 404, 'unknown-workshop', 'no workshop has this code');
+    if (!w) return sendError(res, new ApiError(404, 'unknown-workshop', 'No workshop has this code.'));
     return h(req, res, w);
   };
 
@@ -127,7 +123,7 @@ export function createClassroomRouter(opts: ClassroomRouterOptions): Router {
     const q = parse(exportQuerySchema, req.query, res);
     if (!q) return;
     const board = await classroom.board(w);
-    if (q.learner && !board.learners.some((l) => l.id === q.learner)) return sendError(res, 404, 'unknown-learner', 'no such learner in this workshop');
+    if (q.learner && !board.learners.some((l) => l.id === q.learner)) return sendError(res, new ApiError(404, 'unknown-learner', 'There is no such learner in this workshop.'));
     const runs = await classroom.store.gradingRuns(w.id);
     const suffix = q.learner ? `-${board.learners.find((l) => l.id === q.learner)!.name.replace(/[^\w-]+/g, '_')}` : '';
     res.setHeader('Content-Type', EXPORT_CONTENT_TYPE[q.format]);
@@ -145,7 +141,7 @@ export function createClassroomRouter(opts: ClassroomRouterOptions): Router {
     let learnerId: string | null = null;
     if (body.learner) {
       const l = (await classroom.store.learners(w.id)).find((x) => x.displayName.toLowerCase() === body.learner!.toLowerCase());
-      if (!l) return sendError(res, 404, 'unknown-learner', `no learner named "${body.learner}" in this workshop`);
+      if (!l) return sendError(res, new ApiError(404, 'unknown-learner', `No learner named "${body.learner}" is in this workshop.`));
       learnerId = l.id;
     }
     const run = await classroom.store.addGradingRun({ workshopId: w.id, learnerId, lessonId: body.report.lesson, source: body.source, passed: body.report.passed, total: body.report.total, report: body.report });
@@ -158,17 +154,17 @@ export function createClassroomRouter(opts: ClassroomRouterOptions): Router {
     const key = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     // checked before looking at the code: an enumerator gets the same answer whether its guess was right or not
     const wait = failed.retryAfter(key);
-    if (wait > 0) return sendError(res, 429, 'too-many-attempts', `too many wrong codes from your network; try again in ${wait} s`, wait);
+    if (wait > 0) return sendError(res, new ApiError(429, 'too-many-attempts', `Too many wrong codes from your network. Try again in ${wait} s.`, wait));
     const body = parse(joinSchema, req.body, res);
     if (!body) return;
     const w = await classroom.workshopByCode(body.code);
     if (!w) {
       failed.take(key);
-      return sendError(res, 404, 'unknown-code', 'no workshop has this code; check it with your instructor');
+      return sendError(res, new ApiError(404, 'unknown-code', 'No workshop has this code. Check it with your instructor.'));
     }
     if (!joins.take(key)) {
       const s = joins.retryAfter(key);
-      return sendError(res, 429, 'too-many-joins', `too many joins from your network; try again in ${s} s`, s);
+      return sendError(res, new ApiError(429, 'too-many-joins', `Too many joins from your network. Try again in ${s} s.`, s));
     }
     const { learner: l, token, workshop } = await classroom.join(body.code, body.name);
     res.status(201).json({ token, learner: { id: l.id, name: l.displayName }, workshop: { code: workshop.code, title: workshop.title } });

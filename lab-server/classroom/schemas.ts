@@ -1,8 +1,9 @@
 /**
  * Request shapes of the classroom API (zod, validated at the HTTP boundary).
- * Imports nothing but zod so that web/ may import it for types.
+ * The board socket's messages are in contract/board-protocol.ts.
  */
 import { z } from 'zod';
+import { LANGS } from '../contract/lang.ts';
 
 const lessonId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lesson ids look like "03-ipc-namespace"');
 
@@ -39,7 +40,7 @@ export const joinSchema = z.strictObject({
 });
 export type JoinRequest = z.input<typeof joinSchema>;
 
-export const openLessonSchema = z.strictObject({ lang: z.enum(['en', 'ko', 'zh']).default('en') });
+export const openLessonSchema = z.strictObject({ lang: z.enum(LANGS).default('en') });
 
 export const boardQuerySchema = z.object({
   stuck: z.coerce.number().min(0).max(24 * 60).optional(),
@@ -64,28 +65,3 @@ export const attachGradingSchema = z.strictObject({
   learner: z.string().max(40).optional(),
   source: z.string().max(200).default('nslab grade'),
 });
-
-// ------------------------------------------------------------ board socket
-
-export const boardClientMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('hello'), secret: z.string().max(256) }),
-  /** stuckMinutes: this board's own "stuck" threshold (default: the server's NSLAB_STUCK_MINUTES) */
-  z.strictObject({ type: z.literal('subscribe'), workshop: z.string().max(20), stuckMinutes: z.number().min(0).max(24 * 60).optional() }),
-  z.strictObject({ type: z.literal('watch'), learner: z.string().max(64) }),
-  z.strictObject({ type: z.literal('unwatch') }),
-  z.strictObject({ type: z.literal('ping'), id: z.union([z.string().max(64), z.number()]).optional() }),
-]);
-export type BoardClientMessage = z.infer<typeof boardClientMessageSchema>;
-
-/** what the board socket sends (JSON text frames); terminal output of a watch comes as binary [terminal, bytes...] */
-export type BoardServerMessage =
-  | { type: 'welcome' }
-  | { type: 'board'; board: unknown }
-  | { type: 'watch-started'; learner: string; name: string; session: string }
-  | { type: 'watch-terminal'; terminal: number; state: 'opened' | 'exited' }
-  | { type: 'watch-ended'; learner: string; reason: string }
-  | { type: 'watch-lagged'; droppedBytes: number }
-  | { type: 'pong'; id?: string | number }
-  | { type: 'error'; code: string; message: string };
-
-export const BOARD_SOCKET_PATH = '/api/classroom/socket';

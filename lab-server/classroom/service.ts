@@ -11,16 +11,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
+import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
+import { ApiError } from '../contract/api-error.ts';
+import type { BoardData, LessonSteps } from '../contract/board-protocol.ts';
+import type { LabSessionHandle, LearnerView, OpenLessonResult, SessionNotice } from '../contract/classroom-api.ts';
+import type { Lang } from '../contract/lang.ts';
 import type { LessonCatalog } from '../lessons/loader.ts';
 import { processStartTime } from '../sandbox/process-identity.ts';
-import { buildBoard, type BoardData, type LessonSteps } from './board.ts';
+import { buildBoard } from './board.ts';
 import { generateJoinCode, generateToken, hashToken, normalizeJoinCode } from './codes.ts';
 import type { ClassroomStore, Learner, StepUpdate, Workshop } from './store.ts';
-
-export type Lang = 'en' | 'ko' | 'zh';
-
-/** A lab session as the classroom sees it: the learner gets {id, token} and uses the normal session socket. */
-export interface LabSessionHandle { id: string; token: string }
 
 /** What a read-only watcher receives from one session's terminals. */
 export interface WatchSink {
@@ -53,19 +53,13 @@ export class LabFullError extends Error {
   }
 }
 
-/** An error a route turns into an HTTP status with this code and message. */
-export class ClassroomError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly retryAfterSeconds?: number) {
-    super(message);
-    this.name = 'ClassroomError';
-  }
-}
-
 export interface ClassroomOptions {
   store: ClassroomStore;
   catalog: LessonCatalog;
   /** set once the lab server exists; until then opening a lesson answers 503 */
   sessions?: LabSessionPort | null;
+  /** where capacity and stuckMinutes default from (config/settings.ts); default: read from the environment now */
+  settings?: Settings;
   /** learners with a sandbox at the same time, over all workshops (NSLAB_CLASSROOM_CAPACITY, default 40) */
   capacity?: number;
   /** a learner on the same step longer than this is flagged on the board (NSLAB_STUCK_MINUTES, default 10) */
@@ -77,31 +71,6 @@ export interface ClassroomOptions {
   log?: (line: string) => void;
   now?: () => number;
 }
-
-export interface LessonProgress {
-  id: string;
-  title: string;
-  steps: { id: string; title: string; status: 'pass' | 'fail' | 'pending' | null; passedAt: number | null }[];
-  passed: number;
-  total: number;
-}
-
-export interface LearnerView {
-  learner: { id: string; name: string; joinedAt: number };
-  workshop: { code: string; title: string; endsAt: number | null; closed: boolean };
-  lessons: LessonProgress[];
-  /** the learner's live lab session, if any */
-  session: { id: string; lesson: string } | null;
-  /** 1-based place in the admission queue, when waiting */
-  queuePosition: number | null;
-}
-
-export type OpenLessonResult =
-  | { state: 'ready'; session: LabSessionHandle & { lesson: string }; notice: SessionNotice | null }
-  | { state: 'queued'; position: number; capacity: number; retryAfterSeconds: number };
-
-/** Shown to a learner whose earlier sandbox is gone (server restart, idle reaping). */
-export interface SessionNotice { code: 'fresh-sandbox'; afterRestart: boolean; passedSteps: number }
 
 export const END_REASON_RESTART = 'server-restart';
 
@@ -119,14 +88,6 @@ export function serverRunning(id: string): boolean {
 }
 
 interface Active { learnerId: string; workshopId: string; lesson: string; handle: LabSessionHandle }
-
-export function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}, not "${raw}"`);
-  return n;
-}
 
 export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
   readonly store: ClassroomStore;
@@ -158,8 +119,9 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
     this.store = opts.store;
     this.catalog = opts.catalog;
     this.sessions = opts.sessions ?? null;
-    this.capacity = opts.capacity ?? envNumber(process.env, 'NSLAB_CLASSROOM_CAPACITY', 40, 1, 10_000);
-    this.stuckMinutes = opts.stuckMinutes ?? envNumber(process.env, 'NSLAB_STUCK_MINUTES', 10, 0, 24 * 60);
+    const settings = opts.capacity === undefined || opts.stuckMinutes === undefined ? opts.settings ?? loadSettings() : null;
+    this.capacity = opts.capacity ?? settings?.NSLAB_CLASSROOM_CAPACITY ?? DEFAULTS.classroomCapacity;
+    this.stuckMinutes = opts.stuckMinutes ?? settings?.NSLAB_STUCK_MINUTES ?? DEFAULTS.stuckMinutes;
     this.queueTimeoutMs = opts.queueTimeoutMs ?? 45_000;
     this.maxLearners = opts.maxLearners ?? 500;
     this.log = opts.log ?? ((l) => console.warn(`nslab classroom: ${l}`));
@@ -193,9 +155,9 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
   async createWorkshop(input: { title: string; lessons: string[]; endsAt: number | null }): Promise<Workshop> {
     const known = new Set(await this.catalog.ids());
     const unknown = input.lessons.filter((l) => !known.has(l));
-    if (unknown.length) throw new ClassroomError(400, 'unknown-lesson', `unknown lesson${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (see GET /api/lessons)`);
-    if (new Set(input.lessons).size !== input.lessons.length) throw new ClassroomError(400, 'duplicate-lesson', 'a lesson can appear only once in a workshop');
-    if (input.endsAt !== null && input.endsAt <= this.now()) throw new ClassroomError(400, 'bad-end', 'the end time is in the past');
+    if (unknown.length) throw new ApiError(400, 'unknown-lesson', `This workshop names an unknown lesson${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (see GET /api/lessons).`);
+    if (new Set(input.lessons).size !== input.lessons.length) throw new ApiError(400, 'duplicate-lesson', 'A lesson can appear only once in a workshop.');
+    if (input.endsAt !== null && input.endsAt <= this.now()) throw new ApiError(400, 'bad-end', 'The end time is in the past.');
     return this.store.createWorkshop(input, generateJoinCode, this.now());
   }
 
@@ -207,7 +169,7 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
   /** Close: no more joins or sandboxes, and every learner's sandbox is reclaimed now. */
   async closeWorkshop(id: string): Promise<{ workshop: Workshop; endedSessions: number }> {
     const w = await this.store.closeWorkshop(id, this.now());
-    if (!w) throw new ClassroomError(404, 'unknown-workshop', 'no such workshop');
+    if (!w) throw new ApiError(404, 'unknown-workshop', 'There is no such workshop.');
     this.queue = this.queue.filter((q) => q.workshopId !== id);
     const mine = [...this.active.values()].filter((a) => a.workshopId === id);
     await Promise.all(mine.map((a) => this.endActive(a, 'workshop-closed')));
@@ -220,10 +182,10 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
 
   async join(code: string, displayName: string): Promise<{ learner: Learner; token: string; workshop: Workshop }> {
     const w = await this.workshopByCode(code);
-    if (!w) throw new ClassroomError(404, 'unknown-code', 'no workshop has this code; check it with your instructor');
-    if (w.closedAt !== null) throw new ClassroomError(410, 'workshop-closed', 'this workshop is closed');
-    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ClassroomError(410, 'workshop-ended', 'this workshop has ended');
-    if ((await this.store.learners(w.id)).length >= this.maxLearners) throw new ClassroomError(409, 'workshop-full', `this workshop already has ${this.maxLearners} learners`);
+    if (!w) throw new ApiError(404, 'unknown-code', 'No workshop has this code. Check it with your instructor.');
+    if (w.closedAt !== null) throw new ApiError(410, 'workshop-closed', 'This workshop is closed.');
+    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ApiError(410, 'workshop-ended', 'This workshop has ended.');
+    if ((await this.store.learners(w.id)).length >= this.maxLearners) throw new ApiError(409, 'workshop-full', `This workshop already has ${this.maxLearners} learners.`);
     const token = generateToken();
     const learner = await this.store.addLearner({ workshopId: w.id, displayName, tokenHash: hashToken(token) }, this.now());
     this.emit('changed', w.id);
@@ -300,10 +262,10 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
 
   private async openLessonNow(learner: Learner, lesson: string, lang: Lang): Promise<OpenLessonResult> {
     const w = (await this.store.workshop(learner.workshopId))!;
-    if (w.closedAt !== null) throw new ClassroomError(410, 'workshop-closed', 'this workshop is closed');
-    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ClassroomError(410, 'workshop-ended', 'this workshop has ended; your progress is kept');
-    if (!w.lessons.includes(lesson)) throw new ClassroomError(404, 'not-in-workshop', `lesson "${lesson}" is not part of this workshop`);
-    if (!this.sessions) throw new ClassroomError(503, 'no-lab', 'the lab server is not ready yet; retry in a moment', 5);
+    if (w.closedAt !== null) throw new ApiError(410, 'workshop-closed', 'This workshop is closed.');
+    if (w.endsAt !== null && w.endsAt <= this.now()) throw new ApiError(410, 'workshop-ended', 'This workshop has ended. Your progress is kept.');
+    if (!w.lessons.includes(lesson)) throw new ApiError(404, 'not-in-workshop', `Lesson "${lesson}" is not part of this workshop.`);
+    if (!this.sessions) throw new ApiError(503, 'no-lab', 'The lab server is not ready yet. Retry in a moment.', 5);
     await this.store.touchLearner(learner.id, this.now(), lesson);
 
     const current = this.liveActive(learner.id);

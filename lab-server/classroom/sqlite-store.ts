@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { generateId } from './codes.ts';
+import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
 import { lookalikeOf } from './name-key.ts';
 import {
   type ClassroomStore, type GradingRun, type Learner, type LearnerSession, NameTakenError,
@@ -27,16 +28,16 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta
 export const DB_FILE = 'classroom.db';
 
 /** NSLAB_DATA, default /var/lib/nslab */
-export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(env.NSLAB_DATA || '/var/lib/nslab');
+export function dataDir(settings: Settings = loadSettings()): string {
+  return path.resolve(settings.NSLAB_DATA ?? DEFAULTS.dataDir);
 }
 
 /**
  * The database file: NSLAB_CLASSROOM_DB when set (e.g. to keep it on another disk, or
  * a throwaway one in tests), else <NSLAB_DATA>/classroom.db next to the images.
  */
-export function defaultDbFile(env: NodeJS.ProcessEnv = process.env): string {
-  return env.NSLAB_CLASSROOM_DB ? path.resolve(env.NSLAB_CLASSROOM_DB) : path.join(dataDir(env), DB_FILE);
+export function defaultDbFile(settings: Settings = loadSettings()): string {
+  return settings.NSLAB_CLASSROOM_DB ? path.resolve(settings.NSLAB_CLASSROOM_DB) : path.join(dataDir(settings), DB_FILE);
 }
 
 export interface Migration { version: number; name: string; sql: string }

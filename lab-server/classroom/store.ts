@@ -9,7 +9,7 @@
  * classroom relies on is test/classroom/store-conformance.ts: every store passes it.
  */
 
-export type StepState = 'pass' | 'fail' | 'pending';
+import type { StepState } from '../contract/steps.ts';
 
 export interface Workshop {
   id: string;
@@ -84,8 +84,8 @@ export interface NewWorkshop { title: string; lessons: string[]; endsAt: number 
 export class NameTakenError extends Error {
   constructor(readonly displayName: string, readonly lookalike = false) {
     super(lookalike
-      ? `the name "${displayName}" looks the same as the name of someone already in this workshop; pick another one`
-      : `the name "${displayName}" is already taken in this workshop; pick another one`);
+      ? `The name "${displayName}" looks the same as the name of someone already in this workshop. Pick another one.`
+      : `The name "${displayName}" is already taken in this workshop. Pick another one.`);
     this.name = 'NameTakenError';
   }
 }

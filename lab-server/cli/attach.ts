@@ -11,13 +11,14 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { loadSettings, type Settings } from '../config/settings.ts';
 import { normalizeJoinCode } from '../classroom/codes.ts';
 import { gradeReportSchema } from '../classroom/schemas.ts';
 import { defaultDbFile, SqliteClassroomStore } from '../classroom/sqlite-store.ts';
 
 const USAGE = 'usage: nslab attach CODE REPORT.json|- ... [--learner NAME | --learner-from-file] [--source LABEL]   (reports from `nslab grade --format json`)';
 
-export async function run(args: string[]): Promise<number> {
+export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   let code: string | null = null;
   let learner: string | null = null;
   let source: string | null = null;
@@ -59,7 +60,7 @@ export async function run(args: string[]): Promise<number> {
     reports.push({ file: f, report: parsed.data });
   }
 
-  const file = defaultDbFile();
+  const file = defaultDbFile(settings);
   let store: SqliteClassroomStore;
   try {
     store = new SqliteClassroomStore({ file });

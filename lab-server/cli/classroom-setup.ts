@@ -7,7 +7,8 @@
 import { Router } from 'express';
 import { originAllowed } from '../http/security.ts';
 import type { LabServer } from '../http/app.ts';
-import { HttpError, type SessionManager } from '../http/sessions.ts';
+import { ApiError } from '../contract/api-error.ts';
+import type { SessionManager } from '../http/sessions.ts';
 import type { LessonsPlugin } from '../http/plugins.ts';
 import type { LessonCatalog } from '../lessons/loader.ts';
 import { createBoardSocketServer, mountBoardSocket, type BoardSocketServer } from '../classroom/board-socket.ts';
@@ -15,8 +16,10 @@ import { generateToken } from '../classroom/codes.ts';
 import { withClassroom } from '../classroom/plugin.ts';
 import { createClassroomRouter } from '../classroom/routes.ts';
 import { Classroom, LabFullError, type ClassroomOptions, type LabSessionPort, type WatchSink } from '../classroom/service.ts';
-import { SqliteClassroomStore } from '../classroom/sqlite-store.ts';
+import { defaultDbFile, SqliteClassroomStore } from '../classroom/sqlite-store.ts';
 import type { ClassroomStore } from '../classroom/store.ts';
+import { allowedOrigins, loadSettings, type Settings } from '../config/settings.ts';
+import { suggestedMaxSessions } from './doctor.ts';
 import type { TerminalSession } from '../terminal/terminal.ts';
 
 /** LabSessionPort on the lab server's SessionManager. */
@@ -27,7 +30,7 @@ export function labSessionPort(sessions: SessionManager): LabSessionPort {
         const { session, token } = await sessions.create(lesson, lang);
         return { id: session.id, token };
       } catch (err) {
-        if (err instanceof HttpError && (err.code === 'full' || err.status === 503)) throw new LabFullError(err.message, err.retryAfterSeconds ?? 10);
+        if (err instanceof ApiError && (err.code === 'full' || err.status === 503)) throw new LabFullError(err.message, err.retryAfterSeconds ?? 10);
         throw err;
       }
     },
@@ -94,22 +97,23 @@ export interface ClassroomSetup {
 export async function setupClassroom(opts: {
   lessons: LessonsPlugin;
   catalog: LessonCatalog;
-  env?: NodeJS.ProcessEnv;
+  /** the NSLAB_* settings read at start (config/settings.ts); default: read from the environment now */
+  settings?: Settings;
   /** the store to keep the classroom in; default the SQLite store on `dbFile` */
   store?: ClassroomStore;
   dbFile?: string;
-  /** capacity, stuckMinutes, ... (defaults come from the environment) */
+  /** capacity, stuckMinutes, ... (defaults come from the settings) */
   classroom?: Partial<Omit<ClassroomOptions, 'store' | 'catalog'>>;
   log?: (line: string) => void;
 }): Promise<ClassroomSetup> {
-  const env = opts.env ?? process.env;
-  const store = opts.store ?? new SqliteClassroomStore(opts.dbFile ? { file: opts.dbFile } : {});
-  const classroom = new Classroom({ log: opts.log, ...opts.classroom, store, catalog: opts.catalog });
+  const settings = opts.settings ?? loadSettings();
+  const store = opts.store ?? new SqliteClassroomStore({ file: opts.dbFile ?? defaultDbFile(settings) });
+  const classroom = new Classroom({ log: opts.log, settings, ...opts.classroom, store, catalog: opts.catalog });
   const ended = await classroom.recover();
   if (ended) opts.log?.(`classroom: ${ended} learner session(s) of the previous server are over; their learners get fresh sandboxes with their progress`);
-  const fromEnv = !!env.NSLAB_INSTRUCTOR_SECRET;
-  if (fromEnv && env.NSLAB_INSTRUCTOR_SECRET!.length < 16) throw new Error('NSLAB_INSTRUCTOR_SECRET must be at least 16 characters (it is the only thing between the internet and the board)');
-  const instructorSecret = env.NSLAB_INSTRUCTOR_SECRET || generateToken();
+  // the settings schema refuses a secret shorter than 16 characters
+  const fromEnv = settings.NSLAB_INSTRUCTOR_SECRET !== undefined;
+  const instructorSecret = settings.NSLAB_INSTRUCTOR_SECRET ?? generateToken();
 
   const router = Router();
   if (opts.lessons.router) router.use(opts.lessons.router);
@@ -122,11 +126,10 @@ export async function setupClassroom(opts: {
     lessons,
     instructorSecret,
     secretFromEnv: fromEnv,
-    // every classroom seat needs a sandbox, plus room for people on the public lesson list
-    suggestedMaxSessions: Math.max(20, classroom.capacity + 10),
-    connect(lab, allowedOrigins = env.NSLAB_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean) ?? []) {
+    suggestedMaxSessions: suggestedMaxSessions(classroom.capacity),
+    connect(lab, origins = allowedOrigins(settings)) {
       classroom.sessions = labSessionPort(lab.sessions);
-      board = createBoardSocketServer({ classroom, instructorSecret, originAllowed: (req) => originAllowed(req, allowedOrigins).ok, log: opts.log });
+      board = createBoardSocketServer({ classroom, instructorSecret, originAllowed: (req) => originAllowed(req, origins).ok, log: opts.log });
       mountBoardSocket(lab.server, board);
     },
     // the secret travels in the URL fragment, which browsers never send to a server or in a Referer

@@ -9,15 +9,15 @@
  * Exit 0 when nothing is at "error", 1 otherwise, 2 on a usage error.
  */
 import { execFileSync } from 'node:child_process';
-import { envNumber } from '../classroom/service.ts';
-import { loadDriverConfig } from '../sandbox/config.ts';
+import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
+import { driverConfig } from '../sandbox/config.ts';
 import { hostInfo, hostRequirements, readSysctlFile } from '../sandbox/host.ts';
 import { checkAppArmorUserns } from '../sandbox/kernel.ts';
 import { hostCgroupRootFacts, planCgroupRoot } from '../sandbox/cgroup-root.ts';
 import { assessHostPools, formatNeeds, readHostFacts, SYSCTL_D_FILE, type PoolFinding, type PoolPlan, type Severity } from '../sandbox/host-limits.ts';
 import { Images } from '../sandbox/images.ts';
 import type { SandboxLimits } from '../sandbox/types.ts';
-import { MAX_TERMINALS } from '../terminal/protocol.ts';
+import { MAX_TERMINALS } from '../contract/session-protocol.ts';
 
 const USAGE = 'usage: nslab doctor [--json] [--sessions N]   (default N: what nslab serve allows, from NSLAB_MAX_SESSIONS / NSLAB_CLASSROOM_CAPACITY)';
 
@@ -32,12 +32,13 @@ export interface DoctorReport {
 }
 
 /** The sessions `nslab serve` allows with this environment (serve.ts + http/app.ts + cli/classroom-setup.ts). */
-export function serveMaxSessions(env: NodeJS.ProcessEnv = process.env): number {
-  if (env.NSLAB_MAX_SESSIONS) {
-    const v = Number(env.NSLAB_MAX_SESSIONS);
-    return Number.isInteger(v) && v > 0 ? v : 20;
-  }
-  return Math.max(20, envNumber(env, 'NSLAB_CLASSROOM_CAPACITY', 40, 1, 10_000) + 10);
+export function serveMaxSessions(settings: Settings): number {
+  return settings.NSLAB_MAX_SESSIONS ?? suggestedMaxSessions(settings.NSLAB_CLASSROOM_CAPACITY ?? DEFAULTS.classroomCapacity);
+}
+
+/** every classroom seat needs a sandbox, plus room for people on the public lesson list */
+export function suggestedMaxSessions(classroomCapacity: number): number {
+  return Math.max(DEFAULTS.maxSessions, classroomCapacity + 10);
 }
 
 /** The pool plan of a lab server with these numbers (serve uses it with its live values). */
@@ -62,11 +63,11 @@ async function imageRow(dataDir: string): Promise<RequirementRow> {
  * host only below a unit with Delegate=yes. An error exactly when `nslab serve` would
  * refuse to start.
  */
-function delegationRow(mode: 'v2' | 'hybrid', env: NodeJS.ProcessEnv): RequirementRow {
+function delegationRow(mode: 'v2' | 'hybrid', settings: Settings): RequirementRow {
   const check = 'cgroup delegation';
   if (mode === 'hybrid') return { check, severity: 'ok', detail: 'hybrid host: nslab\'s groups are <v1 hierarchy>/nslab/<id> (systemd delegates no v1 hierarchy)', fix: null };
   try {
-    const plan = planCgroupRoot(hostCgroupRootFacts(env));
+    const plan = planCgroupRoot(hostCgroupRootFacts(settings));
     if (plan.kind === 'undelegated') return { check, severity: 'error', detail: plan.detail, fix: plan.fix };
     return { check, severity: 'ok', detail: plan.detail, fix: null };
   } catch (e) {
@@ -75,9 +76,9 @@ function delegationRow(mode: 'v2' | 'hybrid', env: NodeJS.ProcessEnv): Requireme
   }
 }
 
-export async function doctorReport(opts: { sessions?: number; env?: NodeJS.ProcessEnv } = {}): Promise<DoctorReport> {
-  const env = opts.env ?? process.env;
-  const cfg = loadDriverConfig(env);
+export async function doctorReport(opts: { sessions?: number; settings?: Settings; env?: NodeJS.ProcessEnv } = {}): Promise<DoctorReport> {
+  const settings = opts.settings ?? loadSettings(opts.env ?? process.env);
+  const cfg = driverConfig(settings);
   const requirements: RequirementRow[] = hostRequirements().map((r) => ({ check: r.name, severity: r.ok ? 'ok' : 'error', detail: r.detail, fix: r.ok ? null : r.fix }));
   const crun = requirements.find((r) => r.check === 'crun');
   if (crun?.severity === 'ok') {
@@ -89,10 +90,10 @@ export async function doctorReport(opts: { sessions?: number; env?: NodeJS.Proce
   requirements.push({ check: 'apparmor userns', severity: aa.restricted ? 'warn' : 'ok', detail: aa.detail, fix: aa.restricted ? aa.fix : null });
   let cgroupMode: 'v2' | 'hybrid' | null = null;
   try { cgroupMode = hostInfo().cgroupMode; } catch { /* the cgroups row says why */ }
-  if (cgroupMode) requirements.push(delegationRow(cgroupMode, env));
-  const maxSessions = opts.sessions ?? serveMaxSessions(env);
+  if (cgroupMode) requirements.push(delegationRow(cgroupMode, settings));
+  const maxSessions = opts.sessions ?? serveMaxSessions(settings);
   // nslab serve keeps 2 sandboxes warm unless NSLAB_POOL says otherwise
-  const warmPool = env.NSLAB_POOL === undefined ? 2 : cfg.poolSize;
+  const warmPool = settings.NSLAB_POOL ?? DEFAULTS.servePool;
   const findings = assessHostPools(poolPlan({ maxSessions, warmPool, limits: cfg.limits, cgroupMode: cgroupMode ?? 'v2' }), readHostFacts());
   const counts: Record<Severity, number> = { ok: 0, info: 0, warn: 0, error: 0 };
   for (const x of [...requirements, ...findings]) counts[x.severity]++;
@@ -150,7 +151,7 @@ export function renderReport(r: DoctorReport, width = Math.max(80, Math.min(proc
   return out.join('\n');
 }
 
-export async function run(args: string[]): Promise<number> {
+export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   let json = false;
   let sessions: number | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -168,7 +169,7 @@ export async function run(args: string[]): Promise<number> {
   }
   let report: DoctorReport;
   try {
-    report = await doctorReport({ sessions });
+    report = await doctorReport({ sessions, settings });
   } catch (e) {
     console.error(`nslab doctor: ${(e as Error).message}`);
     return 2;

@@ -1,14 +1,15 @@
 /** nslab exec [--image NAME] -- CMD ARGS...: one command in a fresh sandbox; its output streams, its status is ours. */
+import { loadSettings, type Settings } from '../config/settings.ts';
 import { createSandboxBackend } from '../sandbox/index.ts';
 import { parseSandboxArgs } from './sandbox-args.ts';
 
 const USAGE = 'usage: nslab exec [--image NAME] -- CMD [ARGS...]';
 
-export async function run(args: string[]): Promise<number> {
+export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   const parsed = parseSandboxArgs(args, USAGE);
   if (typeof parsed === 'string') { console.error(parsed); return 2; }
   if (!parsed.rest.length) { console.error(`nslab exec needs a command\n${USAGE}`); return 2; }
-  const backend = createSandboxBackend();
+  const backend = createSandboxBackend({}, settings);
   await backend.reapOrphans();
   const sandbox = await backend.create({ image: parsed.image, label: 'nslab exec' });
   try {

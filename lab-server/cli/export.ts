@@ -8,12 +8,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { loadSettings, type Settings } from '../config/settings.ts';
 import { buildBoard } from '../classroom/board.ts';
 import { normalizeJoinCode } from '../classroom/codes.ts';
 import { EXPORT_EXT, EXPORT_FORMATS, formatExport, type ExportFormat } from '../classroom/export.ts';
 import { Classroom } from '../classroom/service.ts';
 import { defaultDbFile, SqliteClassroomStore } from '../classroom/sqlite-store.ts';
-import { LessonCatalog } from '../lessons/loader.ts';
+import { defaultLessonsDir, LessonCatalog } from '../lessons/loader.ts';
 
 const USAGE = 'usage: nslab export CODE [--format csv|json|junit] [--out FILE|DIR] [--learner NAME]   (database: $NSLAB_CLASSROOM_DB, or $NSLAB_DATA/classroom.db with NSLAB_DATA default /var/lib/nslab)';
 
@@ -46,12 +47,12 @@ export function parseExportArgs(args: string[]): z.infer<typeof argsSchema> | st
   return argsSchema.parse({ code, format, out, learner });
 }
 
-export async function run(args: string[]): Promise<number> {
+export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   const parsed = parseExportArgs(args);
   if (typeof parsed === 'string') { (parsed === USAGE ? console.log : console.error)(parsed); return parsed === USAGE ? 0 : 2; }
   const code = normalizeJoinCode(parsed.code);
   if (!code) { console.error(`nslab export: "${parsed.code}" is not a join code (6 characters like K7QX3M)`); return 2; }
-  const file = defaultDbFile();
+  const file = defaultDbFile(settings);
   let store: SqliteClassroomStore;
   try {
     store = new SqliteClassroomStore({ file, readonly: true });
@@ -63,7 +64,7 @@ export async function run(args: string[]): Promise<number> {
     const w = await store.workshopByCode(code);
     if (!w) { console.error(`nslab export: no workshop with code ${code} in ${file}`); return 2; }
     // no lab sessions here: the board is computed from the store alone, so everyone shows "offline"
-    const classroom = new Classroom({ store, catalog: new LessonCatalog(), capacity: 1, stuckMinutes: 10, log: (l) => console.error(`nslab export: ${l}`) });
+    const classroom = new Classroom({ store, catalog: new LessonCatalog({ dir: defaultLessonsDir(settings) }), capacity: 1, stuckMinutes: 10, log: (l) => console.error(`nslab export: ${l}`) });
     const board = await classroom.board(w);
     const runs = await store.gradingRuns(w.id);
     let learnerId: string | undefined;

@@ -10,9 +10,11 @@
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { loadSettings, type Settings } from '../config/settings.ts';
 import { defaultConcurrency, gradeMany, gradeTranscript, prepareLesson, readTranscript } from '../grade/grade.ts';
 import { formatReport, formatSummary, REPORT_EXT, REPORT_FORMATS, type ReportFormat } from '../grade/report.ts';
-import { isLang, LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
+import { isLang, LANGS } from '../contract/lang.ts';
+import { defaultLessonsDir, LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
 import { LessonError } from '../lessons/problems.ts';
 import { createSandboxBackend } from '../sandbox/index.ts';
 import { currentHostFacts, holds, hostKey, parseTranscriptName } from '../lessons/host-conditions.ts';
@@ -23,7 +25,7 @@ const argsSchema = z.object({
   lesson: z.string().min(1),
   target: z.string().min(1),
   format: z.enum(REPORT_FORMATS as [ReportFormat, ...ReportFormat[]]),
-  lang: z.enum(['en', 'ko', 'zh']),
+  lang: z.enum(LANGS),
   jobs: z.coerce.number().int().min(1).max(64),
   out: z.string().optional(),
   quietMs: z.coerce.number().int().min(100).max(60_000).optional(),
@@ -56,7 +58,7 @@ function parseArgs(args: string[]): z.infer<typeof argsSchema> | string {
   return parsed.data;
 }
 
-export async function run(args: string[]): Promise<number> {
+export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   const a = parseArgs(args);
   if (typeof a === 'string') {
     const help = args.includes('-h') || args.includes('--help');
@@ -64,7 +66,7 @@ export async function run(args: string[]): Promise<number> {
     return help ? 0 : 2;
   }
 
-  const catalog = new LessonCatalog();
+  const catalog = new LessonCatalog({ dir: defaultLessonsDir(settings) });
   let lesson;
   try {
     lesson = await prepareLesson(a.lesson, a.lang, catalog);
@@ -82,7 +84,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
 
-  const backend = createSandboxBackend();
+  const backend = createSandboxBackend({}, settings);
   // HostError (with a fix) propagates to cli.ts, which prints it and exits 2
   await backend.checkHost();
   await backend.reapOrphans();

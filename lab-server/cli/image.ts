@@ -1,11 +1,12 @@
 /** nslab image build [NAME] | list | ensure [NAME] [--quiet] */
-import { loadDriverConfig } from '../sandbox/config.ts';
+import { loadSettings, type Settings } from '../config/settings.ts';
+import { driverConfig } from '../sandbox/config.ts';
 import { Images } from '../sandbox/images.ts';
 
-export async function run(args: string[]): Promise<number> {
+export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   const quiet = args.includes('--quiet');
   const [sub, name = 'default'] = args.filter((a) => a !== '--quiet');
-  const images = new Images(loadDriverConfig().dataDir);
+  const images = new Images(driverConfig(settings).dataDir);
   const log = (l: string) => { if (!quiet) console.log(l); };
   switch (sub) {
     case 'build': {

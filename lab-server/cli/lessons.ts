@@ -1,10 +1,12 @@
 /** nslab lessons [--lang en|ko|zh] [--json]: the lessons in order, with their step ids. */
-import { isLang, LessonCatalog } from '../lessons/loader.ts';
+import { loadSettings, type Settings } from '../config/settings.ts';
+import { isLang, type Lang } from '../contract/lang.ts';
+import { defaultLessonsDir, LessonCatalog } from '../lessons/loader.ts';
 
 const USAGE = 'usage: nslab lessons [--lang en|ko|zh] [--json] [--lessons DIR]';
 
-export async function run(args: string[]): Promise<number> {
-  let lang: 'en' | 'ko' | 'zh' = 'en';
+export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
+  let lang: Lang = 'en';
   let json = false;
   let dir: string | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -21,7 +23,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`unknown argument ${a}\n${USAGE}`);
     return 2;
   }
-  const catalog = new LessonCatalog({ dir });
+  const catalog = new LessonCatalog({ dir: dir ?? defaultLessonsDir(settings) });
   const list = await catalog.list(lang);
   const rows = await Promise.all(list.map(async (l) => ({ ...l, steps: await catalog.steps(l.id, lang) })));
   const broken = (await catalog.ids()).filter((id) => !list.some((l) => l.id === id));

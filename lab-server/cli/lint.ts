@@ -1,11 +1,12 @@
 /** nslab lint [LESSON-ID...]: validate lessons; exit 1 when any has an error. */
-import { LessonCatalog } from '../lessons/loader.ts';
+import { loadSettings, type Settings } from '../config/settings.ts';
+import { defaultLessonsDir, LessonCatalog } from '../lessons/loader.ts';
 import { formatProblem } from '../lessons/problems.ts';
 import { lintAll } from '../grade/lint.ts';
 
 const USAGE = 'usage: nslab lint [LESSON-ID...] [--lessons DIR]';
 
-export async function run(args: string[]): Promise<number> {
+export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   const ids: string[] = [];
   let dir: string | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -15,7 +16,7 @@ export async function run(args: string[]): Promise<number> {
     if (a.startsWith('-')) { console.error(`unknown option ${a}\n${USAGE}`); return 2; }
     ids.push(a);
   }
-  const catalog = new LessonCatalog({ dir });
+  const catalog = new LessonCatalog({ dir: dir ?? defaultLessonsDir(settings) });
   const all = await catalog.ids();
   const unknown = ids.filter((id) => !all.includes(id));
   if (unknown.length) { console.error(`unknown lesson${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (lessons: ${all.join(', ') || 'none'})`); return 2; }

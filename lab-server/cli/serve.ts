@@ -11,15 +11,17 @@ import type { LessonsPlugin } from '../http/plugins.ts';
 import { createSandboxBackend } from '../sandbox/index.ts';
 import { hostInfo } from '../sandbox/host.ts';
 import { assessHostPools, findingLines, readHostFacts } from '../sandbox/host-limits.ts';
-import { LessonCatalog } from '../lessons/loader.ts';
+import { defaultLessonsDir, LessonCatalog } from '../lessons/loader.ts';
+import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
 import { setupClassroom } from './classroom-setup.ts';
 import { poolPlan } from './doctor.ts';
 
 const USAGE = 'usage: nslab serve [--port PORT] [--host HOST]   (env NSLAB_PORT, NSLAB_HOST; default 127.0.0.1:8080)';
 
-export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.env): { port: number; host: string } | string {
-  let port: string = env.NSLAB_PORT ?? '8080';
-  let host: string = env.NSLAB_HOST ?? '127.0.0.1';
+/** `settings` gives the defaults (NSLAB_PORT, NSLAB_HOST); the flags win. */
+export function parseServeArgs(args: string[], settings: Pick<Settings, 'NSLAB_PORT' | 'NSLAB_HOST'>): { port: number; host: string } | string {
+  let port = String(settings.NSLAB_PORT ?? DEFAULTS.port);
+  let host = settings.NSLAB_HOST ?? DEFAULTS.host;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -35,25 +37,26 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   return { port: p, host };
 }
 
-export async function run(args: string[]): Promise<number> {
-  const parsed = parseServeArgs(args);
+/** `settings`: read once by cli.ts; everything below gets its settings from this object */
+export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
+  const parsed = parseServeArgs(args, settings);
   if (typeof parsed === 'string') { console.error(parsed); return parsed.startsWith('usage') ? 0 : 2; }
-  const backend = createSandboxBackend();
+  const backend = createSandboxBackend({}, settings);
   await backend.checkHost();
   await backend.images.ensureBuilt('default', (l) => console.error(l));
   const reaped = await backend.reapOrphans();
   if (reaped) console.error(`nslab: reaped ${reaped} sandbox(es) left behind by a previous server`);
 
-  // the lesson engine fits http/plugins.ts structurally; the annotation makes the compiler check it
-  const catalog = new LessonCatalog();
+  // the annotation makes the compiler check the lesson engine against the plug-in shape
+  const catalog = new LessonCatalog({ dir: defaultLessonsDir(settings) });
   const lessonsPlugin: LessonsPlugin = createLessonsPlugin({ catalog });
-  // classroom wiring (issue 6): workshops, board and exports; wraps the lessons plug-in
-  const classroom = await setupClassroom({ lessons: lessonsPlugin, catalog, log: (l) => console.error(`nslab: ${l}`) });
+  // the classroom (docs/classroom.md): workshops, board and exports; wraps the lessons plug-in
+  const classroom = await setupClassroom({ lessons: lessonsPlugin, catalog, settings, log: (l) => console.error(`nslab: ${l}`) });
   const lessons = classroom.lessons;
-  const lab = createApp({ backend, lessons, maxSessions: process.env.NSLAB_MAX_SESSIONS ? undefined : classroom.suggestedMaxSessions });
+  const lab = createApp({ backend, lessons, settings, maxSessions: settings.NSLAB_MAX_SESSIONS ?? classroom.suggestedMaxSessions });
   classroom.connect(lab);
   // a couple of sandboxes kept warm: a learner opening a lesson gets a prompt without a cold start
-  const warmPool = process.env.NSLAB_POOL === undefined ? 2 : backend.cfg.poolSize;
+  const warmPool = settings.NSLAB_POOL ?? DEFAULTS.servePool;
   // operator preflight (docs/security.md, known gap 5): warn, never refuse to start
   try {
     const plan = poolPlan({ maxSessions: lab.sessions.config.maxSessions, warmPool, limits: backend.cfg.limits, cgroupMode: hostInfo().cgroupMode });
@@ -75,7 +78,7 @@ export async function run(args: string[]): Promise<number> {
   backend.setPoolSize(warmPool);
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   console.log(`nslab: lab server listening on http://${shownHost}:${addr.port}/  (${lab.sessions.config.maxSessions} sessions max; Ctrl-C to stop)`);
-  // classroom wiring (issue 6): the instructor link carries the secret
+  // the instructor link carries the secret (docs/classroom.md)
   console.log(`nslab: instructor board: ${classroom.instructorUrl(`http://${shownHost}:${addr.port}`)}${classroom.secretFromEnv ? '  (secret from NSLAB_INSTRUCTOR_SECRET)' : '  (secret generated now; set NSLAB_INSTRUCTOR_SECRET to keep it across restarts)'}`);
 
   return new Promise<number>((resolve) => {
@@ -84,7 +87,7 @@ export async function run(args: string[]): Promise<number> {
       if (stopping) { console.error('nslab: forced exit'); process.exit(130); }
       stopping = true;
       console.error(`nslab: ${sig}: closing ${lab.sessions.size} session(s) and their sandboxes...`);
-      classroom.close() // classroom wiring (issue 6): progress is saved; sandboxes go with the sessions
+      classroom.close() // progress is saved; sandboxes go with the sessions
         .then(() => lab.close())
         .then(() => backend.destroyAll())
         .then(() => { console.error('nslab: stopped'); resolve(0); }, (e: Error) => { console.error(`nslab: shutdown: ${e.message}`); resolve(1); });

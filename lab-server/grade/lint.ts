@@ -2,7 +2,7 @@
  * `nslab lint`: everything that can be wrong with a lesson without running it.
  * Lives in grade/ because it needs all three layers below the server: the lesson
  * loader (Markdown, translations), the checks loader (checks.ts vs step ids) and the
- * transcript parser (solution.txt, near-misses/*.txt and the steps they name).
+ * transcript parser (solution.txt, alternatives/*.txt, near-misses/*.txt and the steps they name).
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -61,8 +61,10 @@ export async function lintLesson(id: string, catalog = new LessonCatalog()): Pro
   } else if (missing.length) {
     problems.push({ file: rel(path.join(lesson.dir, 'solution.txt')), severity: 'error', message: `missing: no solution for ${missing.join(', ')} hosts (add solution.txt for every host, or ${missing.map((k) => `solution.${k}.txt`).join(' / ')})` });
   }
+  // other correct paths (test/lessons/harness.ts grades each): like a solution, they pass every step
+  const alternatives = await transcriptFiles(path.join(lesson.dir, 'alternatives'));
   const nearMisses = await transcriptFiles(path.join(lesson.dir, 'near-misses'));
-  for (const file of [...solutions, ...nearMisses]) {
+  for (const file of [...solutions, ...alternatives, ...nearMisses]) {
     const name = parseTranscriptName(path.basename(file));
     if (name.error) {
       problems.push({ file: rel(file), severity: 'error', message: name.error });
@@ -81,7 +83,7 @@ export async function lintLesson(id: string, catalog = new LessonCatalog()): Pro
         problems.push({ file: rel(file), line: item.line, severity: 'error', message: `#!term ${item.terminal} but the lesson has ${lesson.front.terminals} terminal${lesson.front.terminals === 1 ? '' : 's'} (front matter "terminals")` });
       }
     }
-    if (solutions.includes(file)) {
+    if (solutions.includes(file) || alternatives.includes(file)) {
       if (t.nearMiss) problems.push({ file: rel(file), line: 1, severity: 'error', message: `${path.basename(file)} must pass every step; "## near-miss:" belongs in near-misses/` });
       continue;
     }

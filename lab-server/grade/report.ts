@@ -3,7 +3,7 @@
  *   {"lesson", "steps": [{"id","title","passed","message"}], "passed", "total"}
  * JUnit is for CI dashboards (one testcase per step), text is for people.
  */
-import type { StepStatus } from '../checks/engine.ts';
+import type { StepStatus } from '../contract/steps.ts';
 
 export interface StepReport { id: string; title: string; passed: boolean; message: string }
 export interface GradeReport { lesson: string; steps: StepReport[]; passed: number; total: number }

@@ -17,19 +17,27 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { allowedOrigins, DEFAULTS, loadSettings, trustProxy, type Settings } from '../config/settings.ts';
 import type { SandboxBackend, SandboxLimits } from '../sandbox/types.ts';
 import type { FlowOptions } from '../terminal/flow.ts';
-import { createSessionSchema, type ApiError, type CreateSessionResponse } from '../terminal/protocol.ts';
+import { ApiError, sendError } from '../contract/api-error.ts';
+import { RateLimiter } from '../lib/rate-limit.ts';
+import { createSessionSchema, type CreateSessionResponse } from '../contract/session-protocol.ts';
 import { Metrics } from './metrics.ts';
 import type { LessonsPlugin } from './plugins.ts';
-import { RateLimiter } from './ratelimit.ts';
 import { originAllowed, securityHeaders } from './security.ts';
-import { HttpError, SessionManager, type Session } from './sessions.ts';
+import { SessionManager, type Session } from './sessions.ts';
 import { attachSockets } from './socket.ts';
 
 export interface AppOptions {
   backend: SandboxBackend;
   lessons?: LessonsPlugin;
+  /**
+   * The NSLAB_* settings (config/settings.ts) the options below default to; the
+   * `nslab` command passes the ones it read at start. Default: read from the
+   * environment now (a bad value throws, naming the variable).
+   */
+  settings?: Settings;
   /** concurrent sessions (sandboxes); more get 503. Default NSLAB_MAX_SESSIONS or 20 */
   maxSessions?: number;
   /** no socket attached for this long -> session ends. Default NSLAB_IDLE_MINUTES or 10 min */
@@ -73,12 +81,6 @@ export interface LabServer {
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-function sendError(res: Response, e: HttpError): void {
-  if (e.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(e.retryAfterSeconds));
-  const body: ApiError = { error: { code: e.code, message: e.message, ...(e.retryAfterSeconds !== undefined ? { retryAfterSeconds: e.retryAfterSeconds } : {}) } };
-  res.status(e.status).json(body);
-}
-
 function bearer(req: Request): string | null {
   const h = req.headers.authorization;
   if (!h) return null;
@@ -89,25 +91,25 @@ function bearer(req: Request): string | null {
 export function createApp(opts: AppOptions): LabServer {
   const log = opts.log ?? ((l: string) => console.error(`[nslab] ${l}`));
   const metrics = new Metrics();
-  const envMax = Number(process.env.NSLAB_MAX_SESSIONS);
-  const envNum = (v: string | undefined) => (v && Number(v) > 0 ? Number(v) : undefined);
+  const settings = opts.settings ?? loadSettings();
   const sessions = new SessionManager(opts.backend, {
-    maxSessions: opts.maxSessions ?? (Number.isInteger(envMax) && envMax > 0 ? envMax : 20),
-    idleTimeoutMs: opts.idleTimeoutMs ?? (envNum(process.env.NSLAB_IDLE_MINUTES) ?? 10) * 60_000,
-    inactiveTimeoutMs: opts.inactiveTimeoutMs ?? (envNum(process.env.NSLAB_INACTIVE_MINUTES) ?? 60) * 60_000,
+    maxSessions: opts.maxSessions ?? settings.NSLAB_MAX_SESSIONS ?? DEFAULTS.maxSessions,
+    idleTimeoutMs: opts.idleTimeoutMs ?? (settings.NSLAB_IDLE_MINUTES ?? DEFAULTS.idleMinutes) * 60_000,
+    inactiveTimeoutMs: opts.inactiveTimeoutMs ?? (settings.NSLAB_INACTIVE_MINUTES ?? DEFAULTS.inactiveMinutes) * 60_000,
     sandboxLimits: opts.sandboxLimits,
     scrollbackBytes: opts.scrollbackBytes,
     flow: opts.flow,
     coalesceMs: opts.coalesceMs,
   }, metrics, opts.lessons, log);
-  const limiter = new RateLimiter(opts.createPerMinute ?? envNum(process.env.NSLAB_CREATE_PER_MINUTE) ?? 30, opts.createBurst ?? envNum(process.env.NSLAB_CREATE_BURST) ?? 20);
-  const allowedOrigins = opts.allowedOrigins ?? (process.env.NSLAB_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean) ?? []);
+  const limiter = new RateLimiter({
+    perMinute: opts.createPerMinute ?? settings.NSLAB_CREATE_PER_MINUTE ?? DEFAULTS.createPerMinute,
+    burst: opts.createBurst ?? settings.NSLAB_CREATE_BURST ?? DEFAULTS.createBurst,
+  });
+  const origins = opts.allowedOrigins ?? allowedOrigins(settings);
 
   const app = express();
   app.disable('x-powered-by');
-  // NSLAB_TRUST_PROXY: a hop count ("1") or an express trust-proxy list ("loopback")
-  const envProxy = process.env.NSLAB_TRUST_PROXY;
-  app.set('trust proxy', opts.trustProxy ?? (envProxy ? (/^\d+$/.test(envProxy) ? Number(envProxy) : envProxy) : false));
+  app.set('trust proxy', opts.trustProxy ?? trustProxy(settings));
   app.use(securityHeaders);
 
   app.get('/healthz', (_req, res) => {
@@ -131,23 +133,23 @@ export function createApp(opts: AppOptions): LabServer {
   api.use(express.json({ limit: '16kb' }));
   // browsers send Origin on cross-site fetches; the API is same-origin only (no CORS)
   api.use((req, _res, next) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD' && !originAllowed(req, allowedOrigins).ok) {
-      throw new HttpError(403, 'bad-origin', 'Requests from other sites are not allowed.');
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !originAllowed(req, origins).ok) {
+      throw new ApiError(403, 'bad-origin', 'Requests from other sites are not allowed.');
     }
     next();
   });
   if (opts.lessons?.router) api.use(opts.lessons.router);
 
   api.post('/sessions', async (req, res) => {
-    const wait = limiter.take(req.ip ?? 'unknown');
+    const wait = limiter.takeOrWait(req.ip ?? 'unknown');
     if (wait > 0) {
       metrics.rejected.rate = (metrics.rejected.rate ?? 0) + 1;
-      throw new HttpError(429, 'rate-limited', `Too many new sessions from your address. Retry in ${wait} s.`, wait);
+      throw new ApiError(429, 'rate-limited', `Too many new sessions from your address. Retry in ${wait} s.`, wait);
     }
     const parsed = createSessionSchema.safeParse(req.body ?? {});
     if (!parsed.success) {
       const i = parsed.error.issues[0];
-      throw new HttpError(400, 'bad-request', `Bad session request: ${i.path.join('.') || 'body'}: ${i.message}. Expected {"lesson": "<lesson id>", "lang": "en"|"ko"|"zh"}.`);
+      throw new ApiError(400, 'bad-request', `Bad session request: ${i.path.join('.') || 'body'}: ${i.message}. Expected {"lesson": "<lesson id>", "lang": "en"|"ko"|"zh"}.`);
     }
     const { session, token } = await sessions.create(parsed.data.lesson, parsed.data.lang);
     log(`session ${session.id}: created for lesson ${session.lesson} (${session.lang})`);
@@ -160,9 +162,9 @@ export function createApp(opts: AppOptions): LabServer {
     const id = String(req.params.id);
     const s = sessions.get(id);
     const token = bearer(req);
-    if (!s) throw new HttpError(404, 'unknown-session', 'No such session: it ended or never existed. Start the lesson again.');
-    if (!token) throw new HttpError(401, 'missing-token', 'This call needs the session token: Authorization: Bearer <token>.');
-    if (!s.checkToken(token)) throw new HttpError(401, 'bad-token', 'Wrong session token.');
+    if (!s) throw new ApiError(404, 'unknown-session', 'No such session: it ended or never existed. Start the lesson again.');
+    if (!token) throw new ApiError(401, 'missing-token', 'This call needs the session token: Authorization: Bearer <token>.');
+    if (!s.checkToken(token)) throw new ApiError(401, 'bad-token', 'Wrong session token.');
     s.touch();
     return s;
   };
@@ -183,7 +185,7 @@ export function createApp(opts: AppOptions): LabServer {
     res.status(204).end();
   });
   api.use((req, _res) => {
-    throw new HttpError(404, 'not-found', `No API route ${req.method} ${req.path}.`);
+    throw new ApiError(404, 'not-found', `No API route ${req.method} ${req.path}.`);
   });
   app.use('/api', api);
 
@@ -206,24 +208,24 @@ export function createApp(opts: AppOptions): LabServer {
   }
 
   app.use((req, res) => {
-    sendError(res, new HttpError(404, 'not-found', `Nothing at ${req.path}.`));
+    sendError(res, new ApiError(404, 'not-found', `Nothing at ${req.path}.`));
   });
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof HttpError) return sendError(res, err);
+    if (err instanceof ApiError) return sendError(res, err);
     const e = err as { status?: number; type?: string; message?: string };
-    if (e?.type === 'entity.too.large') return sendError(res, new HttpError(413, 'too-large', 'Request body too large (limit 16 KiB).'));
-    if (e?.type === 'entity.parse.failed') return sendError(res, new HttpError(400, 'bad-json', 'The request body is not valid JSON.'));
-    if (e?.status && e.status >= 400 && e.status < 500) return sendError(res, new HttpError(e.status, 'bad-request', e.message ?? 'Bad request.'));
+    if (e?.type === 'entity.too.large') return sendError(res, new ApiError(413, 'too-large', 'Request body too large (limit 16 KiB).'));
+    if (e?.type === 'entity.parse.failed') return sendError(res, new ApiError(400, 'bad-json', 'The request body is not valid JSON.'));
+    if (e?.status && e.status >= 400 && e.status < 500) return sendError(res, new ApiError(e.status, 'bad-request', e.message ?? 'Bad request.'));
     log(`${req.method} ${req.path}: ${(err as Error)?.stack ?? String(err)}`);
-    sendError(res, new HttpError(500, 'internal', 'Something went wrong on the lab server.'));
+    sendError(res, new ApiError(500, 'internal', 'Something went wrong on the lab server.'));
   });
 
   const server = createServer(app);
   // a slow client must not hold a connection forever
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
-  const wss = attachSockets(server, sessions, { allowedOrigins, helloTimeoutMs: opts.helloTimeoutMs, maxPendingSockets: opts.maxPendingSockets, log });
+  const wss = attachSockets(server, sessions, { allowedOrigins: origins, helloTimeoutMs: opts.helloTimeoutMs, maxPendingSockets: opts.maxPendingSockets, log });
 
   const reaper = setInterval(() => {
     sessions.reap().catch((e: Error) => log(`reaper: ${e.message}`));

@@ -15,9 +15,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Sandbox, SandboxBackend, SandboxLimits } from '../sandbox/types.ts';
 import type { FlowOptions } from '../terminal/flow.ts';
 import { TerminalHub } from '../terminal/hub.ts';
-import { CloseCode, type SessionInfo, type StepsEvent } from '../terminal/protocol.ts';
+import { CloseCode, type SessionInfo, type StepsEvent } from '../contract/session-protocol.ts';
 import type { Metrics } from './metrics.ts';
-import type { Lang, LessonLaunchInfo, LessonsPlugin, PluginSession } from './plugins.ts';
+import { ApiError } from '../contract/api-error.ts';
+import type { Lang } from '../contract/lang.ts';
+import type { LessonLaunchInfo } from '../contract/lessons-plugin.ts';
+import type { LessonsPlugin, PluginSession } from './plugins.ts';
 
 export interface SessionConfig {
   maxSessions: number;
@@ -27,12 +30,6 @@ export interface SessionConfig {
   scrollbackBytes?: number;
   flow?: FlowOptions & { ackEveryBytes?: number };
   coalesceMs?: number;
-}
-
-export class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly retryAfterSeconds?: number) {
-    super(message);
-  }
 }
 
 const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
@@ -130,29 +127,29 @@ export class SessionManager {
     return Math.min(300, Math.max(5, secs));
   }
 
-  private full(): HttpError {
+  private full(): ApiError {
     const retry = this.retryAfterSeconds();
     this.metrics.rejected.full = (this.metrics.rejected.full ?? 0) + 1;
-    return new HttpError(503, 'full', `The lab is full (${this.config.maxSessions} of ${this.config.maxSessions} sandboxes in use). Retry in ${retry} s.`, retry);
+    return new ApiError(503, 'full', `The lab is full (${this.config.maxSessions} of ${this.config.maxSessions} sandboxes in use). Retry in ${retry} s.`, retry);
   }
 
   async create(lessonId: string, lang: Lang): Promise<{ session: Session; token: string }> {
-    if (this.closed) throw new HttpError(503, 'shutting-down', 'The lab server is shutting down.', 10);
+    if (this.closed) throw new ApiError(503, 'shutting-down', 'The lab server is shutting down.', 10);
     if (this.inUse() >= this.config.maxSessions) throw this.full();
     this.creating++;
     try {
       const launch = this.lessons ? await this.lessons.resolve(lessonId, lang) : { id: lessonId, terminals: 2 };
-      if (!launch) throw new HttpError(404, 'unknown-lesson', `There is no lesson "${lessonId}".`);
+      if (!launch) throw new ApiError(404, 'unknown-lesson', `There is no lesson "${lessonId}".`);
       const id = randomBytes(12).toString('base64url');
       const token = randomBytes(32).toString('base64url');
       const started = process.hrtime.bigint();
       const sandbox = await this.backend.create({ image: launch.image, limits: this.config.sandboxLimits, label: `nslab session ${id} (${lessonId})`, startTerminal: true })
         .catch((e: Error) => {
           this.log(`session create failed for lesson ${lessonId}: ${e.message}`);
-          throw new HttpError(500, 'sandbox-failed', 'The lab could not start a sandbox. Try again; if it keeps failing, tell the operator.');
+          throw new ApiError(500, 'sandbox-failed', 'The lab could not start a sandbox. Try again; if it keeps failing, tell the operator.');
         });
       this.metrics.createSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      if (this.closed) { await sandbox.destroy(); throw new HttpError(503, 'shutting-down', 'The lab server is shutting down.', 10); }
+      if (this.closed) { await sandbox.destroy(); throw new ApiError(503, 'shutting-down', 'The lab server is shutting down.', 10); }
       let session!: Session;
       const hub = new TerminalHub({
         sessionId: id, lesson: lessonId, lang, lessonTerminals: launch.terminals,
@@ -189,7 +186,7 @@ export class SessionManager {
 
   /** fresh sandbox, same session and token; terminals are closed and the client told to reopen */
   async reset(s: Session): Promise<void> {
-    if (s.resetting) throw new HttpError(409, 'busy', 'This session is already being reset.');
+    if (s.resetting) throw new ApiError(409, 'busy', 'This session is already being reset.');
     // the old sandbox is destroyed first, so a reset never needs a second slot
     s.resetting = true;
     try {
@@ -202,10 +199,10 @@ export class SessionManager {
       const sandbox = await this.backend.create({ image: s.launch.image, limits: this.config.sandboxLimits, label: `nslab session ${s.id} (${s.lesson})`, startTerminal: true })
         .catch((e: Error) => {
           this.log(`session ${s.id}: reset failed: ${e.message}`);
-          throw new HttpError(500, 'sandbox-failed', 'The lab could not start a fresh sandbox. Try again.');
+          throw new ApiError(500, 'sandbox-failed', 'The lab could not start a fresh sandbox. Try again.');
         });
       this.metrics.createSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      if (s.ended) { await sandbox.destroy(); throw new HttpError(404, 'unknown-session', 'This session has ended.'); }
+      if (s.ended) { await sandbox.destroy(); throw new ApiError(404, 'unknown-session', 'This session has ended.'); }
       s.sandbox = sandbox;
       s.warnedLifetime = false;
       s.hub.setSandbox(sandbox);

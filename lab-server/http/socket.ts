@@ -7,7 +7,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { CloseCode, helloSchema, MAX_CLIENT_MESSAGE_BYTES } from '../terminal/protocol.ts';
+import { CloseCode, helloSchema, MAX_CLIENT_MESSAGE_BYTES } from '../contract/session-protocol.ts';
 import { originAllowed } from './security.ts';
 import type { SessionManager } from './sessions.ts';
 

@@ -8,11 +8,10 @@
  * with a line number instead of a silent misread.
  */
 import { z } from 'zod';
+import type { Lang } from '../contract/lang.ts';
 import type { Problem } from './problems.ts';
 
-export const LANGS = ['en', 'ko', 'zh'] as const;
-export type LessonLang = (typeof LANGS)[number];
-export const LESSON_FILES: Record<LessonLang, string> = { en: 'lesson.md', ko: 'lesson.ko.md', zh: 'lesson.zh.md' };
+export const LESSON_FILES: Record<Lang, string> = { en: 'lesson.md', ko: 'lesson.ko.md', zh: 'lesson.zh.md' };
 
 export const LESSON_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 export const STEP_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;

@@ -10,18 +10,21 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadSettings, type Settings } from '../config/settings.ts';
+import { LANGS, type Lang } from '../contract/lang.ts';
 import { normalizeContainers } from './containers.ts';
 import {
-  type FrontMatter, frontMatterSchema, LANGS, LESSON_FILES, LESSON_ID, type LessonLang,
+  type FrontMatter, frontMatterSchema, LESSON_FILES, LESSON_ID,
   splitFrontMatter, type TranslationFrontMatter, translationFrontMatterSchema, validateFrontMatter,
 } from './frontmatter.ts';
 import { currentHostFacts, type HostFacts, type HostKey, hostKey, HOST_VARIANTS } from './host-conditions.ts';
 import { LessonError, type Problem } from './problems.ts';
 import { getRenderer, type StepInfo } from './render.ts';
 
-export const DEFAULT_LESSONS_DIR = process.env.NSLAB_LESSONS
-  ? path.resolve(process.env.NSLAB_LESSONS)
-  : fileURLToPath(new URL('../../lessons/', import.meta.url));
+/** NSLAB_LESSONS, else the checkout's lessons/ */
+export function defaultLessonsDir(settings: Settings = loadSettings()): string {
+  return settings.NSLAB_LESSONS ? path.resolve(settings.NSLAB_LESSONS) : fileURLToPath(new URL('../../lessons/', import.meta.url));
+}
 
 /** GET /api/lessons */
 export interface LessonSummary { id: string; title: string; summary: string; order: number; minutes: number }
@@ -31,7 +34,7 @@ export interface LessonView {
   title: string;
   summary: string;
   /** the language actually served */
-  lang: LessonLang;
+  lang: Lang;
   /** true when the requested translation is missing or broken and English is served instead */
   fallback?: boolean;
   html: string;
@@ -40,7 +43,7 @@ export interface LessonView {
 }
 
 export interface LessonVersion {
-  lang: LessonLang;
+  lang: Lang;
   file: string;
   title: string;
   summary: string;
@@ -58,7 +61,7 @@ export interface Lesson {
   dir: string;
   front: FrontMatter;
   /** English always; translations when present */
-  versions: Partial<Record<LessonLang, LessonVersion>>;
+  versions: Partial<Record<Lang, LessonVersion>>;
   /** every problem in every file of the lesson (warnings included) */
   problems: Problem[];
 }
@@ -91,7 +94,7 @@ function declaredTerminals(value: unknown, raw: Record<string, unknown>, inherit
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : 4;
 }
 
-async function parseFile(file: string, text: string, lang: LessonLang, terminals: number | null): Promise<ParsedFile> {
+async function parseFile(file: string, text: string, lang: Lang, terminals: number | null): Promise<ParsedFile> {
   const name = rel(file);
   const split = splitFrontMatter(name, text);
   const schema = lang === 'en' ? frontMatterSchema : translationFrontMatterSchema;
@@ -221,7 +224,7 @@ export class LessonCatalog {
   private loading = new Map<string, Promise<CacheEntry>>();
 
   constructor(opts: { dir?: string; host?: HostFacts } = {}) {
-    this.dir = path.resolve(opts.dir ?? DEFAULT_LESSONS_DIR);
+    this.dir = path.resolve(opts.dir ?? defaultLessonsDir());
     this.host = opts.host ?? currentHostFacts();
   }
 
@@ -282,7 +285,7 @@ export class LessonCatalog {
   }
 
   /** Every servable lesson, in lesson order. Broken lessons are left out (lint names them). */
-  async list(lang: LessonLang = 'en'): Promise<LessonSummary[]> {
+  async list(lang: Lang = 'en'): Promise<LessonSummary[]> {
     const out: LessonSummary[] = [];
     for (const id of await this.ids()) {
       let entry: CacheEntry;
@@ -299,7 +302,7 @@ export class LessonCatalog {
     return out.sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
   }
 
-  async view(id: string, lang: LessonLang = 'en'): Promise<LessonView> {
+  async view(id: string, lang: Lang = 'en'): Promise<LessonView> {
     const lesson = await this.load(id);
     const v = pickVersion(lesson, lang);
     const view: LessonView = {
@@ -311,17 +314,14 @@ export class LessonCatalog {
   }
 
   /** Step ids and titles of a lesson in a language (English titles when the translation is missing). */
-  async steps(id: string, lang: LessonLang = 'en'): Promise<{ id: string; title: string }[]> {
+  async steps(id: string, lang: Lang = 'en'): Promise<{ id: string; title: string }[]> {
     return (await this.view(id, lang)).steps;
   }
 }
 
 /** The requested translation if it exists and is sound, else English. */
-export function pickVersion(lesson: Lesson, lang: LessonLang): LessonVersion {
+export function pickVersion(lesson: Lesson, lang: Lang): LessonVersion {
   const v = lesson.versions[lang];
   return v && !v.broken ? v : lesson.versions.en!;
 }
 
-export function isLang(s: unknown): s is LessonLang {
-  return typeof s === 'string' && (LANGS as readonly string[]).includes(s);
-}

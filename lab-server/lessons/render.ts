@@ -10,7 +10,7 @@
 import MarkdownIt from 'markdown-it';
 import container from 'markdown-it-container';
 import { createHighlighter, type Highlighter } from 'shiki';
-import type { LessonLang } from './frontmatter.ts';
+import type { Lang } from '../contract/lang.ts';
 import { STEP_ID } from './frontmatter.ts';
 import { HOST_CONDITIONS, type HostFacts, holds, isHostCondition } from './host-conditions.ts';
 import type { Problem } from './problems.ts';
@@ -20,7 +20,7 @@ export const CODE_LANGS = ['bash', 'c', 'python', 'yaml', 'diff', 'json', 'ini',
 const PLAIN = new Set(['', 'text', 'txt', 'plain', 'plaintext', 'output']);
 export const THEMES = { light: 'github-light', dark: 'github-dark' } as const;
 
-const LABELS: Record<LessonLang, { hint: string; solution: string; run: string; runTitle: (n: number) => string; note: string; warning: string }> = {
+const LABELS: Record<Lang, { hint: string; solution: string; run: string; runTitle: (n: number) => string; note: string; warning: string }> = {
   en: { hint: 'Hint', solution: 'Solution', run: 'Run', runTitle: (n) => `Type this into terminal ${n}`, note: 'Note', warning: 'Careful' },
   ko: { hint: '힌트', solution: '풀이', run: '실행', runTitle: (n) => `터미널 ${n}에 입력합니다`, note: '참고', warning: '주의' },
   zh: { hint: '提示', solution: '答案', run: '运行', runTitle: (n) => `输入到终端 ${n}`, note: '说明', warning: '注意' },
@@ -35,7 +35,7 @@ export interface StepInfo {
 
 export interface RenderEnv {
   file: string;
-  lang: LessonLang;
+  lang: Lang;
   /** lines before the Markdown body in the file (front matter) */
   bodyOffset: number;
   /** how many terminals the lesson declares; run=N beyond that is an error */

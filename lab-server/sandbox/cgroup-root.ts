@@ -27,6 +27,7 @@
  * Hybrid (v1) hosts are not affected: systemd does not delegate v1 hierarchies, and
  * nslab's v1 groups stay at <hierarchy>/nslab/<id> (docs/sandbox.md).
  */
+import { loadSettings, type Settings } from '../config/settings.ts';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -131,12 +132,12 @@ export function systemdDelegates(unit: string): boolean | null {
 }
 
 /** The facts of this process on this host. */
-export function hostCgroupRootFacts(env: NodeJS.ProcessEnv = process.env): CgroupRootFacts {
+export function hostCgroupRootFacts(settings: Settings = loadSettings()): CgroupRootFacts {
   return {
     procSelfCgroup: readFileSync('/proc/self/cgroup', 'utf8'),
     systemd: existsSync('/run/systemd/system'),
     isDelegated: systemdDelegates,
-    override: env.NSLAB_CGROUP_ROOT,
+    override: settings.NSLAB_CGROUP_ROOT,
   };
 }
 

@@ -1,8 +1,10 @@
 /**
  * Where the driver keeps things and the default limits. Everything can be set
- * from the environment (validated: a typo in a limit is an error, not a default).
+ * from the environment (config/settings.ts: a typo in a limit is an error, not a
+ * default).
  */
 import { z } from 'zod';
+import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
 import type { SandboxLimits } from './types.ts';
 
 const MiB = 1024 * 1024;
@@ -15,20 +17,6 @@ export const DEFAULT_LIMITS: SandboxLimits = {
   lifetimeMs: 4 * 60 * 60 * 1000,
   ptys: 64,
 };
-
-const positiveInt = z.coerce.number().int().positive();
-
-const envSchema = z.object({
-  NSLAB_DATA: z.string().startsWith('/').default('/var/lib/nslab'),
-  NSLAB_RUN: z.string().startsWith('/').default('/run/nslab'),
-  NSLAB_INSTANCE: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'lower-case letters, digits and dashes').default('default'),
-  NSLAB_MEMORY_MB: positiveInt.optional(),
-  NSLAB_PIDS: positiveInt.optional(),
-  NSLAB_CPUS: z.coerce.number().positive().max(64).optional(),
-  NSLAB_DISK_MB: positiveInt.optional(),
-  NSLAB_LIFETIME_MIN: positiveInt.optional(),
-  NSLAB_POOL: z.coerce.number().int().min(0).max(64).optional(),
-});
 
 export interface DriverConfig {
   /** images and other persistent data */
@@ -50,13 +38,12 @@ export interface DriverConfig {
   strayGraceMs?: number;
 }
 
+/** The environment's settings (throws naming a bad variable), then driverConfig. */
 export function loadDriverConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<DriverConfig> = {}): DriverConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`bad nslab environment: ${issues}`);
-  }
-  const e = parsed.data;
+  return driverConfig(loadSettings(env), overrides);
+}
+
+export function driverConfig(e: Settings, overrides: Partial<DriverConfig> = {}): DriverConfig {
   const limits: SandboxLimits = {
     ...DEFAULT_LIMITS,
     ...(e.NSLAB_MEMORY_MB ? { memoryBytes: e.NSLAB_MEMORY_MB * MiB } : {}),
@@ -66,9 +53,9 @@ export function loadDriverConfig(env: NodeJS.ProcessEnv = process.env, overrides
     ...(e.NSLAB_LIFETIME_MIN ? { lifetimeMs: e.NSLAB_LIFETIME_MIN * 60_000 } : {}),
   };
   return {
-    dataDir: e.NSLAB_DATA,
-    runDir: e.NSLAB_RUN,
-    instance: e.NSLAB_INSTANCE,
+    dataDir: e.NSLAB_DATA ?? DEFAULTS.dataDir,
+    runDir: e.NSLAB_RUN ?? DEFAULTS.runDir,
+    instance: e.NSLAB_INSTANCE ?? DEFAULTS.instance,
     limits,
     // 2^27: far above the ids distributions hand out (subuid ranges start at 100000)
     uidBase: 134_217_728,

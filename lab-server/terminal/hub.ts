@@ -15,14 +15,15 @@ import { DEFAULT_FLOW, type FlowOptions } from './flow.ts';
 import {
   clientMessageSchema, CloseCode, decodeTerminalFrame, MAX_CLIENT_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES, MAX_TERMINALS,
   type ErrorCode, type ServerEvent, type StepsEvent, type TerminalInfo,
-} from './protocol.ts';
+} from '../contract/session-protocol.ts';
+import type { Lang } from '../contract/lang.ts';
 import { checkSize, SizeError, TerminalSession } from './terminal.ts';
 import { splitUtf8 } from './utf8.ts';
 
 export interface HubOptions {
   sessionId: string;
   lesson: string;
-  lang: string;
+  lang: Lang;
   lessonTerminals: number;
   scrollbackBytes?: number;
   flow?: FlowOptions & { ackEveryBytes?: number };

@@ -18,7 +18,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { IPty } from 'node-pty';
 import { DEFAULT_FLOW, FlowControl, Pauser, type FlowOptions } from './flow.ts';
-import { MAX_COLS, MAX_ROWS, MAX_SERVER_FRAME_BYTES, MIN_COLS, MIN_ROWS } from './protocol.ts';
+import { MAX_COLS, MAX_ROWS, MAX_SERVER_FRAME_BYTES, MIN_COLS, MIN_ROWS } from '../contract/session-protocol.ts';
 import { ScrollbackRing, stripAnsi } from './scrollback.ts';
 import { splitUtf8 } from './utf8.ts';
 
@@ -115,7 +115,7 @@ export class TerminalSession {
   /** kill(): SIGKILL if the relay has not exited after SIGTERM; cleared at exit so the session can be freed at once */
   private killTimer: NodeJS.Timeout | null = null;
   /**
-   * Classroom wiring (issue 6): read-only observers of this terminal's output, for the
+   * For the classroom's board (docs/classroom.md): read-only observers of this terminal's output, for the
    * instructor's "watch a learner" view. They receive bytes only (no input path) and
    * are outside flow control: a slow watcher must never stall the learner's shell.
    */
@@ -214,7 +214,7 @@ export class TerminalSession {
     this.pauser.set('detached', false);
   }
 
-  /** Classroom wiring (issue 6): watch output read-only; returns the unsubscribe function. */
+  /** For the classroom's board (docs/classroom.md): watch output read-only; returns the unsubscribe function. */
   observe(listener: (chunk: Buffer) => void): () => void {
     this.observers.add(listener);
     return () => this.observers.delete(listener);

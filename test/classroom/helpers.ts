@@ -12,6 +12,7 @@ import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import type { ClassroomOptions } from '../../lab-server/classroom/service.ts';
 import { setupClassroom, type ClassroomSetup } from '../../lab-server/cli/classroom-setup.ts';
 import { SqliteClassroomStore } from '../../lab-server/classroom/sqlite-store.ts';
+import { loadSettings } from '../../lab-server/config/settings.ts';
 import { createApp, type AppOptions } from '../../lab-server/http/app.ts';
 import { LessonCatalog } from '../../lab-server/lessons/loader.ts';
 import { realBackend, until, type TestServer } from '../server/client.ts';
@@ -28,7 +29,7 @@ export async function startClassroomServer(o: { dataDir?: string; port?: number;
   const setup = await setupClassroom({
     // the store handed in, as a deployment with another store would: the SQLite one on a temp file
     lessons: createLessonsPlugin({ catalog, pollMs: 500 }), catalog, store: new SqliteClassroomStore({ file: dbFile }),
-    env: { NSLAB_INSTRUCTOR_SECRET: SECRET }, classroom: o.classroom, log: (l) => logs.push(l),
+    settings: loadSettings({ NSLAB_INSTRUCTOR_SECRET: SECRET }), classroom: o.classroom, log: (l) => logs.push(l),
   });
   const lab = createApp({ backend: await realBackend(), webRoot: null, log: (l) => logs.push(l), lessons: setup.lessons, maxSessions: setup.suggestedMaxSessions, ...o.app });
   setup.connect(lab, []);

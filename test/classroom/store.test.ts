@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CODE_ALPHABET, CODE_PATTERN, generateJoinCode, generateToken, hashToken, normalizeJoinCode } from '../../lab-server/classroom/codes.ts';
-import { RateLimiter } from '../../lab-server/classroom/rate-limit.ts';
+import { RateLimiter } from '../../lab-server/lib/rate-limit.ts';
 import { loadMigrations, migrate, schemaVersion, SqliteClassroomStore } from '../../lab-server/classroom/sqlite-store.ts';
 import { NameTakenError } from '../../lab-server/classroom/store.ts';
 

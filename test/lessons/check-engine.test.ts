@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineChecks, fail, pass, pending } from '../../lab-server/checks/api.ts';
-import { CheckEngine, type StepStatus } from '../../lab-server/checks/engine.ts';
+import { CheckEngine } from '../../lab-server/checks/engine.ts';
+import type { StepStatus } from '../../lab-server/contract/steps.ts';
 import { createSandboxBackend, type LocalBackend } from '../../lab-server/sandbox/index.ts';
 import type { CommandEvent, Sandbox } from '../../lab-server/sandbox/types.ts';
 

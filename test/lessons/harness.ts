@@ -100,11 +100,11 @@ export function lessonTests(lessonId: string, opts: LessonTestOptions = {}): voi
 
 /**
  * Other plausible correct paths (short options, other tools) must pass every step
- * too: every test/lessons/<id>.alternatives/*.txt that applies on this host (same
+ * too: every lessons/<id>/alternatives/*.txt that applies on this host (same
  * NAME.cgroup-vN.txt rule as near misses) is graded and must pass all steps.
  */
 export function alternativeTranscriptTests(lessonId: string): void {
-  const altDir = fileURLToPath(new URL(`./${lessonId}.alternatives`, import.meta.url));
+  const altDir = fileURLToPath(new URL(`../../lessons/${lessonId}/alternatives`, import.meta.url));
   describe(`${lessonId}: alternative correct transcripts`, () => {
     let backend: LocalBackend;
     let lesson: PreparedLesson;

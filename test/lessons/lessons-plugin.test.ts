@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
-import type { StepStatus } from '../../lab-server/checks/engine.ts';
+import type { StepStatus } from '../../lab-server/contract/steps.ts';
 import { createSandboxBackend, type LocalBackend } from '../../lab-server/sandbox/index.ts';
 import type { CommandEvent } from '../../lab-server/sandbox/types.ts';
 

@@ -1,4 +1,4 @@
-/** What a sandbox must not see of the host or of other sandboxes (issue 2, item 5). */
+/** What a sandbox must not see of the host or of other sandboxes (docs/sandbox.md, docs/security.md "What a sandbox promises"). */
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Everything the lessons teach must work inside a sandbox (issue 2, item 2).
+ * Everything the lessons teach must work inside a sandbox (DESIGN.md "Sandboxes", docs/sandbox-for-authors.md).
  * Each test runs the real commands in a real sandbox and checks their effect.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

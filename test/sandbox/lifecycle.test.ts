@@ -1,6 +1,6 @@
 /**
  * Destroy leaves nothing; a killed server's sandboxes are reaped at the next
- * start; the command log reports nested shells; limits hold (issue 2, item 5).
+ * start; the command log reports nested shells; limits hold (docs/sandbox.md, "What a sandbox is made of").
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

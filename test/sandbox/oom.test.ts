@@ -1,5 +1,5 @@
 /**
- * A learner's out-of-memory never ends the sandbox (issue 12, finding F1): the
+ * A learner's out-of-memory never ends the sandbox (docs/security.md, "Limits and their defaults" and known gap 2): the
  * server puts the sandbox's PID 1 out of the OOM killer's reach from the host, and
  * every learner process starts with a raised score it cannot take below 0. Runs the
  * same on v1/hybrid and on cgroup v2 hosts. Lowering a score takes CAP_SYS_RESOURCE,

@@ -1,4 +1,4 @@
-/** The probe reads the sandbox's real state from outside, inside the right namespaces (issue 2, item 2). */
+/** The probe reads the sandbox's real state from outside, inside the right namespaces (docs/sandbox.md, "The probe"). */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalSandbox, ProcessInfo } from '../../lab-server/sandbox/index.ts';

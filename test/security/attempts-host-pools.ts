@@ -1,5 +1,5 @@
 /**
- * Hostile rows for what outside scanners found (issue 11): host inodes handed to
+ * Hostile rows for what outside scanners found (docs/security.md, "Outside scanners"): host inodes handed to
  * the sandbox, and the host-wide memory cgroup id pool. test/security/host-effects
  * proves each both ways in fresh sandboxes; here they run in the hostile suite's
  * shared attacker sandbox like every other attack.

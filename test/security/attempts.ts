@@ -1,5 +1,5 @@
 /**
- * The hostile-learner table (issue 7, item 1). Each row is one attack a root
+ * The hostile-learner table (docs/security.md, "What a sandbox promises"). Each row is one attack a root
  * learner can type, run inside a real sandbox through the driver the server
  * uses, and the safe outcome: what the attack prints or exits with, and where
  * it matters what the host looks like afterwards.
@@ -599,7 +599,7 @@ echo status=$?`,
       if (V2) {
         // v2 charges socket buffers to memory.max: the queues end in the memory cgroup's
         // OOM killer or the timeout (the script is killed), or stop below the limit; either
-        // way the sandbox lives on, its PID 1 out of the killer's reach (F1 of issue 12)
+        // way the sandbox lives on, its PID 1 out of the killer's reach (docs/security.md known gap 2)
         if (r.stdout.includes('status=137')) {
           expect((await c.a.probe.cgroups()).find((g) => g.path === '/')!.memoryLimit).toBe(c.a.limits.memoryBytes);
         } else {

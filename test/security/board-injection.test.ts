@@ -1,5 +1,5 @@
 /**
- * A hostile learner against the INSTRUCTOR's page (issue 7, cross-learner group).
+ * A hostile learner against the INSTRUCTOR's page (docs/security.md, threat model: cross-learner).
  * Everything a learner controls that reaches the board: their display name (grid
  * row, watch header, grading-run table), the check messages their sandbox produces
  * (a hostname full of HTML ends up in the failure message of sample-hostname's
@@ -17,7 +17,7 @@
 import { type BrowserContext, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { call, createWorkshop, join, SECRET } from '../classroom/helpers.ts';
-import { classroomInChromium } from '../e2e/browser.ts';
+import { classroomInChromium } from '../browser.ts';
 import { guardHost } from '../host-guard.ts';
 
 // the host's /dev owners and modes and its cgroup counts are the same after this file

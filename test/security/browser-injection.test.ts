@@ -1,5 +1,5 @@
 /**
- * Script injection through terminal output (issue 7, cross-learner and browser):
+ * Script injection through terminal output (docs/security.md, threat model: cross-learner and browser):
  * the learner's shell prints HTML, an OSC title with HTML, an OSC 8 hyperlink to a
  * `javascript:` URL and an OSC 52 clipboard write. In real Chromium against the
  * real lab server, none of it may run script in the lab's origin: the page shows it
@@ -9,7 +9,7 @@ import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import { startServer, type TestServer } from '../server/client.ts';
-import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../e2e/browser.ts';
+import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../browser.ts';
 import { guardHost } from '../host-guard.ts';
 
 // the host's /dev owners and modes and its cgroup counts are the same after this file

@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the hostile-learner suite (issue 7, item 1): the row type,
+ * Shared pieces of the hostile-learner suite (docs/security.md): the row type,
  * the context a row sees, host-side readers, and a host "service" whose
  * answering proves the host side still works after each group.
  */

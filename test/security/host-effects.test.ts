@@ -1,5 +1,5 @@
 /**
- * What outside scanners found (issue 11), and their whole class: a learner, root
+ * What outside scanners found (docs/security.md, "Outside scanners"), and their whole class: a learner, root
  * in its sandbox, must not change a host inode (the host's /dev/null was handed to
  * every sandbox's root by crun), must not drain the host-wide memory cgroup id pool
  * (mkdir without end, or mkdir/charge/rmdir loops that leave dying groups), and a

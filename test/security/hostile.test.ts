@@ -1,5 +1,5 @@
 /**
- * Hostile learners (issue 7, item 1): every row of attempts.ts runs inside a
+ * Hostile learners (docs/security.md, "What a sandbox promises"): every row of attempts.ts runs inside a
  * real sandbox made by the driver the server uses, and must fail safely. After
  * each group the attacker's sandbox still answers and the host side still
  * works; after the exhausting group a fresh sandbox works too.

@@ -1,5 +1,5 @@
 /**
- * Sandbox posture, read from the host (issue 7; modelled on gVisor's
+ * Sandbox posture, read from the host (docs/security.md, "What a sandbox promises"; modelled on gVisor's
  * test/root/sandboxposture_test.go): for every process of a busy sandbox
  * (exec'd commands, a terminal shell, a nested user+pid namespace, a learner
  * sub-cgroup) the host checks credentials and id maps, capabilities relative

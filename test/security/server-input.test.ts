@@ -1,5 +1,5 @@
 /**
- * Server input hardening (issue 7, item 2), against the real lab server with
+ * Server input hardening (docs/security.md, threat model), against the real lab server with
  * real sandboxes: a table of hostile socket messages, hostile HTTP paths and
  * bodies, another learner's ids and tokens, cross-site requests, a creation
  * flood, a client that never reads, and the security headers. Each row must
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
-import { CloseCode, MAX_CLIENT_MESSAGE_BYTES } from '../../lab-server/terminal/protocol.ts';
+import { CloseCode, MAX_CLIENT_MESSAGE_BYTES } from '../../lab-server/contract/session-protocol.ts';
 import { api, createSession, LabClient, startServer, until, type TestServer } from '../server/client.ts';
 import { guardHost } from '../host-guard.ts';
 

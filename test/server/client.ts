@@ -7,7 +7,7 @@ import headless from '@xterm/headless';
 import WebSocket from 'ws';
 import { createApp, type AppOptions, type LabServer } from '../../lab-server/http/app.ts';
 import { createSandboxBackend, type LocalBackend } from '../../lab-server/sandbox/index.ts';
-import type { CreateSessionResponse, ServerEvent, WelcomeEvent } from '../../lab-server/terminal/protocol.ts';
+import type { CreateSessionResponse, ServerEvent, WelcomeEvent } from '../../lab-server/contract/session-protocol.ts';
 
 const { Terminal } = headless;
 type HeadlessTerminal = InstanceType<typeof Terminal>;

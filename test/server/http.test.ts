@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import type { LessonsPlugin } from '../../lab-server/http/plugins.ts';
-import { CloseCode } from '../../lab-server/terminal/protocol.ts';
+import { CloseCode } from '../../lab-server/contract/session-protocol.ts';
 import { api, createSession, LabClient, realBackend, startServer, until, type TestServer } from './client.ts';
 
 const servers: TestServer[] = [];

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseServeArgs } from '../../lab-server/cli/serve.ts';
+import { loadSettings } from '../../lab-server/config/settings.ts';
 import { createSandboxBackend } from '../../lab-server/sandbox/index.ts';
 import { until } from './client.ts';
 
@@ -16,8 +17,8 @@ const CLI = path.resolve(import.meta.dirname, '../../lab-server/cli.ts');
 describe('nslab serve arguments', () => {
   it('takes --port/--host, env defaults, and refuses nonsense', () => {
     expect(parseServeArgs([], {})).toEqual({ port: 8080, host: '127.0.0.1' });
-    expect(parseServeArgs([], { NSLAB_PORT: '9000', NSLAB_HOST: '0.0.0.0' })).toEqual({ port: 9000, host: '0.0.0.0' });
-    expect(parseServeArgs(['--port', '81', '--host=::1'], { NSLAB_PORT: '9000' })).toEqual({ port: 81, host: '::1' });
+    expect(parseServeArgs([], loadSettings({ NSLAB_PORT: '9000', NSLAB_HOST: '0.0.0.0' }))).toEqual({ port: 9000, host: '0.0.0.0' });
+    expect(parseServeArgs(['--port', '81', '--host=::1'], loadSettings({ NSLAB_PORT: '9000' }))).toEqual({ port: 81, host: '::1' });
     expect(parseServeArgs(['--port', 'http'], {})).toMatch(/port must be a number/);
     expect(parseServeArgs(['--port', '70000'], {})).toMatch(/port must be a number/);
     expect(parseServeArgs(['--port'], {})).toMatch(/--port needs a value/);

@@ -4,7 +4,7 @@
  */
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloseCode, MAX_CLIENT_MESSAGE_BYTES } from '../../lab-server/terminal/protocol.ts';
+import { CloseCode, MAX_CLIENT_MESSAGE_BYTES } from '../../lab-server/contract/session-protocol.ts';
 import { api, createSession, LabClient, startServer, until, type TestServer } from './client.ts';
 
 let srv: TestServer;

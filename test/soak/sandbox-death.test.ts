@@ -14,7 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
-import type { StepStatus } from '../../lab-server/terminal/protocol.ts';
+import type { StepStatus } from '../../lab-server/contract/steps.ts';
 import { api, createSession, LabClient, startServer, until, type TestServer } from '../server/client.ts';
 import { guardHost } from '../host-guard.ts';
 

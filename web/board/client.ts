@@ -5,11 +5,8 @@
  * keep it after the tab closes).
  */
 import { ApiError } from '../api.ts';
-import type { BoardData } from '../../lab-server/classroom/board.ts';
-import type { LearnerView, OpenLessonResult } from '../../lab-server/classroom/service.ts';
-
-export type { BoardData, LearnerView, OpenLessonResult };
-export interface WorkshopInfo { id: string; code: string; title: string; lessons: string[]; createdAt: number; endsAt: number | null; closedAt: number | null }
+import type { BoardData } from '../../lab-server/contract/board-protocol.ts';
+import type { LearnerView, OpenLessonResult, WorkshopInfo } from '../../lab-server/contract/classroom-api.ts';
 
 const LEARNER_KEY = 'nslab.learner';
 const SECRET_KEY = 'nslab.instructor';

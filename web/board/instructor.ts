@@ -7,8 +7,8 @@ import { ApiError } from '../api.ts';
 import { h, icon, setChildren } from '../dom.ts';
 import { getLang, onLangChange } from '../i18n.ts';
 import type { PageFactory } from '../router.ts';
-import type { BoardClientMessage, BoardServerMessage } from '../../lab-server/classroom/schemas.ts';
-import { classroomApi, classroomHref, instructorSecret, setInstructorSecret, type BoardData } from './client.ts';
+import type { BoardClientMessage, BoardData, BoardServerMessage } from '../../lab-server/contract/board-protocol.ts';
+import { classroomApi, classroomHref, instructorSecret, setInstructorSecret } from './client.ts';
 import { ct } from './strings.ts';
 import { WatchView } from './watch.ts';
 

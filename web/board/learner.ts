@@ -8,7 +8,8 @@ import { h, icon, setChildren } from '../dom.ts';
 import { onLangChange } from '../i18n.ts';
 import { lessonPage } from '../pages/lesson.ts';
 import type { PageFactory } from '../router.ts';
-import { classroomApi, classroomHref, learnerToken, setLearnerToken, type LearnerView } from './client.ts';
+import type { LearnerView } from '../../lab-server/contract/classroom-api.ts';
+import { classroomApi, classroomHref, learnerToken, setLearnerToken } from './client.ts';
 import { ct } from './strings.ts';
 
 const errorText = (e: unknown) => (e instanceof ApiError ? e.message : String(e));

@@ -6,7 +6,7 @@
  * it with markdown-it's raw HTML turned off; check messages, titles and everything else
  * go in as text.
  */
-import type { StepStatus } from '../../lab-server/terminal/protocol.ts';
+import type { StepStatus } from '../../lab-server/contract/steps.ts';
 import type { LessonView } from '../api.ts';
 import { h, icon, richText, setChildren } from '../dom.ts';
 import { getLang, LANG_NAMES, t } from '../i18n.ts';

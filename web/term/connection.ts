@@ -1,5 +1,5 @@
 /**
- * The session socket (lab-server/terminal/protocol.ts): one WebSocket multiplexing
+ * The session socket (lab-server/contract/session-protocol.ts): one WebSocket multiplexing
  * the session's terminals and its events. This class owns reconnecting and the
  * wire format; it knows nothing about xterm or the DOM.
  *
@@ -7,7 +7,7 @@
  * (or zod). The few constants we need are repeated here and tied to the server's
  * types, so a change on the server side breaks the type check instead of the wire.
  */
-import type { ClientMessage, CloseCode, FlowParams, ServerEvent } from '../../lab-server/terminal/protocol.ts';
+import type { ClientMessage, CloseCode, FlowParams, ServerEvent } from '../../lab-server/contract/session-protocol.ts';
 
 export type { FlowParams, ServerEvent };
 
@@ -25,9 +25,9 @@ export const CLOSE = {
   sessionEnded: 4010,
 } as const satisfies typeof CloseCode;
 
-/** protocol.ts MAX_TERMINALS; welcome.maxTerminals is authoritative once connected */
+/** session-protocol.ts MAX_TERMINALS; welcome.maxTerminals is authoritative once connected */
 export const DEFAULT_MAX_TERMINALS = 4;
-/** protocol.ts bounds for open/resize */
+/** session-protocol.ts bounds for open/resize */
 export const SIZE_BOUNDS = { minCols: 2, maxCols: 500, minRows: 1, maxRows: 200 } as const;
 
 export type ConnectionState =

@@ -5,9 +5,8 @@
  *
  * multiplexing that session's terminals and its events.
  *
- * This file is imported by the server and (type-only, or for the constants and
- * schemas) by the web app, so it must not import anything but zod: no node
- * modules, nothing from the sandbox.
+ * Part of the contract floor (docs/architecture.md): the server imports it, the web
+ * app imports its types, and it imports nothing but zod and its contract siblings.
  *
  * ## Frames
  *
@@ -52,6 +51,8 @@
  * ## Close codes (the `reason` string is a human sentence the UI may show)
  */
 import { z } from 'zod';
+import { LANGS, type Lang } from './lang.ts';
+import type { StepsReport } from './steps.ts';
 
 /** terminals per session; terminal numbers are 1..MAX_TERMINALS */
 export const MAX_TERMINALS = 4;
@@ -142,7 +143,7 @@ export interface WelcomeEvent {
   version: 1;
   session: string;
   lesson: string;
-  lang: string;
+  lang: Lang;
   /** terminals running right now (they will be replayed next) */
   terminals: TerminalInfo[];
   maxTerminals: number;
@@ -176,27 +177,11 @@ export interface CommandLogEvent {
   at: number;
 }
 
-/** A lesson step's status as the lesson engine reports it. */
-export interface StepStatus {
-  id: string;
-  status: 'pass' | 'fail' | 'pending';
-  /** in the session's language; null when the check said nothing */
-  message: string | null;
-  /**
-   * the same message in every language the lesson has (language code → text), so a
-   * viewer who switches language shows it in the new one; absent when the message
-   * has no translations (then `message` is shown in every language)
-   */
-  messages?: Record<string, string>;
-  passedAt: number | null;
-  /** the check itself broke (a lesson bug) */
-  error?: boolean;
-}
 /**
  * Pushed by the lesson engine: every step's status (`steps`) and which ids changed
  * since the previous push (`changed`). The last one is re-sent on reconnect.
  */
-export interface StepsEvent { type: 'steps'; lesson: string; steps: StepStatus[]; changed: string[] }
+export interface StepsEvent extends StepsReport { type: 'steps' }
 
 /**
  * The sandbox died under the session (lifetime over, killed, crashed). Terminals are
@@ -266,7 +251,7 @@ export function decodeTerminalFrame(frame: Uint8Array): { terminal: number; data
 /** POST /api/sessions body */
 export const createSessionSchema = z.strictObject({
   lesson: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lesson must be a lesson id like "03-ipc-namespace"'),
-  lang: z.enum(['en', 'ko', 'zh']).default('en'),
+  lang: z.enum(LANGS).default('en'),
 });
 export type CreateSessionRequest = z.input<typeof createSessionSchema>;
 
@@ -274,7 +259,7 @@ export type CreateSessionRequest = z.input<typeof createSessionSchema>;
 export interface SessionInfo {
   id: string;
   lesson: string;
-  lang: string;
+  lang: Lang;
   /** path of the socket, relative to the server */
   socket: string;
   createdAt: string;
@@ -292,5 +277,3 @@ export interface CreateSessionResponse extends SessionInfo {
   /** send as `Authorization: Bearer TOKEN` on HTTP calls, and in `hello` (or ?token=) on the socket */
   token: string;
 }
-/** Every HTTP error body */
-export interface ApiError { error: { code: string; message: string; retryAfterSeconds?: number } }

@@ -7,8 +7,8 @@
 import path from 'node:path';
 import { type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { SECRET, startClassroomServer } from '../classroom/helpers.ts';
-import { classroomInChromium, terminalRows } from './browser.ts';
+import { SECRET, startClassroomServer } from './helpers.ts';
+import { classroomInChromium, terminalRows } from '../browser.ts';
 
 /** generous: sandboxes and checks on a loaded 2-core box are slow; this is not a timing test */
 const WAIT = 60_000;

@@ -6,8 +6,8 @@
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
-import { startServer, type TestServer } from '../server/client.ts';
-import { buildWeb, launchChromium, removeWebBuild, terminalRows } from './browser.ts';
+import { startServer, type TestServer } from './client.ts';
+import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../browser.ts';
 
 const LESSON = 'sample-hostname';
 /** generous: a sandbox start or a check on a loaded 2-core box is slow, and this is not a timing test */

@@ -1,6 +1,7 @@
 /**
  * `nslab lint` across a lesson's files: checks.ts against the steps (unknown check id,
- * step without a check, bad export), transcripts and the steps near misses name.
+ * step without a check, bad export), transcripts (solutions, alternatives, near misses)
+ * and the steps near misses name.
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -42,6 +43,7 @@ afterEach(async () => { await rm(root, { recursive: true, force: true }); });
 async function lesson(files: Record<string, string>): Promise<LessonCatalog> {
   const dir = path.join(root, 'demo');
   await mkdir(path.join(dir, 'near-misses'), { recursive: true });
+  await mkdir(path.join(dir, 'alternatives'), { recursive: true });
   // distinct file contents per test: ESM caches modules by URL (mtime is in it, but tests are fast)
   for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), name.endsWith('.ts') ? `${text}\n// ${n++}\n` : text);
   return new LessonCatalog({ dir: root });
@@ -144,6 +146,20 @@ describe('host-specific transcripts (NAME.cgroup-v1.txt / NAME.cgroup-v2.txt)', 
       'solution.cgroup-v2.txt:1: solution.cgroup-v2.txt must pass every step; "## near-miss:" belongs in near-misses/',
       'solution.cgroup2.txt:: "cgroup2" in the file name is not a host condition (known: cgroup-v1, cgroup-v2; a transcript is NAME.txt, or NAME.CONDITION.txt to apply only on such hosts)',
       'a.v2.txt:: "v2" in the file name is not a host condition (known: cgroup-v1, cgroup-v2; a transcript is NAME.txt, or NAME.CONDITION.txt to apply only on such hosts)',
+    ]);
+  });
+
+  it('lints the alternative correct transcripts beside the lesson like solutions', async () => {
+    const ok = await lesson({ 'lesson.md': LESSON, 'checks.ts': CHECKS(['make-queue', 'look']), 'solution.txt': 'ipcmk -Q\n', 'alternatives/short.txt': '## another path\nipcmk -Q\n' });
+    expect(await messages(ok)).toEqual([]);
+    const bad = await lesson({
+      'lesson.md': LESSON, 'checks.ts': CHECKS(['make-queue', 'look']), 'solution.txt': 'ipcmk -Q\n',
+      'alternatives/short.txt': '## near-miss: look\nipcmk -Q\n', 'alternatives/two.txt': 'ipcmk -Q\n#!term 2\n', 'alternatives/x.v2.txt': 'true\n',
+    });
+    expect(await messages(bad)).toEqual([
+      'short.txt:1: short.txt must pass every step; "## near-miss:" belongs in near-misses/',
+      'two.txt:2: #!term 2 but the lesson has 1 terminal (front matter "terminals")',
+      'x.v2.txt:: "v2" in the file name is not a host condition (known: cgroup-v1, cgroup-v2; a transcript is NAME.txt, or NAME.CONDITION.txt to apply only on such hosts)',
     ]);
   });
 });

@@ -9,7 +9,7 @@ import { FlowControl, Pauser } from '../../lab-server/terminal/flow.ts';
 import { ScrollbackRing, stripAnsi } from '../../lab-server/terminal/scrollback.ts';
 import { checkSize, MAX_QUEUED_INPUT, queuedInput, SizeError, TerminalSession } from '../../lab-server/terminal/terminal.ts';
 import { safeCut, splitUtf8 } from '../../lab-server/terminal/utf8.ts';
-import { clientMessageSchema, decodeTerminalFrame, encodeTerminalFrame } from '../../lab-server/terminal/protocol.ts';
+import { clientMessageSchema, decodeTerminalFrame, encodeTerminalFrame } from '../../lab-server/contract/session-protocol.ts';
 
 const valid = (b: Buffer) => Buffer.from(b.toString('utf8'), 'utf8').equals(b);
 

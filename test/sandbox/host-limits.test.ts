@@ -263,7 +263,7 @@ describe('host pools: helpers', () => {
   });
 });
 
-describe('memory cgroup ids (issue 11: one host-wide space of 65535)', () => {
+describe('memory cgroup ids (docs/security.md known gap 8: one host-wide space of 65535)', () => {
   it('is ok while every sandbox at its cgroup budget still fits, and an error with a session count that fits when not', () => {
     const perBox = CGROUP_QUOTA.created + 2;
     const fits = find(assessHostPools(plan({ maxSessions: 50, warmPool: 2 }), host(roomy, { memoryCgroups: 100 })), 'cgroups.memory');
