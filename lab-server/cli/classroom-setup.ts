@@ -15,6 +15,8 @@ import { generateToken } from '../classroom/codes.ts';
 import { withClassroom } from '../classroom/plugin.ts';
 import { createClassroomRouter } from '../classroom/routes.ts';
 import { Classroom, LabFullError, type ClassroomOptions, type LabSessionPort, type WatchSink } from '../classroom/service.ts';
+import { SelfPaced } from '../classroom/self-paced.ts';
+import { createSelfPacedRouter } from '../classroom/self-paced-routes.ts';
 import { SqliteClassroomStore } from '../classroom/sqlite-store.ts';
 import type { TerminalSession } from '../terminal/terminal.ts';
 
@@ -77,6 +79,8 @@ export function labSessionPort(sessions: SessionManager): LabSessionPort {
 
 export interface ClassroomSetup {
   classroom: Classroom;
+  /** progress of learners on the public lesson list, kept in the same store */
+  selfPaced: SelfPaced;
   /** the lessons plug-in with classroom sessions and the /api/classroom routes */
   lessons: LessonsPlugin;
   instructorSecret: string;
@@ -108,14 +112,18 @@ export async function setupClassroom(opts: {
   if (fromEnv && env.NSLAB_INSTRUCTOR_SECRET!.length < 16) throw new Error('NSLAB_INSTRUCTOR_SECRET must be at least 16 characters (it is the only thing between the internet and the board)');
   const instructorSecret = env.NSLAB_INSTRUCTOR_SECRET || generateToken();
 
+  const selfPaced = new SelfPaced({ store, catalog: opts.catalog, log: opts.log });
+
   const router = Router();
   if (opts.lessons.router) router.use(opts.lessons.router);
   router.use('/classroom', createClassroomRouter({ classroom, instructorSecret }));
-  const lessons = { ...withClassroom(opts.lessons, classroom, { log: opts.log }), router } as LessonsPlugin;
+  router.use('/self', createSelfPacedRouter(selfPaced));
+  const lessons = { ...withClassroom(opts.lessons, classroom, { log: opts.log, selfPaced }), router } as LessonsPlugin;
 
   let board: BoardSocketServer | null = null;
   return {
     classroom,
+    selfPaced,
     lessons,
     instructorSecret,
     secretFromEnv: fromEnv,
@@ -123,6 +131,7 @@ export async function setupClassroom(opts: {
     suggestedMaxSessions: Math.max(20, classroom.capacity + 10),
     connect(lab, allowedOrigins = env.NSLAB_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean) ?? []) {
       classroom.sessions = labSessionPort(lab.sessions);
+      selfPaced.sessions = classroom.sessions;
       board = createBoardSocketServer({ classroom, instructorSecret, originAllowed: (req) => originAllowed(req, allowedOrigins).ok, log: opts.log });
       mountBoardSocket(lab.server, board);
     },
