@@ -246,6 +246,7 @@ export const lessonPage: PageFactory = (root, params) => {
       lessonTerminals = Math.max(lessonTerminals, created.lessonTerminals ?? 0);
       if (created.steps) pane.setStatuses(created.steps.steps);
       clearBanner();
+      if (created.restoredSteps) notice(t('session.restored'));
       connect();
     } catch (e) {
       if (disposed) return;

@@ -1,4 +1,4 @@
-import { api, ApiError, storedSession, type LessonSummary } from '../api.ts';
+import { api, ApiError, storedSession, type LessonSummary, type SelfProgress } from '../api.ts';
 import { h, icon } from '../dom.ts';
 import { getLang, onLangChange, t } from '../i18n.ts';
 import { recalledProgress } from '../progress.ts';
@@ -12,6 +12,8 @@ export const lessonListPage: PageFactory = (root) => {
   root.append(h('section', { class: 'page page-lessons' }, h('div', { class: 'hero' }, heading, intro), body));
 
   let generation = 0;
+  /** what the server keeps for this browser; null on a server without self-paced progress */
+  let saved: SelfProgress | null = null;
   async function load(): Promise<void> {
     const mine = ++generation;
     document.title = `${t('list.title')} · nslab`;
@@ -20,7 +22,7 @@ export const lessonListPage: PageFactory = (root) => {
     body.replaceChildren(h('p', { class: 'muted loading', role: 'status' }, t('list.loading')));
     let lessons: LessonSummary[];
     try {
-      lessons = await api.lessons(getLang());
+      [lessons, saved] = await Promise.all([api.lessons(getLang()), api.selfProgress()]);
     } catch (e) {
       if (mine !== generation) return;
       const retry = h('button', { type: 'button', class: 'button' }, t('retry'));
@@ -39,8 +41,11 @@ export const lessonListPage: PageFactory = (root) => {
   }
 
   function card(l: LessonSummary, n: number): HTMLElement {
-    const progress = recalledProgress(l.id);
-    const started = progress !== null || storedSession(l.id) !== null;
+    // the server's record is the truth ("Continue" continues exactly that); this
+    // browser's memory only stands in on a server that keeps none
+    const mine = saved?.lessons[l.id];
+    const progress = saved ? (mine && mine.passed > 0 ? { done: mine.passed, total: mine.total } : null) : recalledProgress(l.id);
+    const started = progress !== null || (saved ? !!mine?.live : storedSession(l.id) !== null);
     const complete = progress !== null && progress.done >= progress.total;
     const titleId = `lesson-card-${l.id}`;
     return h('li', { class: `lesson-card${complete ? ' is-complete' : ''}` },
