@@ -12,6 +12,7 @@
  * from other origins before they get here.
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { readCookie, setCookie } from './cookies.ts';
 import { RateLimiter, type BucketOptions } from './rate-limit.ts';
 import { openLessonSchema } from './schemas.ts';
 import { ClassroomError } from './service.ts';
@@ -19,24 +20,6 @@ import type { SelfPaced } from './self-paced.ts';
 
 export const LEARNER_COOKIE = 'nslab_learner';
 const ONE_YEAR_S = 365 * 24 * 3600;
-
-/** The value of one cookie from a Cookie header (RFC 6265 syntax; values here are base64url). */
-export function readCookie(req: Request, name: string): string | null {
-  const header = req.headers.cookie;
-  if (!header) return null;
-  for (const part of header.split(';')) {
-    const i = part.indexOf('=');
-    if (i < 0 || part.slice(0, i).trim() !== name) continue;
-    const v = part.slice(i + 1).trim();
-    return /^[A-Za-z0-9_-]{1,256}$/.test(v) ? v : null;
-  }
-  return null;
-}
-
-/** Set-Cookie attributes shared by the learner and instructor cookies. */
-export function cookieAttributes(req: Request, maxAgeSeconds: number): string {
-  return `Path=/api; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${req.secure ? '; Secure' : ''}`;
-}
 
 function sendError(res: Response, status: number, code: string, message: string, retryAfterSeconds?: number): void {
   if (retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(retryAfterSeconds));
@@ -65,7 +48,7 @@ export function createSelfPacedRouter(selfPaced: SelfPaced, opts: { creates?: Bu
     const body = openLessonSchema.safeParse(req.body ?? {});
     if (!body.success) return sendError(res, 400, 'bad-request', body.error.issues[0].message);
     const { learner, newToken } = await selfPaced.identify(readCookie(req, LEARNER_COOKIE));
-    if (newToken) res.setHeader('Set-Cookie', `${LEARNER_COOKIE}=${newToken}; ${cookieAttributes(req, ONE_YEAR_S)}`);
+    if (newToken) res.setHeader('Set-Cookie', setCookie(LEARNER_COOKIE, newToken, { maxAgeSeconds: ONE_YEAR_S, sameSite: 'Lax', secure: req.secure }));
     const key = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const lesson = String(req.params.lesson);
     // resuming a live machine costs nothing; only new machines are rate-limited

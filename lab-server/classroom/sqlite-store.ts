@@ -328,6 +328,20 @@ export class SqliteClassroomStore implements ClassroomStore {
     return this.db.prepare('SELECT lesson_id, step_id, passed_at FROM self_paced_passes WHERE learner_id = ? ORDER BY passed_at, rowid').all(learnerId).map(toSelfPass);
   }
 
+  async addInstructorSession(tokenHash: string, secretHash: string, at = Date.now()): Promise<void> {
+    this.db.prepare('INSERT INTO instructor_sessions (token_hash, secret_hash, created_at, last_seen_at) VALUES (?, ?, ?, ?)').run(tokenHash, secretHash, at, at);
+  }
+
+  async instructorSessionValid(tokenHash: string, secretHash: string, notBefore: number, at = Date.now()): Promise<boolean> {
+    return this.db.prepare('UPDATE instructor_sessions SET last_seen_at = ? WHERE token_hash = ? AND secret_hash = ? AND created_at >= ?').run(at, tokenHash, secretHash, notBefore).changes > 0;
+  }
+
+  async removeInstructorSessions(tokenHash: string | null): Promise<number> {
+    return (tokenHash === null
+      ? this.db.prepare('DELETE FROM instructor_sessions').run()
+      : this.db.prepare('DELETE FROM instructor_sessions WHERE token_hash = ?').run(tokenHash)).changes;
+  }
+
   async addGradingRun(run: Omit<GradingRun, 'id' | 'createdAt'>, at = Date.now()): Promise<GradingRun> {
     const id = generateId();
     this.db.prepare('INSERT INTO grading_runs (id, workshop_id, learner_id, lesson_id, source, passed, total, report, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')

@@ -13,6 +13,7 @@ import type { LessonCatalog } from '../lessons/loader.ts';
 import { createBoardSocketServer, mountBoardSocket, type BoardSocketServer } from '../classroom/board-socket.ts';
 import { generateToken } from '../classroom/codes.ts';
 import { withClassroom } from '../classroom/plugin.ts';
+import { InstructorSessions } from '../classroom/instructor-sessions.ts';
 import { createClassroomRouter } from '../classroom/routes.ts';
 import { Classroom, LabFullError, type ClassroomOptions, type LabSessionPort, type WatchSink } from '../classroom/service.ts';
 import { SelfPaced } from '../classroom/self-paced.ts';
@@ -116,7 +117,8 @@ export async function setupClassroom(opts: {
 
   const router = Router();
   if (opts.lessons.router) router.use(opts.lessons.router);
-  router.use('/classroom', createClassroomRouter({ classroom, instructorSecret }));
+  const instructorSessions = new InstructorSessions(store, instructorSecret);
+  router.use('/classroom', createClassroomRouter({ classroom, instructorSecret, instructorSessions }));
   router.use('/self', createSelfPacedRouter(selfPaced));
   const lessons = { ...withClassroom(opts.lessons, classroom, { log: opts.log, selfPaced }), router } as LessonsPlugin;
 
@@ -132,7 +134,7 @@ export async function setupClassroom(opts: {
     connect(lab, allowedOrigins = env.NSLAB_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean) ?? []) {
       classroom.sessions = labSessionPort(lab.sessions);
       selfPaced.sessions = classroom.sessions;
-      board = createBoardSocketServer({ classroom, instructorSecret, originAllowed: (req) => originAllowed(req, allowedOrigins).ok, log: opts.log });
+      board = createBoardSocketServer({ classroom, instructorSecret, signedIn: (req) => instructorSessions.signedIn(req), originAllowed: (req) => originAllowed(req, allowedOrigins).ok, log: opts.log });
       mountBoardSocket(lab.server, board);
     },
     // the secret travels in the URL fragment, which browsers never send to a server or in a Referer
