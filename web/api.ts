@@ -31,6 +31,18 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Not an error to retry but an ending: the machine cannot be had any more (the
+ * workshop was closed). The lesson page says what happened in plain words and
+ * offers the one next step.
+ */
+export class SessionEnding extends Error {
+  constructor(readonly title: string, readonly body: string, readonly next: { label: string; href: string }) {
+    super(title);
+    this.name = 'SessionEnding';
+  }
+}
+
 async function request<T>(method: string, url: string, opts: { body?: unknown; token?: string } = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';

@@ -3,13 +3,17 @@ import { h, icon } from '../dom.ts';
 import { getLang, onLangChange, t } from '../i18n.ts';
 import { recalledProgress } from '../progress.ts';
 import { href, type PageFactory } from '../router.ts';
+import { classroomApi, classroomHref, learnerToken } from '../board/client.ts';
+import { ct } from '../board/strings.ts';
 
 export const lessonListPage: PageFactory = (root) => {
   document.title = `${t('list.title')} · nslab`;
   const body = h('div', { class: 'lesson-grid-wrap' });
   const heading = h('h1', { class: 'hero-title', tabindex: '-1', 'data-skip-target': '' });
   const intro = h('p', { class: 'hero-intro' });
-  root.append(h('section', { class: 'page page-lessons' }, h('div', { class: 'hero' }, heading, intro), body));
+  // a workshop learner who came to the site root: their workshop is what they want
+  const workshopSlot = h('div', { class: 'workshop-slot' });
+  root.append(h('section', { class: 'page page-lessons' }, h('div', { class: 'hero' }, heading, intro), workshopSlot, body));
 
   let generation = 0;
   /** what the server keeps for this browser; null on a server without self-paced progress */
@@ -20,6 +24,7 @@ export const lessonListPage: PageFactory = (root) => {
     heading.textContent = t('list.title');
     intro.textContent = t('list.intro');
     body.replaceChildren(h('p', { class: 'muted loading', role: 'status' }, t('list.loading')));
+    void offerWorkshop(mine);
     let lessons: LessonSummary[];
     try {
       [lessons, saved] = await Promise.all([api.lessons(getLang()), api.selfProgress()]);
@@ -38,6 +43,16 @@ export const lessonListPage: PageFactory = (root) => {
     }
     lessons.sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
     body.replaceChildren(h('ol', { class: 'lesson-grid' }, lessons.map((l, i) => card(l, i + 1))));
+  }
+
+  async function offerWorkshop(mine: number): Promise<void> {
+    const token = learnerToken();
+    if (!token) return;
+    const v = await classroomApi.me(token).catch(() => null);
+    if (mine !== generation || !v || v.workshop.closed) return;
+    workshopSlot.replaceChildren(h('div', { class: 'callout workshop-offer', role: 'status' },
+      h('p', null, h('strong', null, ct('home.workshop', { title: v.workshop.title })), ' ', ct('home.workshopBody')),
+      h('a', { class: 'button button-primary', href: classroomHref.workshop() }, ct('home.toWorkshop'))));
   }
 
   function card(l: LessonSummary, n: number): HTMLElement {
