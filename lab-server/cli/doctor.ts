@@ -14,12 +14,13 @@ import { loadDriverConfig } from '../sandbox/config.ts';
 import { hostInfo, hostRequirements, readSysctlFile } from '../sandbox/host.ts';
 import { checkAppArmorUserns } from '../sandbox/kernel.ts';
 import { hostCgroupRootFacts, planCgroupRoot } from '../sandbox/cgroup-root.ts';
+import { sessionCapForHost } from '../sandbox/host-tuning.ts';
 import { assessHostPools, formatNeeds, readHostFacts, SYSCTL_D_FILE, type PoolFinding, type PoolPlan, type Severity } from '../sandbox/host-limits.ts';
 import { Images } from '../sandbox/images.ts';
 import type { SandboxLimits } from '../sandbox/types.ts';
 import { MAX_TERMINALS } from '../terminal/protocol.ts';
 
-const USAGE = 'usage: nslab doctor [--json] [--sessions N]   (default N: what nslab serve allows, from NSLAB_MAX_SESSIONS / NSLAB_CLASSROOM_CAPACITY)';
+const USAGE = 'usage: nslab doctor [--json] [--sessions N]   (default N: what nslab serve allows: NSLAB_MAX_SESSIONS, else NSLAB_CLASSROOM_CAPACITY + 10 capped to what the RAM holds)';
 
 export interface RequirementRow { check: string; severity: Severity; detail: string; fix: string | null }
 
@@ -90,9 +91,11 @@ export async function doctorReport(opts: { sessions?: number; env?: NodeJS.Proce
   let cgroupMode: 'v2' | 'hybrid' | null = null;
   try { cgroupMode = hostInfo().cgroupMode; } catch { /* the cgroups row says why */ }
   if (cgroupMode) requirements.push(delegationRow(cgroupMode, env));
-  const maxSessions = opts.sessions ?? serveMaxSessions(env);
   // nslab serve keeps 2 sandboxes warm unless NSLAB_POOL says otherwise
   const warmPool = env.NSLAB_POOL === undefined ? 2 : cfg.poolSize;
+  // what nslab serve allows: without NSLAB_MAX_SESSIONS, capped to what the RAM holds
+  const maxSessions = opts.sessions ?? (env.NSLAB_MAX_SESSIONS ? serveMaxSessions(env)
+    : sessionCapForHost({ wanted: serveMaxSessions(env), warmPool, memoryBytes: cfg.limits.memoryBytes, memTotalBytes: readHostFacts().memTotalBytes }));
   const findings = assessHostPools(poolPlan({ maxSessions, warmPool, limits: cfg.limits, cgroupMode: cgroupMode ?? 'v2' }), readHostFacts());
   const counts: Record<Severity, number> = { ok: 0, info: 0, warn: 0, error: 0 };
   for (const x of [...requirements, ...findings]) counts[x.severity]++;
