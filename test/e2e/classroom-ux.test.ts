@@ -47,6 +47,22 @@ describe('classroom experience in Chromium', () => {
     expect(qr.viewBox).toMatch(/^0 0 (\d+) \1$/);
     expect(qr.paths).toBeGreaterThan(0);
 
+    // the Close button is readable in the dark theme too (WCAG AA: 4.5:1 for its 14 px text)
+    await ins.emulateMedia({ colorScheme: 'dark' });
+    await ins.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    const ratio = await ins.$eval('.cr-board-actions .button-danger', (el) => {
+      const rgb = (c: string) => c.match(/\d+(\.\d+)?/g)!.slice(0, 3).map(Number);
+      const lum = (c: number[]) => {
+        const [r, g, b] = c.map((v) => { const x = v / 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      const st = getComputedStyle(el);
+      const [a, b] = [lum(rgb(st.color)), lum(rgb(st.backgroundColor))];
+      return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    });
+    expect(ratio).toBeGreaterThanOrEqual(4.5);
+    await ins.emulateMedia({ colorScheme: 'light' });
+
     // large for projecting
     await ins.click('button[data-project]');
     const dialog = ins.locator('dialog.cr-project');
