@@ -193,6 +193,14 @@ describe('classroom experience in Chromium', () => {
     await learner.locator('.banner-slot button.button-primary').click();
     await learner.waitForSelector('.cr-ws-head', { timeout: WAIT });
     expect(await learner.textContent('main')).toMatch(/This workshop is closed/);
+    // someone arriving late with the join link is told the workshop is over, and where to go instead
+    const late = await (await env.browser.newContext()).newPage();
+    await late.goto(`${env.srv.base}/#/join/${w.code}`);
+    await late.fill('#join-name', 'Late');
+    await late.click('form.cr-join button[type=submit]');
+    await late.waitForFunction(() => /workshop is over/.test(document.querySelector('.cr-error')?.textContent ?? ''), null, { timeout: WAIT });
+    expect(await late.getAttribute('.cr-error a', 'href')).toBe('#/');
+    await late.context().close();
     expect(learnerProblems).toEqual([]);
     expect(insProblems).toEqual([]);
     await lctx.close();

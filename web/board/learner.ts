@@ -37,8 +37,13 @@ export const joinPage: PageFactory = (root, params) => {
       setLearnerToken(r.token);
       location.hash = classroomHref.workshop();
     }, (err: unknown) => {
-      // the one refusal a learner fixes themselves: said in their language
-      error.textContent = err instanceof ApiError && err.code === 'name-taken' ? ct('join.nameTaken') : errorText(err);
+      // the refusals a learner acts on themselves: said in their language, with the way on
+      const code = err instanceof ApiError ? err.code : null;
+      if (code === 'workshop-closed' || code === 'workshop-ended') {
+        error.replaceChildren(ct('join.closed'), ' ', h('a', { href: '#/' }, ct('ended.selfPaced')));
+      } else {
+        error.textContent = code === 'name-taken' ? ct('join.nameTaken') : code === 'unknown-code' ? ct('join.unknownCode') : errorText(err);
+      }
       submit.disabled = false;
       submit.textContent = ct('join.submit');
     });
