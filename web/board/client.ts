@@ -60,7 +60,6 @@ export const classroomApi = {
   /** the secret link: this browser is signed in as the instructor from now on (cookie) */
   signIn: (secret: string) => request<void>('POST', `${C}/instructor/session`, secret),
   signOut: (everywhere = false) => request<void>('DELETE', `${C}/instructor/session${everywhere ? '?everywhere=1' : ''}`, null),
-  checkSignedIn: () => request<{ ok: true; capacity: number; stuckMinutes: number }>('GET', `${C}/instructor`, null),
   workshops: () => request<WorkshopInfo[]>('GET', `${C}/workshops`, null),
   createWorkshop: (body: { title: string; lessons: string[]; endsAt: string | null }) => request<WorkshopInfo>('POST', `${C}/workshops`, null, body),
   board: (code: string, stuckMinutes?: number) => request<BoardData>('GET', `${C}/workshops/${enc(code)}${stuckMinutes !== undefined ? `?stuck=${stuckMinutes}` : ''}`, null),
