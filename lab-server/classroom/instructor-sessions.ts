@@ -30,7 +30,7 @@ export class InstructorSessions {
   /** a new sign-in; returns the Set-Cookie value */
   async signIn(secure: boolean): Promise<string> {
     const token = generateToken();
-    await this.store.addInstructorSession(hashToken(token), this.secretHash, this.now());
+    await this.store.addInstructorSession(hashToken(token), this.secretHash, this.now(), this.now() - this.maxAgeMs);
     return setCookie(INSTRUCTOR_COOKIE, token, { maxAgeSeconds: Math.floor(this.maxAgeMs / 1000), sameSite: 'Strict', secure });
   }
 

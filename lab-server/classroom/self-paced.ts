@@ -123,7 +123,13 @@ export class SelfPaced {
     return next;
   }
 
+  /** forget the machines the lab server ended, of every learner (those who never come back too) */
+  private pruneEnded(): void {
+    for (const [learnerId, mine] of this.live) for (const lesson of [...mine.keys()]) this.liveSession(learnerId, lesson);
+  }
+
   private async openNow(learner: SelfPacedLearner, lesson: string, lang: Lang): Promise<SelfPacedOpenResult> {
+    this.pruneEnded();
     if (!(await this.catalog.ids()).includes(lesson)) throw new ClassroomError(404, 'unknown-lesson', `There is no lesson "${lesson}".`);
     if (!this.sessions) throw new ClassroomError(503, 'no-lab', 'The lab server is not ready yet; retry in a moment.', 5);
     const current = this.liveSession(learner.id, lesson);

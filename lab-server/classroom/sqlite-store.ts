@@ -328,8 +328,11 @@ export class SqliteClassroomStore implements ClassroomStore {
     return this.db.prepare('SELECT lesson_id, step_id, passed_at FROM self_paced_passes WHERE learner_id = ? ORDER BY passed_at, rowid').all(learnerId).map(toSelfPass);
   }
 
-  async addInstructorSession(tokenHash: string, secretHash: string, at = Date.now()): Promise<void> {
-    this.db.prepare('INSERT INTO instructor_sessions (token_hash, secret_hash, created_at, last_seen_at) VALUES (?, ?, ?, ?)').run(tokenHash, secretHash, at, at);
+  async addInstructorSession(tokenHash: string, secretHash: string, at = Date.now(), expireBefore = 0): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM instructor_sessions WHERE created_at < ? OR secret_hash != ?').run(expireBefore, secretHash);
+      this.db.prepare('INSERT INTO instructor_sessions (token_hash, secret_hash, created_at, last_seen_at) VALUES (?, ?, ?, ?)').run(tokenHash, secretHash, at, at);
+    })();
   }
 
   async instructorSessionValid(tokenHash: string, secretHash: string, notBefore: number, at = Date.now()): Promise<boolean> {

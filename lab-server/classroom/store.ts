@@ -136,8 +136,11 @@ export interface ClassroomStore {
   recordSelfPacedPasses(learnerId: string, lessonId: string, stepIds: string[], at?: number): Promise<SelfPacedPass[]>;
   selfPacedPasses(learnerId: string): Promise<SelfPacedPass[]>;
 
-  /** an instructor browser signed in with the secret whose hash is `secretHash` */
-  addInstructorSession(tokenHash: string, secretHash: string, at?: number): Promise<void>;
+  /**
+   * an instructor browser signed in with the secret whose hash is `secretHash`; sign-ins
+   * made before `expireBefore` or with another secret are deleted (they can never be valid again)
+   */
+  addInstructorSession(tokenHash: string, secretHash: string, at?: number, expireBefore?: number): Promise<void>;
   /** signed in with this secret, no earlier than `notBefore`; moves last_seen_at to `at` */
   instructorSessionValid(tokenHash: string, secretHash: string, notBefore: number, at?: number): Promise<boolean>;
   /** one browser signs out (tokenHash), or every browser (null). Returns how many were removed. */

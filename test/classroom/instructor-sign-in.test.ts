@@ -83,5 +83,11 @@ describe('instructor sign-in', () => {
     expect(await new InstructorSessions(store, 'new-secret-0123456789', { now: () => now }).signedIn(req)).toBe(false);
     now += 61_000;
     expect(await old.signedIn(req)).toBe(false);
+    // a new sign-in clears the rows that can never be valid again (expired, or of another secret)
+    const db = (store as unknown as { db: import('better-sqlite3').Database }).db;
+    const count = () => (db.prepare('SELECT count(*) AS n FROM instructor_sessions WHERE created_at <= ?').get(now) as { n: number }).n;
+    expect(count()).toBeGreaterThan(0);
+    await new InstructorSessions(store, 'new-secret-0123456789', { now: () => now, maxAgeMs: 60_000 }).signIn(false);
+    expect(count()).toBe(1);
   });
 });
