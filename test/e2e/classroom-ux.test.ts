@@ -7,6 +7,7 @@
  * workshop learner at the site root is offered their workshop.
  * Real server, sandboxes, SQLite.
  */
+import path from 'node:path';
 import { type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { SECRET } from '../classroom/helpers.ts';
@@ -47,6 +48,8 @@ describe('classroom experience in Chromium', () => {
     expect(qr.viewBox).toMatch(/^0 0 (\d+) \1$/);
     expect(qr.paths).toBeGreaterThan(0);
 
+    const shot = (p: Page, name: string) => (process.env.NSLAB_E2E_SHOTS ? p.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, name) }) : null);
+    await shot(ins, 'board-join-qr.png');
     // the Close button is readable in the dark theme too (WCAG AA: 4.5:1 for its 14 px text)
     await ins.emulateMedia({ colorScheme: 'dark' });
     await ins.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
@@ -69,6 +72,8 @@ describe('classroom experience in Chromium', () => {
     await dialog.waitFor({ timeout: WAIT });
     expect(await dialog.locator('.cr-project-code').textContent()).toBe(code);
     expect(await dialog.locator('.cr-project-url').textContent()).toBe(joinUrl);
+    await dialog.locator('.cr-qr svg').waitFor({ timeout: WAIT });
+    await shot(ins, 'board-projected.png');
     const size = await dialog.locator('.cr-qr').boundingBox();
     expect(size!.width).toBeGreaterThan(400);
     await ins.keyboard.press('Escape');
