@@ -21,6 +21,7 @@ export function joinQrSvg(url: string, label: string): HTMLElement {
     const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
     const el = doc.documentElement;
     if (el.nodeName !== 'svg') return;
+    el.setAttribute('class', 'qr-code');
     el.setAttribute('aria-hidden', 'true');
     el.setAttribute('focusable', 'false');
     box.replaceChildren(document.importNode(el, true));
