@@ -14,7 +14,7 @@ import { loadDriverConfig } from '../sandbox/config.ts';
 import { hostInfo, hostRequirements, readSysctlFile } from '../sandbox/host.ts';
 import { checkAppArmorUserns } from '../sandbox/kernel.ts';
 import { hostCgroupRootFacts, planCgroupRoot } from '../sandbox/cgroup-root.ts';
-import { sessionCapForHost } from '../sandbox/host-tuning.ts';
+import { plannedRaises, sessionCapForHost } from '../sandbox/host-tuning.ts';
 import { assessHostPools, formatNeeds, readHostFacts, SYSCTL_D_FILE, type PoolFinding, type PoolPlan, type Severity } from '../sandbox/host-limits.ts';
 import { Images } from '../sandbox/images.ts';
 import type { SandboxLimits } from '../sandbox/types.ts';
@@ -76,6 +76,19 @@ function delegationRow(mode: 'v2' | 'hybrid', env: NodeJS.ProcessEnv): Requireme
   }
 }
 
+/**
+ * A limit that `nslab serve` raises by itself at start (host-tuning.ts) does not stop
+ * the lab: it is a note, with the fix that keeps the raise across reboots.
+ */
+export function serveRaises(findings: PoolFinding[], env: NodeJS.ProcessEnv): PoolFinding[] {
+  if (env.NSLAB_HOST_TUNING === 'off') return findings;
+  const raises = new Map(plannedRaises(findings).map((r) => [r.sysctl, r]));
+  return findings.map((f) => {
+    const r = raises.get(f.sysctl);
+    return r ? { ...f, severity: 'info', why: `${f.why} nslab serve raises it to ${r.to} at start, until reboot (NSLAB_HOST_TUNING=off stops that); the fix keeps it.` } : f;
+  });
+}
+
 export async function doctorReport(opts: { sessions?: number; env?: NodeJS.ProcessEnv } = {}): Promise<DoctorReport> {
   const env = opts.env ?? process.env;
   const cfg = loadDriverConfig(env);
@@ -96,7 +109,7 @@ export async function doctorReport(opts: { sessions?: number; env?: NodeJS.Proce
   // what nslab serve allows: without NSLAB_MAX_SESSIONS, capped to what the RAM holds
   const maxSessions = opts.sessions ?? (env.NSLAB_MAX_SESSIONS ? serveMaxSessions(env)
     : sessionCapForHost({ wanted: serveMaxSessions(env), warmPool, memoryBytes: cfg.limits.memoryBytes, memTotalBytes: readHostFacts().memTotalBytes }));
-  const findings = assessHostPools(poolPlan({ maxSessions, warmPool, limits: cfg.limits, cgroupMode: cgroupMode ?? 'v2' }), readHostFacts());
+  const findings = serveRaises(assessHostPools(poolPlan({ maxSessions, warmPool, limits: cfg.limits, cgroupMode: cgroupMode ?? 'v2' }), readHostFacts()), env);
   const counts: Record<Severity, number> = { ok: 0, info: 0, warn: 0, error: 0 };
   for (const x of [...requirements, ...findings]) counts[x.severity]++;
   return {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assessHostPools, readSysctl, type HostFacts, type PoolPlan } from '../../lab-server/sandbox/host-limits.ts';
 import { applyRaises, plannedRaises, SAFE_TO_RAISE, sessionCapForHost } from '../../lab-server/sandbox/host-tuning.ts';
+import { serveRaises } from '../../lab-server/cli/doctor.ts';
 import { until } from './client.ts';
 
 const MiB = 1024 * 1024;
@@ -58,6 +59,16 @@ describe('host tuning at start', () => {
     expect(assessHostPools(plan(46), host(after)).filter((f) => f.severity === 'warn' || f.severity === 'error')).toEqual([]);
     // a fix that would lower a value is never a raise
     expect(plannedRaises([{ sysctl: 'kernel.pty.max', current: '9000', recommended: '5000', severity: 'error', why: '', fix: 'x', sysctlD: 'kernel.pty.max = 5000' }])).toEqual([]);
+  });
+
+  it('nslab doctor calls a limit that serve raises by itself a note, not an error, unless tuning is off', () => {
+    const findings = assessHostPools(plan(50), host(stock));
+    const noted = serveRaises(findings, {});
+    for (const n of ['fs.file-max', 'kernel.pty.max']) {
+      expect(findings.find((f) => f.sysctl === n)!.severity).toBe('error');
+      expect(noted.find((f) => f.sysctl === n)).toMatchObject({ severity: 'info', why: expect.stringMatching(/nslab serve raises it to \d+ at start/) });
+    }
+    expect(serveRaises(findings, { NSLAB_HOST_TUNING: 'off' })).toEqual(findings);
   });
 
   it('applies by writing and reading back; what does not take is reported, not assumed', () => {
