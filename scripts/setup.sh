@@ -3,18 +3,25 @@
 #   - Debian packages the sandboxes need (crun, mmdebstrap, erofs-utils, ...)
 #   - npm dependencies (npm ci when node_modules is missing or stale)
 #   - the default sandbox image (built once, then cached under $NSLAB_DATA)
-# usage: scripts/setup.sh [--with-browser] [--quiet]
+#   - with --with-browser, Debian's chromium for the browser tests (npm test asks for it)
+# usage: scripts/setup.sh [--with-browser] [--quiet] [--list-packages]
+#   --list-packages: print the Debian packages this set-up ensures, one a line, and stop
 set -euo pipefail
 cd "$(dirname "$0")/.."
-quiet=0; browser=0
+quiet=0; browser=0; list=0
 for a in "$@"; do
   case $a in
     --quiet) quiet=1 ;;
     --with-browser) browser=1 ;;
+    --list-packages) list=1 ;;
     *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
 say() { [ $quiet = 1 ] || echo "[setup] $*"; }
+
+pkgs=(crun mmdebstrap erofs-utils gcc libc6-dev util-linux iproute2 python3 make g++)
+[ $browser = 1 ] && pkgs+=(chromium)
+if [ $list = 1 ]; then printf '%s\n' "${pkgs[@]}"; exit 0; fi
 
 if [ "$(id -u)" != 0 ]; then
   echo "nslab needs root on the host: it creates namespaces, cgroups and uid-mapped sandboxes." >&2
@@ -22,8 +29,6 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 
-pkgs=(crun mmdebstrap erofs-utils gcc libc6-dev util-linux iproute2 python3 make g++)
-[ $browser = 1 ] && pkgs+=(chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

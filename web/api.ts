@@ -31,6 +31,18 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Not an error to retry but an ending: the machine cannot be had any more (the
+ * workshop was closed). The lesson page says what happened in plain words and
+ * offers the one next step.
+ */
+export class SessionEnding extends Error {
+  constructor(readonly title: string, readonly body: string, readonly next: { label: string; href: string }) {
+    super(title);
+    this.name = 'SessionEnding';
+  }
+}
+
 async function request<T>(method: string, url: string, opts: { body?: unknown; token?: string } = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
@@ -75,16 +87,44 @@ async function request<T>(method: string, url: string, opts: { body?: unknown; t
 let sessionProvider: ((lesson: string, lang: Lang) => Promise<CreateSessionResponse>) | null = null;
 export function setSessionProvider(p: typeof sessionProvider): void { sessionProvider = p; }
 
+/** A self-paced learner's progress per lesson, as the server keeps it (GET /api/self/progress). */
+export interface SelfProgress { lessons: Record<string, { passed: number; total: number; live: boolean }> }
+interface SelfOpenResult { session: { id: string; token: string; lesson: string }; resumed: boolean; restoredSteps: number }
+export type StartedSession = CreateSessionResponse & { restoredSteps?: number };
+
+/**
+ * A self-paced session: the server knows this browser by its learner cookie, so the
+ * learner's live machine comes back in any tab, and a fresh machine starts with the
+ * steps already passed. A server without the classroom store (a bare lab server)
+ * has no /api/self: then an anonymous session, as before.
+ */
+async function selfPacedSession(lesson: string, lang: Lang): Promise<StartedSession> {
+  let r: SelfOpenResult;
+  try {
+    r = await request<SelfOpenResult>('POST', `/api/self/lessons/${encodeURIComponent(lesson)}/session`, { body: { lang } });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404 && e.code === 'not-found') return request<CreateSessionResponse>('POST', '/api/sessions', { body: { lesson, lang } });
+    throw e;
+  }
+  const info = await request<ServerSessionInfo>('GET', `/api/sessions/${encodeURIComponent(r.session.id)}`, { token: r.session.token });
+  return { ...info, id: r.session.id, token: r.session.token, restoredSteps: r.restoredSteps } as StartedSession;
+}
+
 export const api = {
   lessons: (lang: Lang) => request<LessonSummary[]>('GET', `/api/lessons?lang=${encodeURIComponent(lang)}`),
   lesson: (id: string, lang: Lang) => request<LessonView>('GET', `/api/lessons/${encodeURIComponent(id)}?lang=${encodeURIComponent(lang)}`),
-  createSession: (lesson: string, lang: Lang) => sessionProvider ? sessionProvider(lesson, lang) : request<CreateSessionResponse>('POST', '/api/sessions', { body: { lesson, lang } }),
+  createSession: (lesson: string, lang: Lang): Promise<StartedSession> => sessionProvider ? sessionProvider(lesson, lang) : selfPacedSession(lesson, lang),
+  /** null when the server keeps no self-paced progress (a bare lab server) or cannot be reached */
+  selfProgress: () => request<SelfProgress>('GET', '/api/self/progress').catch((): null => null),
   session: (id: string, token: string) => request<ServerSessionInfo>('GET', `/api/sessions/${encodeURIComponent(id)}`, { token }),
   reset: (id: string, token: string) => request<Record<string, unknown>>('POST', `/api/sessions/${encodeURIComponent(id)}/reset`, { token, body: {} }),
   endSession: (id: string, token: string) => request<unknown>('DELETE', `/api/sessions/${encodeURIComponent(id)}`, { token }),
 };
 
-/** {id, token} per lesson in sessionStorage: a reload in this tab re-attaches, a new tab starts fresh. */
+/**
+ * {id, token} per lesson in sessionStorage: a reload in this tab re-attaches at once.
+ * Another tab asks the server, which gives the same machine to the same learner.
+ */
 const sessionKey = (lesson: string) => `nslab.session.${lesson}`;
 
 export function storedSession(lesson: string): { id: string; token: string } | null {

@@ -1,6 +1,7 @@
 /**
- * The last progress this browser saw per lesson, only for the lesson list's
- * "3 of 5" badges. The server keeps the real progress with the session.
+ * The last progress this browser saw per lesson, for the lesson list's "3 of 5"
+ * badges on a server that keeps no self-paced progress (a bare lab server without
+ * the classroom store); otherwise the list shows what the server keeps.
  */
 const key = (lesson: string) => `nslab.progress.${lesson}`;
 

@@ -3,7 +3,8 @@
  * one workshop and a read-only watch of one learner's terminals.
  *
  *   client -> server (JSON text frames, boardClientMessageSchema):
- *     {type:'hello', secret}          first message, within 10 s
+ *     {type:'hello', secret?}         first message, within 10 s; without the secret,
+ *                                     the upgrade must carry the instructor's sign-in cookie
  *     {type:'subscribe', workshop}    board snapshots of that workshop from now on
  *     {type:'watch', learner}         terminal output of that learner (replay, then live)
  *     {type:'unwatch'} {type:'ping'}
@@ -32,6 +33,8 @@ export const BoardClose = { policy: 1008, tooBig: 1009, unauthorized: 4001, badO
 export interface BoardSocketOptions {
   classroom: Classroom;
   instructorSecret: string;
+  /** the upgrade request carries a signed-in instructor's cookie (instructor-sessions.ts) */
+  signedIn?: (req: IncomingMessage) => Promise<boolean>;
   /** same-origin check of the upgrade (cross-site WebSocket hijacking); the server passes its own */
   originAllowed: (req: IncomingMessage) => boolean;
   helloTimeoutMs?: number;
@@ -65,6 +68,8 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
       return;
     }
     let authed = false;
+    // looked up once, at the upgrade: the cookie cannot change on an open socket
+    const byCookie = opts.signedIn ? opts.signedIn(req).catch(() => false) : Promise.resolve(false);
     let bad = 0;
     let workshop: Workshop | null = null;
     let stuckMinutes: number | undefined;
@@ -153,7 +158,10 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
           ws.close(BoardClose.unauthorized, `Too many wrong instructor secrets; try again in ${failedSecrets.retryAfter(addr)} s.`);
           return;
         }
-        if (!parsed.success || parsed.data.type !== 'hello' || !secretMatches(parsed.data.secret, opts.instructorSecret)) {
+        const hello = parsed.success && parsed.data.type === 'hello' ? parsed.data : null;
+        const ok = hello !== null && (hello.secret !== undefined ? secretMatches(hello.secret, opts.instructorSecret) : await byCookie);
+        if (ws.readyState !== ws.OPEN) return;
+        if (!ok) {
           failedSecrets.take(addr);
           ws.close(BoardClose.unauthorized, 'Wrong or missing instructor secret.');
           return;
@@ -191,8 +199,11 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
       }
     };
 
+    // one message at a time, in order: a hello answered from the sign-in cookie waits
+    // for the store, and the subscribe sent right behind it must not overtake it
+    let queue = Promise.resolve();
     ws.on('message', (data, isBinary) => {
-      onMessage(data, isBinary).catch((err: unknown) => {
+      queue = queue.then(() => onMessage(data, isBinary)).catch((err: unknown) => {
         log(`board socket: ${(err as Error).stack ?? err}`);
         send({ type: 'error', code: 'internal', message: 'the board could not do that' });
       });

@@ -28,6 +28,13 @@ export function csvField(v: string | number): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/**
+ * Excel reads a CSV file without a byte order mark in the system's ANSI code page,
+ * which turns 민지 or 李雷 into mojibake; with the UTF-8 BOM it reads UTF-8. Other
+ * spreadsheets and RFC 4180 readers accept (or skip) the mark.
+ */
+export const UTF8_BOM = '\ufeff';
+
 export function toCsv(b: BoardData): string {
   const header = ['learner', 'joined_at', 'passed', 'total', 'current_step', 'minutes_on_step', ...b.columns.map((c) => `${c.lesson}/${c.step}`)];
   const rows = b.learners.map((l) => [
@@ -36,7 +43,7 @@ export function toCsv(b: BoardData): string {
     // a passed cell carries its first pass time: "when" is what instructors grade on
     ...l.cells.map((c) => (c.status === 'pass' ? `pass ${iso(c.passedAt)}` : c.status ?? '')),
   ]);
-  return `${[header, ...rows].map((r) => r.map(csvField).join(',')).join('\r\n')}\r\n`;
+  return `${UTF8_BOM}${[header, ...rows].map((r) => r.map(csvField).join(',')).join('\r\n')}\r\n`;
 }
 
 export interface JsonExport {
@@ -80,28 +87,39 @@ const xml = (s: string): string =>
     // characters XML 1.0 cannot carry at all
     .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g, '');
 
-/** One <testsuite> per learner, one <testcase> per step. `learnerId` limits it to one learner. */
+/**
+ * One <testsuite> per learner, one <testcase> per step. `learnerId` limits it to one
+ * learner. A step the learner has not reached is <skipped/> (JUnit's "did not run"),
+ * not a failure: only a step whose check ran and did not pass is one.
+ */
 export function toJunit(b: BoardData, learnerId?: string): string {
   const learners = learnerId ? b.learners.filter((l) => l.id === learnerId) : b.learners;
+  const count = (l: BoardData['learners'][number]) => {
+    const skipped = l.cells.filter((c) => c.status === null).length;
+    return { skipped, failures: b.columns.length - l.passed - skipped };
+  };
   const total = learners.length * b.columns.length;
-  const failures = learners.reduce((n, l) => n + (b.columns.length - l.passed), 0);
+  const failures = learners.reduce((n, l) => n + count(l).failures, 0);
+  const skipped = learners.reduce((n, l) => n + count(l).skipped, 0);
   const suites = learners.map((l) => {
     const cases = l.cells.map((c, i) => {
       const col = b.columns[i];
       const open = `    <testcase classname="${xml(`${b.workshop.code}.${col.lesson}`)}" name="${xml(`${col.step}: ${col.title}`)}"`;
       if (c.status === 'pass') return `${open}/>`;
-      const msg = c.status === null ? 'not started' : c.message ?? `step ${c.status}`;
-      return `${open}>\n      <failure message="${xml(msg)}" type="step-${c.status ?? 'not-started'}"/>\n    </testcase>`;
+      if (c.status === null) return `${open}>\n      <skipped message="not started"/>\n    </testcase>`;
+      const msg = c.message ?? `step ${c.status}`;
+      return `${open}>\n      <failure message="${xml(msg)}" type="step-${c.status}"/>\n    </testcase>`;
     });
+    const n = count(l);
     return [
-      `  <testsuite name="${xml(l.name)}" tests="${b.columns.length}" failures="${b.columns.length - l.passed}" errors="0" skipped="0" timestamp="${iso(l.joinedAt).replace(/\.\d+Z$/, '')}">`,
+      `  <testsuite name="${xml(l.name)}" tests="${b.columns.length}" failures="${n.failures}" errors="0" skipped="${n.skipped}" timestamp="${iso(l.joinedAt).replace(/\.\d+Z$/, '')}">`,
       ...cases,
       '  </testsuite>',
     ].join('\n');
   });
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="${xml(`nslab ${b.workshop.code} ${b.workshop.title}`)}" tests="${total}" failures="${failures}" errors="0">`,
+    `<testsuites name="${xml(`nslab ${b.workshop.code} ${b.workshop.title}`)}" tests="${total}" failures="${failures}" errors="0" skipped="${skipped}">`,
     ...suites,
     '</testsuites>',
     '',

@@ -5,7 +5,9 @@
  *   - start with the learner's passed steps from the store (a fresh sandbox after a
  *     restart or reset keeps the learner's progress), and
  *   - write every status change to the store, which updates the board.
- * Other sessions (the public lesson list) go to the lesson engine's plug-in unchanged.
+ * Sessions of a self-paced learner (self-paced.ts) get the same two things from their
+ * own progress. Anonymous sessions (POST /api/sessions) go to the lesson engine's
+ * plug-in unchanged.
  *
  * Which learner a new session belongs to is known before the server has told anyone
  * the session id: Classroom.openLesson creates it inside an AsyncLocalStorage
@@ -16,22 +18,47 @@ import { startLessonChecks } from '../checks/session.ts';
 import type { Detach, LessonsPlugin, PluginSession } from '../contract/lessons-plugin.ts';
 import type { StepStatus } from '../contract/steps.ts';
 import type { Sandbox } from '../sandbox/types.ts';
+import type { SelfPaced } from './self-paced.ts';
 import type { Classroom } from './service.ts';
 
 type PluginSessionView = PluginSession<Sandbox>;
 
-export function withClassroom<P extends LessonsPlugin<Sandbox, unknown>>(inner: P, classroom: Classroom, opts: { pollMs?: number; log?: (l: string) => void } = {}): P {
+/** Where one session's progress comes from and goes to. */
+interface ProgressKeeper {
+  passed(): Promise<Map<string, number>>;
+  record(steps: StepStatus[]): Promise<void>;
+}
+
+function classroomKeeper(classroom: Classroom, sessionId: string): ProgressKeeper | null {
+  const owner = classroom.creatingFor.getStore() ?? classroom.ownerOf(sessionId);
+  if (!owner) return null;
+  return {
+    passed: () => classroom.passedSteps(owner.learnerId, owner.lesson),
+    record: (steps) => classroom.recordSteps(sessionId, steps.map((s) => ({ stepId: s.id, status: s.status, message: s.message }))),
+  };
+}
+
+function selfPacedKeeper(selfPaced: SelfPaced | undefined, sessionId: string): ProgressKeeper | null {
+  const owner = selfPaced?.ownerOf(sessionId);
+  if (!selfPaced || !owner) return null;
+  return {
+    passed: () => selfPaced.passedSteps(owner),
+    record: (steps) => selfPaced.recordPasses(owner, steps.filter((s) => s.status === 'pass').map((s) => s.id)),
+  };
+}
+
+export function withClassroom<P extends LessonsPlugin<Sandbox, unknown>>(inner: P, classroom: Classroom, opts: { pollMs?: number; log?: (l: string) => void; selfPaced?: SelfPaced } = {}): P {
   const log = opts.log ?? ((l: string) => console.warn(`nslab classroom: ${l}`));
   return {
     ...inner,
     async attach(session: PluginSessionView): Promise<void | Detach> {
-      const owner = classroom.creatingFor.getStore() ?? classroom.ownerOf(session.id);
-      if (!owner) return inner.attach?.(session);
-      const passed = await classroom.passedSteps(owner.learnerId, owner.lesson);
+      const keeper = classroomKeeper(classroom, session.id) ?? selfPacedKeeper(opts.selfPaced, session.id);
+      if (!keeper) return inner.attach?.(session);
+      const passed = await keeper.passed();
       // results are written in order, one at a time, so a late write cannot overwrite a newer one
       let writing = Promise.resolve();
       const record = (steps: StepStatus[]) => {
-        writing = writing.then(() => classroom.recordSteps(session.id, steps.map((s) => ({ stepId: s.id, status: s.status, message: s.message })))
+        writing = writing.then(() => keeper.record(steps)
           .catch((err: unknown) => log(`saving progress of session ${session.id} failed: ${(err as Error).message}`)));
       };
       const push = (all: StepStatus[], changed: string[]) => {

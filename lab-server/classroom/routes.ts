@@ -1,10 +1,12 @@
 /**
  * The classroom HTTP API, an express Router the lab server mounts at /api/classroom.
  *
- * Two kinds of callers, both with `Authorization: Bearer ...`:
+ * Two kinds of callers:
  * - the instructor: the instructor secret (NSLAB_INSTRUCTOR_SECRET or generated at
- *   start); everything about workshops, the board and exports;
- * - a learner: the token they got when joining; only /me..., i.e. only their own
+ *   start) as `Authorization: Bearer ...`, or the sign-in cookie a browser got for it
+ *   (POST /instructor/session, instructor-sessions.ts); everything about workshops,
+ *   the board and exports;
+ * - a learner: the token they got when joining (Bearer); only /me..., i.e. only their own
  *   learner, their own workshop's lessons and their own session.
  * A learner token is never accepted where the secret is required and vice versa.
  */
@@ -12,6 +14,7 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import type { z } from 'zod';
 import { ApiError, sendError } from '../contract/api-error.ts';
 import { secretMatches } from './codes.ts';
+import type { InstructorSessions } from './instructor-sessions.ts';
 import { EXPORT_CONTENT_TYPE, EXPORT_EXT, formatExport } from './export.ts';
 import { RateLimiter, type BucketOptions } from '../lib/rate-limit.ts';
 import { attachGradingSchema, boardQuerySchema, createWorkshopSchema, exportQuerySchema, joinSchema, openLessonSchema } from './schemas.ts';
@@ -21,6 +24,8 @@ import { NameTakenError, type Learner, type Workshop } from './store.ts';
 export interface ClassroomRouterOptions {
   classroom: Classroom;
   instructorSecret: string;
+  /** browsers signed in as the instructor (cookie); without it only the Bearer secret works */
+  instructorSessions?: InstructorSessions;
   /** wrong-code join attempts per client address (default burst 10, 10/min) */
   failedJoins?: BucketOptions;
   /** successful joins per client address (default burst 60, 120/min: a class behind one NAT) */
@@ -61,12 +66,15 @@ export function createClassroomRouter(opts: ClassroomRouterOptions): Router {
     });
   };
 
-  const instructor = (h: Handler): Handler => (req, res) => {
+  const instructor = (h: Handler): Handler => async (req, res) => {
     const key = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const wait = failedSecrets.retryAfter(key);
     if (wait > 0) return sendError(res, new ApiError(429, 'too-many-attempts', `Too many wrong instructor secrets from your address. Try again in ${wait} s.`, wait));
     const t = bearer(req);
-    if (!t) return sendError(res, new ApiError(401, 'unauthorized', 'This call needs the instructor secret: Authorization: Bearer SECRET.'));
+    if (!t) {
+      if (await opts.instructorSessions?.signedIn(req)) return h(req, res);
+      return sendError(res, new ApiError(401, 'unauthorized', 'Sign in as the instructor: open the instructor link the server printed at start (or send Authorization: Bearer SECRET).'));
+    }
     if (!secretMatches(t, opts.instructorSecret)) {
       failedSecrets.take(key);
       return sendError(res, new ApiError(403, 'forbidden', 'Only the instructor can do this.'));
@@ -96,6 +104,26 @@ export function createClassroomRouter(opts: ClassroomRouterOptions): Router {
   router.get('/instructor', wrap(instructor((_req, res) => {
     res.json({ ok: true, capacity: classroom.capacity, stuckMinutes: classroom.stuckMinutes });
   })));
+
+  /** the secret link, opened once in a browser: that browser stays signed in (HttpOnly cookie) */
+  router.post('/instructor/session', wrap(instructor(async (req, res) => {
+    if (!opts.instructorSessions) return sendError(res, new ApiError(404, 'not-found', 'Instructor sign-in is not enabled on this server.'));
+    if (!bearer(req)) return sendError(res, new ApiError(400, 'secret-required', 'Signing in needs the instructor secret itself (Authorization: Bearer SECRET).'));
+    res.setHeader('Set-Cookie', await opts.instructorSessions.signIn(req.secure));
+    res.status(204).end();
+  })));
+
+  /** sign out this browser, or with ?everywhere=1 every browser signed in as the instructor */
+  router.delete('/instructor/session', wrap(async (req, res) => {
+    if (!opts.instructorSessions) return sendError(res, new ApiError(404, 'not-found', 'Instructor sign-in is not enabled on this server.'));
+    const everywhere = req.query.everywhere === '1';
+    // signing everyone out needs the instructor; signing yourself out needs nothing but your cookie
+    if (everywhere && !(await opts.instructorSessions.signedIn(req)) && !(bearer(req) && secretMatches(bearer(req)!, opts.instructorSecret))) {
+      return sendError(res, new ApiError(401, 'unauthorized', 'Only a signed-in instructor can sign everyone out.'));
+    }
+    res.setHeader('Set-Cookie', await opts.instructorSessions.signOut(req, everywhere, req.secure));
+    res.status(204).end();
+  }));
 
   router.get('/workshops', wrap(instructor(async (_req, res) => {
     res.json((await classroom.store.listWorkshops()).map(workshopJson));

@@ -21,7 +21,7 @@ import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
 import { lookalikeOf } from './name-key.ts';
 import {
   type ClassroomStore, type GradingRun, type Learner, type LearnerSession, NameTakenError,
-  type NewWorkshop, type StepResult, type StepUpdate, type Workshop,
+  type NewWorkshop, type SelfPacedLearner, type SelfPacedPass, type StepResult, type StepUpdate, type Workshop,
 } from './store.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -106,6 +106,17 @@ const gradingRow = z.object({
   id: z.string(), workshop_id: z.string(), learner_id: z.string().nullable(), lesson_id: z.string(), source: z.string(),
   passed: z.number(), total: z.number(), report: z.string(), created_at: z.number(),
 });
+
+const selfLearnerRow = z.object({ id: z.string(), created_at: z.number(), last_seen_at: z.number() });
+const selfPassRow = z.object({ lesson_id: z.string(), step_id: z.string(), passed_at: z.number() });
+const toSelfLearner = (r: unknown): SelfPacedLearner => {
+  const l = selfLearnerRow.parse(r);
+  return { id: l.id, createdAt: l.created_at, lastSeenAt: l.last_seen_at };
+};
+const toSelfPass = (r: unknown): SelfPacedPass => {
+  const p = selfPassRow.parse(r);
+  return { lessonId: p.lesson_id, stepId: p.step_id, passedAt: p.passed_at };
+};
 
 const toWorkshop = (r: unknown): Workshop => {
   const w = workshopRow.parse(r);
@@ -296,6 +307,43 @@ export class SqliteClassroomStore implements ClassroomStore {
 
   async learnerStepResults(learnerId: string): Promise<StepResult[]> {
     return this.db.prepare('SELECT * FROM step_results WHERE learner_id = ?').all(learnerId).map(toStep);
+  }
+
+  async addSelfPacedLearner(tokenHash: string, at = Date.now()): Promise<SelfPacedLearner> {
+    const id = generateId();
+    this.db.prepare('INSERT INTO self_paced_learners (id, token_hash, created_at, last_seen_at) VALUES (?, ?, ?, ?)').run(id, tokenHash, at, at);
+    return { id, createdAt: at, lastSeenAt: at };
+  }
+
+  async selfPacedLearnerByTokenHash(tokenHash: string, at = Date.now()): Promise<SelfPacedLearner | null> {
+    const r = this.db.prepare('UPDATE self_paced_learners SET last_seen_at = ? WHERE token_hash = ? RETURNING *').get(at, tokenHash);
+    return r ? toSelfLearner(r) : null;
+  }
+
+  async recordSelfPacedPasses(learnerId: string, lessonId: string, stepIds: string[], at = Date.now()): Promise<SelfPacedPass[]> {
+    const put = this.db.prepare('INSERT INTO self_paced_passes (learner_id, lesson_id, step_id, passed_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING');
+    return this.db.transaction(() => stepIds.filter((s) => put.run(learnerId, lessonId, s, at).changes > 0).map((stepId) => ({ lessonId, stepId, passedAt: at })))();
+  }
+
+  async selfPacedPasses(learnerId: string): Promise<SelfPacedPass[]> {
+    return this.db.prepare('SELECT lesson_id, step_id, passed_at FROM self_paced_passes WHERE learner_id = ? ORDER BY passed_at, rowid').all(learnerId).map(toSelfPass);
+  }
+
+  async addInstructorSession(tokenHash: string, secretHash: string, at = Date.now(), expireBefore = 0): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM instructor_sessions WHERE created_at < ? OR secret_hash != ?').run(expireBefore, secretHash);
+      this.db.prepare('INSERT INTO instructor_sessions (token_hash, secret_hash, created_at, last_seen_at) VALUES (?, ?, ?, ?)').run(tokenHash, secretHash, at, at);
+    })();
+  }
+
+  async instructorSessionValid(tokenHash: string, secretHash: string, notBefore: number, at = Date.now()): Promise<boolean> {
+    return this.db.prepare('UPDATE instructor_sessions SET last_seen_at = ? WHERE token_hash = ? AND secret_hash = ? AND created_at >= ?').run(at, tokenHash, secretHash, notBefore).changes > 0;
+  }
+
+  async removeInstructorSessions(tokenHash: string | null): Promise<number> {
+    return (tokenHash === null
+      ? this.db.prepare('DELETE FROM instructor_sessions').run()
+      : this.db.prepare('DELETE FROM instructor_sessions WHERE token_hash = ?').run(tokenHash)).changes;
   }
 
   async addGradingRun(run: Omit<GradingRun, 'id' | 'createdAt'>, at = Date.now()): Promise<GradingRun> {

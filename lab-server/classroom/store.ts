@@ -74,6 +74,12 @@ export interface GradingRun {
   createdAt: number;
 }
 
+/** A browser doing lessons on its own (no workshop); known by the hash of its cookie token. */
+export interface SelfPacedLearner { id: string; createdAt: number; lastSeenAt: number }
+
+/** A step a self-paced learner passed, with when it first passed. */
+export interface SelfPacedPass { lessonId: string; stepId: string; passedAt: number }
+
 export interface NewWorkshop { title: string; lessons: string[]; endsAt: number | null }
 
 /**
@@ -123,6 +129,23 @@ export interface ClassroomStore {
   recordSteps(learnerId: string, lessonId: string, updates: StepUpdate[], at?: number): Promise<StepResult[]>;
   stepResults(workshopId: string): Promise<StepResult[]>;
   learnerStepResults(learnerId: string): Promise<StepResult[]>;
+
+  addSelfPacedLearner(tokenHash: string, at?: number): Promise<SelfPacedLearner>;
+  /** the learner, with last_seen_at moved to `at` */
+  selfPacedLearnerByTokenHash(tokenHash: string, at?: number): Promise<SelfPacedLearner | null>;
+  /** insert-if-absent: the first pass time is kept. Returns the passes that are new. */
+  recordSelfPacedPasses(learnerId: string, lessonId: string, stepIds: string[], at?: number): Promise<SelfPacedPass[]>;
+  selfPacedPasses(learnerId: string): Promise<SelfPacedPass[]>;
+
+  /**
+   * an instructor browser signed in with the secret whose hash is `secretHash`; sign-ins
+   * made before `expireBefore` or with another secret are deleted (they can never be valid again)
+   */
+  addInstructorSession(tokenHash: string, secretHash: string, at?: number, expireBefore?: number): Promise<void>;
+  /** signed in with this secret, no earlier than `notBefore`; moves last_seen_at to `at` */
+  instructorSessionValid(tokenHash: string, secretHash: string, notBefore: number, at?: number): Promise<boolean>;
+  /** one browser signs out (tokenHash), or every browser (null). Returns how many were removed. */
+  removeInstructorSessions(tokenHash: string | null): Promise<number>;
 
   addGradingRun(run: Omit<GradingRun, 'id' | 'createdAt'>, at?: number): Promise<GradingRun>;
   gradingRuns(workshopId: string): Promise<GradingRun[]>;

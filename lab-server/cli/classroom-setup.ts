@@ -14,8 +14,11 @@ import type { LessonCatalog } from '../lessons/loader.ts';
 import { createBoardSocketServer, mountBoardSocket, type BoardSocketServer } from '../classroom/board-socket.ts';
 import { generateToken } from '../classroom/codes.ts';
 import { withClassroom } from '../classroom/plugin.ts';
+import { InstructorSessions } from '../classroom/instructor-sessions.ts';
 import { createClassroomRouter } from '../classroom/routes.ts';
 import { Classroom, LabFullError, type ClassroomOptions, type LabSessionPort, type WatchSink } from '../classroom/service.ts';
+import { SelfPaced } from '../classroom/self-paced.ts';
+import { createSelfPacedRouter } from '../classroom/self-paced-routes.ts';
 import { defaultDbFile, SqliteClassroomStore } from '../classroom/sqlite-store.ts';
 import type { ClassroomStore } from '../classroom/store.ts';
 import { allowedOrigins, loadSettings, type Settings } from '../config/settings.ts';
@@ -81,6 +84,8 @@ export function labSessionPort(sessions: SessionManager): LabSessionPort {
 
 export interface ClassroomSetup {
   classroom: Classroom;
+  /** progress of learners on the public lesson list, kept in the same store */
+  selfPaced: SelfPaced;
   /** the lessons plug-in with classroom sessions and the /api/classroom routes */
   lessons: LessonsPlugin;
   instructorSecret: string;
@@ -115,21 +120,27 @@ export async function setupClassroom(opts: {
   const fromEnv = settings.NSLAB_INSTRUCTOR_SECRET !== undefined;
   const instructorSecret = settings.NSLAB_INSTRUCTOR_SECRET ?? generateToken();
 
+  const selfPaced = new SelfPaced({ store, catalog: opts.catalog, log: opts.log });
+
   const router = Router();
   if (opts.lessons.router) router.use(opts.lessons.router);
-  router.use('/classroom', createClassroomRouter({ classroom, instructorSecret }));
-  const lessons = { ...withClassroom(opts.lessons, classroom, { log: opts.log }), router } as LessonsPlugin;
+  const instructorSessions = new InstructorSessions(store, instructorSecret);
+  router.use('/classroom', createClassroomRouter({ classroom, instructorSecret, instructorSessions }));
+  router.use('/self', createSelfPacedRouter(selfPaced));
+  const lessons = { ...withClassroom(opts.lessons, classroom, { log: opts.log, selfPaced }), router } as LessonsPlugin;
 
   let board: BoardSocketServer | null = null;
   return {
     classroom,
+    selfPaced,
     lessons,
     instructorSecret,
     secretFromEnv: fromEnv,
     suggestedMaxSessions: suggestedMaxSessions(classroom.capacity),
     connect(lab, origins = allowedOrigins(settings)) {
       classroom.sessions = labSessionPort(lab.sessions);
-      board = createBoardSocketServer({ classroom, instructorSecret, originAllowed: (req) => originAllowed(req, origins).ok, log: opts.log });
+      selfPaced.sessions = classroom.sessions;
+      board = createBoardSocketServer({ classroom, instructorSecret, signedIn: (req) => instructorSessions.signedIn(req), originAllowed: (req) => originAllowed(req, origins).ok, log: opts.log });
       mountBoardSocket(lab.server, board);
     },
     // the secret travels in the URL fragment, which browsers never send to a server or in a Referer

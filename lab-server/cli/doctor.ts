@@ -14,12 +14,13 @@ import { driverConfig } from '../sandbox/config.ts';
 import { hostInfo, hostRequirements, readSysctlFile } from '../sandbox/host.ts';
 import { checkAppArmorUserns } from '../sandbox/kernel.ts';
 import { hostCgroupRootFacts, planCgroupRoot } from '../sandbox/cgroup-root.ts';
+import { plannedRaises, sessionCapForHost } from '../sandbox/host-tuning.ts';
 import { assessHostPools, formatNeeds, readHostFacts, SYSCTL_D_FILE, type PoolFinding, type PoolPlan, type Severity } from '../sandbox/host-limits.ts';
 import { Images } from '../sandbox/images.ts';
 import type { SandboxLimits } from '../sandbox/types.ts';
 import { MAX_TERMINALS } from '../contract/session-protocol.ts';
 
-const USAGE = 'usage: nslab doctor [--json] [--sessions N]   (default N: what nslab serve allows, from NSLAB_MAX_SESSIONS / NSLAB_CLASSROOM_CAPACITY)';
+const USAGE = 'usage: nslab doctor [--json] [--sessions N]   (default N: what nslab serve allows: NSLAB_MAX_SESSIONS, else NSLAB_CLASSROOM_CAPACITY + 10 capped to what the RAM holds)';
 
 export interface RequirementRow { check: string; severity: Severity; detail: string; fix: string | null }
 
@@ -76,6 +77,19 @@ function delegationRow(mode: 'v2' | 'hybrid', settings: Settings): RequirementRo
   }
 }
 
+/**
+ * A limit that `nslab serve` raises by itself at start (host-tuning.ts) does not stop
+ * the lab: it is a note, with the fix that keeps the raise across reboots.
+ */
+export function serveRaises(findings: PoolFinding[], settings: Pick<Settings, 'NSLAB_HOST_TUNING'>): PoolFinding[] {
+  if (settings.NSLAB_HOST_TUNING === 'off') return findings;
+  const raises = new Map(plannedRaises(findings).map((r) => [r.sysctl, r]));
+  return findings.map((f) => {
+    const r = raises.get(f.sysctl);
+    return r ? { ...f, severity: 'info', why: `${f.why} nslab serve raises it to ${r.to} at start, until reboot (NSLAB_HOST_TUNING=off stops that); the fix keeps it.` } : f;
+  });
+}
+
 export async function doctorReport(opts: { sessions?: number; settings?: Settings; env?: NodeJS.ProcessEnv } = {}): Promise<DoctorReport> {
   const settings = opts.settings ?? loadSettings(opts.env ?? process.env);
   const cfg = driverConfig(settings);
@@ -91,10 +105,12 @@ export async function doctorReport(opts: { sessions?: number; settings?: Setting
   let cgroupMode: 'v2' | 'hybrid' | null = null;
   try { cgroupMode = hostInfo().cgroupMode; } catch { /* the cgroups row says why */ }
   if (cgroupMode) requirements.push(delegationRow(cgroupMode, settings));
-  const maxSessions = opts.sessions ?? serveMaxSessions(settings);
   // nslab serve keeps 2 sandboxes warm unless NSLAB_POOL says otherwise
   const warmPool = settings.NSLAB_POOL ?? DEFAULTS.servePool;
-  const findings = assessHostPools(poolPlan({ maxSessions, warmPool, limits: cfg.limits, cgroupMode: cgroupMode ?? 'v2' }), readHostFacts());
+  // what nslab serve allows: without NSLAB_MAX_SESSIONS, capped to what the RAM holds
+  const maxSessions = opts.sessions ?? (settings.NSLAB_MAX_SESSIONS !== undefined ? serveMaxSessions(settings)
+    : sessionCapForHost({ wanted: serveMaxSessions(settings), warmPool, memoryBytes: cfg.limits.memoryBytes, memTotalBytes: readHostFacts().memTotalBytes }));
+  const findings = serveRaises(assessHostPools(poolPlan({ maxSessions, warmPool, limits: cfg.limits, cgroupMode: cgroupMode ?? 'v2' }), readHostFacts()), settings);
   const counts: Record<Severity, number> = { ok: 0, info: 0, warn: 0, error: 0 };
   for (const x of [...requirements, ...findings]) counts[x.severity]++;
   return {

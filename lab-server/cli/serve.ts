@@ -10,7 +10,8 @@ import { createApp } from '../http/app.ts';
 import type { LessonsPlugin } from '../http/plugins.ts';
 import { createSandboxBackend } from '../sandbox/index.ts';
 import { hostInfo } from '../sandbox/host.ts';
-import { assessHostPools, findingLines, readHostFacts } from '../sandbox/host-limits.ts';
+import { assessHostPools, formatNeeds, readHostFacts, type PoolFinding } from '../sandbox/host-limits.ts';
+import { applyRaises, plannedRaises, raisedLine, sessionCapForHost } from '../sandbox/host-tuning.ts';
 import { defaultLessonsDir, LessonCatalog } from '../lessons/loader.ts';
 import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
 import { setupClassroom } from './classroom-setup.ts';
@@ -37,6 +38,38 @@ export function parseServeArgs(args: string[], settings: Pick<Settings, 'NSLAB_P
   return { port: p, host };
 }
 
+const poolLine = (f: PoolFinding) => `${f.sysctl} = ${f.current ?? '(absent)'}${f.recommended === null ? '' : `, needs ${formatNeeds(f)}`}${f.fix ? `; fix: ${f.fix}` : ''}`;
+
+/**
+ * Operator preflight (docs/security.md, known gap 5), never a reason not to start:
+ * raise what is safe to raise (host-tuning.ts) and say so in one line; what is
+ * left is a risk under a hostile load, not a fault, so it is a warning that points
+ * to `nslab doctor`.
+ */
+function hostPoolsAtStart(maxSessions: number, warmPool: number, limits: Parameters<typeof poolPlan>[0]['limits'], settings: Settings): void {
+  try {
+    const plan = poolPlan({ maxSessions, warmPool, limits, cgroupMode: hostInfo().cgroupMode });
+    const sandboxes = maxSessions + warmPool;
+    let findings = assessHostPools(plan, readHostFacts());
+    if (settings.NSLAB_HOST_TUNING !== 'off') {
+      const raises = plannedRaises(findings);
+      if (raises.length) {
+        const { applied, failed } = applyRaises(raises);
+        if (applied.length) console.log(`nslab: ${raisedLine(applied, sandboxes)}`);
+        for (const f of failed) console.error(`nslab: could not raise ${f.raise.sysctl} to ${f.raise.to} (${f.reason})`);
+        findings = assessHostPools(plan, readHostFacts());
+      }
+    }
+    const left = findings.filter((f) => f.severity === 'warn' || f.severity === 'error');
+    if (left.length) {
+      console.error(`nslab: warning: ${left.length} host-wide limit(s) below what ${sandboxes} sandboxes could take; the lab runs, but learners trying hard could exhaust them for everybody (\`nslab doctor\` says why):`);
+      for (const f of left) console.error(`nslab:   ${poolLine(f)}`);
+    }
+  } catch (e) {
+    console.error(`nslab: host pool check failed (${(e as Error).message}); run nslab doctor`);
+  }
+}
+
 /** `settings`: read once by cli.ts; everything below gets its settings from this object */
 export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   const parsed = parseServeArgs(args, settings);
@@ -53,19 +86,21 @@ export async function run(args: string[], settings: Settings = loadSettings()): 
   // the classroom (docs/classroom.md): workshops, board and exports; wraps the lessons plug-in
   const classroom = await setupClassroom({ lessons: lessonsPlugin, catalog, settings, log: (l) => console.error(`nslab: ${l}`) });
   const lessons = classroom.lessons;
-  const lab = createApp({ backend, lessons, settings, maxSessions: settings.NSLAB_MAX_SESSIONS ?? classroom.suggestedMaxSessions });
-  classroom.connect(lab);
   // a couple of sandboxes kept warm: a learner opening a lesson gets a prompt without a cold start
   const warmPool = settings.NSLAB_POOL ?? DEFAULTS.servePool;
-  // operator preflight (docs/security.md, known gap 5): warn, never refuse to start
-  try {
-    const plan = poolPlan({ maxSessions: lab.sessions.config.maxSessions, warmPool, limits: backend.cfg.limits, cgroupMode: hostInfo().cgroupMode });
-    const poolLines = findingLines(assessHostPools(plan, readHostFacts()));
-    for (const l of poolLines) console.error(`nslab: host pool ${l}`);
-    if (poolLines.length) console.error('nslab: host pools: `nslab doctor` says why, with every fix');
-  } catch (e) {
-    console.error(`nslab: host pool check failed (${(e as Error).message}); run nslab doctor`);
+  // without NSLAB_MAX_SESSIONS, as many sessions as the host's RAM holds sandboxes
+  let maxSessions = settings.NSLAB_MAX_SESSIONS;
+  if (maxSessions === undefined) {
+    const memTotalBytes = readHostFacts().memTotalBytes;
+    const memoryBytes = backend.cfg.limits.memoryBytes;
+    maxSessions = sessionCapForHost({ wanted: classroom.suggestedMaxSessions, warmPool, memoryBytes, memTotalBytes });
+    if (maxSessions < classroom.suggestedMaxSessions) {
+      console.log(`nslab: ${maxSessions} sessions at most: ${(memTotalBytes / 1024 ** 3).toFixed(1)} GiB of RAM holds that many sandboxes of ${Math.round(memoryBytes / 1048576)} MiB, plus ${warmPool} kept warm (NSLAB_MAX_SESSIONS sets another number)`);
+    }
   }
+  const lab = createApp({ backend, lessons, settings, maxSessions });
+  classroom.connect(lab);
+  hostPoolsAtStart(lab.sessions.config.maxSessions, warmPool, backend.cfg.limits, settings);
   let addr;
   try {
     addr = await lab.listen(parsed.port, parsed.host);

@@ -25,6 +25,8 @@ const fields = {
   NSLAB_HOST: text(),
   // sessions (http/)
   NSLAB_MAX_SESSIONS: whole(1, 100_000),
+  // `off`: nslab serve leaves the host's sysctls alone (sandbox/host-tuning.ts)
+  NSLAB_HOST_TUNING: z.preprocess(unset, z.enum(['on', 'off'], { error: 'must be on or off' }).optional()),
   NSLAB_IDLE_MINUTES: positive(),
   NSLAB_INACTIVE_MINUTES: positive(),
   NSLAB_CREATE_PER_MINUTE: positive(),
@@ -65,7 +67,8 @@ export type Settings = z.output<typeof settingsSchema>;
 export const SHOWN_DEFAULTS: Record<SettingName, string> = {
   NSLAB_PORT: '8080',
   NSLAB_HOST: '127.0.0.1',
-  NSLAB_MAX_SESSIONS: '20 (serve: classroom capacity + 10, at least 20)',
+  NSLAB_MAX_SESSIONS: "20 (serve: the classroom's suggestion, capped to what the RAM holds)",
+  NSLAB_HOST_TUNING: 'on',
   NSLAB_IDLE_MINUTES: '10',
   NSLAB_INACTIVE_MINUTES: '60',
   NSLAB_CREATE_PER_MINUTE: '30',

@@ -56,7 +56,8 @@ export interface BoardData {
 // ------------------------------------------------------------ board socket
 
 export const boardClientMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('hello'), secret: z.string().max(256) }),
+  /** without a secret, the socket's upgrade request must carry the instructor's sign-in cookie */
+  z.strictObject({ type: z.literal('hello'), secret: z.string().max(256).optional() }),
   /** stuckMinutes: this board's own "stuck" threshold (default: the server's NSLAB_STUCK_MINUTES) */
   z.strictObject({ type: z.literal('subscribe'), workshop: z.string().max(20), stuckMinutes: z.number().min(0).max(24 * 60).optional() }),
   z.strictObject({ type: z.literal('watch'), learner: z.string().max(64) }),

@@ -67,16 +67,32 @@ describe('board', () => {
 
   it('exports survive hostile names and titles', () => {
     const b = board(12 * MIN);
-    const rows = parseCsv(toCsv(b));
+    const rows = parseCsv(toCsv(b), { bom: true });
     expect(rows).toHaveLength(4);
     expect(rows[3][0]).toBe("'=cmd|\x07bell");
     expect(rows[2].slice(6)).toEqual([`pass ${new Date(2 * MIN).toISOString()}`, `pass ${new Date(3 * MIN).toISOString()}`, `pass ${new Date(20 * MIN).toISOString()}`]);
     expect(rows[1].slice(6)).toEqual(['fail', '', '']);
-    expect(parseXml(toJunit(b))).toEqual({ root: 'testsuites', suites: 3, cases: 9, failures: 6 });
-    expect(parseXml(toJunit(b, 'u2'))).toEqual({ root: 'testsuites', suites: 1, cases: 3, failures: 0 });
+    // one check ran and failed; the five steps nobody reached are skipped, not failed
+    expect(parseXml(toJunit(b))).toEqual({ root: 'testsuites', suites: 3, cases: 9, failures: 1, skipped: 5 });
+    expect(toJunit(b)).toMatch(/<testsuites [^>]*failures="1" errors="0" skipped="5">/);
+    expect(toJunit(b, 'u1')).toMatch(/<testsuite name="Slow" tests="3" failures="1" errors="0" skipped="2"/);
+    expect(parseXml(toJunit(b, 'u2'))).toEqual({ root: 'testsuites', suites: 1, cases: 3, failures: 0, skipped: 0 });
     const j = JSON.parse(JSON.stringify(toJsonExport(b)));
     expect(j.learners[0].steps[0]).toMatchObject({ status: 'fail', message: 'try `unshare`' });
     expect(j.learners[2].steps[0].status).toBe('not-started');
+  });
+});
+
+describe('CSV for spreadsheets', () => {
+  it('starts with a UTF-8 BOM, so Excel reads Korean and Chinese names as UTF-8', () => {
+    const b = buildBoard({
+      workshop, lessons, now: 0, stuckMinutes: 10,
+      learners: [learner('k', '민지', 0), learner('z', '李雷', 0)], results: [], sessions: [],
+      admission: () => ({ state: 'offline', position: null }), capacity: { active: 0, queued: 0, limit: 40 },
+    });
+    const bytes = Buffer.from(toCsv(b), 'utf8');
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(parseCsv(toCsv(b), { bom: true }).map((r) => r[0])).toEqual(['learner', '민지', '李雷']);
   });
 });
 
@@ -93,14 +109,14 @@ describe('nslab export and nslab attach', () => {
     const nslab = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'lab-server/cli.ts', ...args], { cwd: REPO, env });
 
     const csv = await nslab('export', w.code.toLowerCase(), '--format', 'csv');
-    expect(parseCsv(csv.stdout).map((r) => r[0])).toEqual(['learner', 'Ada', 'Bo']);
+    expect(parseCsv(csv.stdout, { bom: true }).map((r) => r[0])).toEqual(['learner', 'Ada', 'Bo']);
     const json = JSON.parse((await nslab('export', w.code, '--format', 'json')).stdout);
     expect(json.learners.map((l: { passed: number }) => l.passed)).toEqual([1, 0]);
-    expect(parseXml((await nslab('export', w.code, '--format', 'junit')).stdout)).toEqual({ root: 'testsuites', suites: 2, cases: 6, failures: 5 });
+    expect(parseXml((await nslab('export', w.code, '--format', 'junit')).stdout)).toEqual({ root: 'testsuites', suites: 2, cases: 6, failures: 0, skipped: 5 });
     const out = path.join(dir, 'junit');
     await nslab('export', w.code, '--format', 'junit', '--out', out);
     expect(readdirSync(out).sort()).toEqual(['Ada.xml', 'Bo.xml']);
-    expect(parseXml(readFileSync(path.join(out, 'Ada.xml'), 'utf8'))).toEqual({ root: 'testsuites', suites: 1, cases: 3, failures: 2 });
+    expect(parseXml(readFileSync(path.join(out, 'Ada.xml'), 'utf8'))).toEqual({ root: 'testsuites', suites: 1, cases: 3, failures: 0, skipped: 2 });
 
     const report = path.join(dir, 'ada.json');
     (await import('node:fs')).writeFileSync(report, JSON.stringify({ lesson: 'sample-hostname', steps: [{ id: 'look', title: 'Look', passed: true, message: '' }], passed: 1, total: 3 }));

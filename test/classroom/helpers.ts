@@ -106,17 +106,24 @@ export class BoardClient {
 }
 
 /** XML well-formedness by a real XML parser (Python's expat), not a regex. */
-export function parseXml(xml: string): { root: string; suites: number; cases: number; failures: number } {
+export function parseXml(xml: string): { root: string; suites: number; cases: number; failures: number; skipped: number } {
   const out = execFileSync('python3', ['-c', [
     'import sys, json, xml.etree.ElementTree as E',
     'r = E.fromstring(sys.stdin.buffer.read())',
-    'print(json.dumps({"root": r.tag, "suites": len(r.findall("testsuite")), "cases": len(r.findall(".//testcase")), "failures": len(r.findall(".//failure"))}))',
+    'print(json.dumps({"root": r.tag, "suites": len(r.findall("testsuite")), "cases": len(r.findall(".//testcase")), "failures": len(r.findall(".//failure")), "skipped": len(r.findall(".//skipped"))}))',
   ].join('\n')], { input: xml });
   return JSON.parse(out.toString());
 }
 
-/** RFC 4180 parser: quoted fields, doubled quotes, CRLF; throws on malformed input. */
-export function parseCsv(text: string): string[][] {
+/**
+ * RFC 4180 parser: quoted fields, doubled quotes, CRLF; throws on malformed input.
+ * The export starts with a UTF-8 BOM (for Excel); `bom: true` requires it and strips it.
+ */
+export function parseCsv(text: string, opts: { bom?: boolean } = {}): string[][] {
+  if (opts.bom) {
+    if (!text.startsWith('\ufeff')) throw new Error('CSV does not start with a UTF-8 BOM');
+    text = text.slice(1);
+  }
   const rows: string[][] = [];
   let row: string[] = [];
   let field = '';

@@ -45,7 +45,7 @@ async function serveAnywhere(): Promise<{ proc: ChildProcess; out: () => string;
 async function serve(port: number): Promise<{ proc: ChildProcess; out: () => string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'lab-server/cli.ts', 'serve', '--port', String(port), '--host', '127.0.0.1'], {
     cwd: REPO,
-    env: { ...process.env, NSLAB_CLASSROOM_DB: path.join(dataDir, 'classroom.db'), NSLAB_INSTRUCTOR_SECRET: SECRET },
+    env: { ...process.env, NSLAB_HOST_TUNING: 'off', NSLAB_CLASSROOM_DB: path.join(dataDir, 'classroom.db'), NSLAB_INSTRUCTOR_SECRET: SECRET },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   procs.push(proc);

@@ -147,6 +147,27 @@ describe('store', () => {
     await store.close();
   });
 
+  it('self-paced learners: found by token hash only, first pass time kept, across close and reopen', async () => {
+    const store = new SqliteClassroomStore({ file });
+    const a = await store.addSelfPacedLearner(hashToken('tok-a'), 1000);
+    await store.addSelfPacedLearner(hashToken('tok-b'), 1000);
+    expect(await store.selfPacedLearnerByTokenHash(hashToken('tok-x'))).toBeNull();
+    expect(await store.recordSelfPacedPasses(a.id, 'l1', ['s1', 's2'], 2000)).toHaveLength(2);
+    // a second pass of the same step changes nothing
+    expect(await store.recordSelfPacedPasses(a.id, 'l1', ['s1', 's3'], 3000)).toEqual([{ lessonId: 'l1', stepId: 's3', passedAt: 3000 }]);
+    await store.close();
+    const again = new SqliteClassroomStore({ file });
+    const found = await again.selfPacedLearnerByTokenHash(hashToken('tok-a'), 5000);
+    expect(found).toEqual({ id: a.id, createdAt: 1000, lastSeenAt: 5000 });
+    expect(await again.selfPacedPasses(a.id)).toEqual([
+      { lessonId: 'l1', stepId: 's1', passedAt: 2000 }, { lessonId: 'l1', stepId: 's2', passedAt: 2000 }, { lessonId: 'l1', stepId: 's3', passedAt: 3000 },
+    ]);
+    const other = await again.selfPacedLearnerByTokenHash(hashToken('tok-b'));
+    expect(await again.selfPacedPasses(other!.id)).toEqual([]);
+    expect(JSON.stringify(again.db.prepare('SELECT * FROM self_paced_learners').all())).not.toContain('tok-a');
+    await again.close();
+  });
+
   it('display names are unique per workshop, ignoring case', async () => {
     const store = new SqliteClassroomStore({ file });
     const w1 = await store.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);

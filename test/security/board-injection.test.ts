@@ -71,8 +71,8 @@ async function injectionState(page: Page) {
     return {
       pwned: w.__pwned ?? null,
       cspViolations: w.__cspViolations ?? ['(the init script did not run)'],
-      // elements only markup could have made: the app builds none of these
-      injected: [...document.querySelectorAll('img, iframe, object, embed, [onerror], [onload], [onclick], svg:not(.icon)')].map((e) => e.outerHTML.slice(0, 120)),
+      // elements only markup could have made: the app builds none of these (its svgs are icons and the join link's QR code)
+      injected: [...document.querySelectorAll('img, iframe, object, embed, [onerror], [onload], [onclick], svg:not(.icon):not(.qr-code)')].map((e) => e.outerHTML.slice(0, 120)),
       inlineScripts: [...document.scripts].filter((s) => !s.src).map((s) => s.textContent?.slice(0, 80)),
       jsLinks: [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')!).filter((href) => !/^(#|https?:|blob:)/.test(href)),
     };

@@ -36,7 +36,7 @@ describe('nslab serve', () => {
   it('serves, and SIGTERM destroys the sessions\' sandboxes and exits 0', async () => {
     const data = mkdtempSync(path.join(tmpdir(), 'nslab-serve-'));
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0'], {
-      env: { ...process.env, NSLAB_CLASSROOM_DB: path.join(data, 'classroom.db') },
+      env: { ...process.env, NSLAB_HOST_TUNING: 'off', NSLAB_CLASSROOM_DB: path.join(data, 'classroom.db') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -45,6 +45,7 @@ describe('settings', () => {
       ['NSLAB_STUCK_MINUTES', '9999', /NSLAB_STUCK_MINUTES="9999" must be a number from 0 to 1440/],
       ['NSLAB_PORT', 'http', /NSLAB_PORT="http"/],
       ['NSLAB_DATA', 'relative/dir', /NSLAB_DATA="relative\/dir" must be an absolute path/],
+      ['NSLAB_HOST_TUNING', 'no', /NSLAB_HOST_TUNING="no" must be on or off/],
     ] as const) {
       expect(() => loadSettings({ [name]: value }), `${name}=${value}`).toThrow(SettingsError);
       expect(() => loadSettings({ [name]: value })).toThrow(why);

@@ -203,10 +203,11 @@ export interface ServeProcess {
  * `nslab serve --port 0` as a child process, as an operator runs it (classroom,
  * lesson engine, warm pool, orphan reaping at start). `inspect` opens the V8
  * inspector on a loopback port so the test can force a GC and read the heap.
+ * NSLAB_HOST_TUNING=off: the server leaves this host's sysctls as they are.
  */
 export async function serve(env: Record<string, string>, opts: { inspect?: boolean } = {}): Promise<ServeProcess> {
   const args = [...(opts.inspect ? ['--inspect=127.0.0.1:0'] : []), '--import', 'tsx', 'lab-server/cli.ts', 'serve', '--port', '0', '--host', '127.0.0.1'];
-  const proc = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, NSLAB_HOST_TUNING: 'off', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => { out += d; });
   proc.stderr!.on('data', (d) => { out += d; });

@@ -1,15 +1,15 @@
 /**
  * Calls to /api/classroom. The learner token lives in localStorage (it must survive
- * closing the tab and a server restart: it is the learner's only identity); the
- * instructor secret only in sessionStorage (a shared classroom computer should not
- * keep it after the tab closes).
+ * closing the tab and a server restart: it is the learner's only identity). The
+ * instructor secret is kept nowhere: the instructor link trades it once for an
+ * HttpOnly sign-in cookie that the browser sends with every same-origin call, which
+ * page scripts cannot read and the instructor can revoke (sign out).
  */
 import { ApiError } from '../api.ts';
 import type { BoardData } from '../../lab-server/contract/board-protocol.ts';
 import type { LearnerView, OpenLessonResult, WorkshopInfo } from '../../lab-server/contract/classroom-api.ts';
 
 const LEARNER_KEY = 'nslab.learner';
-const SECRET_KEY = 'nslab.instructor';
 
 export function learnerToken(): string | null {
   try {
@@ -22,10 +22,6 @@ export function learnerToken(): string | null {
 export function setLearnerToken(token: string | null): void {
   if (token) localStorage.setItem(LEARNER_KEY, JSON.stringify({ token }));
   else localStorage.removeItem(LEARNER_KEY);
-}
-export function instructorSecret(): string | null { return sessionStorage.getItem(SECRET_KEY); }
-export function setInstructorSecret(s: string | null): void {
-  if (s) sessionStorage.setItem(SECRET_KEY, s); else sessionStorage.removeItem(SECRET_KEY);
 }
 
 async function request<T>(method: string, url: string, token: string | null, body?: unknown, raw = false): Promise<T> {
@@ -58,14 +54,15 @@ export const classroomApi = {
   openLesson: (token: string, lesson: string, lang: string) => request<OpenLessonResult>('POST', `${C}/me/lessons/${enc(lesson)}/session`, token, { lang }),
   leave: (token: string) => request<void>('DELETE', `${C}/me/session`, token),
 
-  checkSecret: (secret: string) => request<{ ok: true; capacity: number; stuckMinutes: number }>('GET', `${C}/instructor`, secret),
-  workshops: (secret: string) => request<WorkshopInfo[]>('GET', `${C}/workshops`, secret),
-  createWorkshop: (secret: string, body: { title: string; lessons: string[]; endsAt: string | null }) => request<WorkshopInfo>('POST', `${C}/workshops`, secret, body),
-  board: (secret: string, code: string, stuckMinutes?: number) => request<BoardData>('GET', `${C}/workshops/${enc(code)}${stuckMinutes !== undefined ? `?stuck=${stuckMinutes}` : ''}`, secret),
-  gradingRuns: (secret: string, code: string) => request<{ id: string; learnerId: string | null; lessonId: string; source: string; passed: number; total: number; createdAt: number }[]>('GET', `${C}/workshops/${enc(code)}/grading-runs`, secret),
-  close: (secret: string, code: string) => request<WorkshopInfo>('POST', `${C}/workshops/${enc(code)}/close`, secret, {}),
-  /** the export needs the secret in a header, so it is fetched and handed to the browser as a blob download */
-  exportFile: (secret: string, code: string, format: 'csv' | 'json' | 'junit') => request<Blob>('GET', `${C}/workshops/${enc(code)}/export?format=${format}`, secret, undefined, true),
+  /** the secret link: this browser is signed in as the instructor from now on (cookie) */
+  signIn: (secret: string) => request<void>('POST', `${C}/instructor/session`, secret),
+  signOut: (everywhere = false) => request<void>('DELETE', `${C}/instructor/session${everywhere ? '?everywhere=1' : ''}`, null),
+  workshops: () => request<WorkshopInfo[]>('GET', `${C}/workshops`, null),
+  createWorkshop: (body: { title: string; lessons: string[]; endsAt: string | null }) => request<WorkshopInfo>('POST', `${C}/workshops`, null, body),
+  board: (code: string, stuckMinutes?: number) => request<BoardData>('GET', `${C}/workshops/${enc(code)}${stuckMinutes !== undefined ? `?stuck=${stuckMinutes}` : ''}`, null),
+  gradingRuns: (code: string) => request<{ id: string; learnerId: string | null; lessonId: string; source: string; passed: number; total: number; createdAt: number }[]>('GET', `${C}/workshops/${enc(code)}/grading-runs`, null),
+  close: (code: string) => request<WorkshopInfo>('POST', `${C}/workshops/${enc(code)}/close`, null, {}),
+  exportFile: (code: string, format: 'csv' | 'json' | 'junit') => request<Blob>('GET', `${C}/workshops/${enc(code)}/export?format=${format}`, null, undefined, true),
 };
 
 export const classroomHref = {

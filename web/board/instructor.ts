@@ -8,28 +8,64 @@ import { h, icon, setChildren } from '../dom.ts';
 import { getLang, onLangChange } from '../i18n.ts';
 import type { PageFactory } from '../router.ts';
 import type { BoardClientMessage, BoardData, BoardServerMessage } from '../../lab-server/contract/board-protocol.ts';
-import { classroomApi, classroomHref, instructorSecret, setInstructorSecret } from './client.ts';
-import { ct } from './strings.ts';
+import { confirmDialog } from '../confirm.ts';
+import { classroomApi, classroomHref } from './client.ts';
+import { joinQrSvg, projectJoin } from './join-qr.ts';
+import { ct, locale } from './strings.ts';
+import { localizeBoard, localTitles, type LessonTitles } from './titles.ts';
 import { WatchView } from './watch.ts';
 
 const errorText = (e: unknown) => (e instanceof ApiError ? e.message : String(e));
 
-/** #/instructor/SECRET: keep the secret for this tab and take it out of the address bar and history. */
-export const instructorLinkPage: PageFactory = (_root, params) => {
-  setInstructorSecret(params.secret);
+/**
+ * #/instructor/SECRET: the secret leaves the address bar and history at once, and is
+ * traded for this browser's sign-in cookie; then on to the instructor page.
+ */
+export const instructorLinkPage: PageFactory = (root, params) => {
   history.replaceState(null, '', `${location.pathname}${location.search}${classroomHref.instructor()}`);
-  dispatchEvent(new HashChangeEvent('hashchange'));
-  return { unmount() {} };
+  let disposed = false;
+  root.append(h('section', { class: 'page cr-page' }, h('div', { class: 'cr-card' }, h('p', { class: 'muted', role: 'status' }, ct('ins.signingIn')))));
+  classroomApi.signIn(params.secret).then(() => {
+    if (!disposed) dispatchEvent(new HashChangeEvent('hashchange'));
+  }, (e: unknown) => {
+    if (disposed) return;
+    root.replaceChildren();
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) needSecret(root, true);
+    else root.append(h('section', { class: 'page cr-page' }, h('div', { class: 'callout callout-error', role: 'alert' }, ct('common.error', { msg: errorText(e) }))));
+  });
+  return { unmount() { disposed = true; } };
 };
+
+const notSignedIn = (e: unknown) => e instanceof ApiError && (e.status === 401 || e.status === 403);
 
 function needSecret(root: HTMLElement, bad: boolean): void {
   root.append(h('section', { class: 'page cr-page' }, h('div', { class: 'cr-card' },
     h('h1', null, ct('ins.title')), h('p', null, ct(bad ? 'ins.badSecret' : 'ins.noSecret')))));
 }
 
+/** "Sign out" (this browser) and "Sign out everywhere" (every browser signed in as the instructor) */
+function signOutControls(root: HTMLElement): HTMLElement {
+  const out = h('button', { type: 'button', class: 'button button-ghost', 'data-sign-out': '' }, ct('ins.signOut'));
+  const all = h('button', { type: 'button', class: 'button button-ghost', 'data-sign-out-all': '' }, ct('ins.signOutAll'));
+  const go = (everywhere: boolean) => classroomApi.signOut(everywhere).then(() => {
+    root.replaceChildren();
+    needSecret(root, false);
+  }, (e: unknown) => alert(errorText(e)));
+  out.addEventListener('click', () => void go(false));
+  all.addEventListener('click', () => {
+    void confirmDialog(ct('ins.signOutAllConfirm'), ct('ins.signOutAll')).then((yes) => { if (yes) void go(true); });
+  });
+  return h('div', { class: 'cr-sign-out' }, out, all);
+}
+
+/**
+ * Lessons checked for the next workshop, in the order they were checked (that is the
+ * workshop's order). Outside the page so that a language switch, which rebuilds the
+ * page, keeps them.
+ */
+const draftPicks: string[] = [];
+
 export const instructorPage: PageFactory = (root) => {
-  const secret = instructorSecret();
-  if (!secret) { needSecret(root, false); return { unmount() {} }; }
   document.title = `${ct('ins.title')} · nslab`;
   const list = h('div', { class: 'cr-ws-list' }, h('p', { class: 'muted' }, '…'));
   const title = h('input', { id: 'ws-title', class: 'cr-input', maxlength: 120, required: true });
@@ -43,12 +79,12 @@ export const instructorPage: PageFactory = (root) => {
     h('fieldset', null, h('legend', null, ct('ins.wsLessons')), lessonBox),
     h('label', { for: 'ws-ends' }, ct('ins.wsEnds')), ends,
     error, h('div', { class: 'cr-actions' }, submit));
-  root.append(h('section', { class: 'page cr-page cr-wide' },
-    h('h1', { tabindex: '-1', 'data-skip-target': '' }, ct('ins.title')),
-    h('div', { class: 'cr-two' }, h('div', null, h('h2', null, ct('ins.workshops')), list), form)));
+  const page = h('section', { class: 'page cr-page cr-wide' },
+    h('div', { class: 'cr-ins-head' }, h('h1', { tabindex: '-1', 'data-skip-target': '' }, ct('ins.title')), signOutControls(root)),
+    h('div', { class: 'cr-two' }, h('div', null, h('h2', null, ct('ins.workshops')), list), form));
+  root.append(page);
 
-  /** checked lessons in the order they were checked: that is the workshop's order */
-  const picked: string[] = [];
+  const picked = draftPicks;
   const paintOrder = () => {
     for (const el of lessonBox.querySelectorAll<HTMLElement>('[data-order]')) {
       const i = picked.indexOf(el.dataset.order!);
@@ -59,23 +95,25 @@ export const instructorPage: PageFactory = (root) => {
     lessons.sort((a, b) => a.order - b.order);
     setChildren(lessonBox, lessons.map((l) => {
       const cb = h('input', { type: 'checkbox', value: l.id, id: `pick-${l.id}`, name: 'lesson' });
+      cb.checked = picked.includes(l.id);
       cb.addEventListener('change', () => {
         const i = picked.indexOf(l.id);
         if (cb.checked && i < 0) picked.push(l.id);
         if (!cb.checked && i >= 0) picked.splice(i, 1);
         paintOrder();
       });
-      return h('label', { class: 'cr-pick', for: `pick-${l.id}` }, cb, h('span', { class: 'cr-pick-order', 'data-order': l.id }), h('span', null, l.title), h('span', { class: 'muted small' }, `${l.minutes} min`));
+      queueMicrotask(paintOrder);
+      return h('label', { class: 'cr-pick', for: `pick-${l.id}` }, cb, h('span', { class: 'cr-pick-order', 'data-order': l.id }), h('span', null, l.title), h('span', { class: 'muted small' }, ct('common.minutes', { n: l.minutes })));
     }));
   }, (e: unknown) => { error.textContent = errorText(e); });
 
-  const loadList = () => classroomApi.workshops(secret).then((ws) => {
+  const loadList = () => classroomApi.workshops().then((ws) => {
     setChildren(list, ws.length ? h('ul', { class: 'cr-ws-items' }, ws.map((w) => h('li', null,
       h('a', { href: classroomHref.board(w.code), class: 'cr-ws-link' },
         h('span', { class: 'cr-code' }, w.code), h('span', null, w.title),
         w.closedAt ? h('span', { class: 'cr-badge' }, ct('ins.closed')) : null)))) : h('p', { class: 'muted' }, ct('ins.none')));
   }, (e: unknown) => {
-    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) { setInstructorSecret(null); root.replaceChildren(); needSecret(root, true); return; }
+    if (notSignedIn(e)) { root.replaceChildren(); needSecret(root, false); return; }
     setChildren(list, h('p', { class: 'cr-error' }, errorText(e)));
   });
   void loadList();
@@ -85,7 +123,8 @@ export const instructorPage: PageFactory = (root) => {
     error.textContent = '';
     submit.disabled = true;
     const endsAt = ends.value ? new Date(ends.value).toISOString() : null;
-    classroomApi.createWorkshop(secret, { title: title.value, lessons: picked.slice(), endsAt }).then((w) => {
+    classroomApi.createWorkshop({ title: title.value, lessons: picked.slice(), endsAt }).then((w) => {
+      draftPicks.length = 0;
       location.hash = classroomHref.board(w.code);
     }, (err: unknown) => { error.textContent = errorText(err); submit.disabled = false; });
   });
@@ -95,14 +134,27 @@ export const instructorPage: PageFactory = (root) => {
 const minutes = (m: number) => (m < 1 ? '<1' : String(Math.floor(m)));
 
 export const boardPage: PageFactory = (root, params) => {
-  const secret = instructorSecret();
-  if (!secret) { needSecret(root, false); return { unmount() {} }; }
   const code = params.code.toUpperCase();
   let disposed = false;
   let board: BoardData | null = null;
   let ws: WebSocket | null = null;
   let retry: ReturnType<typeof setTimeout> | null = null;
   let watching: { id: string; view: WatchView } | null = null;
+  /** lesson and step titles in the interface language, by lesson id */
+  let titles = new Map<string, LessonTitles>();
+  let titlesFor = '';
+  /** (re)load the titles when the workshop's lessons or the language changed, then repaint */
+  const retitle = () => {
+    if (!board) return;
+    const key = `${getLang()}:${board.workshop.lessons.join(',')}`;
+    if (key === titlesFor) return;
+    titlesFor = key;
+    void localTitles(board.workshop.lessons).then((t) => {
+      if (disposed || titlesFor !== key) return;
+      titles = t;
+      paintGrid();
+    });
+  };
 
   const head = h('div', { class: 'cr-board-head' });
   // the instructor's own "stuck" threshold, kept in this browser; the server's is the default
@@ -117,7 +169,11 @@ export const boardPage: PageFactory = (root, params) => {
     localStorage.setItem(STUCK_KEY, String(v));
     send({ type: 'subscribe', workshop: code, stuckMinutes: v });
   });
-  const stuckCtl = h('label', { class: 'cr-stuck-ctl small', for: 'stuck-minutes' }, ct('board.stuckLabel'), ' ', stuckInput, ' ', ct('board.minutesUnit'));
+  const stuckBefore = h('span');
+  const stuckAfter = h('span');
+  const stuckCtl = h('label', { class: 'cr-stuck-ctl small', for: 'stuck-minutes' }, stuckBefore, ' ', stuckInput, ' ', stuckAfter);
+  const paintStuckLabel = () => { stuckBefore.textContent = ct('board.stuckLabel'); stuckAfter.textContent = ct('board.minutesUnit'); };
+  paintStuckLabel();
   const grid = h('div', { class: 'cr-grid-wrap' });
   const conn = h('span', { class: 'cr-conn', role: 'status' });
   const watchPanel = h('aside', { class: 'cr-watch', 'aria-live': 'polite' }, h('p', { class: 'muted small' }, ct('board.watchHint')));
@@ -125,7 +181,7 @@ export const boardPage: PageFactory = (root, params) => {
   root.append(h('section', { class: 'page cr-board' }, head, h('div', { class: 'cr-board-main' }, h('div', null, grid, runs), watchPanel)));
 
   /** `nslab grade` reports attached to the workshop (nslab attach, or POST grading-runs) */
-  const loadRuns = () => classroomApi.gradingRuns(secret, code).then((list) => {
+  const loadRuns = () => classroomApi.gradingRuns(code).then((list) => {
     if (disposed) return;
     const names = new Map((board?.learners ?? []).map((l) => [l.id, l.name]));
     setChildren(runs, list.length ? [
@@ -134,7 +190,7 @@ export const boardPage: PageFactory = (root, params) => {
         h('thead', null, h('tr', null, h('th', null, ct('board.learner')), h('th', null, ct('board.runLesson')), h('th', null, ct('board.runSource')), h('th', null, ct('board.passedBy')), h('th', null, ct('board.runAt')))),
         h('tbody', null, list.slice().reverse().map((r) => h('tr', null,
           h('td', null, r.learnerId ? names.get(r.learnerId) ?? '?' : '—'), h('td', null, r.lessonId), h('td', null, r.source),
-          h('td', { class: r.passed === r.total ? 'cr-pass' : '' }, `${r.passed}/${r.total}`), h('td', null, new Date(r.createdAt).toLocaleString()))))),
+          h('td', { class: r.passed === r.total ? 'cr-pass' : '' }, `${r.passed}/${r.total}`), h('td', null, new Date(r.createdAt).toLocaleString(locale())))))),
     ] : null);
   }, () => { /* the grid shows connection problems already */ });
   const runsTimer = setInterval(() => void loadRuns(), 30_000);
@@ -143,13 +199,19 @@ export const boardPage: PageFactory = (root, params) => {
 
   const download = async (format: 'csv' | 'json' | 'junit') => {
     try {
-      const blob = await classroomApi.exportFile(secret, code, format);
+      const blob = await classroomApi.exportFile(code, format);
       const a = h('a', { href: URL.createObjectURL(blob), download: `nslab-${code}.${format === 'junit' ? 'xml' : format}` });
       document.body.append(a);
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
     } catch (e) { alert(errorText(e)); }
+  };
+
+  const projectBtn = (title: string, wcode: string, url: string) => {
+    const b = h('button', { type: 'button', class: 'button button-primary cr-project-btn', 'data-project': '' }, ct('board.project'));
+    b.addEventListener('click', () => projectJoin({ title, code: wcode, url }));
+    return b;
   };
 
   const paintHead = () => {
@@ -161,10 +223,10 @@ export const boardPage: PageFactory = (root, params) => {
     document.title = `${w.title} · ${w.code} · nslab`;
     const joinUrl = `${location.origin}/${classroomHref.join(w.code)}`;
     const closeBtn = h('button', { type: 'button', class: 'button button-danger', disabled: w.closedAt !== null }, ct('board.close'));
-    closeBtn.addEventListener('click', () => {
-      if (!confirm(ct('board.closeConfirm'))) return;
+    closeBtn.addEventListener('click', async () => {
+      if (!(await confirmDialog(ct('board.closeConfirm'), ct('board.close')))) return;
       closeBtn.disabled = true;
-      classroomApi.close(secret, code).catch((e: unknown) => { alert(errorText(e)); closeBtn.disabled = false; });
+      classroomApi.close(code).catch((e: unknown) => { alert(errorText(e)); closeBtn.disabled = false; });
     });
     const exp = (f: 'csv' | 'json' | 'junit', label: string) => {
       const b = h('button', { type: 'button', class: 'button', 'data-export': f }, label);
@@ -177,11 +239,15 @@ export const boardPage: PageFactory = (root, params) => {
         h('div', { class: 'muted small' },
           ct('board.learners', { n: board.learners.length }), ' · ',
           ct('board.capacity', { active: board.capacity.active, limit: board.capacity.limit, queued: board.capacity.queued }), ' · ',
-          w.endsAt ? [ct('board.ends', { time: new Date(w.endsAt).toLocaleString() }), ' · '] : null, conn)),
+          w.endsAt ? [ct('board.ends', { time: new Date(w.endsAt).toLocaleString(locale()) }), ' · '] : null, conn)),
       h('div', { class: 'cr-join-box' },
-        h('div', { class: 'muted small' }, ct('board.code')),
-        h('div', { class: 'cr-big-code', 'data-code': w.code }, w.code),
-        h('div', { class: 'muted small' }, ct('board.joinAt'), ' ', h('a', { href: joinUrl }, joinUrl))),
+        h('div', null,
+          h('div', { class: 'muted small' }, ct('board.code')),
+          h('div', { class: 'cr-big-code', 'data-code': w.code }, w.code),
+          h('div', { class: 'muted small' }, ct('board.joinAt')),
+          h('a', { class: 'cr-join-url', href: joinUrl }, joinUrl),
+          w.closedAt === null ? projectBtn(w.title, w.code, joinUrl) : null),
+        w.closedAt === null ? joinQrSvg(joinUrl, ct('board.qrLabel', { url: joinUrl })) : null),
       h('div', { class: 'cr-board-actions' },
         h('span', { class: 'muted small' }, ct('board.export')), exp('csv', 'CSV'), exp('json', 'JSON'), exp('junit', 'JUnit'), closeBtn, stuckCtl),
       w.closedAt ? h('div', { class: 'callout', role: 'status' }, ct('board.isClosed')) : null,
@@ -190,7 +256,7 @@ export const boardPage: PageFactory = (root, params) => {
 
   const paintGrid = () => {
     if (!board) return;
-    const b = board;
+    const b = localizeBoard(board, titles);
     if (!b.learners.length) { setChildren(grid, h('p', { class: 'muted cr-empty' }, ct('board.empty'))); return; }
     const lessonRow = h('tr', null, h('th', { rowspan: 2, scope: 'col', class: 'cr-name-col' }, ct('board.learner')),
       b.lessons.map((l) => h('th', { colspan: Math.max(1, l.steps.length), scope: 'colgroup', class: 'cr-lesson-th' }, l.title)),
@@ -208,7 +274,7 @@ export const boardPage: PageFactory = (root, params) => {
         h('th', { scope: 'row', class: 'cr-name-col' }, nameBtn, ' ', status),
         l.cells.map((c, i) => h('td', {
           class: `cr-cell cr-${c.status ?? 'none'}`, 'data-step': `${b.columns[i].lesson}/${b.columns[i].step}`, 'data-status': c.status ?? 'none',
-          title: `${b.columns[i].title}${c.passedAt ? ` — ${new Date(c.passedAt).toLocaleTimeString()}` : ''}${c.message ? ` — ${c.message}` : ''}`,
+          title: `${b.columns[i].title}${c.passedAt ? ` — ${new Date(c.passedAt).toLocaleTimeString(locale())}` : ''}${c.message ? ` — ${c.message}` : ''}`,
         }, c.status === 'pass' ? icon('check') : c.status === 'fail' ? icon('cross') : '')),
         h('td', { class: 'cr-current', title: l.current?.message ?? '' }, cur ? cur.title : '—'),
         h('td', { class: `cr-time${l.stuck ? ' is-stuck' : ''}` }, l.current ? ct('board.minutes', { n: minutes(l.current.minutes) }) : ''),
@@ -245,7 +311,8 @@ export const boardPage: PageFactory = (root, params) => {
     const sock = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/classroom/socket`);
     sock.binaryType = 'arraybuffer';
     ws = sock;
-    sock.onopen = () => { sock.send(JSON.stringify({ type: 'hello', secret })); sock.send(JSON.stringify({ type: 'subscribe', workshop: code, ...(stuckMinutes !== undefined ? { stuckMinutes } : {}) })); };
+    // the socket's upgrade request carries the sign-in cookie; the hello names no secret
+    sock.onopen = () => { sock.send(JSON.stringify({ type: 'hello' })); sock.send(JSON.stringify({ type: 'subscribe', workshop: code, ...(stuckMinutes !== undefined ? { stuckMinutes } : {}) })); };
     sock.onmessage = (ev) => {
       if (ev.data instanceof ArrayBuffer) {
         const bytes = new Uint8Array(ev.data);
@@ -254,7 +321,7 @@ export const boardPage: PageFactory = (root, params) => {
       }
       const m = JSON.parse(String(ev.data)) as BoardServerMessage;
       if (m.type === 'welcome') { conn.textContent = ct('board.live'); conn.className = 'cr-conn is-live'; }
-      else if (m.type === 'board') { board = m.board as BoardData; paintHead(); paintGrid(); conn.textContent = ct('board.live'); }
+      else if (m.type === 'board') { board = m.board as BoardData; retitle(); paintHead(); paintGrid(); conn.textContent = ct('board.live'); }
       else if (m.type === 'watch-terminal') { if (m.state === 'opened') watching?.view.opened(m.terminal); else watching?.view.exited(m.terminal); }
       else if (m.type === 'watch-ended') { if (watching) setChildren(watchPanel, h('p', { class: 'muted' }, ct('board.watchEnded', { reason: m.reason }))); watching?.view.dispose(); watching = null; paintGrid(); }
       else if (m.type === 'error' && m.code === 'no-session') { if (watching) setChildren(watchPanel, h('p', { class: 'muted' }, m.message)); watching = null; }
@@ -263,18 +330,25 @@ export const boardPage: PageFactory = (root, params) => {
     sock.onclose = (ev) => {
       if (disposed) return;
       conn.className = 'cr-conn';
-      if (ev.code === 4001) { root.replaceChildren(); setInstructorSecret(null); needSecret(root, true); return; }
+      if (ev.code === 4001) { root.replaceChildren(); needSecret(root, false); return; }
       conn.textContent = ct('board.reconnecting');
       retry = setTimeout(connect, 2000);
     };
   };
   // the first paint comes over HTTP (fast, and a clear error for a wrong code), then live
-  classroomApi.board(secret, code, stuckMinutes).then((b) => { if (!disposed && !board) { board = b; paintHead(); paintGrid(); } void loadRuns(); }, (e: unknown) => {
-    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) { setInstructorSecret(null); root.replaceChildren(); needSecret(root, true); disposed = true; ws?.close(); return; }
+  classroomApi.board(code, stuckMinutes).then((b) => { if (!disposed && !board) { board = b; retitle(); paintHead(); paintGrid(); } void loadRuns(); }, (e: unknown) => {
+    if (notSignedIn(e)) { root.replaceChildren(); needSecret(root, false); disposed = true; ws?.close(); return; }
     setChildren(grid, h('p', { class: 'cr-error' }, errorText(e)));
   });
   connect();
-  const off = onLangChange(() => { paintHead(); paintGrid(); });
+  const off = onLangChange(() => {
+    paintStuckLabel();
+    if (!watching) setChildren(watchPanel, h('p', { class: 'muted small' }, ct('board.watchHint')));
+    retitle();
+    paintHead();
+    paintGrid();
+    void loadRuns();
+  });
   return {
     unmount() {
       disposed = true;

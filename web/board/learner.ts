@@ -3,14 +3,15 @@
  * learner's progress), and a workshop lesson (the regular lesson page, with the
  * session coming from the learner's seat in the workshop).
  */
-import { api, ApiError, setSessionProvider, storeSession } from '../api.ts';
+import { api, ApiError, SessionEnding, setSessionProvider, storeSession } from '../api.ts';
 import { h, icon, setChildren } from '../dom.ts';
 import { onLangChange } from '../i18n.ts';
 import { lessonPage } from '../pages/lesson.ts';
 import type { PageFactory } from '../router.ts';
 import type { LearnerView } from '../../lab-server/contract/classroom-api.ts';
 import { classroomApi, classroomHref, learnerToken, setLearnerToken } from './client.ts';
-import { ct } from './strings.ts';
+import { ct, locale } from './strings.ts';
+import { localizeLearnerView, localTitles } from './titles.ts';
 
 const errorText = (e: unknown) => (e instanceof ApiError ? e.message : String(e));
 
@@ -37,8 +38,13 @@ export const joinPage: PageFactory = (root, params) => {
       setLearnerToken(r.token);
       location.hash = classroomHref.workshop();
     }, (err: unknown) => {
-      // the one refusal a learner fixes themselves: said in their language
-      error.textContent = err instanceof ApiError && err.code === 'name-taken' ? ct('join.nameTaken') : errorText(err);
+      // the refusals a learner acts on themselves: said in their language, with the way on
+      const code = err instanceof ApiError ? err.code : null;
+      if (code === 'workshop-closed' || code === 'workshop-ended') {
+        error.replaceChildren(ct('join.closed'), ' ', h('a', { href: '#/' }, ct('ended.selfPaced')));
+      } else {
+        error.textContent = code === 'name-taken' ? ct('join.nameTaken') : code === 'unknown-code' ? ct('join.unknownCode') : errorText(err);
+      }
       submit.disabled = false;
       submit.textContent = ct('join.submit');
     });
@@ -74,9 +80,9 @@ export const workshopPage: PageFactory = (root) => {
     setChildren(body,
       h('div', { class: 'cr-ws-head' },
         h('h1', { tabindex: '-1', 'data-skip-target': '' }, v.workshop.title),
-        h('p', { class: 'muted' }, ct('ws.as', { name: v.learner.name }), v.workshop.endsAt ? [' · ', ct('ws.ends', { time: new Date(v.workshop.endsAt).toLocaleString() })] : null),
+        h('p', { class: 'muted' }, ct('ws.as', { name: v.learner.name }), v.workshop.endsAt ? [' · ', ct('ws.ends', { time: new Date(v.workshop.endsAt).toLocaleString(locale()) })] : null),
       ),
-      v.workshop.closed ? h('div', { class: 'callout', role: 'status' }, ct('ws.closed')) : null,
+      v.workshop.closed ? h('div', { class: 'callout', role: 'status' }, h('p', null, ct('ws.closed')), h('a', { class: 'button', href: '#/' }, ct('ended.selfPaced'))) : null,
       v.queuePosition ? h('div', { class: 'callout callout-warn', role: 'status' }, h('strong', null, ct('queue.title')), ' ', ct('queue.body', { position: v.queuePosition })) : null,
       h('h2', null, ct('ws.lessons')),
       h('ol', { class: 'cr-lessons' }, v.lessons.map((l, i) => {
@@ -111,7 +117,10 @@ export const workshopPage: PageFactory = (root) => {
       body.replaceChildren(h('div', { class: 'cr-card' }, h('p', null, ct('ws.notJoined')), h('a', { class: 'button button-primary', href: classroomHref.join() }, ct('join.title'))));
       return;
     }
-    classroomApi.me(token).then((v) => { if (!disposed) render(v); }, (e: unknown) => {
+    classroomApi.me(token).then(async (v) => {
+      const titles = await localTitles(v.lessons.map((l) => l.id));
+      if (!disposed) render(localizeLearnerView(v, titles));
+    }, (e: unknown) => {
       if (disposed) return;
       if (e instanceof ApiError && e.status === 401) { setLearnerToken(null); return load(); }
       body.replaceChildren(h('div', { class: 'callout callout-error', role: 'alert' }, ct('common.error', { msg: errorText(e) })));
@@ -137,8 +146,10 @@ export const workshopLessonPage: PageFactory = (root, params) => {
     return { unmount() {} };
   }
   let disposed = false;
+  const backLabel = h('span', null, ct('back.workshop'));
   const strip = h('div', { class: 'cr-strip' },
-    h('a', { class: 'button button-ghost', href: classroomHref.workshop() }, icon('arrowLeft'), ' ', ct('back.workshop')));
+    h('a', { class: 'button button-ghost', href: classroomHref.workshop() }, icon('arrowLeft'), ' ', backLabel));
+  const offLang = onLangChange(() => { backLabel.textContent = ct('back.workshop'); });
   const message = h('div', { class: 'cr-strip-msg', role: 'status', 'aria-live': 'polite' });
   strip.append(message);
   const host = h('div', { class: 'cr-lesson-host' });
@@ -149,7 +160,16 @@ export const workshopLessonPage: PageFactory = (root, params) => {
   setSessionProvider(async (lesson, lang) => {
     for (;;) {
       if (disposed) throw new ApiError('left the page', 0);
-      const r = await classroomApi.openLesson(token, lesson, lang);
+      let r;
+      try {
+        r = await classroomApi.openLesson(token, lesson, lang);
+      } catch (e) {
+        // the workshop is over: no machine will come, whatever the learner retries
+        if (e instanceof ApiError && (e.code === 'workshop-closed' || e.code === 'workshop-ended')) {
+          throw new SessionEnding(ct(e.code === 'workshop-closed' ? 'ended.closed.title' : 'ended.ended.title'), ct('ended.closed.body'), { label: ct('ended.toWorkshop'), href: classroomHref.workshop() });
+        }
+        throw e;
+      }
       if (r.state === 'ready') {
         message.replaceChildren();
         message.classList.remove('is-warn');
@@ -187,6 +207,7 @@ export const workshopLessonPage: PageFactory = (root, params) => {
   return {
     unmount() {
       host.removeEventListener('click', redirect, true);
+      offLang();
       disposed = true;
       setSessionProvider(null);
       page.unmount();

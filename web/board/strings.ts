@@ -13,6 +13,8 @@ const en = {
   'join.submit': 'Join',
   'join.joining': 'Joining…',
   'join.nameTaken': 'Someone in this workshop already has this name, or one that looks the same on the instructor\'s board. Please pick another one.',
+  'join.closed': 'This workshop is over: nobody can join it any more. Ask your instructor for the code of the current one, or practise on your own.',
+  'join.unknownCode': 'No workshop has this code. Check it with your instructor: it has 6 letters and digits, like K7QX3M.',
   'ws.loading': 'Loading your workshop…',
   'ws.lessons': 'Lessons, in order',
   'ws.start': 'Start',
@@ -20,6 +22,7 @@ const en = {
   'ws.review': 'Open again',
   'ws.done': 'Done',
   'ws.steps': '{passed} of {total} steps',
+  'ws.steps#one': '{passed} of 1 step',
   'ws.closed': 'This workshop is closed. Your progress is kept; thank you for taking part!',
   'ws.notJoined': 'You have not joined a workshop in this browser yet.',
   'ws.joinOther': 'Join another workshop',
@@ -30,7 +33,9 @@ const en = {
   'queue.title': 'The lab is full right now',
   'queue.body': 'You are number {position} in line. Keep this page open: your machine starts by itself as soon as a seat is free.',
   'notice.restart': 'The lab server was restarted. Your progress is saved ({passed} steps passed) — this is a fresh machine, so start the current step again.',
+  'notice.restart#one': 'The lab server was restarted. Your progress is saved (1 step passed) — this is a fresh machine, so start the current step again.',
   'notice.fresh': 'Your earlier machine is gone (it was idle too long). Your progress is saved ({passed} steps passed) — this is a fresh machine.',
+  'notice.fresh#one': 'Your earlier machine is gone (it was idle too long). Your progress is saved (1 step passed) — this is a fresh machine.',
   'back.workshop': 'Back to the workshop',
   'ins.title': 'Instructor',
   'ins.badSecret': 'This instructor link is not valid (or the server restarted with a new secret). Use the link the server printed at start.',
@@ -47,6 +52,7 @@ const en = {
   'board.code': 'Join code',
   'board.joinAt': 'Learners join at',
   'board.learners': '{n} learners',
+  'board.learners#one': '1 learner',
   'board.capacity': '{active} of {limit} machines in use, {queued} waiting',
   'board.stuckRule': 'Stuck: more than {n} min on one step',
   'board.stuckLabel': 'Flag as stuck after',
@@ -76,6 +82,22 @@ const en = {
   'board.live': 'live',
   'board.reconnecting': 'reconnecting…',
   'board.minutes': '{n} min',
+  'ins.signingIn': 'Signing you in…',
+  'ins.signOut': 'Sign out',
+  'ins.signOutAll': 'Sign out everywhere',
+  'ins.signOutAllConfirm': 'Sign out every browser that opened the instructor link? Each of them needs the link again to see the board.',
+  'board.project': 'Show large for projecting',
+  'board.projectClose': 'Close',
+  'board.qrLabel': 'QR code of the join link {url}',
+  'ended.closed.title': 'Your instructor closed this workshop.',
+  'ended.closed.body': 'Your progress is saved. You can look at it on the workshop page, or keep practising on your own.',
+  'ended.ended.title': 'This workshop has ended.',
+  'ended.toWorkshop': 'See my progress',
+  'ended.selfPaced': 'Practise on your own',
+  'home.workshop': 'You are in the workshop “{title}”.',
+  'home.workshopBody': 'Lessons you open from the workshop page count for your instructor; lessons opened here do not.',
+  'home.toWorkshop': 'Back to my workshop',
+  'common.minutes': '{n} min',
   'common.error': 'Something went wrong: {msg}',
 };
 type Key = keyof typeof en;
@@ -88,6 +110,8 @@ const ko: Partial<Record<Key, string>> = {
   'join.submit': '참가',
   'join.joining': '참가 중…',
   'join.nameTaken': '이 워크숍에 이미 같은 이름, 또는 강사 보드에서 똑같아 보이는 이름을 쓰는 사람이 있습니다. 다른 이름을 정해 주세요.',
+  'join.closed': '이 워크숍은 끝나서 더 이상 참가할 수 없습니다. 지금 진행 중인 워크숍의 코드를 강사에게 물어보거나, 혼자서 연습해 보세요.',
+  'join.unknownCode': '이 코드를 쓰는 워크숍이 없습니다. 강사에게 코드를 다시 확인하세요. K7QX3M처럼 영문자와 숫자 6자리입니다.',
   'ws.loading': '워크숍을 불러오는 중…',
   'ws.lessons': '레슨 (순서대로)',
   'ws.start': '시작',
@@ -151,6 +175,22 @@ const ko: Partial<Record<Key, string>> = {
   'board.live': '실시간',
   'board.reconnecting': '다시 연결 중…',
   'board.minutes': '{n}분',
+  'ins.signingIn': '로그인하는 중…',
+  'ins.signOut': '로그아웃',
+  'ins.signOutAll': '모든 브라우저에서 로그아웃',
+  'ins.signOutAllConfirm': '강사 링크를 연 모든 브라우저에서 로그아웃할까요? 보드를 다시 보려면 각 브라우저에서 링크를 다시 열어야 합니다.',
+  'board.project': '프로젝터용으로 크게 보기',
+  'board.projectClose': '닫기',
+  'board.qrLabel': '참가 링크 {url}의 QR 코드',
+  'ended.closed.title': '강사가 이 워크숍을 종료했습니다.',
+  'ended.closed.body': '진행 상황은 저장되어 있습니다. 워크숍 페이지에서 확인하거나, 혼자서 계속 연습할 수 있습니다.',
+  'ended.ended.title': '이 워크숍은 끝났습니다.',
+  'ended.toWorkshop': '내 진행 상황 보기',
+  'ended.selfPaced': '혼자 연습하기',
+  'home.workshop': '지금 “{title}” 워크숍에 참가 중입니다.',
+  'home.workshopBody': '워크숍 페이지에서 연 레슨만 강사에게 반영됩니다. 여기에서 연 레슨은 반영되지 않습니다.',
+  'home.toWorkshop': '내 워크숍으로 돌아가기',
+  'common.minutes': '{n}분',
   'common.error': '문제가 발생했습니다: {msg}',
 };
 
@@ -162,6 +202,8 @@ const zh: Partial<Record<Key, string>> = {
   'join.submit': '加入',
   'join.joining': '正在加入…',
   'join.nameTaken': '本工作坊里已经有人使用这个名字，或者一个在讲师看板上看起来一模一样的名字。请换一个名字。',
+  'join.closed': '此工作坊已经结束，无法再加入。请向讲师索取当前工作坊的代码，或者自己练习。',
+  'join.unknownCode': '没有工作坊使用这个代码。请向讲师核对：代码由 6 个字母和数字组成，例如 K7QX3M。',
   'ws.loading': '正在加载工作坊…',
   'ws.lessons': '课程（按顺序）',
   'ws.start': '开始',
@@ -225,12 +267,45 @@ const zh: Partial<Record<Key, string>> = {
   'board.live': '实时',
   'board.reconnecting': '正在重新连接…',
   'board.minutes': '{n} 分钟',
+  'ins.signingIn': '正在登录…',
+  'ins.signOut': '退出登录',
+  'ins.signOutAll': '在所有浏览器上退出',
+  'ins.signOutAllConfirm': '要让所有打开过讲师链接的浏览器都退出登录吗？之后每个浏览器都需要重新打开链接才能查看看板。',
+  'board.project': '放大显示（用于投影）',
+  'board.projectClose': '关闭',
+  'board.qrLabel': '加入链接 {url} 的二维码',
+  'ended.closed.title': '讲师已结束此工作坊。',
+  'ended.closed.body': '你的进度已保存。可以在工作坊页面查看，也可以继续自己练习。',
+  'ended.ended.title': '此工作坊已经结束。',
+  'ended.toWorkshop': '查看我的进度',
+  'ended.selfPaced': '自己练习',
+  'home.workshop': '你正在参加工作坊“{title}”。',
+  'home.workshopBody': '只有从工作坊页面打开的课程才会计入讲师的看板；在这里打开的课程不会。',
+  'home.toWorkshop': '回到我的工作坊',
+  'common.minutes': '{n} 分钟',
   'common.error': '出错了：{msg}',
 };
 
 const CATALOGS = { en, ko, zh } as const;
 
+/** the number a message counts: `n`, else `passed` (ws.steps counts `total`) */
+function count(key: Key, params: Record<string, string | number>): unknown {
+  return key === 'ws.steps' ? params.total : params.n ?? params.passed;
+}
+
+/**
+ * A message in the interface language. English has a `#one` form where a count of 1
+ * reads differently ("1 step", not "1 steps"); Korean and Chinese do not inflect.
+ */
 export function ct(key: Key, params: Record<string, string | number> = {}): string {
-  const s = CATALOGS[getLang()][key] ?? en[key];
-  return s.replace(/\{(\w+)\}/g, (_m, k: string) => String(params[k] ?? `{${k}}`));
+  const lang = getLang();
+  const one = `${key}#one` as Key;
+  const useOne = count(key, params) === 1 && one in CATALOGS[lang];
+  const s = (useOne ? CATALOGS[lang][one] : undefined) ?? CATALOGS[lang][key] ?? en[key];
+  return s!.replace(/\{(\w+)\}/g, (_m, k: string) => String(params[k] ?? `{${k}}`));
+}
+
+/** BCP 47 locale of the interface language, for dates and times (not the browser's own). */
+export function locale(): string {
+  return { en: 'en', ko: 'ko-KR', zh: 'zh-CN' }[getLang()];
 }

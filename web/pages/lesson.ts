@@ -4,7 +4,7 @@
  * re-attach, reconnect, reset, a dead sandbox, a full lab) and turns every server
  * condition into something the learner can read and act on.
  */
-import { api, ApiError, storedSession, storeSession, type LessonSummary, type LessonView } from '../api.ts';
+import { api, ApiError, SessionEnding, storedSession, storeSession, type LessonSummary, type LessonView } from '../api.ts';
 import { h, icon } from '../dom.ts';
 import { getLang, onLangChange, t } from '../i18n.ts';
 import { LessonPane } from '../lesson/pane.ts';
@@ -246,6 +246,7 @@ export const lessonPage: PageFactory = (root, params) => {
       lessonTerminals = Math.max(lessonTerminals, created.lessonTerminals ?? 0);
       if (created.steps) pane.setStatuses(created.steps.steps);
       clearBanner();
+      if (created.restoredSteps) notice(t('session.restored'));
       connect();
     } catch (e) {
       if (disposed) return;
@@ -281,6 +282,12 @@ export const lessonPage: PageFactory = (root, params) => {
   function sessionError(e: unknown): void {
     starting = false;
     setCover(null);
+    if (e instanceof SessionEnding) {
+      connState = { kind: 'closed', code: 0, reason: '', retryable: false };
+      paintStatus();
+      showBanner('info', e.title, e.body, [{ label: e.next.label, primary: true, run: () => { location.hash = e.next.href; } }], { focus: true, id: 'ending' });
+      return;
+    }
     connState = { kind: 'closed', code: 0, reason: '', retryable: true };
     paintStatus();
     showBanner('error', t('session.error', { msg: e instanceof Error ? e.message : String(e) }), null, [
@@ -312,7 +319,9 @@ export const lessonPage: PageFactory = (root, params) => {
       } else if (st.code === CLOSE.unknownSession || st.code === CLOSE.sessionEnded || st.code === CLOSE.unauthorized || st.code === CLOSE.normal) {
         // a session that ended cannot come back; the next visit must not try to re-attach
         storeSession(lessonId, null);
-        showBanner('error', t('session.ended', { reason: st.reason || t('close.generic', { code: st.code }) }), null, [
+        // 4004 carries the server's "no such session", which says nothing to a learner
+        const why = st.code === CLOSE.unknownSession ? t('session.goneWhy') : st.reason || t('close.generic', { code: st.code });
+        showBanner('error', t('session.gone'), why, [
           { label: t('session.new'), primary: true, run: () => { clearBanner(); tabs.clearAll(); void attachOrCreate(); } },
         ], { focus: true });
       } else {

@@ -1,26 +1,33 @@
-import { api, ApiError, storedSession, type LessonSummary } from '../api.ts';
+import { api, ApiError, storedSession, type LessonSummary, type SelfProgress } from '../api.ts';
 import { h, icon } from '../dom.ts';
 import { getLang, onLangChange, t } from '../i18n.ts';
 import { recalledProgress } from '../progress.ts';
 import { href, type PageFactory } from '../router.ts';
+import { classroomApi, classroomHref, learnerToken } from '../board/client.ts';
+import { ct } from '../board/strings.ts';
 
 export const lessonListPage: PageFactory = (root) => {
   document.title = `${t('list.title')} · nslab`;
   const body = h('div', { class: 'lesson-grid-wrap' });
   const heading = h('h1', { class: 'hero-title', tabindex: '-1', 'data-skip-target': '' });
   const intro = h('p', { class: 'hero-intro' });
-  root.append(h('section', { class: 'page page-lessons' }, h('div', { class: 'hero' }, heading, intro), body));
+  // a workshop learner who came to the site root: their workshop is what they want
+  const workshopSlot = h('div', { class: 'workshop-slot' });
+  root.append(h('section', { class: 'page page-lessons' }, h('div', { class: 'hero' }, heading, intro), workshopSlot, body));
 
   let generation = 0;
+  /** what the server keeps for this browser; null on a server without self-paced progress */
+  let saved: SelfProgress | null = null;
   async function load(): Promise<void> {
     const mine = ++generation;
     document.title = `${t('list.title')} · nslab`;
     heading.textContent = t('list.title');
     intro.textContent = t('list.intro');
     body.replaceChildren(h('p', { class: 'muted loading', role: 'status' }, t('list.loading')));
+    void offerWorkshop(mine);
     let lessons: LessonSummary[];
     try {
-      lessons = await api.lessons(getLang());
+      [lessons, saved] = await Promise.all([api.lessons(getLang()), api.selfProgress()]);
     } catch (e) {
       if (mine !== generation) return;
       const retry = h('button', { type: 'button', class: 'button' }, t('retry'));
@@ -38,9 +45,22 @@ export const lessonListPage: PageFactory = (root) => {
     body.replaceChildren(h('ol', { class: 'lesson-grid' }, lessons.map((l, i) => card(l, i + 1))));
   }
 
+  async function offerWorkshop(mine: number): Promise<void> {
+    const token = learnerToken();
+    if (!token) return;
+    const v = await classroomApi.me(token).catch(() => null);
+    if (mine !== generation || !v || v.workshop.closed) return;
+    workshopSlot.replaceChildren(h('div', { class: 'callout workshop-offer', role: 'status' },
+      h('p', null, h('strong', null, ct('home.workshop', { title: v.workshop.title })), ' ', ct('home.workshopBody')),
+      h('a', { class: 'button button-primary', href: classroomHref.workshop() }, ct('home.toWorkshop'))));
+  }
+
   function card(l: LessonSummary, n: number): HTMLElement {
-    const progress = recalledProgress(l.id);
-    const started = progress !== null || storedSession(l.id) !== null;
+    // the server's record is the truth ("Continue" continues exactly that); this
+    // browser's memory only stands in on a server that keeps none
+    const mine = saved?.lessons[l.id];
+    const progress = saved ? (mine && mine.passed > 0 ? { done: mine.passed, total: mine.total } : null) : recalledProgress(l.id);
+    const started = progress !== null || (saved ? !!mine?.live : storedSession(l.id) !== null);
     const complete = progress !== null && progress.done >= progress.total;
     const titleId = `lesson-card-${l.id}`;
     return h('li', { class: `lesson-card${complete ? ' is-complete' : ''}` },
