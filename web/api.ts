@@ -4,6 +4,7 @@
  * read as the server wrote it, not as "HTTP 503".
  */
 import { t, type Lang } from './i18n.ts';
+import type { SelfPacedOpenResult, SelfPacedProgress } from '../lab-server/contract/classroom-api.ts';
 import type { CreateSessionResponse, SessionInfo as ServerSessionInfo } from '../lab-server/contract/session-protocol.ts';
 
 export interface LessonSummary { id: string; title: string; summary: string; order: number; minutes: number }
@@ -88,8 +89,7 @@ let sessionProvider: ((lesson: string, lang: Lang) => Promise<CreateSessionRespo
 export function setSessionProvider(p: typeof sessionProvider): void { sessionProvider = p; }
 
 /** A self-paced learner's progress per lesson, as the server keeps it (GET /api/self/progress). */
-export interface SelfProgress { lessons: Record<string, { passed: number; total: number; live: boolean }> }
-interface SelfOpenResult { session: { id: string; token: string; lesson: string }; resumed: boolean; restoredSteps: number }
+export type SelfProgress = SelfPacedProgress;
 export type StartedSession = CreateSessionResponse & { restoredSteps?: number };
 
 /**
@@ -99,9 +99,9 @@ export type StartedSession = CreateSessionResponse & { restoredSteps?: number };
  * has no /api/self: then an anonymous session, as before.
  */
 async function selfPacedSession(lesson: string, lang: Lang): Promise<StartedSession> {
-  let r: SelfOpenResult;
+  let r: SelfPacedOpenResult;
   try {
-    r = await request<SelfOpenResult>('POST', `/api/self/lessons/${encodeURIComponent(lesson)}/session`, { body: { lang } });
+    r = await request<SelfPacedOpenResult>('POST', `/api/self/lessons/${encodeURIComponent(lesson)}/session`, { body: { lang } });
   } catch (e) {
     if (e instanceof ApiError && e.status === 404 && e.code === 'not-found') return request<CreateSessionResponse>('POST', '/api/sessions', { body: { lesson, lang } });
     throw e;

@@ -12,7 +12,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApiError } from '../contract/api-error.ts';
-import type { LabSessionHandle } from '../contract/classroom-api.ts';
+import type { LabSessionHandle, SelfPacedOpenResult, SelfPacedProgress } from '../contract/classroom-api.ts';
 import type { Lang } from '../contract/lang.ts';
 import type { LessonCatalog } from '../lessons/loader.ts';
 import { generateToken, hashToken } from './codes.ts';
@@ -21,18 +21,6 @@ import type { ClassroomStore, SelfPacedLearner } from './store.ts';
 
 /** A lab session that belongs to a self-paced learner. */
 interface Owner { learnerId: string; lesson: string }
-
-export interface SelfPacedOpenResult {
-  session: LabSessionHandle & { lesson: string };
-  /** the learner's machine that was already running (another tab, a reload) */
-  resumed: boolean;
-  /** a fresh machine with earlier progress restored: how many steps were passed before */
-  restoredSteps: number;
-}
-
-export interface SelfPacedProgress {
-  lessons: Record<string, { passed: number; total: number; live: boolean }>;
-}
 
 export interface SelfPacedOptions {
   store: ClassroomStore;

@@ -1,7 +1,8 @@
 /**
  * What the classroom API answers a learner (GET /api/classroom/me, POST
- * /api/classroom/me/lessons/:id/session) and an instructor (workshops). The server
- * builds these (classroom/service.ts), the web app reads them (web/board/).
+ * /api/classroom/me/lessons/:id/session), an instructor (workshops) and a self-paced
+ * learner (/api/self). The server builds these (classroom/service.ts,
+ * classroom/self-paced.ts), the web app reads them (web/board/, web/api.ts).
  */
 import type { StepState } from './steps.ts';
 
@@ -35,3 +36,17 @@ export interface SessionNotice { code: 'fresh-sandbox'; afterRestart: boolean; p
 
 /** A workshop as the instructor API answers it. */
 export interface WorkshopInfo { id: string; code: string; title: string; lessons: string[]; createdAt: number; endsAt: number | null; closedAt: number | null }
+
+/** POST /api/self/lessons/:lesson/session */
+export interface SelfPacedOpenResult {
+  session: LabSessionHandle & { lesson: string };
+  /** the learner's machine that was already running (another tab, a reload) */
+  resumed: boolean;
+  /** a fresh machine with earlier progress restored: how many steps were passed before */
+  restoredSteps: number;
+}
+
+/** GET /api/self/progress: a self-paced learner's progress per lesson */
+export interface SelfPacedProgress {
+  lessons: Record<string, { passed: number; total: number; live: boolean }>;
+}
