@@ -1,5 +1,6 @@
 /** Small helpers shared by the benchmarks: percentiles and table printing. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 export function pct(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   if (!s.length) return NaN;
@@ -21,4 +22,15 @@ export function memUsedBytes(): number {
     }),
   ) as Record<string, number>;
   return m.MemTotal - m.MemAvailable;
+}
+
+/** replaces the "## <name>" section of docs/benchmarks.md, leaving the others alone */
+export function writeSection(name: string, body: string): void {
+  const file = join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
+  let text = '';
+  try { text = readFileSync(file, 'utf8'); } catch { text = '# Benchmarks\n\nTables printed by the scripts in bench/, latest run first. Each compares nslab with a baseline measured in the same run.\n'; }
+  const section = `## ${name}\n\n\`\`\`\n${body}\n\`\`\`\n`;
+  const re = new RegExp(`## ${name}\\n[\\s\\S]*?(?=\\n## |$)`);
+  text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}`;
+  writeFileSync(file, text);
 }

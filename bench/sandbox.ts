@@ -3,13 +3,17 @@
  * sandbox, next to baselines measured in the same run:
  *   - plain util-linux `unshare` of the same namespaces running `bash -c true`
  *   - the runtime alone: `crun run` of a minimal bundle running `bash -c true`
- * usage: node --import tsx bench/sandbox.ts [--runs 30] [--idle 50] [--write-docs]
+ * usage: node --import tsx bench/sandbox.ts [--runs 30] [--idle 50] [--write-docs] [--json FILE]
+ *   --json FILE: the p50s and memory figures as JSON too (bench/v2-column.ts compares
+ *   two such files, from this host and from the cgroup v2 VM)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSandboxBackend, type LocalSandbox } from '../lab-server/sandbox/index.ts';
-import { memUsedBytes, pct, table } from './lib.ts';
+import { v2SandboxesDir } from '../lab-server/sandbox/cgroup-root.ts';
+import { hostInfo } from '../lab-server/sandbox/host.ts';
+import { memUsedBytes, pct, table, writeSection } from './lib.ts';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,12 +46,15 @@ async function firstPrompt(s: LocalSandbox): Promise<number> {
 
 /** host memory a sandbox costs: what its memory cgroup is charged + host-side crun processes */
 async function sandboxCostKiB(s: LocalSandbox, terminalPid: number): Promise<{ total: number; shell: number }> {
-  const usage = Number(readFileSync(`/sys/fs/cgroup/memory/nslab/${s.id}/memory.usage_in_bytes`, 'utf8')) / 1024;
-  const runners = readFileSync(`/sys/fs/cgroup/unified/nslab/${s.id}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
-  // host-side: `crun run` (in the unified group), the nslab-reaper in front of it, and the
-  // terminal's pty process (its nslab-reaper) with its `crun exec`
+  // v1/hybrid: the memory hierarchy's group, and `crun run` sits in the unified one;
+  // v2: one group, and `crun run` stays in the server's (found below its reaper)
+  const v2 = hostInfo().cgroupMode === 'v2';
+  const usage = Number(readFileSync(v2 ? join(v2SandboxesDir(), s.id, 'memory.current') : `/sys/fs/cgroup/memory/nslab/${s.id}/memory.usage_in_bytes`, 'utf8')) / 1024;
+  const runners = v2 ? [] : readFileSync(`/sys/fs/cgroup/unified/nslab/${s.id}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
+  // host-side: `crun run`, the nslab-reaper in front of it, and the terminal's pty
+  // process (its nslab-reaper) with its `crun exec`
   const runtimeReaper = (s as unknown as { runner: { pid?: number } | null }).runner?.pid;
-  const pids = new Set([...runners, ...(runtimeReaper ? [runtimeReaper] : []), terminalPid, ...childrenOf(terminalPid)]);
+  const pids = new Set([...runners, ...(runtimeReaper ? [runtimeReaper, ...childrenOf(runtimeReaper)] : []), terminalPid, ...childrenOf(terminalPid)]);
   const hostSide = [...pids].reduce((a, p) => a + pssOf(p), 0);
   const shell = (await s.probe.processes()).filter((p) => p.comm === 'bash').reduce((a, p) => a + pssOf(p.hostPid), 0);
   return { total: usage + hostSide, shell };
@@ -180,6 +187,14 @@ async function main() {
   ].join('\n');
   console.log(out);
   if (process.argv.includes('--write-docs')) writeSection('Sandbox', out);
+  const jsonAt = process.argv.indexOf('--json');
+  if (jsonAt > 0) {
+    writeFileSync(process.argv[jsonAt + 1]!, JSON.stringify({
+      at: new Date().toISOString(), cgroupMode: hostInfo().cgroupMode, kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(), runs: RUNS, idle: IDLE,
+      p50: { unshare: pct(unshareTimes, 50), crun: pct(crunTimes, 50), create: pct(createTimes, 50), prompt: pct(promptTimes, 50), pooled: pct(pooledPrompt, 50), destroy: pct(destroyTimes, 50), stall: pct(stallTimes, 50) },
+      memory: { perSandboxMiB: perSandbox, shellMiB, destroyAllMs },
+    }, null, 2));
+  }
 }
 
 function childrenOf(pid: number): number[] {
@@ -194,17 +209,6 @@ function pssOf(pid: number): number {
   try {
     return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
   } catch { return 0; }
-}
-
-/** replaces the "## <name>" section of docs/benchmarks.md, leaving the others alone */
-export function writeSection(name: string, body: string): void {
-  const file = join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
-  let text = '';
-  try { text = readFileSync(file, 'utf8'); } catch { text = '# Benchmarks\n\nTables printed by the scripts in bench/, latest run first. Each compares nslab with a baseline measured in the same run.\n'; }
-  const section = `## ${name}\n\n\`\`\`\n${body}\n\`\`\`\n`;
-  const re = new RegExp(`## ${name}\\n[\\s\\S]*?(?=\\n## |$)`);
-  text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}`;
-  writeFileSync(file, text);
 }
 
 main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
