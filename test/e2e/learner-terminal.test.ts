@@ -1,0 +1,160 @@
+/**
+ * The learner's terminal and lesson pane as a person uses them, in Debian's Chromium
+ * against the real lab server: clipboard keys, run buttons for a closed terminal,
+ * wide lesson blocks, the completion card, and the phone layout.
+ */
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
+import { startServer, type TestServer } from '../server/client.ts';
+import { buildWeb, launchChromium, removeWebBuild, terminalRows } from './browser.ts';
+
+/** generous: a sandbox start on a loaded 2-core box is slow, and these are not timing tests */
+const WAIT = 60_000;
+
+let webRoot: string;
+let srv: TestServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  webRoot = await buildWeb('nslab-e2e-learner-');
+  srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, createBurst: 100, createPerMinute: 600 });
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await srv?.close();
+  await removeWebBuild(webRoot);
+});
+
+async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<string[]> {
+  const deadline = Date.now() + WAIT;
+  let rows: string[] = [];
+  while (Date.now() < deadline) {
+    rows = await terminalRows(page, n);
+    if (rows.some(pred)) return rows;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`terminal ${n} never showed ${what}; screen:\n${rows.join('\n')}`);
+}
+
+const PROMPT = (r: string) => /[#$] ?$/.test(r);
+
+async function openLesson(page: Page, lesson: string): Promise<void> {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${srv.base}/#/lessons/${lesson}`);
+  await page.waitForSelector('.conn-open', { timeout: WAIT });
+  await waitForRow(page, 1, PROMPT, 'a prompt');
+  expect(errors).toEqual([]);
+}
+
+async function withPage<T>(opts: { width?: number; height?: number; clipboard?: boolean; lang?: string }, fn: (page: Page, ctx: BrowserContext) => Promise<T>): Promise<T> {
+  const ctx = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 } });
+  if (opts.clipboard) await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: srv.base });
+  if (opts.lang) await ctx.addInitScript((l) => localStorage.setItem('nslab.lang', l), opts.lang);
+  const page = await ctx.newPage();
+  try {
+    return await fn(page, ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+function focusTerminal(page: Page, n: number): Promise<void> {
+  return page.locator(`.term-panel[data-terminal="${n}"] .xterm-helper-textarea`).focus();
+}
+
+describe('the terminal clipboard', () => {
+  it('Ctrl+V and Ctrl+Shift+V paste, Ctrl+Shift+C copies the selection', async () => {
+    await withPage({ clipboard: true }, async (page) => {
+      await openLesson(page, 'sample-hostname');
+      await page.evaluate(() => navigator.clipboard.writeText('echo pasted-$((5*5))'));
+      await focusTerminal(page, 1);
+      await page.keyboard.press('Control+KeyV');
+      await page.keyboard.press('Enter');
+      await waitForRow(page, 1, (r) => r === 'pasted-25', 'the output of the text pasted with Ctrl+V');
+
+      await page.evaluate(() => navigator.clipboard.writeText('echo shift-pasted-$((6*6))'));
+      await page.keyboard.press('Control+Shift+KeyV');
+      await page.keyboard.press('Enter');
+      await waitForRow(page, 1, (r) => r === 'shift-pasted-36', 'the output of the text pasted with Ctrl+Shift+V');
+
+      // copy: a double click selects a word of the output, Ctrl+Shift+C puts it on the clipboard
+      await page.keyboard.type('echo copy-me-$((3+4))');
+      await page.keyboard.press('Enter');
+      const rows = await waitForRow(page, 1, (r) => r === 'copy-me-7', 'the word to copy');
+      const rowIndex = rows.lastIndexOf('copy-me-7');
+      const row = page.locator(`.term-panel[data-terminal="1"] .xterm-rows > div`).nth(rowIndex);
+      const box = (await row.boundingBox())!;
+      await page.mouse.dblclick(box.x + 20, box.y + box.height / 2);
+      await page.keyboard.press('Control+Shift+KeyC');
+      await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe('copy-me-7');
+    });
+  });
+
+  it('a right click opens the browser\'s own menu on the terminal\'s input, so its Paste types into the shell', async () => {
+    await withPage({}, async (page) => {
+      await openLesson(page, 'sample-hostname');
+      const screen = (await page.locator('.term-panel[data-terminal="1"] .xterm-screen').boundingBox())!;
+      const x = screen.x + screen.width / 2;
+      const y = screen.y + screen.height / 2;
+      const seen = page.evaluate(([px, py]) => new Promise<{ target: string; prevented: boolean }>((resolve) => {
+        // Chromium builds its menu from a hit test after the handlers ran: xterm moves its
+        // input under the pointer so that the menu is an editable one, with Paste
+        window.addEventListener('contextmenu', (e) => setTimeout(() => resolve({ target: document.elementFromPoint(px, py)?.className ?? '', prevented: e.defaultPrevented })), { once: true });
+      }), [x, y] as const);
+      await page.mouse.click(x, y, { button: 'right' });
+      const menu = await seen;
+      expect(menu.prevented).toBe(false);
+      expect(menu.target).toContain('xterm-helper-textarea');
+      // the menu's Paste fires a paste event on that element
+      await page.evaluate(() => {
+        const data = new DataTransfer();
+        data.setData('text/plain', 'echo menu-pasted-$((2*4))');
+        document.querySelector('.term-panel[data-terminal="1"] .xterm-helper-textarea')!.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+      });
+      await page.keyboard.press('Enter');
+      await waitForRow(page, 1, (r) => r === 'menu-pasted-8', 'the output of the text pasted from the menu');
+    });
+  });
+
+  it('the shortcuts dialog lists paste and copy in every language', async () => {
+    for (const [lang, paste] of [['en', 'Paste'], ['ko', '붙여'], ['zh', '粘贴']] as const) {
+      await withPage({ lang }, async (page) => {
+        await page.goto(`${srv.base}/#/lessons/sample-hostname`);
+        await page.waitForSelector('.lesson-title');
+        await page.keyboard.press('Alt+Slash');
+        const list = page.locator('dialog .shortcut-list');
+        await list.waitFor();
+        const text = await list.innerText();
+        expect(text).toContain('V');
+        expect(text).toContain(paste);
+      });
+    }
+  });
+});
+
+describe('run buttons', () => {
+  it('Run ▸ 2 after terminal 2 was closed reopens it, waits for the prompt and runs the command once', async () => {
+    await withPage({}, async (page) => {
+      await openLesson(page, 'containers-ipc');
+      await page.click('.term-tab[data-terminal="2"]');
+      await waitForRow(page, 2, PROMPT, 'a prompt in terminal 2');
+      await page.hover('.term-tab[data-terminal="2"]');
+      await page.click('.term-tab-item:has(.term-tab[data-terminal="2"]) .term-tab-close');
+      await page.locator('.term-tab[data-terminal="2"]').waitFor({ state: 'detached' });
+
+      await page.locator('.lesson-content button.nslab-run[data-terminal="2"]').first().click();
+      await page.waitForSelector('.term-tab[data-terminal="2"][aria-selected="true"]');
+      const rows = await waitForRow(page, 2, (r) => /Message Queues/.test(r), 'the output of ipcs -q');
+      // give a second run every chance to show up before counting
+      await page.waitForTimeout(1500);
+      const after = await terminalRows(page, 2);
+      expect(after.filter((r) => /Message Queues/.test(r)), after.join('\n')).toHaveLength(1);
+      expect(after.filter((r) => /exited/.test(r))).toEqual([]);
+      expect(rows.filter((r) => /[#$] ipcs -q$/.test(r))).toHaveLength(1);
+    });
+  });
+});
