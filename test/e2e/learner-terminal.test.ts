@@ -158,3 +158,58 @@ describe('run buttons', () => {
     });
   });
 });
+
+describe('the lesson column', () => {
+  it('wide tables scroll in their own box, option names stay whole, and the pane never scrolls sideways', async () => {
+    await withPage({ width: 1280, height: 720 }, async (page) => {
+      await page.goto(`${srv.base}/#/lessons/namespaces-tour`);
+      await page.waitForSelector('.lesson-content table');
+      const m = await page.evaluate(() => {
+        const pane = document.querySelector<HTMLElement>('.split-left')!;
+        const table = document.querySelector<HTMLElement>('.lesson-content table')!;
+        const box = table.parentElement!;
+        // code with no space in it, short enough to fit a column: one piece on one line
+        const broken = [...document.querySelectorAll<HTMLElement>('.lesson-content :not(pre) > code')]
+          .filter((c) => !/\s/.test(c.textContent!) && c.textContent!.length <= 32 && c.getClientRects().length > 1)
+          .map((c) => c.textContent);
+        return { paneWide: pane.scrollWidth - pane.clientWidth, boxScrolls: box.scrollWidth > box.clientWidth, tableWider: table.scrollWidth > pane.clientWidth, broken };
+      });
+      expect(m.tableWider).toBe(true);
+      expect(m.boxScrolls).toBe(true);
+      expect(m.paneWide).toBeLessThanOrEqual(0);
+      expect(m.broken).toEqual([]);
+    });
+  });
+
+  it('a long command is readable in full beside its Run button, and Copy puts it on the clipboard', async () => {
+    await withPage({ width: 1280, height: 720, clipboard: true }, async (page) => {
+      await page.goto(`${srv.base}/#/lessons/containers-ipc`);
+      await page.waitForSelector('.lesson-content button.nslab-run');
+      const problems = await page.evaluate(() => {
+        const out: string[] = [];
+        for (const block of document.querySelectorAll<HTMLElement>('.lesson-content .nslab-code-run')) {
+          const pre = block.querySelector('pre')!;
+          const command = block.querySelector<HTMLElement>('button.nslab-run')!.dataset.command!;
+          if (pre.scrollWidth > pre.clientWidth + 1) out.push(`hidden past the edge: ${command}`);
+          const buttons = [...block.querySelectorAll('button')].map((b) => b.getBoundingClientRect());
+          if (!block.querySelector('button.nslab-copy')) out.push(`no copy button: ${command}`);
+          const range = document.createRange();
+          range.selectNodeContents(pre);
+          for (const r of range.getClientRects()) {
+            if (r.width === 0) continue;
+            if (buttons.some((b) => r.left < b.right && r.right > b.left && r.top < b.bottom && r.bottom > b.top)) {
+              out.push(`text under a button: ${command}`);
+              break;
+            }
+          }
+        }
+        return out;
+      });
+      expect(problems).toEqual([]);
+      const block = page.locator('.lesson-content .nslab-code-run').first();
+      const command = await block.locator('button.nslab-run').getAttribute('data-command');
+      await block.locator('button.nslab-copy').click();
+      await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe(command);
+    });
+  });
+});

@@ -38,6 +38,7 @@ export class LessonPane {
   private wasComplete: boolean | null = null;
   private pendingAnnouncements: string[] = [];
   private readonly runTimers = new WeakMap<HTMLElement, ReturnType<typeof setTimeout>>();
+  private scrollObserver: ResizeObserver | null = null;
 
   constructor(private readonly cb: PaneCallbacks) {
     this.header = h('div', { class: 'lesson-head' });
@@ -81,7 +82,11 @@ export class LessonPane {
     this.content.innerHTML = lesson.html;
     for (const b of this.content.querySelectorAll<HTMLButtonElement>('button.nslab-run')) {
       b.setAttribute('aria-label', `${b.textContent?.trim() ?? ''} — ${b.title}`);
+      codeActions(b);
     }
+    for (const table of this.content.querySelectorAll('table')) scrollBox(table);
+    for (const code of this.content.querySelectorAll<HTMLElement>(':not(pre) > code')) keepTokensWhole(code);
+    this.markScrollable();
     for (const a of this.content.querySelectorAll<HTMLAnchorElement>('a[href^="http"]')) {
       // the terminals live in this tab; a link must not navigate away from them
       a.target = '_blank';
@@ -236,6 +241,11 @@ export class LessonPane {
 
   private onContentClick(e: MouseEvent): void {
     const target = e.target as HTMLElement;
+    const copy = target.closest<HTMLButtonElement>('button.nslab-copy');
+    if (copy && this.content.contains(copy)) {
+      void this.copyCommand(copy);
+      return;
+    }
     const run = target.closest<HTMLButtonElement>('button.nslab-run');
     if (run && this.content.contains(run)) {
       const terminal = Number(run.dataset.terminal ?? '1');
@@ -256,6 +266,40 @@ export class LessonPane {
       const el = this.content.querySelector<HTMLElement>(`[id="${CSS.escape(a.getAttribute('href')!.slice(1))}"]`);
       el?.scrollIntoView({ block: 'start' });
     }
+  }
+
+  private async copyCommand(button: HTMLButtonElement): Promise<void> {
+    const command = button.parentElement?.querySelector<HTMLButtonElement>('button.nslab-run')?.dataset.command ?? '';
+    let ok = true;
+    try {
+      await navigator.clipboard.writeText(command);
+    } catch {
+      ok = false;
+    }
+    button.classList.toggle('is-copied', ok);
+    this.announce(ok ? t('copy.done') : t('copy.failed'));
+    const old = this.runTimers.get(button);
+    if (old) clearTimeout(old);
+    this.runTimers.set(button, setTimeout(() => button.classList.remove('is-copied'), 1200));
+  }
+
+  /**
+   * A box that scrolls must be reachable by keyboard (WCAG 2.1.1); only those that do
+   * get a tab stop, and the pane's width changes with the split and the window.
+   */
+  private markScrollable(): void {
+    this.scrollObserver ??= new ResizeObserver(() => {
+      for (const box of this.content.querySelectorAll<HTMLElement>('.nslab-code:not(.nslab-code-run) pre, .table-scroll')) {
+        if (box.scrollWidth > box.clientWidth + 1) box.tabIndex = 0;
+        else box.removeAttribute('tabindex');
+      }
+      // the float that keeps the command's first line clear of the buttons, as wide as they are
+      for (const actions of this.content.querySelectorAll<HTMLElement>('.nslab-code-actions')) {
+        if (actions.offsetWidth > 0) actions.parentElement?.style.setProperty('--actions-w', `${actions.offsetWidth + 10}px`);
+      }
+    });
+    this.scrollObserver.disconnect();
+    this.scrollObserver.observe(this.content);
   }
 
   private flash(id: string): void {
@@ -279,6 +323,32 @@ export class LessonPane {
     }
     this.pendingAnnouncements.push(text);
   }
+}
+
+/** Run and copy side by side, above the command's first line (styles.css lets the text flow around them). */
+function codeActions(run: HTMLButtonElement): void {
+  const copy = h('button', { type: 'button', class: 'nslab-copy', title: t('copy.title'), 'aria-label': t('copy.title') }, icon('copy'), icon('check', 'icon icon-copied'));
+  const actions = h('div', { class: 'nslab-code-actions' }, copy);
+  run.replaceWith(actions);
+  actions.append(run);
+}
+
+/** A wide table scrolls inside its own box instead of pushing the whole pane sideways. */
+function scrollBox(table: HTMLTableElement): void {
+  const box = h('div', { class: 'table-scroll', role: 'region', 'aria-label': t('lesson.table') });
+  table.replaceWith(box);
+  box.append(table);
+}
+
+/**
+ * Inline code breaks only between its words: browsers break after a hyphen ("--⏎ipc") or
+ * a slash. A word too long for any column stays breakable, or it would widen the pane.
+ */
+function keepTokensWhole(code: HTMLElement): void {
+  const text = code.textContent ?? '';
+  if (code.children.length > 0 || !text.trim()) return;
+  const parts = text.split(/(\s+)/).filter((p) => p !== '');
+  code.replaceChildren(...parts.map((p) => (/^\s+$/.test(p) || p.length > 32 ? p : h('span', { class: 'nobr' }, p))));
 }
 
 function stateLabel(st: StepStatus | undefined): string {
