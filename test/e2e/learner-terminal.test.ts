@@ -213,3 +213,34 @@ describe('the lesson column', () => {
     });
   });
 });
+
+describe('lesson completion', () => {
+  it('the card shows up where the learner is looking, and its buttons fit in it', async () => {
+    await withPage({ width: 1280, height: 720 }, async (page, ctx) => {
+      // a narrow lesson column: the next lesson's title is longer than the card is wide
+      await ctx.addInitScript(() => localStorage.setItem('nslab.split', '25'));
+      await openLesson(page, 'namespaces-tour');
+      const buttons = page.locator('.lesson-content button.nslab-run');
+      const n = await buttons.count();
+      for (let i = 0; i < n; i++) {
+        await buttons.nth(i).click();
+        await page.waitForTimeout(700);
+      }
+      await page.waitForSelector('.complete-card .button-primary', { timeout: WAIT });
+      await expect.poll(async () => page.evaluate(() => {
+        const pane = document.querySelector('.split-left')!.getBoundingClientRect();
+        const card = document.querySelector('.complete-card')!.getBoundingClientRect();
+        return card.top >= pane.top && card.bottom <= pane.bottom ? 'in view' : `card ${Math.round(card.top)}..${Math.round(card.bottom)}, pane ${Math.round(pane.top)}..${Math.round(pane.bottom)}`;
+      }), { timeout: 5000 }).toBe('in view');
+      const overflow = await page.evaluate(() => {
+        const card = document.querySelector('.complete-card')!.getBoundingClientRect();
+        return [...document.querySelectorAll<HTMLElement>('.complete-card .button')]
+          .filter((b) => { const r = b.getBoundingClientRect(); return r.left < card.left || r.right > card.right || b.scrollWidth > b.clientWidth; })
+          .map((b) => `${b.textContent} (${Math.round(b.getBoundingClientRect().width)} px in ${Math.round(card.width)} px)`);
+      });
+      expect(overflow).toEqual([]);
+      // the learner kept the keyboard: the last command was typed into a terminal
+      expect(await page.evaluate(() => !!document.activeElement?.closest('.term-panel'))).toBe(true);
+    });
+  });
+});

@@ -39,6 +39,8 @@ export class LessonPane {
   private pendingAnnouncements: string[] = [];
   private readonly runTimers = new WeakMap<HTMLElement, ReturnType<typeof setTimeout>>();
   private scrollObserver: ResizeObserver | null = null;
+  /** the step that passed in the update being rendered: where the learner is looking */
+  private lastPassed: string | null = null;
 
   constructor(private readonly cb: PaneCallbacks) {
     this.header = h('div', { class: 'lesson-head' });
@@ -113,7 +115,9 @@ export class LessonPane {
         if (i >= 0) this.announce(t('announce.passed', { n: i + 1, title: this.lesson.steps[i].title }));
       }
     }
+    this.lastPassed = newlyPassed.at(-1) ?? null;
     this.render();
+    this.lastPassed = null;
     for (const id of newlyPassed) this.flash(id);
   }
 
@@ -214,6 +218,7 @@ export class LessonPane {
       const celebrate = this.wasComplete === false && complete;
       this.wasComplete = complete;
       this.completeSlot.replaceChildren();
+      this.content.querySelector('.complete-card')?.remove();
       if (complete) this.showComplete(celebrate);
     }
   }
@@ -228,15 +233,20 @@ export class LessonPane {
       h('p', null, t('complete.body')),
       next,
     );
-    this.completeSlot.append(card);
-    void this.cb.nextLesson().then((n) => {
-      if (n && card.isConnected) next.prepend(h('a', { class: 'button button-primary', href: href.lesson(n.id) }, t('complete.next', { title: n.title })));
+    // a lesson finished live is celebrated under the step that just passed, where the learner
+    // is looking; a finished lesson reopened says so at the top
+    const passedHere = celebrate && this.lastPassed
+      ? this.content.querySelector<HTMLElement>(`section.nslab-step[data-step="${CSS.escape(this.lastPassed)}"]`)
+      : null;
+    if (passedHere) passedHere.after(card);
+    else this.completeSlot.append(card);
+    void this.cb.nextLesson().catch(() => null).then((n) => {
+      if (!card.isConnected) return;
+      if (n) next.prepend(h('a', { class: 'button button-primary', href: href.lesson(n.id) }, t('complete.next', { title: n.title })));
+      // into view once it has its final height, without taking focus: the learner may be typing in a terminal
+      if (celebrate) card.scrollIntoView({ block: 'nearest', behavior: prefersReducedMotion() ? 'auto' : 'smooth' });
     });
-    if (celebrate) {
-      this.announce(t('complete.announce'));
-      // the card sits at the top of the pane, above the step list
-      this.el.parentElement?.scrollTo({ top: 0, behavior: prefersReducedMotion() ? 'auto' : 'smooth' });
-    }
+    if (celebrate) this.announce(t('complete.announce'));
   }
 
   private onContentClick(e: MouseEvent): void {
