@@ -244,3 +244,41 @@ describe('lesson completion', () => {
     });
   });
 });
+
+describe('on a phone', () => {
+  it('lesson and terminal are two views in the same place, and Run jumps to the output', async () => {
+    await withPage({ width: 390, height: 844 }, async (page) => {
+      await page.goto(`${srv.base}/#/lessons/sample-hostname`);
+      // attached, not visible: the lesson is in front
+      await page.waitForSelector('.conn-open', { state: 'attached', timeout: WAIT });
+      const inView = (sel: string) => page.evaluate((s) => {
+        const el = document.querySelector(s)!;
+        const r = el.getBoundingClientRect();
+        const visible = getComputedStyle(el).visibility === 'visible';
+        return visible && r.top >= 0 && r.top < window.innerHeight && r.bottom <= window.innerHeight + 1 && r.height > 200;
+      }, sel);
+      expect(await page.evaluate(() => document.scrollingElement!.scrollWidth <= window.innerWidth)).toBe(true);
+
+      await page.getByRole('tab', { name: 'Terminal', exact: true }).click();
+      await expect.poll(() => inView('.term-panel[data-terminal="1"]')).toBe(true);
+      await waitForRow(page, 1, PROMPT, 'a prompt');
+
+      await page.getByRole('tab', { name: /^Lesson/ }).click();
+      await expect.poll(() => inView('.split-left')).toBe(true);
+      const run = page.locator('section.nslab-step[data-step="look"] button.nslab-run');
+      await run.scrollIntoViewIfNeeded();
+      await run.click();
+      // the output is on screen without the learner looking for it
+      await expect.poll(() => inView('.term-panel[data-terminal="1"]')).toBe(true);
+      await waitForRow(page, 1, (r) => /^uts:\[\d+\]$/.test(r), 'the command\'s output');
+      const row = await page.evaluate(() => {
+        const rows = [...document.querySelectorAll('.term-panel[data-terminal="1"] .xterm-rows > div')];
+        const r = rows.find((d) => /^uts:\[\d+\]/.test(d.textContent ?? ''))!.getBoundingClientRect();
+        return r.top >= 0 && r.bottom <= window.innerHeight;
+      });
+      expect(row).toBe(true);
+      // the step's progress shows on the lesson tab while the terminal is in front
+      await expect.poll(() => page.getByRole('tab', { name: /^Lesson/ }).innerText()).toContain('1/3');
+    });
+  });
+});

@@ -205,11 +205,11 @@ export class TerminalTabs {
   }
 
   /** Types text into terminal n as if the learner had (run buttons). */
-  type(n: number, text: string): void {
+  type(n: number, text: string, focus = true): void {
     this.ensure(n);
     const v = this.views.get(n)!;
     if (!v.live) this.openOnServer(v);
-    this.select(n, true);
+    this.select(n, focus);
     // before bash has set up its line editor, typed bytes are echoed by the tty and
     // partly lost ("ch: command not found"); hold them until the first prompt. A second
     // click on the same button while waiting is impatience, not a request to run it twice.
