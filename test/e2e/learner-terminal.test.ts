@@ -282,3 +282,34 @@ describe('on a phone', () => {
     });
   });
 });
+
+describe('terminal tabs', () => {
+  it('Delete on a tab asks in a styled dialog before it ends a live shell', async () => {
+    await withPage({ lang: 'ko' }, async (page) => {
+      await openLesson(page, 'sample-hostname');
+      await page.click('.term-tab[data-terminal="2"]');
+      await page.locator('.term-tab[data-terminal="2"]').focus();
+      await page.keyboard.press('Delete');
+      const dialog = page.locator('dialog[open]');
+      await dialog.waitFor();
+      expect(await dialog.innerText()).toContain('터미널 2');
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      expect(await page.locator('.term-tab[data-terminal="2"]').count()).toBe(1);
+
+      await page.locator('.term-tab[data-terminal="2"]').focus();
+      await page.keyboard.press('Delete');
+      await page.locator('dialog[open] .button-danger').click();
+      await page.locator('.term-tab[data-terminal="2"]').waitFor({ state: 'detached' });
+    });
+  });
+
+  it('the terminal input is named in the interface language', async () => {
+    await withPage({ lang: 'zh' }, async (page) => {
+      await openLesson(page, 'sample-hostname');
+      expect(await page.locator('.term-panel[data-terminal="1"] .xterm-helper-textarea').getAttribute('aria-label')).toBe('终端 1 输入');
+      await page.selectOption('#lang-select', 'ko');
+      await expect.poll(() => page.locator('.term-panel[data-terminal="1"] .xterm-helper-textarea').getAttribute('aria-label')).toBe('터미널 1 입력');
+    });
+  });
+});

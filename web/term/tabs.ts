@@ -9,6 +9,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import { SearchAddon } from '@xterm/addon-search';
 import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { WebLinksAddon } from '@xterm/addon-web-links';
+import { confirmDialog } from '../confirm.ts';
 import { h, icon } from '../dom.ts';
 import { t } from '../i18n.ts';
 import { getTheme, onThemeChange, TERMINAL_THEMES } from '../theme.ts';
@@ -403,6 +404,7 @@ export class TerminalTabs {
     this.tablist.append(tabItem);
     this.panels.append(panel);
     term.open(panel);
+    this.labelTab(v);
 
     // the page's Alt shortcuts must work while typing in a shell; xterm ignores exactly these
     term.attachCustomKeyEventHandler((e) => {
@@ -432,6 +434,8 @@ export class TerminalTabs {
 
   private labelTab(v: TermView): void {
     (v.tab.querySelector('.term-tab-label') as HTMLElement).textContent = t('terms.tab', { n: v.n });
+    // xterm names its input "Terminal input" in English, once, when it opens
+    v.term.textarea?.setAttribute('aria-label', t('terms.input', { n: v.n }));
     const close = v.tabItem.querySelector('.term-tab-close') as HTMLElement;
     close.setAttribute('aria-label', t('terms.closeTab', { n: v.n }));
     close.title = t('terms.closeTab', { n: v.n });
@@ -455,6 +459,14 @@ export class TerminalTabs {
     this.views.delete(n);
     this.updateAddButton();
     if (this.active === n) this.select(this.numbers[0], true);
+  }
+
+  /** Delete on a tab is one key away from the shell's own use of it: ask before a live shell goes. */
+  private async closeAfterAsking(n: number): Promise<void> {
+    const v = this.views.get(n);
+    if (!v || this.views.size <= 1) return;
+    if (!v.exited && !(await confirmDialog(t('terms.closeConfirm', { n }), t('terms.closeButton')))) return;
+    this.closeTerminal(n);
   }
 
   private openOnServer(v: TermView): void {
@@ -537,7 +549,7 @@ export class TerminalTabs {
     else if (e.key === 'End') target = ns[ns.length - 1];
     else if (e.key === 'Delete') {
       e.preventDefault();
-      this.closeTerminal(this.active);
+      void this.closeAfterAsking(this.active);
       return;
     }
     if (target === undefined) return;
