@@ -313,3 +313,41 @@ describe('terminal tabs', () => {
     });
   });
 });
+
+/** the fonts Chromium really drew a node's text with (CDP CSS.getPlatformFontsForNode) */
+async function fontsOf(page: Page, selector: string): Promise<{ familyName: string; isCustomFont: boolean; glyphCount: number }[]> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    await cdp.send('DOM.enable');
+    await cdp.send('CSS.enable');
+    const { root } = await cdp.send('DOM.getDocument', { depth: 0 });
+    const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector });
+    const { fonts } = await cdp.send('CSS.getPlatformFontsForNode', { nodeId });
+    return fonts;
+  } finally {
+    await cdp.detach();
+  }
+}
+
+describe('Korean and Chinese text', () => {
+  // this machine has no CJK fonts (Debian's fonts-noto-cjk is not installed), like many a learner's
+  it('is drawn with the shipped web fonts, not as boxes, in the lesson and in the terminal', async () => {
+    for (const [lang, family, text] of [['ko', 'Noto Sans KR', '안녕하세요'], ['zh', 'Noto Sans SC', '你好世界']] as const) {
+      await withPage({ lang }, async (page) => {
+        await openLesson(page, 'sample-hostname');
+        await page.evaluate(() => document.fonts.ready);
+        await expect.poll(async () => {
+          const fonts = await fontsOf(page, '.lesson-title');
+          // the web font's own name inside the file may add a style ("Noto Sans KR Thin")
+          return fonts.some((f) => f.isCustomFont && f.familyName.startsWith(family)) ? 'web font' : JSON.stringify(fonts);
+        }).toBe('web font');
+        await focusTerminal(page, 1);
+        await page.keyboard.type(`echo ${text}-$((1+1))`);
+        await page.keyboard.press('Enter');
+        const rows = await waitForRow(page, 1, (r) => r.replace(/\s/g, '') === `${text}-2`, 'the CJK output');
+        const i = rows.findIndex((r) => r.replace(/\s/g, '') === `${text}-2`);
+        await expect.poll(async () => (await fontsOf(page, `.term-panel[data-terminal="1"] .xterm-rows > div:nth-child(${i + 1})`)).some((f) => f.isCustomFont && f.familyName.startsWith(family))).toBe(true);
+      });
+    }
+  });
+});

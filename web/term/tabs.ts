@@ -54,7 +54,8 @@ interface TermView {
 
 /** Acks are coalesced: at most one per ACK_DELAY_MS unless this many bytes piled up. */
 const ACK_DELAY_MS = 15;
-const FONT = '"JetBrains Mono", "Cascadia Code", "Fira Code", ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK KR", "Noto Sans Mono CJK SC", monospace';
+/** CJK after the Latin monospace fonts; "Noto Sans KR" / "Noto Sans SC" are the shipped web fonts (main.ts) */
+const FONT = '"JetBrains Mono", "Cascadia Code", "Fira Code", ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK KR", "Noto Sans Mono CJK SC", "Noto Sans KR", "Noto Sans SC", monospace';
 
 export class TerminalTabs {
   readonly el: HTMLElement;
