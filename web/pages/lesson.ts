@@ -56,7 +56,9 @@ export const lessonPage: PageFactory = (root, params) => {
     input: (n, data) => {
       // the server postpones the idle end on any keystroke; the warning goes with it
       if (bannerId === 'expiring-idle') clearBanner();
-      socket?.input(n, data);
+      if (!socket?.isOpen) return false;
+      socket.input(n, data);
+      return true;
     },
     open: (n, cols, rows) => socket?.send({ type: 'open', terminal: n, cols, rows }),
     resize: (n, cols, rows) => socket?.send({ type: 'resize', terminal: n, cols, rows }),

@@ -17,7 +17,8 @@ import { SIZE_BOUNDS } from './connection.ts';
 import { onScreenReaderModeChange, screenReaderMode } from '../prefs.ts';
 
 export interface Wire {
-  input(terminal: number, data: string): void;
+  /** false when nothing could be sent (not connected) */
+  input(terminal: number, data: string): boolean;
   open(terminal: number, cols: number, rows: number): void;
   resize(terminal: number, cols: number, rows: number): void;
   close(terminal: number): void;
@@ -83,6 +84,7 @@ export class TerminalTabs {
    * whose exit would then land on the new tab, and its last output with it.
    */
   private readonly closing = new Map<number, ReturnType<typeof setTimeout>>();
+  private lastNotSentNotice = 0;
   /** called when the learner asked for something the UI refuses (e.g. too many terminals) */
   onNotice: (text: string) => void = () => {};
 
@@ -215,8 +217,9 @@ export class TerminalTabs {
     // before bash has set up its line editor, typed bytes are echoed by the tty and
     // partly lost ("ch: command not found"); hold them until the first prompt. A second
     // click on the same button while waiting is impatience, not a request to run it twice.
-    if (v.ready) this.wire.input(n, text);
-    else if (!v.pending.endsWith(text)) v.pending += text;
+    // While disconnected it waits too: the re-attached shell sends it on.
+    if (v.ready && this.wire.input(n, text)) return;
+    if (!v.pending.endsWith(text)) v.pending += text;
   }
 
   // ---- events from the socket
@@ -260,11 +263,7 @@ export class TerminalTabs {
     if (v.readyTimer) clearTimeout(v.readyTimer);
     v.readyTimer = null;
     v.ready = true;
-    if (v.pending) {
-      const text = v.pending;
-      v.pending = '';
-      this.wire.input(n, text);
-    }
+    if (v.pending && this.wire.input(n, v.pending)) v.pending = '';
   }
 
   onReplayStart(n: number): void {
@@ -427,10 +426,23 @@ export class TerminalTabs {
         if (data === '\r') this.openOnServer(v);
         return;
       }
-      this.wire.input(n, data);
+      if (!this.wire.input(n, data)) this.notSent();
     });
-    term.onBinary((data) => this.wire.input(n, data));
+    term.onBinary((data) => {
+      if (!this.wire.input(n, data)) this.notSent();
+    });
     return v;
+  }
+
+  /**
+   * Keys typed while the connection is down are not queued: typed blind, without the
+   * shell's echo, they could run something unintended once it is back. Say so instead.
+   */
+  private notSent(): void {
+    const now = Date.now();
+    if (now - this.lastNotSentNotice < 3000) return;
+    this.lastNotSentNotice = now;
+    this.onNotice(t('terms.notSent'));
   }
 
   private labelTab(v: TermView): void {
