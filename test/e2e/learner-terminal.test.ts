@@ -398,3 +398,30 @@ describe('while the connection is down', () => {
     }
   });
 });
+
+describe('the first screen of a lesson', () => {
+  it('shows the goal and step 1 without scrolling; the introduction folds and unfolds', async () => {
+    await withPage({ width: 1280, height: 720 }, async (page) => {
+      const seen: string[] = [];
+      for (const lesson of ['namespaces-tour', 'process-isolation', 'ipc-namespace', 'ipc-deep-dive', 'containers-ipc', 'sample-hostname']) {
+        await page.goto(`${srv.base}/#/lessons/${lesson}`);
+        await page.waitForSelector('.lesson-content section.nslab-step');
+        await page.waitForTimeout(300);
+        const m = await page.evaluate(() => {
+          const pane = document.querySelector('.split-left')!.getBoundingClientRect();
+          const step = document.querySelector('.lesson-content section.nslab-step .nslab-step-title')!.getBoundingClientRect();
+          const goal = document.querySelector('.lesson-goal')?.getBoundingClientRect();
+          return { stepBottom: Math.round(step.bottom), goal: !!goal && goal.bottom <= pane.bottom, paneBottom: Math.round(pane.bottom) };
+        });
+        if (!(m.goal && m.stepBottom <= m.paneBottom)) seen.push(`${lesson}: goal shown ${m.goal}, step 1 ends at ${m.stepBottom} px, pane at ${m.paneBottom} px`);
+      }
+      expect(seen).toEqual([]);
+      // the folded introduction is one click from being read in full
+      await page.goto(`${srv.base}/#/lessons/namespaces-tour`);
+      const more = page.locator('.intro-toggle');
+      await more.click();
+      await expect.poll(() => more.getAttribute('aria-expanded')).toBe('true');
+      expect(await page.evaluate(() => { const i = document.querySelector<HTMLElement>('.lesson-intro')!; return i.scrollHeight <= i.clientHeight + 1; })).toBe(true);
+    });
+  });
+});

@@ -27,6 +27,7 @@ export class LessonPane {
   private statuses = new Map<string, StepStatus>();
   private readonly header: HTMLElement;
   private readonly stepList: HTMLOListElement;
+  private readonly stepDetails: HTMLDetailsElement;
   private readonly progressText: HTMLElement;
   /** the current step's title in the sticky bar: where am I, one click to get back there */
   private readonly currentLink: HTMLButtonElement;
@@ -50,6 +51,11 @@ export class LessonPane {
     this.currentLink = h('button', { type: 'button', class: 'current-step-link' });
     this.currentLink.addEventListener('click', () => this.focusCurrentStep());
     this.stepList = h('ol', { class: 'step-list' });
+    // a long list of steps would push step 1 off the first screen: folded, it is one line
+    // (the sticky bar names the current step anyway)
+    this.stepDetails = h('details', { class: 'step-nav-details' },
+      h('summary', null, h('h2', { id: 'step-nav-title', class: 'step-nav-title' })),
+      this.stepList);
     this.completeSlot = h('div', { class: 'complete-slot' });
     this.content = h('article', { class: 'lesson-content' });
     this.content.addEventListener('click', (e) => this.onContentClick(e));
@@ -60,8 +66,7 @@ export class LessonPane {
       h('div', { class: 'progress-sticky' }, this.currentLink, this.progressBar, this.progressText),
       this.completeSlot,
       h('nav', { class: 'step-nav', 'aria-labelledby': 'step-nav-title' },
-        h('h2', { id: 'step-nav-title', class: 'step-nav-title' }),
-        this.stepList,
+        this.stepDetails,
       ),
       this.content,
       this.announcer,
@@ -77,9 +82,11 @@ export class LessonPane {
     setChildren(this.header,
       back,
       title,
+      lesson.summary ? h('p', { class: 'lesson-goal' }, h('span', { class: 'lesson-goal-label' }, t('lesson.goal')), ' ', lesson.summary) : null,
       lesson.fallback ? h('p', { class: 'callout callout-info' }, t('lesson.fallback', { lang: LANG_NAMES[getLang()] })) : null,
     );
-    (this.el.querySelector('#step-nav-title') as HTMLElement).textContent = t('lesson.steps');
+    (this.el.querySelector('#step-nav-title') as HTMLElement).textContent = `${t('lesson.steps')} · ${lesson.steps.length}`;
+    this.stepDetails.open = lesson.steps.length <= FOLD_STEPS_OVER;
     // the one trusted HTML insertion: rendered by the server with raw HTML disabled
     this.content.innerHTML = lesson.html;
     for (const b of this.content.querySelectorAll<HTMLButtonElement>('button.nslab-run')) {
@@ -89,6 +96,7 @@ export class LessonPane {
     for (const table of this.content.querySelectorAll('table')) scrollBox(table);
     for (const code of this.content.querySelectorAll<HTMLElement>(':not(pre) > code')) keepTokensWhole(code);
     this.markScrollable();
+    this.foldIntroduction();
     for (const a of this.content.querySelectorAll<HTMLAnchorElement>('a[href^="http"]')) {
       // the terminals live in this tab; a link must not navigate away from them
       a.target = '_blank';
@@ -143,6 +151,7 @@ export class LessonPane {
   }
 
   focus(): void {
+    this.stepDetails.open = true;
     const current = this.stepList.querySelector<HTMLElement>('[aria-current="step"] a') ?? this.el.querySelector<HTMLElement>('.lesson-title');
     current?.focus();
   }
@@ -278,6 +287,34 @@ export class LessonPane {
     }
   }
 
+  /**
+   * The explanation before step 1 can be screens long; folded, the goal and step 1 are on
+   * the first screen and the introduction is one click (or one Tab into it) from whole.
+   * Screen readers get all of it either way: folding only clips what is drawn.
+   */
+  private foldIntroduction(): void {
+    const first = this.content.querySelector('section.nslab-step');
+    if (!first || first === this.content.firstElementChild) return;
+    const intro = h('div', { class: 'lesson-intro', id: 'lesson-intro' });
+    while (this.content.firstChild && this.content.firstChild !== first) intro.append(this.content.firstChild);
+    const toggle = h('button', { type: 'button', class: 'intro-toggle', 'aria-expanded': 'false', 'aria-controls': 'lesson-intro' });
+    const setFolded = (folded: boolean) => {
+      intro.classList.toggle('is-folded', folded);
+      toggle.setAttribute('aria-expanded', String(!folded));
+      toggle.textContent = folded ? t('lesson.introMore') : t('lesson.introLess');
+    };
+    toggle.addEventListener('click', () => setFolded(!intro.classList.contains('is-folded')));
+    intro.addEventListener('focusin', () => setFolded(false));
+    this.content.prepend(intro, toggle);
+    toggle.hidden = true;
+    requestAnimationFrame(() => {
+      // short introductions stay as they are
+      if (intro.scrollHeight <= INTRO_FOLD_PX * 1.5) return;
+      toggle.hidden = false;
+      setFolded(true);
+    });
+  }
+
   private async copyCommand(button: HTMLButtonElement): Promise<void> {
     const command = button.parentElement?.querySelector<HTMLButtonElement>('button.nslab-run')?.dataset.command ?? '';
     let ok = true;
@@ -360,6 +397,12 @@ function keepTokensWhole(code: HTMLElement): void {
   const parts = text.split(/(\s+)/).filter((p) => p !== '');
   code.replaceChildren(...parts.map((p) => (/^\s+$/.test(p) || p.length > 32 ? p : h('span', { class: 'nobr' }, p))));
 }
+
+/** longer step lists start folded */
+const FOLD_STEPS_OVER = 3;
+
+/** the height the introduction folds to (styles.css .lesson-intro.is-folded) */
+const INTRO_FOLD_PX = 110;
 
 function stateLabel(st: StepStatus | undefined): string {
   if (st?.status === 'pass') return t('step.passed');
