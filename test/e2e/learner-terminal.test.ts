@@ -425,3 +425,21 @@ describe('the first screen of a lesson', () => {
     });
   });
 });
+
+describe('after a reset', () => {
+  it('a step passed before it says its state is gone and what to do', async () => {
+    await withPage({}, async (page) => {
+      await openLesson(page, 'sample-hostname');
+      await page.locator('section.nslab-step[data-step="look"] button.nslab-run').click();
+      await page.waitForSelector('section.nslab-step[data-step="look"][data-state="pass"]', { timeout: WAIT });
+      const status = page.locator('section.nslab-step[data-step="look"] .step-status');
+      expect(await status.innerText()).not.toContain('earlier');
+      await page.locator('.reset-button').click();
+      await page.locator('dialog[open] .button-danger').click();
+      await expect.poll(() => status.innerText(), { timeout: WAIT }).toContain('Passed earlier');
+      expect(await status.innerText()).toContain('Run it again');
+      // still passed: progress is kept
+      expect(await page.locator('section.nslab-step[data-step="look"]').getAttribute('data-state')).toBe('pass');
+    });
+  });
+});

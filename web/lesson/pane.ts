@@ -40,6 +40,8 @@ export class LessonPane {
   private pendingAnnouncements: string[] = [];
   private readonly runTimers = new WeakMap<HTMLElement, ReturnType<typeof setTimeout>>();
   private scrollObserver: ResizeObserver | null = null;
+  /** passed before the machine was reset: the state they made is gone */
+  private readonly stateGone = new Set<string>();
   /** the step that passed in the update being rendered: where the learner is looking */
   private lastPassed: string | null = null;
 
@@ -129,6 +131,15 @@ export class LessonPane {
     for (const id of newlyPassed) this.flash(id);
   }
 
+  /**
+   * A reset gives a fresh machine: steps passed before it stay passed, but what they made
+   * (a namespace, a queue) is gone, and a later step that builds on it would fail.
+   */
+  machineReset(): void {
+    for (const [id, st] of this.statuses) if (st.status === 'pass') this.stateGone.add(id);
+    this.render();
+  }
+
   get progress(): { done: number; total: number } {
     const total = this.lesson?.steps.length ?? 0;
     const done = this.lesson?.steps.filter((s) => this.statuses.get(s.id)?.status === 'pass').length ?? 0;
@@ -213,10 +224,11 @@ export class LessonPane {
       section.dataset.state = state;
       const line = section.querySelector<HTMLElement>(`.step-status[data-status-for="${CSS.escape(id)}"]`);
       if (line) {
-        line.className = `step-status step-status-${state}${st?.error ? ' is-broken' : ''}`;
+        const gone = state === 'pass' && this.stateGone.has(id);
+        line.className = `step-status step-status-${state}${st?.error ? ' is-broken' : ''}${gone ? ' is-state-gone' : ''}`;
         setChildren(line,
-          h('span', { class: 'step-status-badge' }, state === 'pass' ? icon('check') : state === 'fail' ? icon('cross') : h('span', { class: 'pulse-dot' }), st?.error ? t('step.checkBroken') : stateLabel(st)),
-          st?.message ? h('span', { class: 'step-status-message' }, richText(st.message)) : null,
+          h('span', { class: 'step-status-badge' }, state === 'pass' ? icon('check') : state === 'fail' ? icon('cross') : h('span', { class: 'pulse-dot' }), st?.error ? t('step.checkBroken') : gone ? t('step.passedEarlier') : stateLabel(st)),
+          gone ? h('span', { class: 'step-status-message' }, t('step.stateGone')) : st?.message ? h('span', { class: 'step-status-message' }, richText(st.message)) : null,
         );
       }
     }
@@ -271,6 +283,9 @@ export class LessonPane {
       const command = run.dataset.command ?? '';
       if (!command || !Number.isInteger(terminal) || terminal < 1) return;
       this.cb.run(terminal, command);
+      // run again after a reset: the note about the lost state has been acted on
+      const step = run.closest<HTMLElement>('section.nslab-step')?.dataset.step;
+      if (step && this.stateGone.delete(step)) this.render();
       run.classList.add('is-sent');
       const old = this.runTimers.get(run);
       if (old) clearTimeout(old);

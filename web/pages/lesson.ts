@@ -427,6 +427,7 @@ export const lessonPage: PageFactory = (root, params) => {
         if (!resetting) showEmptied();
         break;
       case 'session-reset':
+        pane.machineReset();
         clearBanner();
         tabs.clearAll();
         tabs.openAllOnServer();
@@ -477,6 +478,7 @@ export const lessonPage: PageFactory = (root, params) => {
     try {
       await api.reset(session.id, session.token);
       if (disposed) return;
+      pane.machineReset();
       // with the socket up, the server's session-reset event has already cleared and reopened
       // the terminals (clearing again here would wipe the fresh prompts); without it,
       // reconnecting opens the fresh shells
