@@ -59,7 +59,21 @@ async function withPage<T>(opts: { width?: number; height?: number; clipboard?: 
   try {
     return await fn(page, ctx);
   } finally {
+    await endSessions(page, srv.base);
     await ctx.close();
+  }
+}
+
+/**
+ * The sessions this page started (one per lesson it opened): ended now, not at their idle
+ * timeout, so that later tests find room and the machine is not kept busy.
+ */
+async function endSessions(page: Page, base: string): Promise<void> {
+  const stored = await page.evaluate(() => Object.keys(sessionStorage)
+    .filter((k) => k.startsWith('nslab.session.'))
+    .map((k) => JSON.parse(sessionStorage.getItem(k)!) as { id: string; token: string })).catch(() => []);
+  for (const s of stored) {
+    await fetch(`${base}/api/sessions/${s.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${s.token}` } }).catch(() => {});
   }
 }
 
@@ -393,6 +407,7 @@ describe('while the connection is down', () => {
       expect((await terminalRows(page, 1)).filter((r) => /^uts:\[\d+\]$/.test(r)), rows.join('\n')).toHaveLength(1);
       expect(rows.some((r) => /lost/.test(r))).toBe(false);
     } finally {
+      await endSessions(page, srv.base);
       await ctx.close();
       relay.close();
     }
