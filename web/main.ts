@@ -1,8 +1,5 @@
 import '@xterm/xterm/css/xterm.css';
-// CJK fallback for machines without Korean or Chinese fonts (styles.css --cjk); regular
-// weight only: headings get synthetic bold rather than another 6 MB of slices
-import '@fontsource/noto-sans-kr/400.css';
-import '@fontsource/noto-sans-sc/400.css';
+import './cjk-fonts.css';
 import './styles.css';
 import { h, icon } from './dom.ts';
 import { getLang, LANG_NAMES, LANGS, onLangChange, setLang, t, isLang } from './i18n.ts';

@@ -56,7 +56,7 @@ interface TermView {
 /** Acks are coalesced: at most one per ACK_DELAY_MS unless this many bytes piled up. */
 const ACK_DELAY_MS = 15;
 /**
- * "Noto Sans KR" / "Noto Sans SC" are the shipped web fonts (main.ts), after the generic
+ * "Noto Sans KR" / "Noto Sans SC" are the shipped web fonts (cjk-fonts.css), after the generic
  * monospace: they have Latin letters too, which must not replace a monospace font's.
  */
 const FONT = '"JetBrains Mono", "Cascadia Code", "Fira Code", ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK KR", "Noto Sans Mono CJK SC", monospace, "Noto Sans KR", "Noto Sans SC"';
