@@ -351,11 +351,14 @@ describe('Korean and Chinese text', () => {
       await withPage({ lang }, async (page) => {
         await openLesson(page, 'sample-hostname');
         await page.evaluate(() => document.fonts.ready);
-        await expect.poll(async () => {
-          const fonts = await fontsOf(page, '.lesson-title');
-          // the web font's own name inside the file may add a style ("Noto Sans KR Thin")
-          return fonts.some((f) => f.isCustomFont && f.familyName.startsWith(family)) ? 'web font' : JSON.stringify(fonts);
-        }).toBe('web font');
+        // drawn at start, before the font arrived (top bar, toolbar, progress), and after it
+        for (const selector of ['.brand-tagline', '.reset-button span', '.progress-text', '.lesson-title']) {
+          await expect.poll(async () => {
+            const fonts = await fontsOf(page, selector);
+            // the web font's own name inside the file may add a style ("Noto Sans KR Thin")
+            return fonts.some((f) => f.isCustomFont && f.familyName.startsWith(family)) ? 'web font' : `${selector}: ${JSON.stringify(fonts)}`;
+          }).toBe('web font');
+        }
         await focusTerminal(page, 1);
         await page.keyboard.type(`echo ${text}-$((1+1))`);
         await page.keyboard.press('Enter');
