@@ -208,6 +208,18 @@ describe('the lesson column', () => {
           if (pre.scrollWidth > pre.clientWidth + 1) out.push(`hidden past the edge: ${command}`);
           const buttons = [...block.querySelectorAll('button')].map((b) => b.getBoundingClientRect());
           if (!block.querySelector('button.nslab-copy')) out.push(`no copy button: ${command}`);
+          // a wrapped command breaks between words, never inside an option or a path
+          const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+          while (walker.nextNode()) {
+            const node = walker.currentNode as Text;
+            for (const m of node.data.matchAll(/[^\s]*[-/][^\s]*/g)) {
+              const word = document.createRange();
+              word.setStart(node, m.index);
+              word.setEnd(node, m.index + m[0].length);
+              const lines = new Set([...word.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+              if (lines.size > 1) out.push(`"${m[0]}" split across lines: ${command}`);
+            }
+          }
           const range = document.createRange();
           range.selectNodeContents(pre);
           for (const r of range.getClientRects()) {

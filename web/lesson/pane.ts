@@ -96,7 +96,7 @@ export class LessonPane {
       codeActions(b);
     }
     for (const table of this.content.querySelectorAll('table')) scrollBox(table);
-    for (const code of this.content.querySelectorAll<HTMLElement>(':not(pre) > code')) keepTokensWhole(code);
+    for (const code of this.content.querySelectorAll<HTMLElement>(':not(pre) > code, .nslab-code-run pre code')) keepWordsWhole(code);
     this.markScrollable();
     this.foldIntroduction();
     for (const a of this.content.querySelectorAll<HTMLAnchorElement>('a[href^="http"]')) {
@@ -403,14 +403,19 @@ function scrollBox(table: HTMLTableElement): void {
 }
 
 /**
- * Inline code breaks only between its words: browsers break after a hyphen ("--⏎ipc") or
- * a slash. A word too long for any column stays breakable, or it would widen the pane.
+ * Code breaks only between its words (inline, and the commands of run blocks, which wrap):
+ * browsers also break after a hyphen ("--⏎ipc", "-⏎t"), a slash or a bracket. A word too long for
+ * any column stays breakable, or it would widen the pane.
  */
-function keepTokensWhole(code: HTMLElement): void {
-  const text = code.textContent ?? '';
-  if (code.children.length > 0 || !text.trim()) return;
-  const parts = text.split(/(\s+)/).filter((p) => p !== '');
-  code.replaceChildren(...parts.map((p) => (/^\s+$/.test(p) || p.length > 32 ? p : h('span', { class: 'nobr' }, p))));
+function keepWordsWhole(code: HTMLElement): void {
+  const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+  const texts: Text[] = [];
+  while (walker.nextNode()) texts.push(walker.currentNode as Text);
+  for (const node of texts) {
+    if (!/\S/.test(node.data)) continue;
+    const parts = node.data.split(/(\s+)/).filter((p) => p !== '');
+    node.replaceWith(...parts.map((p) => (/^\s+$/.test(p) || p.length > 32 ? p : h('span', { class: 'nobr' }, p))));
+  }
 }
 
 /** longer step lists start folded */
