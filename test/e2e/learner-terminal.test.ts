@@ -115,13 +115,16 @@ describe('the terminal clipboard', () => {
       const screen = (await page.locator('.term-panel[data-terminal="1"] .xterm-screen').boundingBox())!;
       const x = screen.x + screen.width / 2;
       const y = screen.y + screen.height / 2;
-      const seen = page.evaluate(([px, py]) => new Promise<{ target: string; prevented: boolean }>((resolve) => {
-        // Chromium builds its menu from a hit test after the handlers ran: xterm moves its
-        // input under the pointer so that the menu is an editable one, with Paste
-        window.addEventListener('contextmenu', (e) => setTimeout(() => resolve({ target: document.elementFromPoint(px, py)?.className ?? '', prevented: e.defaultPrevented })), { once: true });
-      }), [x, y] as const);
+      // Chromium builds its menu from a hit test after the handlers ran: xterm moves its
+      // input under the pointer so that the menu is an editable one, with Paste
+      await page.evaluate(([px, py]) => {
+        window.addEventListener('contextmenu', (e) => setTimeout(() => {
+          (window as unknown as { menuSeen: unknown }).menuSeen = { target: document.elementFromPoint(px, py)?.className ?? '', prevented: e.defaultPrevented };
+        }), { once: true });
+      }, [x, y] as const);
       await page.mouse.click(x, y, { button: 'right' });
-      const menu = await seen;
+      await page.waitForFunction(() => 'menuSeen' in window);
+      const menu = await page.evaluate(() => (window as unknown as { menuSeen: { target: string; prevented: boolean } }).menuSeen);
       expect(menu.prevented).toBe(false);
       expect(menu.target).toContain('xterm-helper-textarea');
       // the menu's Paste fires a paste event on that element
@@ -315,6 +318,8 @@ describe('terminal tabs', () => {
     await withPage({ lang: 'ko' }, async (page) => {
       await openLesson(page, 'sample-hostname');
       await page.click('.term-tab[data-terminal="2"]');
+      // a click on a tab sends focus on into its terminal; take it back to the tab after that
+      await expect.poll(() => page.evaluate(() => !!document.activeElement?.closest('.term-panel[data-terminal="2"]'))).toBe(true);
       await page.locator('.term-tab[data-terminal="2"]').focus();
       await page.keyboard.press('Delete');
       const dialog = page.locator('dialog[open]');
