@@ -1,6 +1,8 @@
 import '@xterm/xterm/css/xterm.css';
+import './cjk-fonts.css';
 import './styles.css';
 import { h, icon } from './dom.ts';
+import { reshapeTextWhenFontsLoad } from './fonts.ts';
 import { getLang, LANG_NAMES, LANGS, onLangChange, setLang, t, isLang } from './i18n.ts';
 import { getTheme, initTheme, onThemeChange, setTheme } from './theme.ts';
 import { href, Router } from './router.ts';
@@ -11,6 +13,7 @@ import { openShortcuts } from './shortcuts.ts';
 import { registerClassroomRoutes } from './board/routes.ts';
 
 initTheme();
+reshapeTextWhenFontsLoad();
 document.documentElement.lang = getLang();
 
 const app = document.getElementById('app')!;

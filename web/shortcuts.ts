@@ -8,6 +8,9 @@ import { h } from './dom.ts';
 import { t, type MessageKey } from './i18n.ts';
 import { screenReaderMode, setScreenReaderMode } from './prefs.ts';
 
+/** a Mac's clipboard keys use Cmd; elsewhere Ctrl, with Shift for copy so Ctrl+C stays interrupt */
+const IS_MAC = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform);
+
 export const SHORTCUTS: { keys: string[]; label: MessageKey }[] = [
   { keys: ['Alt', '1…9'], label: 'shortcuts.term' },
   { keys: ['Alt', '[', ']'], label: 'shortcuts.nextTerm' },
@@ -15,7 +18,8 @@ export const SHORTCUTS: { keys: string[]; label: MessageKey }[] = [
   { keys: ['Alt', 'L'], label: 'shortcuts.lesson' },
   { keys: ['Alt', 'S'], label: 'shortcuts.step' },
   { keys: ['Alt', 'F'], label: 'shortcuts.search' },
-  { keys: ['Ctrl', 'Shift', 'C'], label: 'shortcuts.copy' },
+  { keys: IS_MAC ? ['⌘', 'V'] : ['Ctrl', 'V'], label: 'shortcuts.paste' },
+  { keys: IS_MAC ? ['⌘', 'C'] : ['Ctrl', 'Shift', 'C'], label: 'shortcuts.copy' },
   { keys: ['Delete'], label: 'shortcuts.closeTab' },
   { keys: ['Alt', '/'], label: 'shortcuts.help' },
 ];

@@ -27,6 +27,7 @@ export class LessonPane {
   private statuses = new Map<string, StepStatus>();
   private readonly header: HTMLElement;
   private readonly stepList: HTMLOListElement;
+  private readonly stepDetails: HTMLDetailsElement;
   private readonly progressText: HTMLElement;
   /** the current step's title in the sticky bar: where am I, one click to get back there */
   private readonly currentLink: HTMLButtonElement;
@@ -38,6 +39,11 @@ export class LessonPane {
   private wasComplete: boolean | null = null;
   private pendingAnnouncements: string[] = [];
   private readonly runTimers = new WeakMap<HTMLElement, ReturnType<typeof setTimeout>>();
+  private scrollObserver: ResizeObserver | null = null;
+  /** passed before the machine was reset: the state they made is gone */
+  private readonly stateGone = new Set<string>();
+  /** the step that passed in the update being rendered: where the learner is looking */
+  private lastPassed: string | null = null;
 
   constructor(private readonly cb: PaneCallbacks) {
     this.header = h('div', { class: 'lesson-head' });
@@ -47,6 +53,11 @@ export class LessonPane {
     this.currentLink = h('button', { type: 'button', class: 'current-step-link' });
     this.currentLink.addEventListener('click', () => this.focusCurrentStep());
     this.stepList = h('ol', { class: 'step-list' });
+    // a long list of steps would push step 1 off the first screen: folded, it is one line
+    // (the sticky bar names the current step anyway)
+    this.stepDetails = h('details', { class: 'step-nav-details' },
+      h('summary', null, h('h2', { id: 'step-nav-title', class: 'step-nav-title' })),
+      this.stepList);
     this.completeSlot = h('div', { class: 'complete-slot' });
     this.content = h('article', { class: 'lesson-content' });
     this.content.addEventListener('click', (e) => this.onContentClick(e));
@@ -57,8 +68,7 @@ export class LessonPane {
       h('div', { class: 'progress-sticky' }, this.currentLink, this.progressBar, this.progressText),
       this.completeSlot,
       h('nav', { class: 'step-nav', 'aria-labelledby': 'step-nav-title' },
-        h('h2', { id: 'step-nav-title', class: 'step-nav-title' }),
-        this.stepList,
+        this.stepDetails,
       ),
       this.content,
       this.announcer,
@@ -74,14 +84,21 @@ export class LessonPane {
     setChildren(this.header,
       back,
       title,
+      lesson.summary ? h('p', { class: 'lesson-goal' }, h('span', { class: 'lesson-goal-label' }, t('lesson.goal')), ' ', lesson.summary) : null,
       lesson.fallback ? h('p', { class: 'callout callout-info' }, t('lesson.fallback', { lang: LANG_NAMES[getLang()] })) : null,
     );
-    (this.el.querySelector('#step-nav-title') as HTMLElement).textContent = t('lesson.steps');
+    (this.el.querySelector('#step-nav-title') as HTMLElement).textContent = `${t('lesson.steps')} · ${lesson.steps.length}`;
+    this.stepDetails.open = lesson.steps.length <= FOLD_STEPS_OVER;
     // the one trusted HTML insertion: rendered by the server with raw HTML disabled
     this.content.innerHTML = lesson.html;
     for (const b of this.content.querySelectorAll<HTMLButtonElement>('button.nslab-run')) {
       b.setAttribute('aria-label', `${b.textContent?.trim() ?? ''} — ${b.title}`);
+      codeActions(b);
     }
+    for (const table of this.content.querySelectorAll('table')) scrollBox(table);
+    for (const code of this.content.querySelectorAll<HTMLElement>(':not(pre) > code, .nslab-code-run pre code')) keepWordsWhole(code);
+    this.markScrollable();
+    this.foldIntroduction();
     for (const a of this.content.querySelectorAll<HTMLAnchorElement>('a[href^="http"]')) {
       // the terminals live in this tab; a link must not navigate away from them
       a.target = '_blank';
@@ -108,8 +125,19 @@ export class LessonPane {
         if (i >= 0) this.announce(t('announce.passed', { n: i + 1, title: this.lesson.steps[i].title }));
       }
     }
+    this.lastPassed = newlyPassed.at(-1) ?? null;
     this.render();
+    this.lastPassed = null;
     for (const id of newlyPassed) this.flash(id);
+  }
+
+  /**
+   * A reset gives a fresh machine: steps passed before it stay passed, but what they made
+   * (a namespace, a queue) is gone, and a later step that builds on it would fail.
+   */
+  machineReset(): void {
+    for (const [id, st] of this.statuses) if (st.status === 'pass') this.stateGone.add(id);
+    this.render();
   }
 
   get progress(): { done: number; total: number } {
@@ -134,6 +162,7 @@ export class LessonPane {
   }
 
   focus(): void {
+    this.stepDetails.open = true;
     const current = this.stepList.querySelector<HTMLElement>('[aria-current="step"] a') ?? this.el.querySelector<HTMLElement>('.lesson-title');
     current?.focus();
   }
@@ -195,10 +224,11 @@ export class LessonPane {
       section.dataset.state = state;
       const line = section.querySelector<HTMLElement>(`.step-status[data-status-for="${CSS.escape(id)}"]`);
       if (line) {
-        line.className = `step-status step-status-${state}${st?.error ? ' is-broken' : ''}`;
+        const gone = state === 'pass' && this.stateGone.has(id);
+        line.className = `step-status step-status-${state}${st?.error ? ' is-broken' : ''}${gone ? ' is-state-gone' : ''}`;
         setChildren(line,
-          h('span', { class: 'step-status-badge' }, state === 'pass' ? icon('check') : state === 'fail' ? icon('cross') : h('span', { class: 'pulse-dot' }), st?.error ? t('step.checkBroken') : stateLabel(st)),
-          messageOf(st) ? h('span', { class: 'step-status-message' }, richText(messageOf(st)!)) : null,
+          h('span', { class: 'step-status-badge' }, state === 'pass' ? icon('check') : state === 'fail' ? icon('cross') : h('span', { class: 'pulse-dot' }), st?.error ? t('step.checkBroken') : gone ? t('step.passedEarlier') : stateLabel(st)),
+          gone ? h('span', { class: 'step-status-message' }, t('step.stateGone')) : messageOf(st) ? h('span', { class: 'step-status-message' }, richText(messageOf(st)!)) : null,
         );
       }
     }
@@ -209,6 +239,7 @@ export class LessonPane {
       const celebrate = this.wasComplete === false && complete;
       this.wasComplete = complete;
       this.completeSlot.replaceChildren();
+      this.content.querySelector('.complete-card')?.remove();
       if (complete) this.showComplete(celebrate);
     }
   }
@@ -223,25 +254,38 @@ export class LessonPane {
       h('p', null, t('complete.body')),
       next,
     );
-    this.completeSlot.append(card);
-    void this.cb.nextLesson().then((n) => {
-      if (n && card.isConnected) next.prepend(h('a', { class: 'button button-primary', href: href.lesson(n.id) }, t('complete.next', { title: n.title })));
+    // a lesson finished live is celebrated under the step that just passed, where the learner
+    // is looking; a finished lesson reopened says so at the top
+    const passedHere = celebrate && this.lastPassed
+      ? this.content.querySelector<HTMLElement>(`section.nslab-step[data-step="${CSS.escape(this.lastPassed)}"]`)
+      : null;
+    if (passedHere) passedHere.after(card);
+    else this.completeSlot.append(card);
+    void this.cb.nextLesson().catch(() => null).then((n) => {
+      if (!card.isConnected) return;
+      if (n) next.prepend(h('a', { class: 'button button-primary', href: href.lesson(n.id) }, t('complete.next', { title: n.title })));
+      // into view once it has its final height, without taking focus: the learner may be typing in a terminal
+      if (celebrate) card.scrollIntoView({ block: 'nearest', behavior: prefersReducedMotion() ? 'auto' : 'smooth' });
     });
-    if (celebrate) {
-      this.announce(t('complete.announce'));
-      // the card sits at the top of the pane, above the step list
-      this.el.parentElement?.scrollTo({ top: 0, behavior: prefersReducedMotion() ? 'auto' : 'smooth' });
-    }
+    if (celebrate) this.announce(t('complete.announce'));
   }
 
   private onContentClick(e: MouseEvent): void {
     const target = e.target as HTMLElement;
+    const copy = target.closest<HTMLButtonElement>('button.nslab-copy');
+    if (copy && this.content.contains(copy)) {
+      void this.copyCommand(copy);
+      return;
+    }
     const run = target.closest<HTMLButtonElement>('button.nslab-run');
     if (run && this.content.contains(run)) {
       const terminal = Number(run.dataset.terminal ?? '1');
       const command = run.dataset.command ?? '';
       if (!command || !Number.isInteger(terminal) || terminal < 1) return;
       this.cb.run(terminal, command);
+      // run again after a reset: the note about the lost state has been acted on
+      const step = run.closest<HTMLElement>('section.nslab-step')?.dataset.step;
+      if (step && this.stateGone.delete(step)) this.render();
       run.classList.add('is-sent');
       const old = this.runTimers.get(run);
       if (old) clearTimeout(old);
@@ -256,6 +300,68 @@ export class LessonPane {
       const el = this.content.querySelector<HTMLElement>(`[id="${CSS.escape(a.getAttribute('href')!.slice(1))}"]`);
       el?.scrollIntoView({ block: 'start' });
     }
+  }
+
+  /**
+   * The explanation before step 1 can be screens long; folded, the goal and step 1 are on
+   * the first screen and the introduction is one click (or one Tab into it) from whole.
+   * Screen readers get all of it either way: folding only clips what is drawn.
+   */
+  private foldIntroduction(): void {
+    const first = this.content.querySelector('section.nslab-step');
+    if (!first || first === this.content.firstElementChild) return;
+    const intro = h('div', { class: 'lesson-intro', id: 'lesson-intro' });
+    while (this.content.firstChild && this.content.firstChild !== first) intro.append(this.content.firstChild);
+    const toggle = h('button', { type: 'button', class: 'intro-toggle', 'aria-expanded': 'false', 'aria-controls': 'lesson-intro' });
+    const setFolded = (folded: boolean) => {
+      intro.classList.toggle('is-folded', folded);
+      toggle.setAttribute('aria-expanded', String(!folded));
+      toggle.textContent = folded ? t('lesson.introMore') : t('lesson.introLess');
+    };
+    toggle.addEventListener('click', () => setFolded(!intro.classList.contains('is-folded')));
+    intro.addEventListener('focusin', () => setFolded(false));
+    this.content.prepend(intro, toggle);
+    toggle.hidden = true;
+    requestAnimationFrame(() => {
+      // short introductions stay as they are
+      if (intro.scrollHeight <= INTRO_FOLD_PX * 1.5) return;
+      toggle.hidden = false;
+      setFolded(true);
+    });
+  }
+
+  private async copyCommand(button: HTMLButtonElement): Promise<void> {
+    const command = button.parentElement?.querySelector<HTMLButtonElement>('button.nslab-run')?.dataset.command ?? '';
+    let ok = true;
+    try {
+      await navigator.clipboard.writeText(command);
+    } catch {
+      ok = false;
+    }
+    button.classList.toggle('is-copied', ok);
+    this.announce(ok ? t('copy.done') : t('copy.failed'));
+    const old = this.runTimers.get(button);
+    if (old) clearTimeout(old);
+    this.runTimers.set(button, setTimeout(() => button.classList.remove('is-copied'), 1200));
+  }
+
+  /**
+   * A box that scrolls must be reachable by keyboard (WCAG 2.1.1); only those that do
+   * get a tab stop, and the pane's width changes with the split and the window.
+   */
+  private markScrollable(): void {
+    this.scrollObserver ??= new ResizeObserver(() => {
+      for (const box of this.content.querySelectorAll<HTMLElement>('.nslab-code:not(.nslab-code-run) pre, .table-scroll')) {
+        if (box.scrollWidth > box.clientWidth + 1) box.tabIndex = 0;
+        else box.removeAttribute('tabindex');
+      }
+      // the float that keeps the command's first line clear of the buttons, as wide as they are
+      for (const actions of this.content.querySelectorAll<HTMLElement>('.nslab-code-actions')) {
+        if (actions.offsetWidth > 0) actions.parentElement?.style.setProperty('--actions-w', `${actions.offsetWidth + 10}px`);
+      }
+    });
+    this.scrollObserver.disconnect();
+    this.scrollObserver.observe(this.content);
   }
 
   private flash(id: string): void {
@@ -289,6 +395,43 @@ function messageOf(st: StepStatus | undefined): string | null {
   if (!st) return null;
   return st.messages?.[getLang()] ?? st.messages?.en ?? st.message;
 }
+
+/** Run and copy side by side, above the command's first line (styles.css lets the text flow around them). */
+function codeActions(run: HTMLButtonElement): void {
+  const copy = h('button', { type: 'button', class: 'nslab-copy', title: t('copy.title'), 'aria-label': t('copy.title') }, icon('copy'), icon('check', 'icon icon-copied'));
+  const actions = h('div', { class: 'nslab-code-actions' }, copy);
+  run.replaceWith(actions);
+  actions.append(run);
+}
+
+/** A wide table scrolls inside its own box instead of pushing the whole pane sideways. */
+function scrollBox(table: HTMLTableElement): void {
+  const box = h('div', { class: 'table-scroll', role: 'region', 'aria-label': t('lesson.table') });
+  table.replaceWith(box);
+  box.append(table);
+}
+
+/**
+ * Code breaks only between its words (inline, and the commands of run blocks, which wrap):
+ * browsers also break after a hyphen ("--⏎ipc", "-⏎t"), a slash or a bracket. A word too long for
+ * any column stays breakable, or it would widen the pane.
+ */
+function keepWordsWhole(code: HTMLElement): void {
+  const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+  const texts: Text[] = [];
+  while (walker.nextNode()) texts.push(walker.currentNode as Text);
+  for (const node of texts) {
+    if (!/\S/.test(node.data)) continue;
+    const parts = node.data.split(/(\s+)/).filter((p) => p !== '');
+    node.replaceWith(...parts.map((p) => (/^\s+$/.test(p) || p.length > 32 ? p : h('span', { class: 'nobr' }, p))));
+  }
+}
+
+/** longer step lists start folded */
+const FOLD_STEPS_OVER = 3;
+
+/** the height the introduction folds to (styles.css .lesson-intro.is-folded) */
+const INTRO_FOLD_PX = 110;
 
 function stateLabel(st: StepStatus | undefined): string {
   if (st?.status === 'pass') return t('step.passed');

@@ -5,7 +5,7 @@
  * condition into something the learner can read and act on.
  */
 import { api, ApiError, SessionEnding, storedSession, storeSession, type LessonSummary, type LessonView } from '../api.ts';
-import { h, icon } from '../dom.ts';
+import { h, icon, setChildren } from '../dom.ts';
 import { getLang, onLangChange, t } from '../i18n.ts';
 import { LessonPane } from '../lesson/pane.ts';
 import { rememberProgress } from '../progress.ts';
@@ -38,8 +38,11 @@ export const lessonPage: PageFactory = (root, params) => {
 
   const pane = new LessonPane({
     run: (n, command) => {
+      // on a narrow screen the output is in the other view: go there, but leave the
+      // on-screen keyboard down so that the output is not hidden behind it
+      showView('terminal');
       // a multi-line block is typed line by line, like a learner pasting it
-      tabs.type(n, command.replace(/\r?\n/g, '\r') + '\r');
+      tabs.type(n, command.replace(/\r?\n/g, '\r') + '\r', !isNarrow());
     },
     nextLesson: async () => {
       allLessons ??= api.lessons(getLang());
@@ -53,7 +56,9 @@ export const lessonPage: PageFactory = (root, params) => {
     input: (n, data) => {
       // the server postpones the idle end on any keystroke; the warning goes with it
       if (bannerId === 'expiring-idle') clearBanner();
-      socket?.input(n, data);
+      if (!socket?.isOpen) return false;
+      socket.input(n, data);
+      return true;
     },
     open: (n, cols, rows) => socket?.send({ type: 'open', terminal: n, cols, rows }),
     resize: (n, cols, rows) => socket?.send({ type: 'resize', terminal: n, cols, rows }),
@@ -70,13 +75,51 @@ export const lessonPage: PageFactory = (root, params) => {
   const banner = h('div', { class: 'banner-slot' });
   const noticeEl = h('div', { class: 'notice', role: 'status', 'aria-live': 'polite' });
   const cover = h('div', { class: 'term-cover', hidden: true });
-  const workbench = h('section', { class: 'workbench' }, banner, tabs.el, cover, noticeEl);
+  const workbench = h('section', { class: 'workbench', id: 'workbench' }, banner, tabs.el, cover, noticeEl);
+
+  // narrow screens show the lesson or the terminals, switched here (styles.css hides this bar on wide ones)
+  const lessonViewTab = h('button', { type: 'button', role: 'tab', class: 'view-tab', 'aria-controls': 'lesson-pane', 'data-view': 'lesson' });
+  const termViewTab = h('button', { type: 'button', role: 'tab', class: 'view-tab', 'aria-controls': 'workbench', 'data-view': 'terminal' });
+  const viewSwitch = h('div', { class: 'view-switch', role: 'tablist' }, lessonViewTab, termViewTab);
+  lessonViewTab.addEventListener('click', () => showView('lesson'));
+  termViewTab.addEventListener('click', () => {
+    showView('terminal');
+    tabs.focusActive();
+  });
+  viewSwitch.addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+    e.preventDefault();
+    const next = layout.dataset.view === 'lesson' ? 'terminal' : 'lesson';
+    showView(next);
+    (next === 'lesson' ? lessonViewTab : termViewTab).focus();
+  });
 
   const divider = h('div', { class: 'split-divider', role: 'separator', tabindex: '0', 'aria-orientation': 'vertical', 'aria-valuemin': '25', 'aria-valuemax': '75', 'aria-controls': 'lesson-pane' });
   const left = h('div', { class: 'split-left', id: 'lesson-pane' }, pane.el);
-  const layout = h('div', { class: 'lesson-layout' }, left, divider, workbench);
+  const layout = h('div', { class: 'lesson-layout' }, viewSwitch, left, divider, workbench);
   root.append(layout);
   setupSplit();
+  showView('lesson');
+
+  function isNarrow(): boolean {
+    return window.matchMedia('(max-width: 900px)').matches;
+  }
+
+  function showView(view: 'lesson' | 'terminal'): void {
+    layout.dataset.view = view;
+    for (const tab of [lessonViewTab, termViewTab]) {
+      const on = tab.dataset.view === view;
+      tab.setAttribute('aria-selected', String(on));
+      tab.tabIndex = on ? 0 : -1;
+    }
+  }
+
+  function paintViewSwitch(): void {
+    const { done, total } = pane.progress;
+    viewSwitch.setAttribute('aria-label', t('view.label'));
+    setChildren(lessonViewTab, h('span', null, t('view.lesson')), total ? h('span', { class: 'view-tab-count' }, t('view.progress', { done, total })) : null);
+    termViewTab.replaceChildren(icon('terminal'), h('span', null, t('view.terminal')));
+  }
 
   function setSplit(pct: number): void {
     const v = Math.min(75, Math.max(25, Math.round(pct)));
@@ -120,6 +163,7 @@ export const lessonPage: PageFactory = (root, params) => {
     divider.setAttribute('aria-label', t('split.label'));
     tabs.relabel();
     paintStatus();
+    paintViewSwitch();
   }
 
   // ---------------------------------------------------------------- status, banners, notices
@@ -192,6 +236,7 @@ export const lessonPage: PageFactory = (root, params) => {
       lesson = l;
       lessonTerminals = Math.max(MIN_TERMINALS, l.terminals ?? 0);
       pane.show(l);
+      paintViewSwitch();
       return true;
     } catch (e) {
       if (disposed) return false;
@@ -221,6 +266,7 @@ export const lessonPage: PageFactory = (root, params) => {
         if (disposed) return;
         session = stored;
         if (info.steps) pane.setStatuses(info.steps.steps);
+        paintViewSwitch();
         lessonTerminals = Math.max(lessonTerminals, info.lessonTerminals ?? 0);
         for (const term of info.terminals ?? []) tabs.ensure(term.terminal);
         if (info.state === 'dead') showDied(null);
@@ -245,6 +291,7 @@ export const lessonPage: PageFactory = (root, params) => {
       storeSession(lessonId, session);
       lessonTerminals = Math.max(lessonTerminals, created.lessonTerminals ?? 0);
       if (created.steps) pane.setStatuses(created.steps.steps);
+      paintViewSwitch();
       clearBanner();
       if (created.restoredSteps) notice(t('session.restored'));
       connect();
@@ -379,6 +426,7 @@ export const lessonPage: PageFactory = (root, params) => {
       case 'steps':
         pane.setStatuses(ev.steps, ev.changed);
         rememberProgress(lessonId, pane.progress.done, pane.progress.total);
+        paintViewSwitch();
         break;
       case 'sandbox-died':
         if (!resetting) showDied(ev.reason);
@@ -388,6 +436,7 @@ export const lessonPage: PageFactory = (root, params) => {
         if (!resetting) showEmptied();
         break;
       case 'session-reset':
+        pane.machineReset();
         clearBanner();
         tabs.clearAll();
         tabs.openAllOnServer();
@@ -438,6 +487,7 @@ export const lessonPage: PageFactory = (root, params) => {
     try {
       await api.reset(session.id, session.token);
       if (disposed) return;
+      pane.machineReset();
       // with the socket up, the server's session-reset event has already cleared and reopened
       // the terminals (clearing again here would wipe the fresh prompts); without it,
       // reconnecting opens the fresh shells
@@ -468,13 +518,13 @@ export const lessonPage: PageFactory = (root, params) => {
     let handled = true;
     if (/^Digit[1-9]$/.test(c) && !e.shiftKey) {
       const n = Number(c.slice(5));
-      if (tabs.has(n)) tabs.select(n, true);
-    } else if (c === 'BracketRight') tabs.cycle(1);
-    else if (c === 'BracketLeft') tabs.cycle(-1);
-    else if (c === 'KeyN' && e.shiftKey) tabs.openNext();
-    else if (c === 'KeyL' && !e.shiftKey) pane.focus();
-    else if (c === 'KeyS' && !e.shiftKey) pane.focusCurrentStep();
-    else if (c === 'KeyF' && !e.shiftKey) tabs.showSearch();
+      if (tabs.has(n)) { showView('terminal'); tabs.select(n, true); }
+    } else if (c === 'BracketRight') { showView('terminal'); tabs.cycle(1); }
+    else if (c === 'BracketLeft') { showView('terminal'); tabs.cycle(-1); }
+    else if (c === 'KeyN' && e.shiftKey) { showView('terminal'); tabs.openNext(); }
+    else if (c === 'KeyL' && !e.shiftKey) { showView('lesson'); pane.focus(); }
+    else if (c === 'KeyS' && !e.shiftKey) { showView('lesson'); pane.focusCurrentStep(); }
+    else if (c === 'KeyF' && !e.shiftKey) { showView('terminal'); tabs.showSearch(); }
     else if (c === 'Slash') openShortcuts();
     else handled = false;
     if (handled) e.preventDefault();

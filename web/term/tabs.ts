@@ -9,6 +9,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import { SearchAddon } from '@xterm/addon-search';
 import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { WebLinksAddon } from '@xterm/addon-web-links';
+import { confirmDialog } from '../confirm.ts';
 import { h, icon } from '../dom.ts';
 import { t } from '../i18n.ts';
 import { getTheme, onThemeChange, TERMINAL_THEMES } from '../theme.ts';
@@ -16,7 +17,8 @@ import { SIZE_BOUNDS } from './connection.ts';
 import { onScreenReaderModeChange, screenReaderMode } from '../prefs.ts';
 
 export interface Wire {
-  input(terminal: number, data: string): void;
+  /** false when nothing could be sent (not connected) */
+  input(terminal: number, data: string): boolean;
   open(terminal: number, cols: number, rows: number): void;
   resize(terminal: number, cols: number, rows: number): void;
   close(terminal: number): void;
@@ -46,12 +48,18 @@ interface TermView {
   ready: boolean;
   /** run-button text waiting for `ready` */
   pending: string;
+  /** asked to open while the previous shell of this number was still closing */
+  openDeferred: boolean;
   readyTimer: ReturnType<typeof setTimeout> | null;
 }
 
 /** Acks are coalesced: at most one per ACK_DELAY_MS unless this many bytes piled up. */
 const ACK_DELAY_MS = 15;
-const FONT = '"JetBrains Mono", "Cascadia Code", "Fira Code", ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK KR", "Noto Sans Mono CJK SC", monospace';
+/**
+ * "Noto Sans KR" / "Noto Sans SC" are the shipped web fonts (cjk-fonts.css), after the generic
+ * monospace: they have Latin letters too, which must not replace a monospace font's.
+ */
+const FONT = '"JetBrains Mono", "Cascadia Code", "Fira Code", ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK KR", "Noto Sans Mono CJK SC", monospace, "Noto Sans KR", "Noto Sans SC"';
 
 export class TerminalTabs {
   readonly el: HTMLElement;
@@ -73,6 +81,13 @@ export class TerminalTabs {
   /** bumped on every (re)connect: xterm may still be parsing bytes of the previous socket,
    *  and the new socket's flow counter must not be credited for them */
   private generation = 0;
+  /**
+   * Terminals whose shell was told to close and has not reported its exit yet. Until it
+   * has, the server still holds that number: an `open` would only resize the dying shell,
+   * whose exit would then land on the new tab, and its last output with it.
+   */
+  private readonly closing = new Map<number, ReturnType<typeof setTimeout>>();
+  private lastNotSentNotice = 0;
   /** called when the learner asked for something the UI refuses (e.g. too many terminals) */
   onNotice: (text: string) => void = () => {};
 
@@ -197,15 +212,17 @@ export class TerminalTabs {
   }
 
   /** Types text into terminal n as if the learner had (run buttons). */
-  type(n: number, text: string): void {
+  type(n: number, text: string, focus = true): void {
     this.ensure(n);
     const v = this.views.get(n)!;
     if (!v.live) this.openOnServer(v);
-    this.select(n, true);
+    this.select(n, focus);
     // before bash has set up its line editor, typed bytes are echoed by the tty and
-    // partly lost ("ch: command not found"); hold them until the first prompt
-    if (v.ready) this.wire.input(n, text);
-    else v.pending += text;
+    // partly lost ("ch: command not found"); hold them until the first prompt. A second
+    // click on the same button while waiting is impatience, not a request to run it twice.
+    // While disconnected it waits too: the re-attached shell sends it on.
+    if (v.ready && this.wire.input(n, text)) return;
+    if (!v.pending.endsWith(text)) v.pending += text;
   }
 
   // ---- events from the socket
@@ -213,6 +230,8 @@ export class TerminalTabs {
   /** The socket (re)connected: every terminal must be opened (a no-op for running ones). */
   onConnected(): void {
     this.generation++;
+    // a new socket: the welcome lists the shells the server still has
+    this.forgetClosing();
     for (const v of this.views.values()) {
       v.live = false;
       v.sentSize = null;
@@ -247,11 +266,7 @@ export class TerminalTabs {
     if (v.readyTimer) clearTimeout(v.readyTimer);
     v.readyTimer = null;
     v.ready = true;
-    if (v.pending) {
-      const text = v.pending;
-      v.pending = '';
-      this.wire.input(n, text);
-    }
+    if (v.pending && this.wire.input(n, v.pending)) v.pending = '';
   }
 
   onReplayStart(n: number): void {
@@ -269,6 +284,11 @@ export class TerminalTabs {
 
   onExited(n: number): void {
     const v = this.views.get(n);
+    if (this.closing.has(n)) {
+      // the shell the learner closed is gone; a tab reopened meanwhile can have its own now
+      this.closingDone(n);
+      return;
+    }
     if (!v) return;
     v.exited = true;
     v.live = false;
@@ -280,6 +300,7 @@ export class TerminalTabs {
   /** A reset or a dead sandbox: the shells are gone; keep the tabs, clear the screens. */
   clearAll(): void {
     this.generation++;
+    this.forgetClosing();
     for (const v of this.views.values()) {
       v.ready = false;
       v.term.reset();
@@ -294,7 +315,7 @@ export class TerminalTabs {
   write(n: number, data: Uint8Array): void {
     const v = this.views.get(n);
     const len = data.byteLength;
-    if (!v) {
+    if (!v || this.closing.has(n)) {
       // the last output of a terminal the learner just closed; the server always sends
       // `opened` before a terminal's first bytes, so this must not re-create a tab
       this.wire.ack(n, len);
@@ -336,6 +357,7 @@ export class TerminalTabs {
 
   dispose(): void {
     this.resizeObserver.disconnect();
+    this.forgetClosing();
     this.offTheme();
     this.offScreenReader();
     for (const v of this.views.values()) {
@@ -380,17 +402,20 @@ export class TerminalTabs {
     const tabItem = h('div', { class: 'term-tab-item', role: 'presentation' }, tab, closeBtn);
     const panel = h('div', { class: 'term-panel', role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, hidden: true, 'data-terminal': String(n) });
 
-    const v: TermView = { n, term, fit, search, tab, tabItem, panel, exited: false, unacked: 0, ackTimer: null, sentSize: null, live: false, replaying: false, openedAt: 0, ready: false, pending: '', readyTimer: null };
+    const v: TermView = { n, term, fit, search, tab, tabItem, panel, exited: false, unacked: 0, ackTimer: null, sentSize: null, live: false, replaying: false, openedAt: 0, ready: false, pending: '', openDeferred: false, readyTimer: null };
     this.labelTab(v);
     this.tablist.append(tabItem);
     this.panels.append(panel);
     term.open(panel);
+    this.labelTab(v);
 
     // the page's Alt shortcuts must work while typing in a shell; xterm ignores exactly these
     term.attachCustomKeyEventHandler((e) => {
       if (isAppShortcut(e)) return false;
+      // paste keys go to the browser, whose paste event xterm turns into (bracketed) input
+      if (isPasteKey(e)) return false;
       // Ctrl+C must stay the shell's interrupt, so copying a selection is Ctrl+Shift+C, as in
-      // desktop terminals (Ctrl+V / Ctrl+Shift+V paste through the browser's own paste event)
+      // desktop terminals
       if (e.type === 'keydown' && e.ctrlKey && e.shiftKey && e.code === 'KeyC' && term.hasSelection()) {
         void navigator.clipboard?.writeText(term.getSelection()).catch(() => {});
         e.preventDefault();
@@ -404,14 +429,29 @@ export class TerminalTabs {
         if (data === '\r') this.openOnServer(v);
         return;
       }
-      this.wire.input(n, data);
+      if (!this.wire.input(n, data)) this.notSent();
     });
-    term.onBinary((data) => this.wire.input(n, data));
+    term.onBinary((data) => {
+      if (!this.wire.input(n, data)) this.notSent();
+    });
     return v;
+  }
+
+  /**
+   * Keys typed while the connection is down are not queued: typed blind, without the
+   * shell's echo, they could run something unintended once it is back. Say so instead.
+   */
+  private notSent(): void {
+    const now = Date.now();
+    if (now - this.lastNotSentNotice < 3000) return;
+    this.lastNotSentNotice = now;
+    this.onNotice(t('terms.notSent'));
   }
 
   private labelTab(v: TermView): void {
     (v.tab.querySelector('.term-tab-label') as HTMLElement).textContent = t('terms.tab', { n: v.n });
+    // xterm names its input "Terminal input" in English, once, when it opens
+    v.term.textarea?.setAttribute('aria-label', t('terms.input', { n: v.n }));
     const close = v.tabItem.querySelector('.term-tab-close') as HTMLElement;
     close.setAttribute('aria-label', t('terms.closeTab', { n: v.n }));
     close.title = t('terms.closeTab', { n: v.n });
@@ -420,7 +460,13 @@ export class TerminalTabs {
   private closeTerminal(n: number): void {
     const v = this.views.get(n);
     if (!v || this.views.size <= 1) return;
-    this.wire.close(n);
+    // an exited shell is already gone on the server
+    if (!v.exited) {
+      this.wire.close(n);
+      if (this.closing.has(n)) clearTimeout(this.closing.get(n));
+      // should the exit never be reported (socket gone), do not hold the number forever
+      this.closing.set(n, setTimeout(() => this.closingDone(n), 5000));
+    }
     if (v.readyTimer) clearTimeout(v.readyTimer);
     if (v.ackTimer) clearTimeout(v.ackTimer);
     v.term.dispose();
@@ -431,11 +477,37 @@ export class TerminalTabs {
     if (this.active === n) this.select(this.numbers[0], true);
   }
 
+  /** Delete on a tab is one key away from the shell's own use of it: ask before a live shell goes. */
+  private async closeAfterAsking(n: number): Promise<void> {
+    const v = this.views.get(n);
+    if (!v || this.views.size <= 1) return;
+    if (!v.exited && !(await confirmDialog(t('terms.closeConfirm', { n }), t('terms.closeButton')))) return;
+    this.closeTerminal(n);
+  }
+
   private openOnServer(v: TermView): void {
+    v.exited = false;
+    if (this.closing.has(v.n)) {
+      v.openDeferred = true;
+      return;
+    }
+    v.openDeferred = false;
     const { cols, rows } = this.sizeOf(v);
     v.sentSize = { cols, rows };
-    v.exited = false;
     this.wire.open(v.n, cols, rows);
+  }
+
+  private closingDone(n: number): void {
+    clearTimeout(this.closing.get(n));
+    this.closing.delete(n);
+    const v = this.views.get(n);
+    if (v?.openDeferred) this.openOnServer(v);
+  }
+
+  private forgetClosing(): void {
+    for (const timer of this.closing.values()) clearTimeout(timer);
+    this.closing.clear();
+    for (const v of this.views.values()) v.openDeferred = false;
   }
 
   private sizeOf(v: TermView): { cols: number; rows: number } {
@@ -493,7 +565,7 @@ export class TerminalTabs {
     else if (e.key === 'End') target = ns[ns.length - 1];
     else if (e.key === 'Delete') {
       e.preventDefault();
-      this.closeTerminal(this.active);
+      void this.closeAfterAsking(this.active);
       return;
     }
     if (target === undefined) return;
@@ -523,6 +595,17 @@ function searchDecorations() {
   return getTheme() === 'dark'
     ? { matchBackground: '#3d4a73', activeMatchBackground: '#c9a23a', matchOverviewRuler: '#7aa2ff', activeMatchColorOverviewRuler: '#e6c36a' }
     : { matchBackground: '#dce4fb', activeMatchBackground: '#f5cf5b', matchOverviewRuler: '#3a5ccc', activeMatchColorOverviewRuler: '#b07a00' };
+}
+
+const IS_MAC = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform);
+
+/**
+ * Ctrl+V and Ctrl+Shift+V, as in Windows Terminal and GNOME Terminal. Left to xterm,
+ * Ctrl+V sends ^V (bash's quoted-insert, which swallows the next key) and cancels the
+ * browser's paste. On a Mac, Cmd+V pastes and Ctrl+V keeps its terminal meaning.
+ */
+export function isPasteKey(e: KeyboardEvent): boolean {
+  return !IS_MAC && e.ctrlKey && !e.altKey && !e.metaKey && e.code === 'KeyV';
 }
 
 /** Alt+digit, Alt+[ / ], Alt+Shift+N, Alt+L, Alt+S, Alt+F, Alt+/ (see shortcuts.ts) */
