@@ -221,4 +221,25 @@ describe('check engine', () => {
       await sandbox.destroy();
     }
   });
+
+  it('checks again when the kernel reports a cgroup event (a group made inside), with no command', async () => {
+    const { hostInfo } = await import('../../lab-server/sandbox/host.ts');
+    const sandbox = await backend.create({ label: 'check-engine cgroup event' });
+    let rounds = 0;
+    const checks = defineChecks({ group: async (lab) => { rounds++; return (await lab.cgroups()).some((g) => g.path.endsWith('/made')) ? pass() : pending(); } });
+    const engine = new CheckEngine({ sandbox, checks, steps: ['group'], lang: 'en', pollMs: 3_600_000, log: () => {} });
+    try {
+      engine.start();
+      await engine.idle();
+      expect(rounds).toBe(1);
+      const green = passed(engine, 'group');
+      const dir = hostInfo().cgroupMode === 'v2' ? '/sys/fs/cgroup/made' : '/sys/fs/cgroup/pids/made';
+      expect((await sandbox.exec(['mkdir', dir])).code).toBe(0);
+      await green;
+      expect(sandbox.commands()).toHaveLength(0);
+    } finally {
+      engine.stop();
+      await sandbox.destroy();
+    }
+  });
 });
