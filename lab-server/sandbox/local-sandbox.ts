@@ -28,8 +28,8 @@ const RUNNER_EXIT_WAIT_MS = 3000;
 export interface OwningBackend {
   /** <runDir>/sandboxes/<id> */
   readonly dir: string;
-  /** helpers/nslab-read.c, for the probe */
-  readonly readHelper: string;
+  /** helpers/nslab-probe.c, for the probe */
+  readonly probeHelper: string;
   /** argv of `crun exec` in this sandbox (args start with the verb; crun.ts, crunExecArgv) */
   execArgv(args: string[]): Argv;
   /** removes whatever is left of the sandbox on the host: runtime state, cgroups, files, uid range */
@@ -66,7 +66,7 @@ export class LocalSandbox implements Sandbox {
     readonly hostUid: number,
     private readonly backend: OwningBackend,
   ) {
-    this.probe = new LocalProbe(id, hostUid, () => this.initPid, backend.readHelper);
+    this.probe = new LocalProbe(id, hostUid, () => this.initPid, backend.probeHelper);
     this.commandFeed = new CommandFeed(id, (event) => {
       if (this.warm && !this.warm.ready && event.kind === 'ready' && event.terminal === 1) {
         this.warm.ready = event;

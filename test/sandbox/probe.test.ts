@@ -60,6 +60,8 @@ describe('probe', () => {
 
   it('lists POSIX message queues of the IPC namespace, not of the mount', async () => {
     expect((await s.probe.mqueue(child.hostPid)).map((q) => q.name)).toEqual(['orders']);
+    // mode and size as the kernel reports them (touch made it with the shell's umask)
+    expect(await s.probe.mqueue(child.hostPid)).toEqual([{ name: 'orders', mode: 0o644, qsize: 0 }]);
     expect(await s.probe.mqueue(parent.hostPid)).toEqual([]);
   });
 
