@@ -7,7 +7,7 @@
  * job finishing. A quiet session therefore needs few rounds: the delay starts at
  * `baseMs`, doubles after every round that found nothing new, and stops growing at
  * `maxMs`, so a change nobody announces is still seen within `maxMs`. Any event or
- * any status change brings the delay back to `baseMs` (docs/checks.md, "When checks run").
+ * any status change brings the delay back to `baseMs` (docs/authoring-lessons.md, "When checks run").
  * `maxMs === baseMs` is the old fixed-interval poll.
  */
 export class PollBackoff {

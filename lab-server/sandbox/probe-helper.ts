@@ -3,8 +3,8 @@
  * binary path, started on first use, answering requests in order over its stdin and
  * stdout. Each request is served by a fork of the helper that joins only what that
  * request needs, so a check round costs the server a pipe write and a read per
- * probe, not a fork+exec of `nsenter`, `cat`, `sh` and friends (docs/checks.md,
- * "What a round costs").
+ * probe, not a fork+exec of `nsenter`, `cat`, `sh` and friends (docs/sandbox.md,
+ * "The probe"; docs/benchmarks.md, "Idle sessions").
  *
  * The helper never keeps the server alive: it is unref'd while no request waits.
  */
