@@ -31,6 +31,7 @@ import { checkHostRequirements, hostInfo } from './host.ts';
 import { Images, isMountPoint } from './images.ts';
 import { LocalSandbox } from './local-sandbox.ts';
 import { ociSpec } from './oci-spec.ts';
+import { probeHelper } from './probe-helper.ts';
 import { ensureHelper } from './host-helpers.ts';
 import { protectFromOom } from './oom-score.ts';
 import { readOwner, STRAY_GRACE_MS, sweepOrphans, writeOwner } from './orphan-sweep.ts';
@@ -105,6 +106,8 @@ export class LocalBackend implements SandboxBackend {
     chmodSync(this.cfg.runDir, 0o711);
     for (const d of [this.crunRoot, this.uidClaimDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
     this._probeHelper = ensureHelper(this.cfg.dataDir, 'nslab-probe');
+    // resident from the start, like the server itself: not a child that appears with the first check
+    probeHelper(this._probeHelper).start();
     this.rootfsHelper = ensureHelper(this.cfg.dataDir, 'nslab-rootfs');
     this._reaper = ensureHelper(this.cfg.dataDir, 'nslab-reaper');
     this.hostChecked = true;

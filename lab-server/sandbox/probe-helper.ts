@@ -28,6 +28,11 @@ class ProbeHelper {
 
   constructor(private readonly bin: string) {}
 
+  /** starts the process now rather than at the first request */
+  start(): void {
+    this.ensure();
+  }
+
   request(op: ProbeOp, hostPid: number, maxBytes: number, arg = ''): Promise<HelperAnswer> {
     const a = Buffer.from(arg, 'utf8');
     const child = this.ensure();

@@ -74,6 +74,20 @@ describe('probe', () => {
     expect(shm.at(-1)?.superOptions.join(',')).toMatch(/size=32768k/);
   });
 
+  it('answers every read in order, failures included, from one resident helper (probe-helper.ts)', async () => {
+    // all at once: the helper serves them one by one, and each answer reaches its caller
+    const answers = await Promise.all([
+      s.probe.readFile(child.hostPid, '/dev/shm/kid-only'),
+      s.probe.readFile(child.hostPid, '/etc').catch((e: Error) => e.message),
+      s.probe.readFile(child.hostPid, '/no/such/file'),
+      s.probe.sysctl(child.hostPid, 'kernel.msgmni'),
+      s.probe.sysctl(child.hostPid, 'kernel.no_such_sysctl').catch((e: Error) => e.message),
+      s.probe.hostname(child.hostPid),
+      s.probe.sysvipc(child.hostPid).then((x) => x.queues.length),
+    ]);
+    expect(answers).toEqual(['secret\n', expect.stringMatching(/not a regular file/), null, '77', expect.stringMatching(/no_such_sysctl/), 'kid', 1]);
+  });
+
   it('refuses processes that are not in the sandbox', async () => {
     await expect(s.probe.readFile(process.pid, '/etc/hostname')).rejects.toThrow(/not in sandbox/);
     await expect(s.probe.sysvipc(1)).rejects.toThrow(/not in sandbox/);
