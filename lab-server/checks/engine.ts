@@ -3,9 +3,9 @@
  * status changes.
  *
  * Evaluation is event driven: every command-log event (a command finished, a shell
- * came back to a prompt) and every kernel event the sandbox reports (a cgroup's event
- * files: process limit hit, OOM kill, group emptied or made) re-checks the open steps
- * at once, because that is when state changes and the learner is looking. A background
+ * came back to a prompt) and every kernel event the sandbox reports (a group made; on
+ * cgroup v2 an event file: process limit hit, OOM kill, group emptied) re-checks the
+ * open steps at once, because that is when state changes and the learner is looking. A background
  * poll catches what nothing announces (a background job finishing); it backs off
  * while the session is quiet (poll-backoff.ts), so an idle session costs a round
  * every `maxPollMs`, not every `pollMs`.

@@ -102,7 +102,7 @@ export class CgroupGuard {
         // 'rename' is a child directory made, removed or renamed: cgroupfs makes
         // the interface files itself, without events
         if (type === 'rename') this.events++;
-        // the kernel signals changes of its *.events files (pids.events, memory.events,
+        // cgroup v2 signals changes of its *.events files (pids.events, memory.events,
         // cgroup.events) as modifications: a fork refused, an OOM kill, a group emptied
         if (type === 'rename' || (file && String(file).endsWith('.events'))) this.notify();
         this.schedule();
@@ -119,8 +119,9 @@ export class CgroupGuard {
 
   /**
    * Something happened in the watched trees: a group made or removed, or an event
-   * file changed (cgroup-v2 files and v1 pids.events; v1 memory OOMs need an eventfd
-   * and are not seen here). Uses the guard's watches: no more inotify watches per sandbox.
+   * file changed (cgroup v2 only: v1's pids.events changes silently, measured on a
+   * 6.18 kernel, and v1 memory OOMs need an eventfd, so on v1 only groups made or
+   * removed are seen here). Uses the guard's watches: no more inotify watches per sandbox.
    */
   onActivity(listener: () => void): () => void {
     this.activity.add(listener);

@@ -182,8 +182,8 @@ export interface Sandbox {
   onCommand(listener: (e: CommandEvent) => void): () => void;
   /**
    * kernel events about the sandbox's processes where the host reports them without
-   * being asked (a cgroup event file changed: process limit hit, OOM kill, group
-   * emptied; a cgroup made or removed): a hint to look again, with no payload.
+   * being asked (a cgroup made or removed; on cgroup v2 also an event file changed:
+   * process limit hit, OOM kill, group emptied): a hint to look again, with no payload.
    * Optional: a back end without such events leaves checks to the command log and the poll.
    */
   onActivity?(listener: () => void): () => void;
