@@ -45,7 +45,9 @@ class ProbeHelper {
 
   private ensure(): ChildProcessWithoutNullStreams {
     if (this.child) return this.child;
-    const child = spawn(this.bin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // no environment: the server's (settings, secrets) has no business in a process
+    // whose forks join sandboxes' namespaces
+    const child = spawn(this.bin, [], { stdio: ['pipe', 'pipe', 'pipe'], env: {} });
     this.child = child;
     this.buf = Buffer.alloc(0);
     child.stdout.on('data', (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.drain(); });
