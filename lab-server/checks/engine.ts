@@ -3,9 +3,12 @@
  * status changes.
  *
  * Evaluation is event driven: every command-log event (a command finished, a shell
- * came back to a prompt) re-checks the open steps at once, because that is when state
- * changes and the learner is looking. A slow background poll catches what no prompt
- * announces (a background job finishing, an OOM kill a moment later).
+ * came back to a prompt) and every kernel event the sandbox reports (a group made; on
+ * cgroup v2 an event file: process limit hit, OOM kill, group emptied) re-checks the
+ * open steps at once, because that is when state changes and the learner is looking. A background
+ * poll catches what nothing announces (a background job finishing); it backs off
+ * while the session is quiet (poll-backoff.ts), so an idle session costs a round
+ * every `maxPollMs`, not every `pollMs`.
  *
  * Rules that matter to learners:
  * - a passed step stays passed (undoing the state later does not take progress away);
@@ -19,6 +22,7 @@ import type { StepStatus } from '../contract/steps.ts';
 import type { Sandbox } from '../sandbox/types.ts';
 import { msg, type Check, type CheckResult, type LessonChecks, type Message, type MessageParam } from './api.ts';
 import { createLab, type TerminalTextProvider } from './lab.ts';
+import { PollBackoff } from './poll-backoff.ts';
 import { renderAll, renderMessage, type MessageCatalog } from './messages.ts';
 
 export type { StepState, StepStatus } from '../contract/steps.ts';
@@ -34,8 +38,13 @@ export interface CheckEngineOptions {
   terminalText?: TerminalTextProvider;
   /** called with the steps whose status or message changed, and all of them */
   onStatus?: (changed: StepStatus[], all: StepStatus[]) => void;
-  /** background poll interval; 0 turns it off. Default 2000 ms. */
+  /** background poll interval after an event; 0 turns the poll off. Default 2000 ms. */
   pollMs?: number;
+  /**
+   * the longest the poll backs off to while nothing happens (doubling from pollMs);
+   * equal to pollMs for a fixed interval. Default DEFAULT_MAX_POLL_MS.
+   */
+  maxPollMs?: number;
   /** a check running longer than this fails. Default 10 s. */
   checkTimeoutMs?: number;
   /** steps already passed (progress restored from the learner's session); a Map keeps their passedAt */
@@ -61,12 +70,18 @@ class CheckTimeout extends Error {}
 /** results of one round that arrive within this window are pushed together */
 const BATCH_MS = 250;
 
+export const DEFAULT_POLL_MS = 2000;
+/** an unannounced change (a background job finishing) is seen within this */
+export const DEFAULT_MAX_POLL_MS = 30_000;
+
 export class CheckEngine {
   private readonly status = new Map<string, StepStatus>();
   private readonly listeners = new Set<NonNullable<CheckEngineOptions['onStatus']>>();
   private inFlight: Promise<void> | null = null;
   private rerun: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private poll: PollBackoff | null = null;
+  /** status changes applied so far: the poll backs off only after rounds that change nothing */
+  private changes = 0;
   private unsubscribe: (() => void)[] = [];
   private stopped = false;
   private started = false;
@@ -103,16 +118,24 @@ export class CheckEngine {
     if (this.started || this.stopped) return this;
     this.started = true;
     const { sandbox } = this.opts;
-    this.unsubscribe.push(sandbox.onCommand(() => { void this.evaluate(); }));
-    this.unsubscribe.push(sandbox.onExit(() => this.stop()));
-    const pollMs = this.opts.pollMs ?? 2000;
+    const pollMs = this.opts.pollMs ?? DEFAULT_POLL_MS;
     if (pollMs > 0) {
-      this.timer = setInterval(() => {
+      this.poll = new PollBackoff(pollMs, Math.max(pollMs, this.opts.maxPollMs ?? DEFAULT_MAX_POLL_MS), async () => {
         // the poll only fills gaps: skip it while a round is running
-        if (!this.inFlight && this.open().length) void this.evaluate();
-      }, pollMs);
-      this.timer.unref();
+        if (this.inFlight || !this.open().length) return false;
+        const before = this.changes;
+        await this.evaluate();
+        return this.changes !== before;
+      });
+      this.poll.start();
     }
+    const onEvent = () => {
+      this.poll?.reset();
+      void this.evaluate();
+    };
+    this.unsubscribe.push(sandbox.onCommand(onEvent));
+    if (sandbox.onActivity) this.unsubscribe.push(sandbox.onActivity(onEvent));
+    this.unsubscribe.push(sandbox.onExit(() => this.stop()));
     void this.evaluate();
     return this;
   }
@@ -120,9 +143,14 @@ export class CheckEngine {
   stop(): void {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.poll?.stop();
+    this.poll = null;
     for (const u of this.unsubscribe.splice(0)) u();
+  }
+
+  /** how long the background poll now waits between rounds (null: no poll) */
+  get pollDelayMs(): number | null {
+    return this.poll?.delayMs ?? null;
   }
 
   statuses(): StepStatus[] {
@@ -190,6 +218,7 @@ export class CheckEngine {
       if (next.status === before.status && next.message === before.message && !!next.error === !!before.error
         && JSON.stringify(next.messages) === JSON.stringify(before.messages)) return;
       this.status.set(id, next);
+      this.changes++;
       changed.push(next.messages ? { ...next, messages: { ...next.messages } } : { ...next });
       if (!batching) flush();
     };

@@ -25,6 +25,7 @@ export interface LessonChecksOptions {
   passed?: Iterable<string> | ReadonlyMap<string, number>;
   onStatus?: (changed: StepStatus[], all: StepStatus[]) => void;
   pollMs?: number;
+  maxPollMs?: number;
   log?: (line: string) => void;
 }
 
@@ -64,6 +65,7 @@ export async function startLessonChecks(opts: LessonChecksOptions): Promise<Chec
     passed: new Map([...restoredProgress(opts.passed)].filter(([id]) => steps.includes(id))),
     onStatus: opts.onStatus,
     pollMs: opts.pollMs,
+    maxPollMs: opts.maxPollMs,
     log: opts.log ?? ((l) => console.warn(`nslab checks [${opts.lessonId}]: ${l}`)),
   });
   return engine.start();

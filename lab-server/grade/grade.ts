@@ -75,7 +75,10 @@ export async function gradeTranscript(lesson: PreparedLesson, transcript: Transc
     lang,
     messages: lesson.messages,
     terminalText: (n) => runner?.terminalText(n) ?? '',
+    // a transcript is short and never idle: a fixed 1 s poll, no backoff, so a step
+    // that a background job completes is seen as soon as it was before
     pollMs: 1000,
+    maxPollMs: 1000,
     log: opts.log,
   });
   runner = new TranscriptRunner(sandbox, { ...opts.runner, engine });

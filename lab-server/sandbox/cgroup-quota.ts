@@ -67,6 +67,7 @@ export class CgroupGuard {
   private trees: Tree[];
   private pending: NodeJS.Immediate | null = null;
   private stopped = false;
+  private readonly activity = new Set<() => void>();
 
   constructor(
     roots: string[],
@@ -97,10 +98,13 @@ export class CgroupGuard {
     if (t.watchers.has(dir)) return;
     try { t.seen.set(dir, lstatSync(dir).ino); } catch { return; }
     try {
-      const w = watch(dir, { persistent: false }, (type) => {
+      const w = watch(dir, { persistent: false }, (type, file) => {
         // 'rename' is a child directory made, removed or renamed: cgroupfs makes
         // the interface files itself, without events
         if (type === 'rename') this.events++;
+        // cgroup v2 signals changes of its *.events files (pids.events, memory.events,
+        // cgroup.events) as modifications: a fork refused, an OOM kill, a group emptied
+        if (type === 'rename' || (file && String(file).endsWith('.events'))) this.notify();
         this.schedule();
       });
       w.on('error', () => { w.close(); t.watchers.delete(dir); });
@@ -112,6 +116,23 @@ export class CgroupGuard {
   }
 
   private events = 0;
+
+  /**
+   * Something happened in the watched trees: a group made or removed, or an event
+   * file changed (cgroup v2 only: v1's pids.events changes silently, measured on a
+   * 6.18 kernel, and v1 memory OOMs need an eventfd, so on v1 only groups made or
+   * removed are seen here). Uses the guard's watches: no more inotify watches per sandbox.
+   */
+  onActivity(listener: () => void): () => void {
+    this.activity.add(listener);
+    return () => this.activity.delete(listener);
+  }
+
+  private notify(): void {
+    for (const l of this.activity) {
+      try { l(); } catch (err) { console.error('nslab: cgroup activity listener failed', err); }
+    }
+  }
 
   private schedule(): void {
     if (this.pending || this.stopped) return;

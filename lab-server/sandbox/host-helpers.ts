@@ -1,6 +1,6 @@
 /**
  * Builds (once per source version) the small host helpers in helpers/:
- * nslab-read (the probe's file reader), nslab-rootfs (the sandbox's writable root) and
+ * nslab-probe (the probe's long-lived reader), nslab-rootfs (the sandbox's writable root) and
  * nslab-reaper (runs each crun process so that nothing it starts outlives it unreaped).
  */
 import { execFileSync } from 'node:child_process';
@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostError } from './types.ts';
 
-export type HelperName = 'nslab-read' | 'nslab-rootfs' | 'nslab-reaper';
+export type HelperName = 'nslab-probe' | 'nslab-rootfs' | 'nslab-reaper';
 
 export function ensureHelper(dataDir: string, name: HelperName): string {
   const source = join(import.meta.dirname, 'helpers', `${name}.c`);

@@ -31,6 +31,7 @@ import { checkHostRequirements, hostInfo } from './host.ts';
 import { Images, isMountPoint } from './images.ts';
 import { LocalSandbox } from './local-sandbox.ts';
 import { ociSpec } from './oci-spec.ts';
+import { probeHelper } from './probe-helper.ts';
 import { ensureHelper } from './host-helpers.ts';
 import { protectFromOom } from './oom-score.ts';
 import { readOwner, STRAY_GRACE_MS, sweepOrphans, writeOwner } from './orphan-sweep.ts';
@@ -57,7 +58,7 @@ export class LocalBackend implements SandboxBackend {
   private readonly uidClaims: UidClaims;
   private sandboxes = new Map<string, LocalSandbox>();
   private hostChecked = false;
-  private _readHelper: string | null = null;
+  private _probeHelper: string | null = null;
   private rootfsHelper: string | null = null;
   private _reaper: string | null = null;
   private readonly pool: WarmPool;
@@ -71,9 +72,9 @@ export class LocalBackend implements SandboxBackend {
     this.pool = new WarmPool(() => this.coldCreate({ label: 'warm pool' }), cfg.poolSize);
   }
 
-  get readHelper(): string {
-    if (!this._readHelper) this._readHelper = ensureHelper(this.cfg.dataDir, 'nslab-read');
-    return this._readHelper;
+  get probeHelper(): string {
+    if (!this._probeHelper) this._probeHelper = ensureHelper(this.cfg.dataDir, 'nslab-probe');
+    return this._probeHelper;
   }
 
   /**
@@ -104,7 +105,9 @@ export class LocalBackend implements SandboxBackend {
     chmodSync(this.sandboxesDir, 0o711);
     chmodSync(this.cfg.runDir, 0o711);
     for (const d of [this.crunRoot, this.uidClaimDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
-    this._readHelper = ensureHelper(this.cfg.dataDir, 'nslab-read');
+    this._probeHelper = ensureHelper(this.cfg.dataDir, 'nslab-probe');
+    // resident from the start, like the server itself: not a child that appears with the first check
+    probeHelper(this._probeHelper).start();
     this.rootfsHelper = ensureHelper(this.cfg.dataDir, 'nslab-rootfs');
     this._reaper = ensureHelper(this.cfg.dataDir, 'nslab-reaper');
     this.hostChecked = true;
@@ -177,7 +180,7 @@ export class LocalBackend implements SandboxBackend {
     const hostUid = this.slotUid(slot);
     const sandbox = new LocalSandbox(id, image, limits, hostUid, {
       dir,
-      readHelper: this.readHelper,
+      probeHelper: this.probeHelper,
       execArgv: (args) => this.crunExec(id, args),
       teardown: () => this.teardown(id),
     });

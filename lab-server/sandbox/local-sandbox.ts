@@ -28,8 +28,8 @@ const RUNNER_EXIT_WAIT_MS = 3000;
 export interface OwningBackend {
   /** <runDir>/sandboxes/<id> */
   readonly dir: string;
-  /** helpers/nslab-read.c, for the probe */
-  readonly readHelper: string;
+  /** helpers/nslab-probe.c, for the probe */
+  readonly probeHelper: string;
   /** argv of `crun exec` in this sandbox (args start with the verb; crun.ts, crunExecArgv) */
   execArgv(args: string[]): Argv;
   /** removes whatever is left of the sandbox on the host: runtime state, cgroups, files, uid range */
@@ -48,6 +48,7 @@ export class LocalSandbox implements Sandbox {
   /** the command log; the back end feeds it the FIFO's lines */
   readonly commandFeed: CommandFeed;
   private exitListeners = new Set<(reason: string) => void>();
+  private activityListeners = new Set<() => void>();
   private ptys = new Set<pty.IPty>();
   private lifetimeTimer: NodeJS.Timeout | null = null;
   private destroying: Promise<void> | null = null;
@@ -65,7 +66,7 @@ export class LocalSandbox implements Sandbox {
     readonly hostUid: number,
     private readonly backend: OwningBackend,
   ) {
-    this.probe = new LocalProbe(id, hostUid, () => this.initPid, backend.readHelper);
+    this.probe = new LocalProbe(id, hostUid, () => this.initPid, backend.probeHelper);
     this.commandFeed = new CommandFeed(id, (event) => {
       if (this.warm && !this.warm.ready && event.kind === 'ready' && event.terminal === 1) {
         this.warm.ready = event;
@@ -108,6 +109,7 @@ export class LocalSandbox implements Sandbox {
     this.cgroupGuard = new CgroupGuard(delegatedDirs(this.id), hostInfo().cgroupMode === 'v2' ? 'v2' : 'v1', CGROUP_QUOTA, (e) => {
       console.error(`nslab: sandbox ${this.id}${this.label ? ` (${this.label})` : ''} ${e.reason}: no more cgroups for it (docs/security.md, cgroup budget)`);
     });
+    this.cgroupGuard.onActivity(() => { for (const l of this.activityListeners) l(); });
     this.cgroupGuard.start();
     this.runner = runner;
     this.initPid = initPid;
@@ -246,6 +248,12 @@ export class LocalSandbox implements Sandbox {
     return this.commandFeed.subscribe(listener);
   }
 
+  onActivity(listener: () => void): () => void {
+    // the guard starts when the sandbox is up (attach); listeners may come earlier
+    this.activityListeners.add(listener);
+    return () => this.activityListeners.delete(listener);
+  }
+
   onExit(listener: (reason: string) => void): () => void {
     this.exitListeners.add(listener);
     return () => this.exitListeners.delete(listener);
@@ -298,6 +306,7 @@ export class LocalSandbox implements Sandbox {
           try { l(reason); } catch (err) { console.error('nslab: exit listener failed', err); }
         }
         this.exitListeners.clear();
+        this.activityListeners.clear();
         this.commandFeed.unsubscribeAll();
       })();
     }

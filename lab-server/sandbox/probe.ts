@@ -4,33 +4,25 @@
  * namespaces it needs): what a learner types cannot change what the probe sees
  * about processes, namespaces, IPC objects, mounts or cgroups.
  *
- * Files are read by a small helper of ours (helpers/nslab-read.c) that joins the
- * process's user and mount namespaces and its root and then only open(2)s and
- * read(2)s: a symlink the learner planted resolves inside the sandbox, and no
- * program of the learner's can ever be run in its place. The other helpers join
- * only ipc/uts/net namespaces, so the binaries they exec are the host's. None
- * joins the sandbox's pid namespace: the learner cannot see or ptrace them.
+ * What procfs cannot show from outside (a file as the process sees it, IPC objects,
+ * message queues, namespaced sysctls) is read by a fork of our long-lived helper
+ * (helpers/nslab-probe.c, probe-helper.ts) that never execs anything. For files it
+ * joins the process's user and mount namespaces and its root and then only open(2)s
+ * and read(2)s: a symlink the learner planted resolves inside the sandbox, and no
+ * program of the learner's can ever be run in its place. For the rest it joins only
+ * ipc/uts/net namespaces and reads the host's procfs. None joins the sandbox's pid
+ * namespace: the learner cannot see or ptrace them.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { z } from 'zod';
 import { readCgroups, sandboxHostPids } from './cgroups.ts';
+import { probeHelper } from './probe-helper.ts';
 import {
   NAMESPACE_KINDS, type CgroupInfo, type MountInfo, type MqueueEntry, type NamespaceSet, type ProcessInfo,
   type Probe, type SysvIpc,
 } from './types.ts';
 
-const HELPER_TIMEOUT_MS = 5000;
 const MAX_READ = 1024 * 1024;
-
-function helper(args: string[], timeoutMs = HELPER_TIMEOUT_MS): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(args[0], args.slice(1), { timeout: timeoutMs, maxBuffer: MAX_READ * 2, encoding: 'utf8', killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? Number((err as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 export function readNamespaces(hostPid: number): NamespaceSet | null {
   const ns = {} as NamespaceSet;
@@ -112,8 +104,8 @@ export class LocalProbe implements Probe {
     private readonly id: string,
     private readonly hostUidBase: number,
     private readonly initPid: () => number | null,
-    /** helpers/nslab-read.c, built by host-helpers.ts */
-    private readonly readHelper: string,
+    /** helpers/nslab-probe.c, built by host-helpers.ts */
+    private readonly helperBin: string,
   ) {}
 
   private toSandboxUid = (hostUid: number) => (hostUid >= this.hostUidBase && hostUid < this.hostUidBase + 65536 ? hostUid - this.hostUidBase : 65534);
@@ -158,30 +150,26 @@ export class LocalProbe implements Probe {
 
   async readFile(hostPid: number, path: string): Promise<string | null> {
     const p = filePath.parse(path);
-    const pid = String(this.own(hostPid));
     // never exec a program after joining the sandbox's mount namespace: the
     // learner controls what lives at every path in there (docs/security.md, gap 0)
-    const r = await helper([this.readHelper, pid, p, String(MAX_READ)]);
+    const r = await probeHelper(this.helperBin).request('read', this.own(hostPid), MAX_READ, p);
     if (r.code === 2) return null;
-    if (r.code !== 0) throw new Error(`cannot read ${p} in process ${hostPid}: ${r.stderr.trim()}`);
-    return r.stdout;
+    if (r.code !== 0) throw new Error(`cannot read ${p} in process ${hostPid}: ${r.text.trim()}`);
+    return r.text;
   }
 
   async sysvipc(hostPid: number): Promise<SysvIpc> {
-    const pid = String(this.own(hostPid));
-    const r = await helper(['nsenter', '-t', pid, '--ipc', '--', 'cat', '/proc/sysvipc/msg', '/proc/sysvipc/shm', '/proc/sysvipc/sem']);
-    if (r.code !== 0) throw new Error(`cannot read the IPC namespace of ${hostPid}: ${r.stderr.trim()}`);
-    return parseSysvipc(r.stdout, this.toSandboxUid);
+    const r = await probeHelper(this.helperBin).request('ipc', this.own(hostPid), MAX_READ);
+    if (r.code !== 0) throw new Error(`cannot read the IPC namespace of ${hostPid}: ${r.text.trim()}`);
+    return parseSysvipc(r.text, this.toSandboxUid);
   }
 
   async mqueue(hostPid: number): Promise<MqueueEntry[]> {
-    const pid = String(this.own(hostPid));
-    // An mqueue mount shows the queues of the IPC namespace of whoever mounts it:
-    // mount one in a throwaway mount namespace that has joined the process's IPC namespace.
-    const script = 'mount -t mqueue nslab-probe /mnt || exit 3; cd /mnt || exit 3; for f in * .[!.]*; do [ -f "$f" ] || continue; printf "%s\\t%s\\t" "$f" "$(stat -c %a -- "$f")"; head -c 200 -- "$f"; echo; done';
-    const r = await helper(['nsenter', '-t', pid, '--ipc', '--', 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script]);
-    if (r.code !== 0) throw new Error(`cannot list POSIX message queues of ${hostPid}: ${r.stderr.trim()}`);
-    return r.stdout.split('\n').filter(Boolean).map((line) => {
+    // An mqueue mount shows the queues of the IPC namespace of whoever mounts it: the
+    // helper mounts one in a throwaway mount namespace after joining the process's.
+    const r = await probeHelper(this.helperBin).request('mq', this.own(hostPid), MAX_READ);
+    if (r.code !== 0) throw new Error(`cannot list POSIX message queues of ${hostPid}: ${r.text.trim()}`);
+    return r.text.split('\n').filter(Boolean).map((line) => {
       const [name, mode, info] = line.split('\t');
       return { name, mode: parseInt(mode, 8), qsize: Number(/QSIZE:(\d+)/.exec(info ?? '')?.[1] ?? 0) };
     });
@@ -189,10 +177,9 @@ export class LocalProbe implements Probe {
 
   async sysctl(hostPid: number, name: string): Promise<string> {
     const rel = sysctlName.parse(name).replace(/\./g, '/');
-    const pid = String(this.own(hostPid));
-    const r = await helper(['nsenter', '-t', pid, '--ipc', '--uts', '--net', '--', 'cat', `/proc/sys/${rel}`]);
-    if (r.code !== 0) throw new Error(`cannot read sysctl ${name} in process ${hostPid}: ${r.stderr.trim()}`);
-    return r.stdout.trim();
+    const r = await probeHelper(this.helperBin).request('sysctl', this.own(hostPid), MAX_READ, rel);
+    if (r.code !== 0) throw new Error(`cannot read sysctl ${name} in process ${hostPid}: ${r.text.trim()}`);
+    return r.text.trim();
   }
 
   async hostname(hostPid: number): Promise<string> {

@@ -180,6 +180,13 @@ export interface Sandbox {
   /** every command-log event so far, oldest first */
   commands(): readonly CommandEvent[];
   onCommand(listener: (e: CommandEvent) => void): () => void;
+  /**
+   * kernel events about the sandbox's processes where the host reports them without
+   * being asked (a cgroup made or removed; on cgroup v2 also an event file changed:
+   * process limit hit, OOM kill, group emptied): a hint to look again, with no payload.
+   * Optional: a back end without such events leaves checks to the command log and the poll.
+   */
+  onActivity?(listener: () => void): () => void;
   /** called once when the sandbox dies (destroyed, lifetime over, or its init was killed) */
   onExit(listener: (reason: string) => void): () => void;
   destroy(): Promise<void>;

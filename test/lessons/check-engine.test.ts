@@ -163,4 +163,83 @@ describe('check engine', () => {
     expect(calls).toBe(after);
     expect(engine.statuses().map((s) => s.status)).toEqual(['pass', 'pending']);
   });
+
+  /** waits (no time limit: the test runner's own timeout is the bound) until `cond` holds */
+  async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
+    while (!(await cond())) await new Promise((r) => setTimeout(r, 20));
+  }
+  const passed = (engine: CheckEngine, id: string) => new Promise<void>((resolve) => {
+    if (engine.statuses().some((s) => s.id === id && s.status === 'pass')) return resolve();
+    engine.onStatus((changed) => { if (changed.some((c) => c.id === id && c.status === 'pass')) resolve(); });
+  });
+
+  it('backs off while nothing happens, and its poll still sees a background job finish', async () => {
+    const sandbox = await backend.create({ label: 'check-engine backoff' });
+    const checks = defineChecks({ late: async (lab) => (await fileExists(lab, '/tmp/late') ? pass() : pending()) });
+    const engine = new CheckEngine({ sandbox, checks, steps: ['late'], lang: 'en', pollMs: 50, maxPollMs: 400, log: () => {} });
+    try {
+      const t = shell(sandbox);
+      engine.start();
+      await t.ready;
+      // the job creates the checked state only when told to, long after its command ended
+      await t.run('(while [ ! -e /tmp/go ]; do sleep 0.1; done; touch /tmp/late) &');
+      expect(engine.pollDelayMs).toBe(50);
+      // quiet rounds double the delay up to its bound
+      await until(() => engine.pollDelayMs === 400);
+      expect(engine.statuses()[0].status).toBe('pending');
+      const events = sandbox.commands().length;
+      const green = passed(engine, 'late');
+      expect((await sandbox.exec(['touch', '/tmp/go'])).code).toBe(0);
+      await green;
+      // nothing announced it: the backed-off poll found it
+      expect(sandbox.commands().length).toBe(events);
+    } finally {
+      engine.stop();
+      await sandbox.destroy();
+    }
+  });
+
+  it('checks at once on the next command event, however far the poll has backed off', async () => {
+    const sandbox = await backend.create({ label: 'check-engine event' });
+    const checks = defineChecks({ late: async (lab) => (await fileExists(lab, '/tmp/late') ? pass() : pending()) });
+    // a poll too slow to matter here: only the event can turn the step green
+    const engine = new CheckEngine({ sandbox, checks, steps: ['late'], lang: 'en', pollMs: 3_600_000, log: () => {} });
+    try {
+      const t = shell(sandbox);
+      engine.start();
+      await t.ready;
+      await t.run('(while [ ! -e /tmp/go ]; do sleep 0.1; done; touch /tmp/late) &');
+      expect((await sandbox.exec(['touch', '/tmp/go'])).code).toBe(0);
+      await until(async () => (await sandbox.exec(['test', '-e', '/tmp/late'])).code === 0);
+      await engine.idle();
+      expect(engine.statuses()[0].status).toBe('pending');
+      const green = passed(engine, 'late');
+      await t.run('true');
+      await green;
+    } finally {
+      engine.stop();
+      await sandbox.destroy();
+    }
+  });
+
+  it('checks again when the kernel reports a cgroup event (a group made inside), with no command', async () => {
+    const { hostInfo } = await import('../../lab-server/sandbox/host.ts');
+    const sandbox = await backend.create({ label: 'check-engine cgroup event' });
+    let rounds = 0;
+    const checks = defineChecks({ group: async (lab) => { rounds++; return (await lab.cgroups()).some((g) => g.path.endsWith('/made')) ? pass() : pending(); } });
+    const engine = new CheckEngine({ sandbox, checks, steps: ['group'], lang: 'en', pollMs: 3_600_000, log: () => {} });
+    try {
+      engine.start();
+      await engine.idle();
+      expect(rounds).toBe(1);
+      const green = passed(engine, 'group');
+      const dir = hostInfo().cgroupMode === 'v2' ? '/sys/fs/cgroup/made' : '/sys/fs/cgroup/pids/made';
+      expect((await sandbox.exec(['mkdir', dir])).code).toBe(0);
+      await green;
+      expect(sandbox.commands()).toHaveLength(0);
+    } finally {
+      engine.stop();
+      await sandbox.destroy();
+    }
+  });
 });

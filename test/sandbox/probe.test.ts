@@ -60,6 +60,8 @@ describe('probe', () => {
 
   it('lists POSIX message queues of the IPC namespace, not of the mount', async () => {
     expect((await s.probe.mqueue(child.hostPid)).map((q) => q.name)).toEqual(['orders']);
+    // mode and size as the kernel reports them (touch made it with the shell's umask)
+    expect(await s.probe.mqueue(child.hostPid)).toEqual([{ name: 'orders', mode: 0o644, qsize: 0 }]);
     expect(await s.probe.mqueue(parent.hostPid)).toEqual([]);
   });
 
@@ -70,6 +72,20 @@ describe('probe', () => {
     expect(await s.probe.readFile(child.hostPid, '/root/evil')).toBeNull();
     const shm = (await s.probe.mounts(child.hostPid)).filter((m) => m.mountPoint === '/dev/shm');
     expect(shm.at(-1)?.superOptions.join(',')).toMatch(/size=32768k/);
+  });
+
+  it('answers every read in order, failures included, from one resident helper (probe-helper.ts)', async () => {
+    // all at once: the helper serves them one by one, and each answer reaches its caller
+    const answers = await Promise.all([
+      s.probe.readFile(child.hostPid, '/dev/shm/kid-only'),
+      s.probe.readFile(child.hostPid, '/etc').catch((e: Error) => e.message),
+      s.probe.readFile(child.hostPid, '/no/such/file'),
+      s.probe.sysctl(child.hostPid, 'kernel.msgmni'),
+      s.probe.sysctl(child.hostPid, 'kernel.no_such_sysctl').catch((e: Error) => e.message),
+      s.probe.hostname(child.hostPid),
+      s.probe.sysvipc(child.hostPid).then((x) => x.queues.length),
+    ]);
+    expect(answers).toEqual(['secret\n', expect.stringMatching(/not a regular file/), null, '77', expect.stringMatching(/no_such_sysctl/), 'kid', 1]);
   });
 
   it('refuses processes that are not in the sandbox', async () => {

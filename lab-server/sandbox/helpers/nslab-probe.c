@@ -1,0 +1,249 @@
+/*
+ * nslab-probe: the probe's one long-lived helper (lab-server/sandbox/probe-helper.ts).
+ *
+ * Why long-lived: a check round used to start a helper process per read (`nsenter
+ * ... cat` for IPC and sysctls, `nsenter ... unshare ... sh` plus a `stat` and a
+ * `head` per queue for POSIX message queues), and with many idle sessions those
+ * fork+execs were half of the server's CPU. This process is started once; each
+ * request is served by a fork of it (no exec), which joins only what the request
+ * needs and exits, so a namespace joined for one sandbox never leaks into the next.
+ *
+ * Request on stdin: a line "OP PID MAXBYTES ARGLEN\n" followed by ARGLEN bytes of
+ * argument. Answer on stdout: "CODE LEN\n" followed by LEN bytes (the data, or an
+ * error text when CODE != 0). Requests are served one at a time, in order.
+ *
+ *   read   ARG = path: a regular file as PID sees it. Joins PID's user and mount
+ *          namespaces and root (user first: from then on it has no privilege on the
+ *          host), chroots there and only open(2)s and read(2)s: symlinks resolve
+ *          inside the sandbox and no program of the learner's can ever run in its
+ *          place (docs/security.md, gap 0). CODE 2 no such file, 4 not a regular file.
+ *   ipc    /proc/sysvipc/{msg,shm,sem} of PID's IPC namespace, one after the other.
+ *   mq     the POSIX message queues of PID's IPC namespace, one per line,
+ *          "NAME\tMODE(octal)\tFIRST 200 BYTES" (mqueue mounted in a private mount
+ *          namespace of this fork only), names sorted like sh's glob: "*" then ".[!.]*".
+ *   sysctl ARG = path under /proc/sys, read in PID's IPC, UTS and net namespaces.
+ * The ipc, mq and sysctl forks join no user, mount or pid namespace of the sandbox:
+ * the files they open are the host's procfs. CODE 3 is any other failure.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_ARG 8192
+#define FORK_TIMEOUT_S 5
+
+static char *out;
+static size_t out_len, out_cap;
+
+static void put(const char *b, size_t n) {
+  if (out_len + n > out_cap) {
+    size_t cap = out_cap ? out_cap : 65536;
+    while (cap < out_len + n) cap *= 2;
+    char *p = realloc(out, cap);
+    if (!p) _exit(3);
+    out = p;
+    out_cap = cap;
+  }
+  memcpy(out + out_len, b, n);
+  out_len += n;
+}
+
+static int write_all(int fd, const char *b, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, b, n);
+    if (w < 0) { if (errno == EINTR) continue; return -1; }
+    b += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/** answer and end this fork */
+static void answer(int code) {
+  char head[64];
+  alarm(0);
+  int n = snprintf(head, sizeof head, "%d %zu\n", code, out_len);
+  if (write_all(1, head, (size_t)n) != 0 || write_all(1, out ? out : "", out_len) != 0) _exit(1);
+  _exit(0);
+}
+
+static void fail(int code, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  out_len = 0;
+  put(msg, n < 0 ? 0 : (size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n);
+  answer(code);
+}
+
+static int open_proc(const char *pid, const char *what, int flags) {
+  char path[128];
+  snprintf(path, sizeof path, "/proc/%s/%s", pid, what);
+  return open(path, flags | O_CLOEXEC);
+}
+
+static void join_ns(const char *pid, const char *kind, int nstype) {
+  int fd = open_proc(pid, kind, O_RDONLY);
+  if (fd < 0) fail(3, "open /proc/%s/%s: %s", pid, kind, strerror(errno));
+  if (setns(fd, nstype) != 0) fail(3, "setns %s: %s", kind, strerror(errno));
+  close(fd);
+}
+
+/** appends up to max bytes of an open fd; returns bytes read or -1 */
+static long slurp(int fd, long max) {
+  static char buf[65536];
+  long total = 0;
+  while (total < max) {
+    long want = max - total < (long)sizeof buf ? max - total : (long)sizeof buf;
+    ssize_t n = read(fd, buf, (size_t)want);
+    if (n < 0) { if (errno == EINTR) continue; return -1; }
+    if (n == 0) break;
+    put(buf, (size_t)n);
+    total += n;
+  }
+  return total;
+}
+
+static void op_read(const char *pid, const char *path, long max) {
+  int rootfd = open_proc(pid, "root", O_PATH | O_DIRECTORY);
+  int userfd = open_proc(pid, "ns/user", O_RDONLY);
+  int mntfd = open_proc(pid, "ns/mnt", O_RDONLY);
+  if (rootfd < 0 || userfd < 0 || mntfd < 0) fail(3, "open target %s: %s", pid, strerror(errno));
+  clearenv();
+  if (setns(userfd, CLONE_NEWUSER) != 0) fail(3, "setns user: %s", strerror(errno));
+  if (setns(mntfd, CLONE_NEWNS) != 0) fail(3, "setns mnt: %s", strerror(errno));
+  if (fchdir(rootfd) != 0 || chroot(".") != 0 || chdir("/") != 0) fail(3, "chroot: %s", strerror(errno));
+  if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) fail(3, "setresuid: %s", strerror(errno));
+  int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    fail((e == ENOENT || e == ENOTDIR) ? 2 : 3, "%s: %s", path, strerror(e));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) fail(4, "%s: not a regular file", path);
+  if (slurp(fd, max) < 0) fail(3, "read %s: %s", path, strerror(errno));
+  answer(0);
+}
+
+static void op_ipc(const char *pid, long max) {
+  join_ns(pid, "ns/ipc", CLONE_NEWIPC);
+  const char *files[] = { "/proc/sysvipc/msg", "/proc/sysvipc/shm", "/proc/sysvipc/sem" };
+  for (int i = 0; i < 3; i++) {
+    int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(3, "%s: %s", files[i], strerror(errno));
+    if (slurp(fd, max) < 0) fail(3, "read %s: %s", files[i], strerror(errno));
+    close(fd);
+  }
+  answer(0);
+}
+
+/** sh's glob order for "* .[!.]*": names without a leading dot first, each group by strcmp */
+static int glob_order(const struct dirent **a, const struct dirent **b) {
+  int da = (*a)->d_name[0] == '.', db = (*b)->d_name[0] == '.';
+  if (da != db) return da - db;
+  return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int not_dot_entry(const struct dirent *d) {
+  return strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
+}
+
+static void op_mq(const char *pid, long max) {
+  join_ns(pid, "ns/ipc", CLONE_NEWIPC);
+  // an mqueue mount shows the queues of the IPC namespace of whoever mounts it
+  if (unshare(CLONE_NEWNS) != 0) fail(3, "unshare mnt: %s", strerror(errno));
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(3, "make mounts private: %s", strerror(errno));
+  if (mount("nslab-probe", "/mnt", "mqueue", 0, NULL) != 0) fail(3, "mount mqueue: %s", strerror(errno));
+  int dirfd = open("/mnt", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) fail(3, "open mqueue mount: %s", strerror(errno));
+  struct dirent **names;
+  int n = scandir("/mnt", &names, not_dot_entry, glob_order);
+  if (n < 0) fail(3, "list mqueue mount: %s", strerror(errno));
+  for (int i = 0; i < n && (long)out_len < max; i++) {
+    struct stat st;
+    const char *name = names[i]->d_name;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+    int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    char mode[16];
+    int m = snprintf(mode, sizeof mode, "%o", (unsigned)(st.st_mode & 07777));
+    put(name, strlen(name));
+    put("\t", 1);
+    put(mode, (size_t)m);
+    put("\t", 1);
+    size_t before = out_len;
+    if (slurp(fd, 200) < 0) out_len = before;
+    // the queue's info line ends in a newline of its own: one line per queue
+    while (out_len > before && (out[out_len - 1] == '\n')) out_len--;
+    for (size_t k = before; k < out_len; k++) if (out[k] == '\n' || out[k] == '\t') out[k] = ' ';
+    put("\n", 1);
+    close(fd);
+  }
+  answer(0);
+}
+
+static void op_sysctl(const char *pid, const char *rel, long max) {
+  if (rel[0] == '/' || strstr(rel, "..")) fail(3, "bad sysctl path %s", rel);
+  join_ns(pid, "ns/ipc", CLONE_NEWIPC);
+  join_ns(pid, "ns/uts", CLONE_NEWUTS);
+  join_ns(pid, "ns/net", CLONE_NEWNET);
+  char path[MAX_ARG + 16];
+  snprintf(path, sizeof path, "/proc/sys/%s", rel);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(3, "%s: %s", path, strerror(errno));
+  if (slurp(fd, max) < 0) fail(3, "read %s: %s", path, strerror(errno));
+  answer(0);
+}
+
+static void serve(const char *op, const char *pid, long max, const char *arg) {
+  // a fork that hangs (a stuck read) dies here; the parent answers for it
+  alarm(FORK_TIMEOUT_S);
+  if (strcmp(op, "read") == 0) op_read(pid, arg, max);
+  else if (strcmp(op, "ipc") == 0) op_ipc(pid, max);
+  else if (strcmp(op, "mq") == 0) op_mq(pid, max);
+  else if (strcmp(op, "sysctl") == 0) op_sysctl(pid, arg, max);
+  fail(3, "unknown request %s", op);
+}
+
+int main(void) {
+  char line[256];
+  static char arg[MAX_ARG + 1];
+  signal(SIGPIPE, SIG_DFL);
+  while (fgets(line, sizeof line, stdin)) {
+    char op[16], pid[16];
+    long max;
+    size_t arglen;
+    if (sscanf(line, "%15s %15s %ld %zu", op, pid, &max, &arglen) != 4 || arglen > MAX_ARG) return 3;
+    for (const char *c = pid; *c; c++) if (*c < '0' || *c > '9') return 3;
+    if (arglen && fread(arg, 1, arglen, stdin) != arglen) return 3;
+    arg[arglen] = 0;
+    if (strlen(arg) != arglen) return 3;
+    if (max <= 0 || max > (1L << 24)) max = 1L << 20;
+    fflush(stdout);
+    pid_t child = fork();
+    if (child < 0) return 3;
+    if (child == 0) serve(op, pid, max, arg);
+    int status;
+    while (waitpid(child, &status, 0) < 0) if (errno != EINTR) return 3;
+    // a fork that died before answering: answer for it, or the stream loses its framing
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      const char *msg = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? "timed out" : "helper failed";
+      printf("3 %zu\n%s", strlen(msg), msg);
+      fflush(stdout);
+    }
+  }
+  return 0;
+}
