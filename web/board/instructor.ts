@@ -18,6 +18,13 @@ import { WatchView } from './watch.ts';
 const errorText = (e: unknown) => (e instanceof ApiError ? e.message : String(e));
 
 /**
+ * A check message in the instructor's language: the board carries it in every
+ * language the lesson has; rows from before that (or untranslated text) have only
+ * the learner's language.
+ */
+const inMyLanguage = (m: { message: string | null; messages: Record<string, string> | null }) => m.messages?.[getLang()] ?? m.message;
+
+/**
  * #/instructor/SECRET: the secret leaves the address bar and history at once, and is
  * traded for this browser's sign-in cookie; then on to the instructor page.
  */
@@ -274,9 +281,9 @@ export const boardPage: PageFactory = (root, params) => {
         h('th', { scope: 'row', class: 'cr-name-col' }, nameBtn, ' ', status),
         l.cells.map((c, i) => h('td', {
           class: `cr-cell cr-${c.status ?? 'none'}`, 'data-step': `${b.columns[i].lesson}/${b.columns[i].step}`, 'data-status': c.status ?? 'none',
-          title: `${b.columns[i].title}${c.passedAt ? ` — ${new Date(c.passedAt).toLocaleTimeString(locale())}` : ''}${c.message ? ` — ${c.message}` : ''}`,
+          title: `${b.columns[i].title}${c.passedAt ? ` — ${new Date(c.passedAt).toLocaleTimeString(locale())}` : ''}${inMyLanguage(c) ? ` — ${inMyLanguage(c)}` : ''}`,
         }, c.status === 'pass' ? icon('check') : c.status === 'fail' ? icon('cross') : '')),
-        h('td', { class: 'cr-current', title: l.current?.message ?? '' }, cur ? cur.title : '—'),
+        h('td', { class: 'cr-current', title: (l.current && inMyLanguage(l.current)) ?? '' }, cur ? cur.title : '—'),
         h('td', { class: `cr-time${l.stuck ? ' is-stuck' : ''}` }, l.current ? ct('board.minutes', { n: minutes(l.current.minutes) }) : ''),
       );
     });
