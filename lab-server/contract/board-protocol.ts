@@ -75,6 +75,8 @@ export type BoardServerMessage =
   | { type: 'board'; board: BoardData }
   | { type: 'watch-started'; learner: string; name: string; session: string }
   | { type: 'watch-terminal'; terminal: number; state: 'opened' | 'exited' }
+  /** the watched terminal's size on the learner's screen: sent before its replay and on every change */
+  | { type: 'watch-size'; terminal: number; cols: number; rows: number }
   | { type: 'watch-ended'; learner: string; reason: string }
   | { type: 'watch-lagged'; droppedBytes: number }
   | { type: 'pong'; id?: string | number }

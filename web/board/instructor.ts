@@ -329,6 +329,7 @@ export const boardPage: PageFactory = (root, params) => {
       const m = JSON.parse(String(ev.data)) as BoardServerMessage;
       if (m.type === 'welcome') { conn.textContent = ct('board.live'); conn.className = 'cr-conn is-live'; }
       else if (m.type === 'board') { board = m.board as BoardData; retitle(); paintHead(); paintGrid(); conn.textContent = ct('board.live'); }
+      else if (m.type === 'watch-size') watching?.view.size(m.terminal, m.cols, m.rows);
       else if (m.type === 'watch-terminal') { if (m.state === 'opened') watching?.view.opened(m.terminal); else watching?.view.exited(m.terminal); }
       else if (m.type === 'watch-ended') { if (watching) setChildren(watchPanel, h('p', { class: 'muted' }, ct('board.watchEnded', { reason: m.reason }))); watching?.view.dispose(); watching = null; paintGrid(); }
       else if (m.type === 'error' && m.code === 'no-session') { if (watching) setChildren(watchPanel, h('p', { class: 'muted' }, m.message)); watching = null; }
