@@ -5,6 +5,7 @@
  * terminal at the learner's size (following a resize) and in the board's theme.
  * Real server, sandboxes, SQLite.
  */
+import path from 'node:path';
 import { type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { call, SECRET } from './helpers.ts';
@@ -93,10 +94,13 @@ describe('the board reads a learner in another language and at another size', ()
     // as many rows as the learner has, and the wide line on one of them, not re-wrapped
     expect(await watchRows(ins)).toHaveLength(size.rows);
     expect((await watchRows(ins)).filter((r) => /^x+$/.test(r))).toEqual([fullLine]);
+    if (process.env.NSLAB_E2E_SHOTS) await ins.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, 'board-watch-learner-size.png'), fullPage: true });
 
     // the learner's window shrinks: the watch view follows
     await learner.setViewportSize({ width: 1100, height: 700 });
-    const smaller = await sttySize(learner, 'SMALLER');
+    // the page refits its terminal a moment after the window changed: ask the shell until it knows
+    let smaller = size;
+    for (let i = 0; i < 50 && smaller.cols >= size.cols; i++) smaller = await sttySize(learner, `SMALLER${i}`);
     expect(smaller.cols).toBeLessThan(size.cols);
     await ins.waitForFunction((n) => document.querySelectorAll('.cr-watch .cr-watch-screen:not([hidden]) .xterm-rows > div').length === n, smaller.rows, { timeout: WAIT });
     await typeLine(learner, `printf '%*s\\n' ${smaller.cols} '' | tr ' ' y`);

@@ -67,7 +67,8 @@ export class WatchView {
   /** until the learner's size is known (an older server never sends it), fill the panel */
   private fitActive(): void {
     const v = this.terms.get(this.active);
-    if (v && !v.sized) requestAnimationFrame(() => { try { v.fit.fit(); } catch { /* not laid out yet */ } });
+    // checked again in the frame: the learner's size may have come in meanwhile
+    if (v && !v.sized) requestAnimationFrame(() => { if (!v.sized) try { v.fit.fit(); } catch { /* not laid out yet */ } });
   }
 
   data(n: number, bytes: Uint8Array): void { this.ensure(n).term.write(bytes); }

@@ -292,6 +292,8 @@ export class TerminalTabs {
       v.exited = false;
       v.unacked = 0;
       v.sentSize = null;
+      v.namespaces = [];
+      this.labelTab(v);
       v.tabItem.classList.remove('is-exited');
     }
   }
