@@ -129,6 +129,7 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
           ws.send(frame, { binary: true });
         },
         terminal(e) { send({ type: 'watch-terminal', terminal: e.terminal, state: e.state }); },
+        size(e) { send({ type: 'watch-size', terminal: e.terminal, cols: e.cols, rows: e.rows }); },
         ended(reason) {
           if (!live) return;
           live = false;

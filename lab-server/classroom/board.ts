@@ -44,7 +44,7 @@ export function buildBoard(input: BoardInput): BoardData {
     const cells = columns.map((c, i): BoardCell => {
       const r = results.get(key(c.lesson, c.step));
       if (r?.status === 'pass') counts[i]++;
-      return { status: r?.status ?? null, passedAt: r?.firstPassAt ?? null, message: r?.message ?? null };
+      return { status: r?.status ?? null, passedAt: r?.firstPassAt ?? null, message: r?.message ?? null, messages: r?.messages ?? null };
     });
     const passed = cells.filter((c) => c.status === 'pass').length;
     const complete = columns.length > 0 && passed === columns.length;
@@ -66,7 +66,7 @@ export function buildBoard(input: BoardInput): BoardData {
         if (at && at > since) since = at;
       }
       const r = results.get(key(lesson.id, step.id));
-      current = { lesson: lesson.id, step: step.id, since, minutes: Math.max(0, (now - since) / 60_000), message: r?.status === 'fail' ? r.message : null };
+      current = { lesson: lesson.id, step: step.id, since, minutes: Math.max(0, (now - since) / 60_000), message: r?.status === 'fail' ? r.message : null, messages: r?.status === 'fail' ? r.messages : null };
       const col = columns.findIndex((c) => c.lesson === lesson!.id && c.step === step.id);
       if (col >= 0) onStep[col]++;
     }

@@ -34,7 +34,7 @@ function classroomKeeper(classroom: Classroom, sessionId: string): ProgressKeepe
   if (!owner) return null;
   return {
     passed: () => classroom.passedSteps(owner.learnerId, owner.lesson),
-    record: (steps) => classroom.recordSteps(sessionId, steps.map((s) => ({ stepId: s.id, status: s.status, message: s.message }))),
+    record: (steps) => classroom.recordSteps(sessionId, steps.map((s) => ({ stepId: s.id, status: s.status, message: s.message, messages: s.messages ?? null }))),
   };
 }
 

@@ -28,6 +28,8 @@ export interface WatchSink {
   data(terminal: number, bytes: Uint8Array): void;
   /** a terminal started (replay follows) or ended */
   terminal(e: { terminal: number; state: 'opened' | 'exited' }): void;
+  /** the terminal's size on the learner's screen: before the replay, then on every change */
+  size(e: { terminal: number; cols: number; rows: number }): void;
   /** the session's sandbox was replaced or the session ended */
   ended(reason: string): void;
 }

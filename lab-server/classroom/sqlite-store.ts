@@ -100,8 +100,26 @@ const sessionRow = z.object({
 });
 const stepRow = z.object({
   learner_id: z.string(), lesson_id: z.string(), step_id: z.string(), status: z.enum(['pass', 'fail', 'pending']),
-  message: z.string().nullable(), first_pass_at: z.number().nullable(), updated_at: z.number(),
+  message: z.string().nullable(), messages: z.string().nullable().optional(), first_pass_at: z.number().nullable(), updated_at: z.number(),
 });
+const messagesJson = z.record(z.string(), z.string());
+
+/** the messages column: a hand-edited or damaged value reads as "none" (the board falls back to message) */
+function parseMessages(text: string | null | undefined): Record<string, string> | null {
+  if (!text) return null;
+  try {
+    const r = messagesJson.safeParse(JSON.parse(text));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** stored with sorted keys, so equal maps are equal text and an unchanged message is not rewritten */
+function messagesText(m: Record<string, string> | null | undefined): string | null {
+  if (!m || Object.keys(m).length === 0) return null;
+  return JSON.stringify(Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+}
 const gradingRow = z.object({
   id: z.string(), workshop_id: z.string(), learner_id: z.string().nullable(), lesson_id: z.string(), source: z.string(),
   passed: z.number(), total: z.number(), report: z.string(), created_at: z.number(),
@@ -132,7 +150,7 @@ const toSession = (r: unknown): LearnerSession => {
 };
 const toStep = (r: unknown): StepResult => {
   const s = stepRow.parse(r);
-  return { learnerId: s.learner_id, lessonId: s.lesson_id, stepId: s.step_id, status: s.status, message: s.message, firstPassAt: s.first_pass_at, updatedAt: s.updated_at };
+  return { learnerId: s.learner_id, lessonId: s.lesson_id, stepId: s.step_id, status: s.status, message: s.message, messages: parseMessages(s.messages), firstPassAt: s.first_pass_at, updatedAt: s.updated_at };
 };
 const toGrading = (r: unknown): GradingRun => {
   const g = gradingRow.parse(r);
@@ -282,9 +300,9 @@ export class SqliteClassroomStore implements ClassroomStore {
 
   async recordSteps(learnerId: string, lessonId: string, updates: StepUpdate[], at = Date.now()): Promise<StepResult[]> {
     const get = this.db.prepare('SELECT * FROM step_results WHERE learner_id = ? AND lesson_id = ? AND step_id = ?');
-    const put = this.db.prepare(`INSERT INTO step_results (learner_id, lesson_id, step_id, status, message, first_pass_at, updated_at)
-      VALUES (@learner, @lesson, @step, @status, @message, @firstPass, @at)
-      ON CONFLICT (learner_id, lesson_id, step_id) DO UPDATE SET status = @status, message = @message,
+    const put = this.db.prepare(`INSERT INTO step_results (learner_id, lesson_id, step_id, status, message, messages, first_pass_at, updated_at)
+      VALUES (@learner, @lesson, @step, @status, @message, @messages, @firstPass, @at)
+      ON CONFLICT (learner_id, lesson_id, step_id) DO UPDATE SET status = @status, message = @message, messages = @messages,
         first_pass_at = COALESCE(step_results.first_pass_at, @firstPass), updated_at = @at`);
     return this.db.transaction(() => {
       const changed: StepResult[] = [];
@@ -293,8 +311,9 @@ export class SqliteClassroomStore implements ClassroomStore {
         const prev = before ? toStep(before) : null;
         // a passed step stays passed (DESIGN.md): a later fail/pending does not undo it
         if (prev?.status === 'pass') continue;
-        if (prev && prev.status === u.status && prev.message === u.message) continue;
-        put.run({ learner: learnerId, lesson: lessonId, step: u.stepId, status: u.status, message: u.message, firstPass: u.status === 'pass' ? at : null, at });
+        const messages = messagesText(u.messages);
+        if (prev && prev.status === u.status && prev.message === u.message && messagesText(prev.messages) === messages) continue;
+        put.run({ learner: learnerId, lesson: lessonId, step: u.stepId, status: u.status, message: u.message, messages, firstPass: u.status === 'pass' ? at : null, at });
         changed.push(toStep(get.get(learnerId, lessonId, u.stepId)));
       }
       return changed;

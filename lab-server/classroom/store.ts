@@ -53,12 +53,21 @@ export interface StepResult {
   stepId: string;
   status: StepState;
   message: string | null;
+  /** the same message by language (lang -> text); null when there is none or the row predates it */
+  messages: Record<string, string> | null;
   /** written once, when the step first passed; a passed step stays passed */
   firstPassAt: number | null;
   updatedAt: number;
 }
 
-export interface StepUpdate { stepId: string; status: StepState; message: string | null }
+export interface StepUpdate {
+  stepId: string;
+  status: StepState;
+  /** in the learner's language */
+  message: string | null;
+  /** the same message by language, when the lesson translates it */
+  messages?: Record<string, string> | null;
+}
 
 export interface GradingRun {
   id: string;

@@ -62,11 +62,15 @@ export function labSessionPort(sessions: SessionManager): LabSessionPort {
           const t = s.hub.terminal(info.terminal);
           if (!t || subs.get(info.terminal)?.t === t) continue;
           sink.terminal({ terminal: info.terminal, state: 'opened' });
+          // the replay is drawn at the learner's width, not re-wrapped at the watcher's
+          sink.size({ terminal: info.terminal, cols: t.cols, rows: t.rows });
           // flush + snapshot + subscribe in one synchronous step: no byte is lost or doubled
           t.flush();
           const replay = t.scrollback.snapshot();
           if (replay.length) sink.data(info.terminal, replay);
-          subs.set(info.terminal, { t, off: t.observe((chunk) => sink.data(info.terminal, chunk)) });
+          const offData = t.observe((chunk) => sink.data(info.terminal, chunk));
+          const offSize = t.observeSize((size) => sink.size({ terminal: info.terminal, ...size }));
+          subs.set(info.terminal, { t, off: () => { offData(); offSize(); } });
         }
       };
       const timer = setInterval(sync, 250);

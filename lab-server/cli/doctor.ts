@@ -47,15 +47,15 @@ export function poolPlan(p: { maxSessions: number; warmPool: number; limits: San
   return { maxSessions: p.maxSessions, warmPool: p.warmPool, limits: p.limits, terminalsPerSession: MAX_TERMINALS, cgroupMode: p.cgroupMode };
 }
 
-async function imageRow(dataDir: string): Promise<RequirementRow> {
+async function imageRow(imagesDir: string): Promise<RequirementRow> {
   try {
-    const s = await new Images(dataDir).status('default');
-    if (!s.built) return { check: 'image default', severity: 'warn', detail: `not built in ${dataDir}/images (nslab serve builds it at start, which takes minutes)`, fix: 'bin/nslab image build' };
+    const s = await new Images(imagesDir).status('default');
+    if (!s.built) return { check: 'image default', severity: 'warn', detail: `not built in ${imagesDir} (NSLAB_IMAGES; nslab serve builds it at start, which takes minutes)`, fix: 'bin/nslab image build' };
     const what = `built ${s.built.builtAt}, ${Math.round(s.built.bytes / 1048576)} MiB`;
     if (s.stale) return { check: 'image default', severity: 'warn', detail: `${what}, but its recipe changed (nslab serve rebuilds it at start)`, fix: 'bin/nslab image build' };
     return { check: 'image default', severity: 'ok', detail: what, fix: null };
   } catch (e) {
-    return { check: 'image default', severity: 'error', detail: (e as Error).message.split('\n')[0], fix: 'check NSLAB_DATA and sandbox-images/default/' };
+    return { check: 'image default', severity: 'error', detail: (e as Error).message.split('\n')[0], fix: 'check NSLAB_IMAGES and sandbox-images/default/' };
   }
 }
 
@@ -98,7 +98,7 @@ export async function doctorReport(opts: { sessions?: number; settings?: Setting
   if (crun?.severity === 'ok') {
     try { crun.detail += ` (${execFileSync('crun', ['--version'], { encoding: 'utf8' }).split('\n')[0]})`; } catch { /* version is decoration */ }
   }
-  requirements.push(await imageRow(cfg.dataDir));
+  requirements.push(await imageRow(cfg.imagesDir));
   // a warning, not an error: sandboxes start, but learners' `unshare -U` steps fail
   const aa = checkAppArmorUserns(readSysctlFile('/proc/sys/kernel/apparmor_restrict_unprivileged_userns'));
   requirements.push({ check: 'apparmor userns', severity: aa.restricted ? 'warn' : 'ok', detail: aa.detail, fix: aa.restricted ? aa.fix : null });

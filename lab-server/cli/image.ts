@@ -6,7 +6,7 @@ import { Images } from '../sandbox/images.ts';
 export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   const quiet = args.includes('--quiet');
   const [sub, name = 'default'] = args.filter((a) => a !== '--quiet');
-  const images = new Images(driverConfig(settings).dataDir);
+  const images = new Images(driverConfig(settings).imagesDir);
   const log = (l: string) => { if (!quiet) console.log(l); };
   switch (sub) {
     case 'build': {

@@ -16,6 +16,7 @@ import { defaultLessonsDir, LessonCatalog } from '../lessons/loader.ts';
 import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
 import { setupClassroom } from './classroom-setup.ts';
 import { poolPlan } from './doctor.ts';
+import { imageStoreHint } from './image-store-hint.ts';
 
 const USAGE = 'usage: nslab serve [--port PORT] [--host HOST]   (env NSLAB_PORT, NSLAB_HOST; default 127.0.0.1:8080)';
 
@@ -76,6 +77,8 @@ export async function run(args: string[], settings: Settings = loadSettings()): 
   if (typeof parsed === 'string') { console.error(parsed); return parsed.startsWith('usage') ? 0 : 2; }
   const backend = createSandboxBackend({}, settings);
   await backend.checkHost();
+  const hint = imageStoreHint(settings, backend.images.root);
+  if (hint) console.error(hint);
   await backend.images.ensureBuilt('default', (l) => console.error(l));
   const reaped = await backend.reapOrphans();
   if (reaped) console.error(`nslab: reaped ${reaped} sandbox(es) left behind by a previous server`);

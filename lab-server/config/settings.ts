@@ -35,6 +35,8 @@ const fields = {
   NSLAB_TRUST_PROXY: text(),
   // the sandbox driver (sandbox/)
   NSLAB_DATA: absolutePath(),
+  // built sandbox images: apart from NSLAB_DATA, so moving the data does not mean a rebuild
+  NSLAB_IMAGES: absolutePath(),
   NSLAB_RUN: absolutePath(),
   NSLAB_INSTANCE: z.preprocess(unset, z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { error: 'must be lower-case letters, digits and dashes (at most 32)' }).optional()),
   NSLAB_MEMORY_MB: whole(1, 1 << 20),
@@ -76,6 +78,7 @@ export const SHOWN_DEFAULTS: Record<SettingName, string> = {
   NSLAB_ALLOWED_ORIGINS: '(none)',
   NSLAB_TRUST_PROXY: 'off',
   NSLAB_DATA: '/var/lib/nslab',
+  NSLAB_IMAGES: '$NSLAB_DATA/images',
   NSLAB_RUN: '/run/nslab',
   NSLAB_INSTANCE: 'default',
   NSLAB_MEMORY_MB: '512',

@@ -15,7 +15,10 @@ export interface BoardCell {
   status: StepState | null;
   /** ms since epoch of the first pass */
   passedAt: number | null;
+  /** in the learner's language */
   message: string | null;
+  /** the same message by language (lang -> text), so each viewer reads it in their own; null: only `message` is known */
+  messages: Record<string, string> | null;
 }
 
 export type Admission = 'active' | 'queued' | 'offline';
@@ -34,7 +37,7 @@ export interface BoardLearner {
   passed: number;
   complete: boolean;
   /** the first open step of the lesson the learner is on; null when everything is done */
-  current: { lesson: string; step: string; since: number; minutes: number; message: string | null } | null;
+  current: { lesson: string; step: string; since: number; minutes: number; message: string | null; messages: Record<string, string> | null } | null;
   /** on the current step for longer than the workshop's stuck threshold */
   stuck: boolean;
 }
@@ -72,6 +75,8 @@ export type BoardServerMessage =
   | { type: 'board'; board: BoardData }
   | { type: 'watch-started'; learner: string; name: string; session: string }
   | { type: 'watch-terminal'; terminal: number; state: 'opened' | 'exited' }
+  /** the watched terminal's size on the learner's screen: sent before its replay and on every change */
+  | { type: 'watch-size'; terminal: number; cols: number; rows: number }
   | { type: 'watch-ended'; learner: string; reason: string }
   | { type: 'watch-lagged'; droppedBytes: number }
   | { type: 'pong'; id?: string | number }

@@ -135,7 +135,21 @@ export interface FlowParams {
   ackEveryBytes: number;
 }
 
-export interface TerminalInfo { terminal: number; cols: number; rows: number }
+/**
+ * Namespace kinds a terminal tab names when its shell is in its own (after
+ * `unshare`, `nsenter`, `ip netns exec`...). pid_for_children is left out: a shell
+ * whose children go to a new pid namespace is still in its old one.
+ */
+export const SHELL_NAMESPACE_KINDS = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts'] as const;
+export type ShellNamespaceKind = (typeof SHELL_NAMESPACE_KINDS)[number];
+
+export interface TerminalInfo {
+  terminal: number;
+  cols: number;
+  rows: number;
+  /** see ShellNamespacesEvent; absent until the shell has reported */
+  namespaces?: ShellNamespaceKind[];
+}
 
 /** Answer to `hello`: the session as the server sees it. */
 export interface WelcomeEvent {
@@ -176,6 +190,15 @@ export interface CommandLogEvent {
   /** ms since epoch, server clock */
   at: number;
 }
+
+/**
+ * The namespaces in which the shell at terminal N's prompt differs from the
+ * sandbox's own (its PID 1's), from the command log's report at each prompt: empty
+ * for the terminal's usual shell, ['uts'] inside `unshare --uts bash`. Sent when it
+ * changes (and after a terminal's new shell reports); `welcome` carries the current
+ * value in `terminals`.
+ */
+export interface ShellNamespacesEvent { type: 'shell'; terminal: number; namespaces: ShellNamespaceKind[] }
 
 /**
  * Pushed by the lesson engine: every step's status (`steps`) and which ids changed
@@ -225,7 +248,7 @@ export interface ErrorEvent { type: 'error'; code: ErrorCode; message: string; t
 
 export type ServerEvent =
   | WelcomeEvent | OpenedEvent | ReplayStartEvent | ReplayEndEvent | ExitedEvent | ResizedEvent
-  | CommandLogEvent | StepsEvent | SandboxDiedEvent | SandboxEmptiedEvent | SessionResetEvent | ExpiringEvent | PongEvent | ErrorEvent;
+  | CommandLogEvent | ShellNamespacesEvent | StepsEvent | SandboxDiedEvent | SandboxEmptiedEvent | SessionResetEvent | ExpiringEvent | PongEvent | ErrorEvent;
 export type ServerEventType = ServerEvent['type'];
 
 // ---------------------------------------------------------------- binary framing helpers

@@ -3,6 +3,7 @@
  * from the environment (config/settings.ts: a typo in a limit is an error, not a
  * default).
  */
+import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
 import type { SandboxLimits } from './types.ts';
@@ -19,8 +20,10 @@ export const DEFAULT_LIMITS: SandboxLimits = {
 };
 
 export interface DriverConfig {
-  /** images and other persistent data */
+  /** persistent data (helper binaries; the classroom keeps its database here too) */
   dataDir: string;
+  /** built images (NSLAB_IMAGES, default <dataDir>/images) */
+  imagesDir: string;
   /** runtime state (sandbox dirs, crun state); a tmpfs, gone at reboot */
   runDir: string;
   /** several lab servers (or test runs) can share a host; each reaps only its own orphans */
@@ -52,8 +55,10 @@ export function driverConfig(e: Settings, overrides: Partial<DriverConfig> = {})
     ...(e.NSLAB_DISK_MB ? { diskBytes: e.NSLAB_DISK_MB * MiB } : {}),
     ...(e.NSLAB_LIFETIME_MIN ? { lifetimeMs: e.NSLAB_LIFETIME_MIN * 60_000 } : {}),
   };
+  const dataDir = e.NSLAB_DATA ?? DEFAULTS.dataDir;
   return {
-    dataDir: e.NSLAB_DATA ?? DEFAULTS.dataDir,
+    dataDir,
+    imagesDir: e.NSLAB_IMAGES ?? path.join(dataDir, 'images'),
     runDir: e.NSLAB_RUN ?? DEFAULTS.runDir,
     instance: e.NSLAB_INSTANCE ?? DEFAULTS.instance,
     limits,

@@ -28,10 +28,11 @@ export interface ImageStatus {
 }
 
 export class Images {
-  constructor(private readonly dataDir: string) {}
+  /** `root`: the image store (DriverConfig.imagesDir), one directory per image */
+  constructor(readonly root: string) {}
 
   private dir(name: string): string {
-    return join(this.dataDir, 'images', nameSchema.parse(name));
+    return join(this.root, nameSchema.parse(name));
   }
 
   async recipeHash(name: string): Promise<string | null> {
@@ -56,7 +57,7 @@ export class Images {
   async list(): Promise<ImageStatus[]> {
     const names = new Set<string>();
     if (existsSync(recipesDir)) for (const n of readdirSync(recipesDir)) if (existsSync(join(recipesDir, n, 'build.sh'))) names.add(n);
-    const built = join(this.dataDir, 'images');
+    const built = this.root;
     if (existsSync(built)) for (const n of readdirSync(built)) names.add(n);
     return Promise.all([...names].sort().map((n) => this.status(n)));
   }
@@ -94,7 +95,7 @@ export class Images {
       if (st.built) return st.built;
       throw new HostError(`image '${name}' is neither built nor has a recipe`, `add sandbox-images/${name}/build.sh`);
     }
-    log?.(st.built ? `image '${name}': recipe changed, rebuilding` : `image '${name}': building (first use, about a minute)`);
+    log?.(st.built ? `image '${name}': recipe changed, rebuilding in ${this.root}` : `image '${name}': not built in ${this.root} (NSLAB_IMAGES): building it now, which takes minutes`);
     return this.build(name, log);
   }
 

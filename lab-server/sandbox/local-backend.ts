@@ -65,7 +65,7 @@ export class LocalBackend implements SandboxBackend {
 
   constructor(cfg: DriverConfig = loadDriverConfig()) {
     this.cfg = cfg;
-    this.images = new Images(cfg.dataDir);
+    this.images = new Images(cfg.imagesDir);
     this.sandboxesDir = join(cfg.runDir, 'sandboxes');
     this.crunRoot = join(cfg.runDir, 'crun');
     this.uidClaims = new UidClaims(this.uidClaimDir, cfg.uidBase, cfg.uidSlots);

@@ -10,12 +10,13 @@
  * Authentication and origin checks happen before a socket gets here (http/socket.ts).
  */
 import type { WebSocket, RawData } from 'ws';
-import type { CommandEvent, Sandbox } from '../sandbox/types.ts';
+import type { CommandEvent, NamespaceSet, Sandbox } from '../sandbox/types.ts';
 import { DEFAULT_FLOW, type FlowOptions } from './flow.ts';
 import {
   clientMessageSchema, CloseCode, decodeTerminalFrame, MAX_CLIENT_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES, MAX_TERMINALS,
-  type ErrorCode, type ServerEvent, type StepsEvent, type TerminalInfo,
+  type ErrorCode, type ServerEvent, type ShellNamespaceKind, type StepsEvent, type TerminalInfo,
 } from '../contract/session-protocol.ts';
+import { sameKinds, shellNamespaces } from './shell-namespaces.ts';
 import type { Lang } from '../contract/lang.ts';
 import { checkSize, SizeError, TerminalSession } from './terminal.ts';
 import { splitUtf8 } from './utf8.ts';
@@ -55,6 +56,10 @@ export class TerminalHub {
   /** set when the sandbox was emptied by SIGKILL (see SandboxEmptiedEvent); cleared by the next `open` */
   private sandboxEmptied: string | null = null;
   private emptiedTimer: NodeJS.Timeout | null = null;
+  /** per terminal: where its shell differs from the sandbox's namespaces (ShellNamespacesEvent) */
+  private readonly shellNs = new Map<number, ShellNamespaceKind[]>();
+  /** the sandbox's PID 1 namespaces, read at the first command-log report */
+  private rootNs: Promise<NamespaceSet | null> | null = null;
   private readonly flow: FlowOptions & { ackEveryBytes: number };
   /** terminals whose input is being dropped (told once per episode) */
   private readonly overflowing = new Set<number>();
@@ -67,7 +72,10 @@ export class TerminalHub {
   get terminalCount(): number { return this.terminals.size; }
   get pausedCount(): number { return [...this.terminals.values()].filter((t) => t.paused).length; }
   terminalInfo(): TerminalInfo[] {
-    return [...this.terminals.values()].map((t) => ({ terminal: t.terminal, cols: t.cols, rows: t.rows })).sort((a, b) => a.terminal - b.terminal);
+    return [...this.terminals.values()].map((t): TerminalInfo => {
+      const ns = this.shellNs.get(t.terminal);
+      return { terminal: t.terminal, cols: t.cols, rows: t.rows, ...(ns ? { namespaces: ns } : {}) };
+    }).sort((a, b) => a.terminal - b.terminal);
   }
   terminal(n: number): TerminalSession | undefined { return this.terminals.get(n); }
   get steps(): StepsEvent | null { return this.lastSteps; }
@@ -82,8 +90,13 @@ export class TerminalHub {
     this.cancelEmptiedCheck();
     this.sandboxEmptied = null;
     this.lastSteps = null;
+    this.shellNs.clear();
+    this.rootNs = null;
     this.unsubscribe = [
-      sandbox.onCommand((e: CommandEvent) => this.send({ type: 'command', kind: e.kind, terminal: e.terminal, command: e.command, status: e.status, at: e.at })),
+      sandbox.onCommand((e: CommandEvent) => {
+        this.send({ type: 'command', kind: e.kind, terminal: e.terminal, command: e.command, status: e.status, at: e.at });
+        this.noteShellNamespaces(sandbox, e);
+      }),
       sandbox.onExit((reason) => {
         if (this.sandbox !== sandbox) return;
         this.sandboxDead = reason;
@@ -110,6 +123,18 @@ export class TerminalHub {
     if (e.type === 'steps') this.lastSteps = e;
     const ws = this.socket;
     if (ws && ws.readyState === ws.OPEN) ws.send(JSON.stringify(e));
+  }
+
+  /** the tab label's data; reports are handled in order (one root read, then-chained) */
+  private noteShellNamespaces(sandbox: Sandbox, e: CommandEvent): void {
+    this.rootNs ??= Promise.resolve().then(() => sandbox.probe.rootNamespaces()).catch(() => null);
+    void this.rootNs.then((root) => {
+      if (!root || this.sandbox !== sandbox || !this.terminals.has(e.terminal)) return;
+      const kinds = shellNamespaces(e.ns, root);
+      if (!kinds || sameKinds(this.shellNs.get(e.terminal), kinds)) return;
+      this.shellNs.set(e.terminal, kinds);
+      this.send({ type: 'shell', terminal: e.terminal, namespaces: kinds });
+    });
   }
 
   private sendError(code: ErrorCode, message: string, terminal?: number): void {
@@ -262,6 +287,7 @@ export class TerminalHub {
     t.onExit(({ exitCode, signal }) => {
       if (this.terminals.get(n) !== t) return;
       this.terminals.delete(n);
+      this.shellNs.delete(n);
       this.send({ type: 'exited', terminal: n, exitCode, signal });
       // crun exec reports a SIGKILLed shell as 137
       if (exitCode === 137 || signal === 9) this.checkEmptied();

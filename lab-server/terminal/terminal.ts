@@ -120,6 +120,7 @@ export class TerminalSession {
    * are outside flow control: a slow watcher must never stall the learner's shell.
    */
   private readonly observers = new Set<(chunk: Buffer) => void>();
+  private readonly sizeObservers = new Set<(size: { cols: number; rows: number }) => void>();
 
   constructor(readonly pty: IPty, opts: TerminalOptions) {
     this.terminal = opts.terminal;
@@ -214,6 +215,16 @@ export class TerminalSession {
     this.pauser.set('detached', false);
   }
 
+  /**
+   * For the classroom's board (docs/classroom.md): size changes, so a watcher draws
+   * the output at the learner's width. Output buffered before the change is flushed
+   * first, so a watcher sees it at the old size and what follows at the new one.
+   */
+  observeSize(listener: (size: { cols: number; rows: number }) => void): () => void {
+    this.sizeObservers.add(listener);
+    return () => this.sizeObservers.delete(listener);
+  }
+
   /** For the classroom's board (docs/classroom.md): watch output read-only; returns the unsubscribe function. */
   observe(listener: (chunk: Buffer) => void): () => void {
     this.observers.add(listener);
@@ -286,8 +297,10 @@ export class TerminalSession {
     const problem = checkSize(cols, rows);
     if (problem) throw new SizeError(problem);
     if (cols === this._cols && rows === this._rows) return;
+    if (this.sizeObservers.size) this.flush();
     this._cols = cols;
     this._rows = rows;
+    for (const o of this.sizeObservers) o({ cols, rows });
     if (!this.exitInfo) {
       try { this.pty.resize(cols, rows); } catch { /* the pty closed between exit and our event */ }
     }

@@ -177,8 +177,8 @@ export function classroomStoreConformance(name: string, subject: ClassroomStoreS
         const l = await store.addLearner({ workshopId: w.id, displayName: 'Cy', tokenHash: 'c' });
         const changed = await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: 'no queue yet' }, { stepId: 'b', status: 'pending', message: null }], 10);
         expect(changed).toEqual([
-          { learnerId: l.id, lessonId: 'ipc', stepId: 'a', status: 'fail', message: 'no queue yet', firstPassAt: null, updatedAt: 10 },
-          { learnerId: l.id, lessonId: 'ipc', stepId: 'b', status: 'pending', message: null, firstPassAt: null, updatedAt: 10 },
+          { learnerId: l.id, lessonId: 'ipc', stepId: 'a', status: 'fail', message: 'no queue yet', messages: null, firstPassAt: null, updatedAt: 10 },
+          { learnerId: l.id, lessonId: 'ipc', stepId: 'b', status: 'pending', message: null, messages: null, firstPassAt: null, updatedAt: 10 },
         ]);
         expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: 'no queue yet' }], 11)).toEqual([]);
         expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: 'still no queue' }], 12)).toHaveLength(1);
@@ -189,6 +189,21 @@ export function classroomStoreConformance(name: string, subject: ClassroomStoreS
         const mine = await store.learnerStepResults(l.id);
         expect(mine.find((r) => r.lessonId === 'ipc' && r.stepId === 'a')).toMatchObject({ status: 'pass', message: null, firstPassAt: 20, updatedAt: 20 });
         expect(mine).toHaveLength(3);
+      });
+
+      it('keep the message in every language it has; a new translation alone is a change', async () => {
+        const w = await workshop();
+        const l = await store.addLearner({ workshopId: w.id, displayName: 'Mi', tokenHash: 'm' });
+        const ko = '아직 큐가 없습니다';
+        const messages = { ko, en: 'no queue yet', zh: '还没有队列' };
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: ko, messages }], 10))
+          .toMatchObject([{ message: ko, messages }]);
+        // the same map in another key order is the same message
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: ko, messages: { zh: '还没有队列', en: 'no queue yet', ko } }], 11)).toEqual([]);
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: ko, messages: { ko } }], 12)).toMatchObject([{ messages: { ko } }]);
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: ko }], 13)).toMatchObject([{ messages: null }]);
+        await store.recordSteps(l.id, 'ipc', [{ stepId: 'b', status: 'pending', message: 'run it', messages: { en: 'run it' } }], 14);
+        expect((await store.stepResults(w.id)).find((r) => r.stepId === 'b')).toMatchObject({ message: 'run it', messages: { en: 'run it' } });
       });
 
       it('a pass and a later fail written at the same moment from two servers: the step stays passed', async () => {

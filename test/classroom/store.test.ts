@@ -53,6 +53,23 @@ describe('migrations', () => {
     await store.close();
   });
 
+  it('upgrades a version-3 database: step results from before keep their message, with no translations', async () => {
+    const old = file.replace(/data\/classroom.db$/, 'v3.db');
+    const db = new Database(old);
+    expect(migrate(db, loadMigrations().slice(0, 3))).toEqual([1, 2, 3]);
+    db.prepare("INSERT INTO workshops (id, code, title, created_at) VALUES ('w', 'ABCDEF', 'old', 1)").run();
+    db.prepare("INSERT INTO learners (id, workshop_id, display_name, token_hash, joined_at, last_seen_at) VALUES ('l', 'w', 'Old', 'h', 1, 1)").run();
+    db.prepare("INSERT INTO step_results (learner_id, lesson_id, step_id, status, message, updated_at) VALUES ('l', 'x', 's', 'fail', '아직입니다', 2)").run();
+    db.close();
+    const store = new SqliteClassroomStore({ file: old });
+    expect(schemaVersion(store.db)).toBe(loadMigrations().length);
+    expect(await store.stepResults('w')).toMatchObject([{ stepId: 's', status: 'fail', message: '아직입니다', messages: null }]);
+    // the next check round adds the translations to the old row
+    expect(await store.recordSteps('l', 'x', [{ stepId: 's', status: 'fail', message: '아직입니다', messages: { ko: '아직입니다', en: 'Not yet' } }], 3))
+      .toMatchObject([{ messages: { ko: '아직입니다', en: 'Not yet' } }]);
+    await store.close();
+  });
+
   it('recovery ends only the sessions of servers that are gone', async () => {
     const { serverId, serverRunning } = await import('../../lab-server/classroom/service.ts');
     const store = new SqliteClassroomStore({ file });

@@ -4,10 +4,13 @@
  * same variables with the same defaults.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { serveMaxSessions } from '../../lab-server/cli/doctor.ts';
+import { imageStoreHint } from '../../lab-server/cli/image-store-hint.ts';
+import { Images } from '../../lab-server/sandbox/images.ts';
 import { loadSettings, SETTING_NAMES, SHOWN_DEFAULTS, SettingsError } from '../../lab-server/config/settings.ts';
 import { createApp } from '../../lab-server/http/app.ts';
 import { loadDriverConfig } from '../../lab-server/sandbox/config.ts';
@@ -67,6 +70,35 @@ describe('settings', () => {
     expect(serveMaxSessions(loadSettings({ NSLAB_CLASSROOM_CAPACITY: '60' }))).toBe(70);
     expect(serveMaxSessions(loadSettings({ NSLAB_MAX_SESSIONS: '7', NSLAB_CLASSROOM_CAPACITY: '60' }))).toBe(7);
     expect(() => loadDriverConfig({ NSLAB_MEMORY_MB: 'lots' })).toThrow(/NSLAB_MEMORY_MB="lots"/);
+  });
+
+  it('NSLAB_IMAGES keeps the image store apart from NSLAB_DATA; moving only the data says so before a build', async () => {
+    expect(loadDriverConfig({}).imagesDir).toBe('/var/lib/nslab/images');
+    expect(loadDriverConfig({ NSLAB_DATA: '/srv/nslab' }).imagesDir).toBe('/srv/nslab/images');
+    expect(loadDriverConfig({ NSLAB_DATA: '/srv/nslab', NSLAB_IMAGES: '/var/lib/nslab/images' })).toMatchObject({ dataDir: '/srv/nslab', imagesDir: '/var/lib/nslab/images' });
+    expect(() => loadDriverConfig({ NSLAB_IMAGES: 'images' })).toThrow(/NSLAB_IMAGES="images" must be an absolute path/);
+
+    // a real store on disk: an image built in the usual place, a data directory moved elsewhere
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'nslab-image-store-'));
+    try {
+      const usual = path.join(tmp, 'usual', 'images');
+      mkdirSync(path.join(usual, 'default'), { recursive: true });
+      writeFileSync(path.join(usual, 'default', 'image.erofs'), '');
+      writeFileSync(path.join(usual, 'default', 'manifest.json'), JSON.stringify({ name: 'default', recipe: 'r', suite: 's', builtAt: 'then', bytes: 1 }));
+      const moved = loadSettings({ NSLAB_DATA: path.join(tmp, 'moved') });
+      const movedImages = loadDriverConfig({ NSLAB_DATA: path.join(tmp, 'moved') }).imagesDir;
+      expect(imageStoreHint(moved, movedImages, 'default', usual)).toBe(
+        `nslab: no image 'default' in ${movedImages} (NSLAB_DATA moved the image store), but ${usual} has one: set NSLAB_IMAGES=${usual} to use it instead of building another copy now`);
+      // pointing NSLAB_IMAGES at it finds the image and says nothing
+      const kept = loadSettings({ NSLAB_DATA: path.join(tmp, 'moved'), NSLAB_IMAGES: usual });
+      const keptImages = loadDriverConfig({ NSLAB_DATA: path.join(tmp, 'moved'), NSLAB_IMAGES: usual }).imagesDir;
+      expect((await new Images(keptImages).status('default')).built).toMatchObject({ name: 'default', recipe: 'r' });
+      expect(imageStoreHint(kept, keptImages, 'default', usual)).toBeNull();
+      // nothing built anywhere: a first build, nothing to point at
+      expect(imageStoreHint(moved, movedImages, 'default', path.join(tmp, 'nowhere'))).toBeNull();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('nslab doctor refuses a bad value too (it used to plan with 20 sessions instead)', () => {

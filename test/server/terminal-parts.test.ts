@@ -9,6 +9,7 @@ import { FlowControl, Pauser } from '../../lab-server/terminal/flow.ts';
 import { ScrollbackRing, stripAnsi } from '../../lab-server/terminal/scrollback.ts';
 import { checkSize, MAX_QUEUED_INPUT, queuedInput, SizeError, TerminalSession } from '../../lab-server/terminal/terminal.ts';
 import { safeCut, splitUtf8 } from '../../lab-server/terminal/utf8.ts';
+import { shellNamespaces } from '../../lab-server/terminal/shell-namespaces.ts';
 import { clientMessageSchema, decodeTerminalFrame, encodeTerminalFrame } from '../../lab-server/contract/session-protocol.ts';
 
 const valid = (b: Buffer) => Buffer.from(b.toString('utf8'), 'utf8').equals(b);
@@ -242,5 +243,16 @@ describe('TerminalSession on a real pty', () => {
     const e = await new Promise<{ exitCode: number }>((r) => t.onExit(r));
     expect(e.exitCode).toBe(3);
     expect(t.exited).toBe(true);
+  });
+});
+
+describe('shellNamespaces (the terminal tab\'s label)', () => {
+  const root = { cgroup: 1, ipc: 2, mnt: 3, net: 4, pid: 5, pid_for_children: 5, time: 6, user: 7, uts: 8 };
+  it('names the kinds the shell has of its own, in a fixed order; pid_for_children alone is not one', () => {
+    expect(shellNamespaces({ ...root }, root)).toEqual([]);
+    expect(shellNamespaces({ ...root, uts: 80, ipc: 20 }, root)).toEqual(['ipc', 'uts']);
+    expect(shellNamespaces({ ...root, pid_for_children: 50 }, root)).toEqual([]);
+    // a shell that could not fork reports no namespaces: unknown, not "the sandbox's"
+    expect(shellNamespaces({}, root)).toBeNull();
   });
 });

@@ -18,6 +18,13 @@ import { WatchView } from './watch.ts';
 const errorText = (e: unknown) => (e instanceof ApiError ? e.message : String(e));
 
 /**
+ * A check message in the instructor's language: the board carries it in every
+ * language the lesson has; rows from before that (or untranslated text) have only
+ * the learner's language.
+ */
+const inMyLanguage = (m: { message: string | null; messages: Record<string, string> | null }) => m.messages?.[getLang()] ?? m.message;
+
+/**
  * #/instructor/SECRET: the secret leaves the address bar and history at once, and is
  * traded for this browser's sign-in cookie; then on to the instructor page.
  */
@@ -274,9 +281,9 @@ export const boardPage: PageFactory = (root, params) => {
         h('th', { scope: 'row', class: 'cr-name-col' }, nameBtn, ' ', status),
         l.cells.map((c, i) => h('td', {
           class: `cr-cell cr-${c.status ?? 'none'}`, 'data-step': `${b.columns[i].lesson}/${b.columns[i].step}`, 'data-status': c.status ?? 'none',
-          title: `${b.columns[i].title}${c.passedAt ? ` — ${new Date(c.passedAt).toLocaleTimeString(locale())}` : ''}${c.message ? ` — ${c.message}` : ''}`,
+          title: `${b.columns[i].title}${c.passedAt ? ` — ${new Date(c.passedAt).toLocaleTimeString(locale())}` : ''}${inMyLanguage(c) ? ` — ${inMyLanguage(c)}` : ''}`,
         }, c.status === 'pass' ? icon('check') : c.status === 'fail' ? icon('cross') : '')),
-        h('td', { class: 'cr-current', title: l.current?.message ?? '' }, cur ? cur.title : '—'),
+        h('td', { class: 'cr-current', title: (l.current && inMyLanguage(l.current)) ?? '' }, cur ? cur.title : '—'),
         h('td', { class: `cr-time${l.stuck ? ' is-stuck' : ''}` }, l.current ? ct('board.minutes', { n: minutes(l.current.minutes) }) : ''),
       );
     });
@@ -322,6 +329,7 @@ export const boardPage: PageFactory = (root, params) => {
       const m = JSON.parse(String(ev.data)) as BoardServerMessage;
       if (m.type === 'welcome') { conn.textContent = ct('board.live'); conn.className = 'cr-conn is-live'; }
       else if (m.type === 'board') { board = m.board as BoardData; retitle(); paintHead(); paintGrid(); conn.textContent = ct('board.live'); }
+      else if (m.type === 'watch-size') watching?.view.size(m.terminal, m.cols, m.rows);
       else if (m.type === 'watch-terminal') { if (m.state === 'opened') watching?.view.opened(m.terminal); else watching?.view.exited(m.terminal); }
       else if (m.type === 'watch-ended') { if (watching) setChildren(watchPanel, h('p', { class: 'muted' }, ct('board.watchEnded', { reason: m.reason }))); watching?.view.dispose(); watching = null; paintGrid(); }
       else if (m.type === 'error' && m.code === 'no-session') { if (watching) setChildren(watchPanel, h('p', { class: 'muted' }, m.message)); watching = null; }

@@ -400,7 +400,10 @@ export const lessonPage: PageFactory = (root, params) => {
         tabs.setLimits(ev.maxTerminals, ev.flow.ackEveryBytes);
         tabs.onConnected();
         lessonTerminals = Math.max(lessonTerminals, Math.min(ev.lessonTerminals, ev.maxTerminals));
-        for (const term of ev.terminals) tabs.ensure(term.terminal);
+        for (const term of ev.terminals) {
+          tabs.ensure(term.terminal);
+          if (term.namespaces) tabs.setNamespaces(term.terminal, term.namespaces);
+        }
         for (let n = 1; n <= Math.min(lessonTerminals, ev.maxTerminals); n++) tabs.ensure(n);
         // `open` is a no-op for shells that survived; it (re)starts the others at our size
         tabs.openAllOnServer();
@@ -413,6 +416,9 @@ export const lessonPage: PageFactory = (root, params) => {
       case 'command':
         // the command log says a shell is at a prompt (first one, or after a command)
         tabs.onShellReady(ev.terminal);
+        break;
+      case 'shell':
+        tabs.setNamespaces(ev.terminal, ev.namespaces);
         break;
       case 'replay-start':
         tabs.onReplayStart(ev.terminal);

@@ -11,7 +11,8 @@ import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { confirmDialog } from '../confirm.ts';
 import { h, icon } from '../dom.ts';
-import { t } from '../i18n.ts';
+import { getLang, t } from '../i18n.ts';
+import type { ShellNamespaceKind } from '../../lab-server/contract/session-protocol.ts';
 import { getTheme, onThemeChange, TERMINAL_THEMES } from '../theme.ts';
 import { SIZE_BOUNDS } from './connection.ts';
 import { onScreenReaderModeChange, screenReaderMode } from '../prefs.ts';
@@ -51,6 +52,8 @@ interface TermView {
   /** asked to open while the previous shell of this number was still closing */
   openDeferred: boolean;
   readyTimer: ReturnType<typeof setTimeout> | null;
+  /** where the shell at the prompt differs from the sandbox's namespaces (a nested `unshare` shell) */
+  namespaces: ShellNamespaceKind[];
 }
 
 /** Acks are coalesced: at most one per ACK_DELAY_MS unless this many bytes piled up. */
@@ -293,6 +296,8 @@ export class TerminalTabs {
     v.exited = true;
     v.live = false;
     v.ready = false;
+    v.namespaces = [];
+    this.labelTab(v);
     v.tabItem.classList.add('is-exited');
     v.term.write(`\r\n\x1b[2m${t('terms.exited')}\x1b[0m\r\n`);
   }
@@ -308,6 +313,8 @@ export class TerminalTabs {
       v.exited = false;
       v.unacked = 0;
       v.sentSize = null;
+      v.namespaces = [];
+      this.labelTab(v);
       v.tabItem.classList.remove('is-exited');
     }
   }
@@ -393,7 +400,7 @@ export class TerminalTabs {
     const panelId = `term-panel-${n}`;
     const tabId = `term-tab-${n}`;
     const tab = h('button', { type: 'button', role: 'tab', id: tabId, 'aria-controls': panelId, 'aria-selected': 'false', tabindex: '-1', class: 'term-tab', 'data-terminal': String(n) },
-      icon('terminal'), h('span', { class: 'term-tab-label' }), h('kbd', { class: 'term-tab-key', 'aria-hidden': 'true' }, `Alt ${n}`));
+      icon('terminal'), h('span', { class: 'term-tab-label' }), h('span', { class: 'term-tab-ns', hidden: true }), h('kbd', { class: 'term-tab-key', 'aria-hidden': 'true' }, `Alt ${n}`));
     tab.addEventListener('click', () => this.select(n, true));
     // a tablist may only contain tabs: the mouse's close button is hidden from assistive
     // technology, which closes the focused tab with Delete instead (listed in the shortcuts)
@@ -402,7 +409,7 @@ export class TerminalTabs {
     const tabItem = h('div', { class: 'term-tab-item', role: 'presentation' }, tab, closeBtn);
     const panel = h('div', { class: 'term-panel', role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, hidden: true, 'data-terminal': String(n) });
 
-    const v: TermView = { n, term, fit, search, tab, tabItem, panel, exited: false, unacked: 0, ackTimer: null, sentSize: null, live: false, replaying: false, openedAt: 0, ready: false, pending: '', openDeferred: false, readyTimer: null };
+    const v: TermView = { n, term, fit, search, tab, tabItem, panel, exited: false, unacked: 0, ackTimer: null, sentSize: null, live: false, replaying: false, openedAt: 0, ready: false, pending: '', openDeferred: false, readyTimer: null, namespaces: [] };
     this.labelTab(v);
     this.tablist.append(tabItem);
     this.panels.append(panel);
@@ -448,10 +455,24 @@ export class TerminalTabs {
     this.onNotice(t('terms.notSent'));
   }
 
+  /** the shell at terminal n's prompt is in these namespaces of its own (none: the sandbox's) */
+  setNamespaces(n: number, kinds: ShellNamespaceKind[]): void {
+    const v = this.views.get(n);
+    if (!v) return;
+    v.namespaces = kinds;
+    this.labelTab(v);
+  }
+
   private labelTab(v: TermView): void {
     (v.tab.querySelector('.term-tab-label') as HTMLElement).textContent = t('terms.tab', { n: v.n });
     // xterm names its input "Terminal input" in English, once, when it opens
     v.term.textarea?.setAttribute('aria-label', t('terms.input', { n: v.n }));
+    // part of the tab's text, so a screen reader says it with the tab's name
+    const ns = v.tab.querySelector('.term-tab-ns') as HTMLElement;
+    const kinds = v.namespaces.join(getLang() === 'zh' ? '、' : ', ');
+    ns.hidden = !v.namespaces.length;
+    ns.textContent = v.namespaces.length ? t('terms.ns', { kinds }) : '';
+    ns.title = v.namespaces.length ? t('terms.nsTitle', { kinds }) : '';
     const close = v.tabItem.querySelector('.term-tab-close') as HTMLElement;
     close.setAttribute('aria-label', t('terms.closeTab', { n: v.n }));
     close.title = t('terms.closeTab', { n: v.n });
