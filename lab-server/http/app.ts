@@ -225,11 +225,6 @@ export function createApp(opts: AppOptions): LabServer {
   // a slow client must not hold a connection forever
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
-  // An idle keep-alive connection is kept a minute (Node's default is 5 s), as
-  // nginx and cloud load balancers do: a client that reuses one just as the server
-  // gives up on it sees its POST fail with "other side closed". undici keeps a 1 s
-  // margin, which a stalled client loses: the soak test under emulation did.
-  server.keepAliveTimeout = 65_000;
   const wss = attachSockets(server, sessions, { allowedOrigins: origins, helloTimeoutMs: opts.helloTimeoutMs, maxPendingSockets: opts.maxPendingSockets, log });
 
   const reaper = setInterval(() => {
