@@ -41,8 +41,19 @@ export async function startClassroomServer(o: { dataDir?: string; port?: number;
   };
 }
 
+/**
+ * "other side closed" before any response: the server ended the idle keep-alive
+ * connection just as undici reused it (Node closes idle ones after 5 s; undici's 1 s
+ * margin is lost to a stalled test process, as under emulation in the v2 VM). The
+ * server never read the request, so sending it once more is safe, POST too.
+ */
+function closedIdleConnection(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  return cause?.code === 'UND_ERR_SOCKET' && /other side closed/.test(cause.message ?? '');
+}
+
 export async function call(base: string, method: string, p: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
-  const res = await fetch(`${base}${p}`, {
+  const send = () => fetch(`${base}${p}`, {
     method,
     headers: {
       ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
@@ -51,6 +62,7 @@ export async function call(base: string, method: string, p: string, opts: { toke
     },
     body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
   });
+  const res = await send().catch((err: unknown) => { if (closedIdleConnection(err)) return send(); throw err; });
   const text = await res.text();
   let body: any = text;
   try { body = JSON.parse(text); } catch { /* CSV, XML */ }
