@@ -6,10 +6,9 @@
  * as text, and the CSP (script-src 'self') stops `javascript:` navigations.
  */
 import { type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
-import { startServer, type TestServer } from '../server/client.ts';
-import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../browser.ts';
+import { describe, expect, it } from 'vitest';
+import { terminalRows } from '../browser.ts';
+import { labInBrowser } from '../server/lab-in-browser.ts';
 import { guardHost } from '../host-guard.ts';
 
 // the host's /dev owners and modes and its cgroup counts are the same after this file
@@ -18,21 +17,7 @@ guardHost();
 const LESSON = 'sample-hostname';
 const WAIT = 60_000;
 
-let webRoot: string;
-let srv: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  webRoot = await buildWeb('nslab-sec-web-');
-  srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, createBurst: 100, createPerMinute: 600 });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await removeWebBuild(webRoot);
-});
+const lab = labInBrowser('nslab-sec-web-');
 
 async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<void> {
   const deadline = Date.now() + WAIT;
@@ -54,7 +39,7 @@ async function typeInto(page: Page, n: number, text: string): Promise<void> {
 
 describe('script injection through terminal output', () => {
   it('HTML, an OSC title, an OSC 8 javascript: link and OSC 52 printed by the shell run no script in the page', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     const errors: string[] = [];
     const dialogs: string[] = [];
@@ -63,7 +48,7 @@ describe('script injection through terminal output', () => {
     page.on('dialog', (d) => { dialogs.push(d.message()); void d.accept(); });
     ctx.on('page', (p) => popups.push(p));
     try {
-      await page.goto(`${srv.base}/#/lessons/${LESSON}`);
+      await page.goto(`${lab.srv.base}/#/lessons/${LESSON}`);
       await page.waitForSelector('.conn-open', { timeout: WAIT });
       await waitForRow(page, 1, (r) => /[#$] ?$/.test(r), 'a prompt');
       const titleBefore = await page.title();
@@ -107,10 +92,10 @@ describe('script injection through terminal output', () => {
       }
       expect(errors).toEqual([]);
       // the clipboard was not written by the terminal (no OSC 52 handler)
-      await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: srv.base });
+      await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: lab.srv.base });
       expect(await page.evaluate(() => navigator.clipboard.readText().catch(() => ''))).not.toBe('pwned');
       // a javascript: link that did open could not have run: the page's CSP has no 'unsafe-inline' for scripts
-      const csp = (await page.request.get(`${srv.base}/`)).headers()['content-security-policy'] ?? '';
+      const csp = (await page.request.get(`${lab.srv.base}/`)).headers()['content-security-policy'] ?? '';
       expect(csp).toMatch(/script-src 'self'(;|$)/);
       if (dialogs.length || popups.length) console.log(`browser-injection: dialogs ${JSON.stringify(dialogs)}, popups ${popups.length}`);
     } finally {

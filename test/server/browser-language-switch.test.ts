@@ -4,30 +4,15 @@
  * both the results that came before the switch and those that come after it.
  */
 import { type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
-import { startServer, type TestServer } from './client.ts';
-import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../browser.ts';
+import { describe, expect, it } from 'vitest';
+import { terminalRows } from '../browser.ts';
+import { labInBrowser } from './lab-in-browser.ts';
 
 const LESSON = 'sample-hostname';
 /** generous: a sandbox start or a check on a loaded 2-core box is slow, and this is not a timing test */
 const WAIT = 60_000;
 
-let webRoot: string;
-let srv: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  webRoot = await buildWeb('nslab-e2e-lang-');
-  srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, createBurst: 100, createPerMinute: 600 });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await removeWebBuild(webRoot);
-});
+const lab = labInBrowser('nslab-e2e-lang-');
 
 async function waitForPrompt(page: Page): Promise<void> {
   const deadline = Date.now() + WAIT;
@@ -42,14 +27,14 @@ const messageOf = (page: Page, step: string) => page.locator(`section.nslab-step
 
 describe('switching the language in Chromium', () => {
   it('re-renders check messages that came before and after the switch in the new language', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     // the learner chose Korean before starting the lesson: the session is created in Korean
     await ctx.addInitScript(() => { if (!sessionStorage.getItem('lang-set')) { localStorage.setItem('nslab.lang', 'ko'); sessionStorage.setItem('lang-set', '1'); } });
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     try {
-      await page.goto(`${srv.base}/#/lessons/${LESSON}`);
+      await page.goto(`${lab.srv.base}/#/lessons/${LESSON}`);
       await page.waitForSelector('.conn-open', { timeout: WAIT });
       await waitForPrompt(page);
       // a result from before the switch, in Korean

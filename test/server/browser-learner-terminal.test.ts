@@ -5,29 +5,14 @@
  */
 import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
-import { startServer, type TestServer } from './client.ts';
-import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../browser.ts';
+import { describe, expect, it } from 'vitest';
+import { terminalRows } from '../browser.ts';
+import { labInBrowser } from './lab-in-browser.ts';
 
 /** generous: a sandbox start on a loaded 2-core box is slow, and these are not timing tests */
 const WAIT = 60_000;
 
-let webRoot: string;
-let srv: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  webRoot = await buildWeb('nslab-e2e-learner-');
-  srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, createBurst: 100, createPerMinute: 600 });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await removeWebBuild(webRoot);
-});
+const lab = labInBrowser('nslab-e2e-learner-');
 
 async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<string[]> {
   const deadline = Date.now() + WAIT;
@@ -45,21 +30,21 @@ const PROMPT = (r: string) => /[#$] ?$/.test(r);
 async function openLesson(page: Page, lesson: string): Promise<void> {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${srv.base}/#/lessons/${lesson}`);
+  await page.goto(`${lab.srv.base}/#/lessons/${lesson}`);
   await page.waitForSelector('.conn-open', { timeout: WAIT });
   await waitForRow(page, 1, PROMPT, 'a prompt');
   expect(errors).toEqual([]);
 }
 
 async function withPage<T>(opts: { width?: number; height?: number; clipboard?: boolean; lang?: string }, fn: (page: Page, ctx: BrowserContext) => Promise<T>): Promise<T> {
-  const ctx = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 } });
-  if (opts.clipboard) await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: srv.base });
+  const ctx = await lab.browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 } });
+  if (opts.clipboard) await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: lab.srv.base });
   if (opts.lang) await ctx.addInitScript((l) => localStorage.setItem('nslab.lang', l), opts.lang);
   const page = await ctx.newPage();
   try {
     return await fn(page, ctx);
   } finally {
-    await endSessions(page, srv.base);
+    await endSessions(page, lab.srv.base);
     await ctx.close();
   }
 }
@@ -141,7 +126,7 @@ describe('the terminal clipboard', () => {
   it('the shortcuts dialog lists paste and copy in every language', async () => {
     for (const [lang, paste] of [['en', 'Paste'], ['ko', '붙여'], ['zh', '粘贴']] as const) {
       await withPage({ lang }, async (page) => {
-        await page.goto(`${srv.base}/#/lessons/sample-hostname`);
+        await page.goto(`${lab.srv.base}/#/lessons/sample-hostname`);
         await page.waitForSelector('.lesson-title');
         await page.keyboard.press('Alt+Slash');
         const list = page.locator('dialog .shortcut-list');
@@ -180,7 +165,7 @@ describe('run buttons', () => {
 describe('the lesson column', () => {
   it('wide tables scroll in their own box, option names stay whole, and the pane never scrolls sideways', async () => {
     await withPage({ width: 1280, height: 720 }, async (page) => {
-      await page.goto(`${srv.base}/#/lessons/namespaces-tour`);
+      await page.goto(`${lab.srv.base}/#/lessons/namespaces-tour`);
       await page.waitForSelector('.lesson-content table');
       const m = await page.evaluate(() => {
         const pane = document.querySelector<HTMLElement>('.split-left')!;
@@ -201,7 +186,7 @@ describe('the lesson column', () => {
 
   it('a long command is readable in full beside its Run button, and Copy puts it on the clipboard', async () => {
     await withPage({ width: 1280, height: 720, clipboard: true }, async (page) => {
-      await page.goto(`${srv.base}/#/lessons/containers-ipc`);
+      await page.goto(`${lab.srv.base}/#/lessons/containers-ipc`);
       await page.waitForSelector('.lesson-content button.nslab-run');
       const problems = await page.evaluate(() => {
         const out: string[] = [];
@@ -278,7 +263,7 @@ describe('lesson completion', () => {
 describe('on a phone', () => {
   it('lesson and terminal are two views in the same place, and Run jumps to the output', async () => {
     await withPage({ width: 390, height: 844 }, async (page) => {
-      await page.goto(`${srv.base}/#/lessons/sample-hostname`);
+      await page.goto(`${lab.srv.base}/#/lessons/sample-hostname`);
       // attached, not visible: the lesson is in front
       await page.waitForSelector('.conn-open', { state: 'attached', timeout: WAIT });
       const inView = (sel: string) => page.evaluate((s) => {
@@ -392,7 +377,7 @@ describe('while the connection is down', () => {
     // a TCP relay in front of the server: closing it is a real outage
     const conns = new Set<Socket>();
     const relay = createTcpServer((client) => {
-      const upstream = connect(Number(new URL(srv.base).port), '127.0.0.1');
+      const upstream = connect(Number(new URL(lab.srv.base).port), '127.0.0.1');
       client.pipe(upstream).pipe(client);
       for (const s of [client, upstream]) {
         conns.add(s);
@@ -403,7 +388,7 @@ describe('while the connection is down', () => {
     await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
     const port = (relay.address() as AddressInfo).port;
     const base = `http://127.0.0.1:${port}`;
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
       await page.goto(`${base}/#/lessons/sample-hostname`);
@@ -427,7 +412,7 @@ describe('while the connection is down', () => {
       expect((await terminalRows(page, 1)).filter((r) => /^uts:\[\d+\]$/.test(r)), rows.join('\n')).toHaveLength(1);
       expect(rows.some((r) => /lost/.test(r))).toBe(false);
     } finally {
-      await endSessions(page, srv.base);
+      await endSessions(page, lab.srv.base);
       await ctx.close();
       relay.close();
     }
@@ -439,7 +424,7 @@ describe('the first screen of a lesson', () => {
     await withPage({ width: 1280, height: 720 }, async (page) => {
       const seen: string[] = [];
       for (const lesson of ['namespaces-tour', 'process-isolation', 'ipc-namespace', 'ipc-deep-dive', 'containers-ipc', 'sample-hostname']) {
-        await page.goto(`${srv.base}/#/lessons/${lesson}`);
+        await page.goto(`${lab.srv.base}/#/lessons/${lesson}`);
         await page.waitForSelector('.lesson-content section.nslab-step');
         await page.waitForTimeout(300);
         const m = await page.evaluate(() => {
@@ -452,7 +437,7 @@ describe('the first screen of a lesson', () => {
       }
       expect(seen).toEqual([]);
       // the folded introduction is one click from being read in full
-      await page.goto(`${srv.base}/#/lessons/namespaces-tour`);
+      await page.goto(`${lab.srv.base}/#/lessons/namespaces-tour`);
       const more = page.locator('.intro-toggle');
       await more.click();
       await expect.poll(() => more.getAttribute('aria-expanded')).toBe('true');

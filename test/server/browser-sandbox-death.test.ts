@@ -7,31 +7,15 @@
  * - PID 1 itself killed from inside with a ptrace exit-kill (`sandbox-died`).
  */
 import { type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
-import { startServer, type TestServer } from './client.ts';
-import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../browser.ts';
+import { describe, expect, it } from 'vitest';
+import { terminalRows } from '../browser.ts';
+import { labInBrowser } from './lab-in-browser.ts';
 
 const LESSON = 'sample-hostname';
 /** generous: a sandbox start or a check on a loaded 2-core box is slow, and this is not a timing test */
 const WAIT = 60_000;
 
-let webRoot: string;
-let srv: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  // a private build: dist/web may be mid-rebuild by someone running `npm run dev` or `build`
-  webRoot = await buildWeb('nslab-e2e-death-web-');
-  srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, createBurst: 100, createPerMinute: 600 });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await removeWebBuild(webRoot);
-});
+const lab = labInBrowser('nslab-e2e-death-web-');
 
 async function pageState(page: Page): Promise<string> {
   return page.evaluate(() => {
@@ -72,19 +56,19 @@ const CASES = [
 describe('a sandbox that dies mid-lesson, in Chromium', () => {
   for (const c of CASES) {
     it(`${c.what}: a banner says so; its reset button gives a fresh prompt and the passed step stays green`, async () => {
-      const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
       const page = await ctx.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       try {
-        await page.goto(`${srv.base}/#/lessons/${LESSON}`);
+        await page.goto(`${lab.srv.base}/#/lessons/${LESSON}`);
         await page.waitForSelector('.conn-open', { timeout: WAIT });
         await waitForRow(page, 1, (r) => /[#$] ?$/.test(r), 'a prompt');
         // mid-lesson: the first step green, a file on the machine
         await typeInto(page, 1, 'readlink /proc/$$/ns/uts; touch /root/old-machine');
         await page.waitForSelector('section.nslab-step[data-step="look"][data-state="pass"]', { timeout: WAIT });
         const id = JSON.parse((await page.evaluate((l) => sessionStorage.getItem(`nslab.session.${l}`), LESSON))!).id as string;
-        const oldSandbox = srv.lab.sessions.get(id)!.sandbox;
+        const oldSandbox = lab.srv.lab.sessions.get(id)!.sandbox;
 
         await typeInto(page, 1, c.command);
         const banner = page.locator('.banner-error');
@@ -111,7 +95,7 @@ describe('a sandbox that dies mid-lesson, in Chromium', () => {
         await typeInto(page, 1, 'ls /root; echo fresh-$((2+2))');
         await waitForRow(page, 1, (r) => r === 'fresh-4', 'the fresh shell answering');
         expect((await terminalRows(page, 1)).join('\n')).not.toContain('old-machine');
-        expect(srv.lab.sessions.get(id)!.sandbox.id).not.toBe(oldSandbox.id);
+        expect(lab.srv.lab.sessions.get(id)!.sandbox.id).not.toBe(oldSandbox.id);
         // progress kept: the step is still green on the page
         expect(await page.locator('section.nslab-step[data-step="look"]').getAttribute('data-state')).toBe('pass');
         expect(errors).toEqual([]);
@@ -122,10 +106,10 @@ describe('a sandbox that dies mid-lesson, in Chromium', () => {
   }
 
   it('kill -9 -1, then "New shells here": a prompt on the same machine', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
-      await page.goto(`${srv.base}/#/lessons/${LESSON}`);
+      await page.goto(`${lab.srv.base}/#/lessons/${LESSON}`);
       await page.waitForSelector('.conn-open', { timeout: WAIT });
       await waitForRow(page, 1, (r) => /[#$] ?$/.test(r), 'a prompt');
       await typeInto(page, 1, 'touch /root/same-machine; kill -9 -1');

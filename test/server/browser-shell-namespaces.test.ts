@@ -5,29 +5,14 @@
  * Real server, sandbox and lesson engine, Debian's Chromium.
  */
 import { type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
-import { startServer, type TestServer } from './client.ts';
-import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../browser.ts';
+import { describe, expect, it } from 'vitest';
+import { terminalRows } from '../browser.ts';
+import { labInBrowser } from './lab-in-browser.ts';
 
 /** generous: a sandbox start on a loaded 2-core box is slow; this is not a timing test */
 const WAIT = 60_000;
 
-let webRoot: string;
-let srv: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  webRoot = await buildWeb('nslab-e2e-shell-ns-');
-  srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await removeWebBuild(webRoot);
-});
+const lab = labInBrowser('nslab-e2e-shell-ns-', { createBurst: undefined, createPerMinute: undefined });
 
 async function waitForPrompt(page: Page, n: number, after = 0): Promise<void> {
   const deadline = Date.now() + WAIT;
@@ -66,11 +51,11 @@ async function waitTab(page: Page, n: number, re: RegExp): Promise<void> {
 
 describe('terminal tabs name the namespaces of a nested shell', () => {
   it('shows "new ipc, uts" inside `unshare --ipc --uts bash`, and nothing after `exit`', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1440, height: 900 } });
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${srv.base}/#/lessons/sample-hostname`);
+    await page.goto(`${lab.srv.base}/#/lessons/sample-hostname`);
     await page.waitForSelector('.conn-open', { timeout: WAIT });
     await waitForPrompt(page, 1);
     await page.waitForSelector('.term-tab[data-terminal="2"]', { timeout: WAIT });

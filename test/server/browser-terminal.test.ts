@@ -5,32 +5,17 @@
  */
 import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
-import { startServer, type TestServer } from './client.ts';
-import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../browser.ts';
+import { terminalRows } from '../browser.ts';
+import { startServer } from './client.ts';
+import { labInBrowser } from './lab-in-browser.ts';
 
 const LESSON = 'sample-hostname';
 /** generous: a sandbox start or a check on a loaded 2-core box is slow, and this is not a timing test */
 const WAIT = 60_000;
 
-let webRoot: string;
-let srv: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  // a private build: dist/web may be mid-rebuild by someone running `npm run dev` or `build`
-  webRoot = await buildWeb('nslab-e2e-web-');
-  // every test opens a session from 127.0.0.1; the per-address creation limit is not under test here
-  srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, createBurst: 100, createPerMinute: 600 });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await removeWebBuild(webRoot);
-});
+const lab = labInBrowser('nslab-e2e-web-');
 
 async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<void> {
   const deadline = Date.now() + WAIT;
@@ -53,7 +38,7 @@ async function pageState(page: Page): Promise<string> {
   }).catch((e: Error) => `page state unavailable: ${e.message}`);
 }
 
-async function openLesson(page: Page, base = srv.base): Promise<void> {
+async function openLesson(page: Page, base = lab.srv.base): Promise<void> {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${base}/#/lessons/${LESSON}`);
@@ -72,7 +57,7 @@ async function typeInto(page: Page, n: number, text: string): Promise<void> {
 
 describe('web app + lab server in Chromium', () => {
   it('types `echo hello` into terminal 1 and shows the output', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
       await openLesson(page);
@@ -86,7 +71,7 @@ describe('web app + lab server in Chromium', () => {
   });
 
   it('a flood of output runs to the end (the page acks what xterm processed) and UTF-8 goes both ways', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
       await openLesson(page);
@@ -102,7 +87,7 @@ describe('web app + lab server in Chromium', () => {
   });
 
   it('a run button types into its terminal and the step turns green; a reload re-attaches to the same shells', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
       await openLesson(page);
@@ -132,10 +117,10 @@ describe('web app + lab server in Chromium', () => {
   });
 
   it('a run button pressed before the shell is up waits for the prompt instead of losing keystrokes', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
-      await page.goto(`${srv.base}/#/lessons/${LESSON}`);
+      await page.goto(`${lab.srv.base}/#/lessons/${LESSON}`);
       await page.waitForSelector('.conn-open', { timeout: WAIT });
       // right away: the sandbox's shells are still starting. (Losing keystrokes to bash's
       // start-up is timing-dependent, so this proves the held-input path works rather than
@@ -151,7 +136,7 @@ describe('web app + lab server in Chromium', () => {
   });
 
   it('the run buttons, in order, complete the lesson and the page celebrates', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
       await openLesson(page);
@@ -178,7 +163,7 @@ describe('web app + lab server in Chromium', () => {
   });
 
   it('is keyboard friendly, and switching the language keeps the running shells', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
       await openLesson(page);
@@ -215,7 +200,7 @@ describe('web app + lab server in Chromium', () => {
     // a TCP relay in front of the server: cutting its connections is a real network blip
     const conns = new Set<Socket>();
     const relay = createTcpServer((client) => {
-      const upstream = connect(Number(new URL(srv.base).port), '127.0.0.1');
+      const upstream = connect(Number(new URL(lab.srv.base).port), '127.0.0.1');
       client.pipe(upstream).pipe(client);
       for (const s of [client, upstream]) {
         conns.add(s);
@@ -225,7 +210,7 @@ describe('web app + lab server in Chromium', () => {
     });
     await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
       await openLesson(page, base);
@@ -244,12 +229,12 @@ describe('web app + lab server in Chromium', () => {
   });
 
   it('a dead sandbox shows a banner whose one click gives a fresh machine', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
       await openLesson(page);
       const id = JSON.parse((await page.evaluate((l) => sessionStorage.getItem(`nslab.session.${l}`), LESSON))!).id as string;
-      await srv.lab.sessions.get(id)!.sandbox.destroy();
+      await lab.srv.lab.sessions.get(id)!.sandbox.destroy();
       const banner = page.locator('.banner-error');
       await banner.waitFor({ timeout: WAIT });
       expect(await banner.innerText()).toContain('stopped');
@@ -276,12 +261,12 @@ describe('web app + lab server in Chromium', () => {
   });
 
   it('a session ended on the server says why and starts a new one on request', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
       await openLesson(page);
       const stored = JSON.parse((await page.evaluate((l) => sessionStorage.getItem(`nslab.session.${l}`), LESSON))!) as { id: string; token: string };
-      const del = await fetch(`${srv.base}/api/sessions/${stored.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${stored.token}` } });
+      const del = await fetch(`${lab.srv.base}/api/sessions/${stored.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${stored.token}` } });
       expect(del.status).toBe(204);
       const banner = page.locator('.banner-error');
       await banner.waitFor({ timeout: WAIT });
@@ -302,7 +287,7 @@ describe('web app + lab server in Chromium', () => {
   });
 
   it('a stale stored session (server restarted, session gone) is replaced by a new one without fuss', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     await ctx.addInitScript((l) => {
       if (!sessionStorage.getItem(`nslab.session.${l}`)) sessionStorage.setItem(`nslab.session.${l}`, JSON.stringify({ id: 'gone-session-id', token: 'x'.repeat(43) }));
     }, LESSON);
@@ -317,7 +302,7 @@ describe('web app + lab server in Chromium', () => {
   });
 
   it('the same session opened in a second tab takes over; the first tab says so and can take it back', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const first = await ctx.newPage();
     try {
       await openLesson(first);
@@ -341,8 +326,8 @@ describe('web app + lab server in Chromium', () => {
   });
 
   it('a full lab says so, with the server\'s reason, and does not pretend to connect', async () => {
-    const small = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, maxSessions: 1 });
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const small = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot: lab.webRoot, maxSessions: 1 });
+    const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
       const first = await fetch(`${small.base}/api/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lesson: LESSON, lang: 'en' }) });

@@ -1,0 +1,45 @@
+/**
+ * The fixture every learner-side browser test shares: a private build of the web app,
+ * the real lab server on a loopback port (real sandboxes, the real lesson engine) and
+ * Debian's Chromium, set up once per file and torn down after it.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
+import type { AppOptions } from '../../lab-server/http/app.ts';
+import { buildWeb, launchChromium, removeWebBuild } from '../browser.ts';
+import { startServer, type TestServer } from './client.ts';
+
+export interface LabInBrowser { readonly srv: TestServer; readonly browser: Browser; /** the private build, for a second server in the same file */ readonly webRoot: string }
+
+/**
+ * Registers the set-up and tear-down in the calling file; the fields are there once
+ * its beforeAll ran. `buildPrefix` names the private build's temp directory (a build
+ * of its own: web/dist may be mid-rebuild by someone running `npm run dev`).
+ */
+export function labInBrowser(buildPrefix: string, server: Partial<AppOptions> = {}): LabInBrowser {
+  let webRoot = '';
+  let srv: TestServer | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    webRoot = await buildWeb(buildPrefix);
+    // every test opens sessions from 127.0.0.1: the per-address creation limit is not
+    // what these tests are about (a file that tests it passes its own limits)
+    srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }), webRoot, createBurst: 100, createPerMinute: 600, ...server });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await srv?.close();
+    if (webRoot) await removeWebBuild(webRoot);
+  });
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`${what} is not up: use it inside tests, after labInBrowser's beforeAll`);
+    return v;
+  };
+  return {
+    get srv() { return need(srv, 'the lab server'); },
+    get browser() { return need(browser, 'Chromium'); },
+    get webRoot() { return need(webRoot || undefined, 'the web build'); },
+  };
+}
