@@ -2,7 +2,8 @@
  * Token buckets: `burst` requests at once, refilled at `perMinute`. One bucket
  * (TokenBucket) or one per key (RateLimiter, e.g. per client address): session
  * creations (http/app.ts), classroom joins and wrong instructor secrets
- * (classroom/routes.ts, classroom/board-socket.ts).
+ * (classroom/routes.ts, classroom/board-socket.ts), a sandbox's command-log lines
+ * (sandbox/command-feed.ts).
  *
  * A ground-floor utility (docs/architecture.md): imports nothing of ours.
  */

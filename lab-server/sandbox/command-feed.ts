@@ -6,6 +6,7 @@
 import type { RawCommandEvent } from './command-log.ts';
 import { sandboxHostPids } from './cgroups.ts';
 import { readFileSync, readlinkSync } from 'node:fs';
+import { TokenBucket } from '../lib/rate-limit.ts';
 import type { CommandEvent } from './types.ts';
 
 const MAX_COMMAND_EVENTS = 5000;
@@ -20,8 +21,7 @@ export class CommandFeed {
   /** command-log lines dropped because a flood exceeded the budget below */
   dropped = 0;
   private pending = 0;
-  private tokens = EVENT_BURST;
-  private tokensAt = Date.now();
+  private readonly budget = new TokenBucket({ burst: EVENT_BURST, perMinute: EVENT_RATE * 60 });
 
   /**
    * `holdBack` sees each event before it is published and may keep it (returns
@@ -39,13 +39,11 @@ export class CommandFeed {
    */
   push(e: RawCommandEvent): void {
     const at = Date.now();
-    this.tokens = Math.min(EVENT_BURST, this.tokens + ((at - this.tokensAt) / 1000) * EVENT_RATE);
-    this.tokensAt = at;
-    if (this.pending >= EVENT_BURST || this.tokens < 1) {
+    // no token is spent on a line dropped for the queue being full
+    if (this.pending >= EVENT_BURST || !this.budget.take()) {
       this.dropped++;
       return;
     }
-    this.tokens -= 1;
     this.pending++;
     this.chain = this.chain.then(async () => {
       this.pending--;
