@@ -5,37 +5,17 @@
  * real lab server, none of it may run script in the lab's origin: the page shows it
  * as text, and the CSP (script-src 'self') stops `javascript:` navigations.
  */
-import { type Browser, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { terminalRows } from '../browser.ts';
-import { labInBrowser } from '../server/lab-in-browser.ts';
+import { labInBrowser, WAIT, typeInto, waitForRow } from '../server/lab-in-browser.ts';
 import { guardHost } from '../host-guard.ts';
 
 // the host's /dev owners and modes and its cgroup counts are the same after this file
 guardHost();
 
 const LESSON = 'sample-hostname';
-const WAIT = 60_000;
 
 const lab = labInBrowser('nslab-sec-web-');
-
-async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT;
-  let rows: string[] = [];
-  while (Date.now() < deadline) {
-    rows = await terminalRows(page, n);
-    if (rows.some(pred)) return;
-    await page.waitForTimeout(100);
-  }
-  throw new Error(`terminal ${n} never showed ${what}; screen:\n${rows.join('\n')}`);
-}
-
-async function typeInto(page: Page, n: number, text: string): Promise<void> {
-  await page.click(`.term-tab[data-terminal="${n}"]`);
-  await page.locator(`.term-panel[data-terminal="${n}"] .xterm-helper-textarea`).focus();
-  await page.keyboard.type(text);
-  await page.keyboard.press('Enter');
-}
 
 describe('script injection through terminal output', () => {
   it('HTML, an OSC title, an OSC 8 javascript: link and OSC 52 printed by the shell run no script in the page', async () => {

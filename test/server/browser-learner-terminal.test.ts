@@ -4,26 +4,13 @@
  * wide lesson blocks, the completion card, and the phone layout.
  */
 import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { terminalRows } from '../browser.ts';
-import { labInBrowser } from './lab-in-browser.ts';
+import { labInBrowser, WAIT, waitForRow } from './lab-in-browser.ts';
 
-/** generous: a sandbox start on a loaded 2-core box is slow, and these are not timing tests */
-const WAIT = 60_000;
 
 const lab = labInBrowser('nslab-e2e-learner-');
-
-async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<string[]> {
-  const deadline = Date.now() + WAIT;
-  let rows: string[] = [];
-  while (Date.now() < deadline) {
-    rows = await terminalRows(page, n);
-    if (rows.some(pred)) return rows;
-    await page.waitForTimeout(100);
-  }
-  throw new Error(`terminal ${n} never showed ${what}; screen:\n${rows.join('\n')}`);
-}
 
 const PROMPT = (r: string) => /[#$] ?$/.test(r);
 

@@ -6,43 +6,14 @@
  * - `kill -9 -1` (every process but the sandbox's init is killed: `sandbox-emptied`);
  * - PID 1 itself killed from inside with a ptrace exit-kill (`sandbox-died`).
  */
-import { type Browser, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { terminalRows } from '../browser.ts';
-import { labInBrowser } from './lab-in-browser.ts';
+import { labInBrowser, WAIT, pageState, typeInto, waitForRow } from './lab-in-browser.ts';
 
 const LESSON = 'sample-hostname';
-/** generous: a sandbox start or a check on a loaded 2-core box is slow, and this is not a timing test */
-const WAIT = 60_000;
 
 const lab = labInBrowser('nslab-e2e-death-web-');
-
-async function pageState(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const banner = document.querySelector('.banner')?.textContent ?? 'none';
-    const conn = document.querySelector('.conn')?.className ?? '?';
-    const notice = document.querySelector('.notice.is-visible')?.textContent ?? 'none';
-    return `banner: ${banner}; connection: ${conn}; notice: ${notice}`;
-  }).catch((e: Error) => `page state unavailable: ${e.message}`);
-}
-
-async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT;
-  let rows: string[] = [];
-  while (Date.now() < deadline) {
-    rows = await terminalRows(page, n);
-    if (rows.some(pred)) return;
-    await page.waitForTimeout(100);
-  }
-  throw new Error(`terminal ${n} never showed ${what}; ${await pageState(page)}; screen:\n${rows.join('\n')}`);
-}
-
-async function typeInto(page: Page, n: number, text: string): Promise<void> {
-  await page.click(`.term-tab[data-terminal="${n}"]`);
-  await page.locator(`.term-panel[data-terminal="${n}"] .xterm-helper-textarea`).focus();
-  await page.keyboard.type(text);
-  await page.keyboard.press('Enter');
-}
 
 const CASES = [
   { what: 'kill -9 -1', command: 'kill -9 -1', banner: /Every program on your machine was killed/ },

@@ -4,39 +4,16 @@
  * lesson page in Debian's Chromium and use the terminals like a learner.
  */
 import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
-import { type Browser, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import { terminalRows } from '../browser.ts';
 import { startServer } from './client.ts';
-import { labInBrowser } from './lab-in-browser.ts';
+import { labInBrowser, WAIT, pageState, typeInto, waitForRow } from './lab-in-browser.ts';
 
 const LESSON = 'sample-hostname';
-/** generous: a sandbox start or a check on a loaded 2-core box is slow, and this is not a timing test */
-const WAIT = 60_000;
 
 const lab = labInBrowser('nslab-e2e-web-');
-
-async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT;
-  let rows: string[] = [];
-  while (Date.now() < deadline) {
-    rows = await terminalRows(page, n);
-    if (rows.some(pred)) return;
-    await page.waitForTimeout(100);
-  }
-  throw new Error(`terminal ${n} never showed ${what}; ${await pageState(page)}; screen:\n${rows.join('\n')}`);
-}
-
-/** what the learner would see besides the terminal: for failure messages */
-async function pageState(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const banner = document.querySelector('.banner')?.textContent ?? 'none';
-    const conn = document.querySelector('.conn')?.className ?? '?';
-    const notice = document.querySelector('.notice.is-visible')?.textContent ?? 'none';
-    return `banner: ${banner}; connection: ${conn}; notice: ${notice}`;
-  }).catch((e: Error) => `page state unavailable: ${e.message}`);
-}
 
 async function openLesson(page: Page, base = lab.srv.base): Promise<void> {
   const errors: string[] = [];
@@ -46,13 +23,6 @@ async function openLesson(page: Page, base = lab.srv.base): Promise<void> {
   // the shell has printed its prompt: the sandbox is up and the terminal is live
   await waitForRow(page, 1, (r) => /[#$] ?$/.test(r), 'a prompt');
   expect(errors).toEqual([]);
-}
-
-async function typeInto(page: Page, n: number, text: string): Promise<void> {
-  await page.click(`.term-tab[data-terminal="${n}"]`);
-  await page.locator(`.term-panel[data-terminal="${n}"] .xterm-helper-textarea`).focus();
-  await page.keyboard.type(text);
-  await page.keyboard.press('Enter');
 }
 
 describe('web app + lab server in Chromium', () => {

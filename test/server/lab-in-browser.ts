@@ -3,11 +3,11 @@
  * the real lab server on a loopback port (real sandboxes, the real lesson engine) and
  * Debian's Chromium, set up once per file and torn down after it.
  */
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import type { AppOptions } from '../../lab-server/http/app.ts';
-import { buildWeb, launchChromium, removeWebBuild } from '../browser.ts';
+import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../browser.ts';
 import { startServer, type TestServer } from './client.ts';
 
 export interface LabInBrowser { readonly srv: TestServer; readonly browser: Browser; /** the private build, for a second server in the same file */ readonly webRoot: string }
@@ -42,4 +42,37 @@ export function labInBrowser(buildPrefix: string, server: Partial<AppOptions> = 
     get browser() { return need(browser, 'Chromium'); },
     get webRoot() { return need(webRoot || undefined, 'the web build'); },
   };
+}
+
+/** generous: a sandbox start or a check on a loaded 2-core box is slow, and these are not timing tests */
+export const WAIT = 60_000;
+
+/** what the learner would see besides the terminal: for failure messages */
+export async function pageState(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const banner = document.querySelector('.banner')?.textContent ?? 'none';
+    const conn = document.querySelector('.conn')?.className ?? '?';
+    const notice = document.querySelector('.notice.is-visible')?.textContent ?? 'none';
+    return `banner: ${banner}; connection: ${conn}; notice: ${notice}`;
+  }).catch((e: Error) => `page state unavailable: ${e.message}`);
+}
+
+/** until a row of terminal n's screen satisfies `pred`; the rows then */
+export async function waitForRow(page: Page, n: number, pred: (row: string) => boolean, what: string): Promise<string[]> {
+  const deadline = Date.now() + WAIT;
+  let rows: string[] = [];
+  while (Date.now() < deadline) {
+    rows = await terminalRows(page, n);
+    if (rows.some(pred)) return rows;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`terminal ${n} never showed ${what}; ${await pageState(page)}; screen:\n${rows.join('\n')}`);
+}
+
+/** a line typed into terminal n as a learner would: its tab, its input, Enter */
+export async function typeInto(page: Page, n: number, text: string): Promise<void> {
+  await page.click(`.term-tab[data-terminal="${n}"]`);
+  await page.locator(`.term-panel[data-terminal="${n}"] .xterm-helper-textarea`).focus();
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
 }
