@@ -9,7 +9,7 @@
 import { type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { terminalRows } from '../browser.ts';
-import { labInBrowser, WAIT, pageState, typeInto, waitForRow } from './lab-in-browser.ts';
+import { expectOnlyFreshPrompt, labInBrowser, WAIT, pageState, typeInto, waitForRow } from './lab-in-browser.ts';
 
 const LESSON = 'sample-hostname';
 
@@ -50,19 +50,7 @@ describe('a sandbox that dies mid-lesson, in Chromium', () => {
         expect(await button.innerText()).toBe('Reset now');
         expect(await button.evaluate((b) => b === document.activeElement)).toBe(true);
         await button.click();
-        await page.locator('.banner').waitFor({ state: 'detached', timeout: WAIT }).catch(async (e: Error) => {
-          throw new Error(`${e.message}; ${await pageState(page)}`);
-        });
-        await page.locator('.term-cover').waitFor({ state: 'hidden', timeout: WAIT });
-        // the cleared terminal holds nothing but the fresh shell's first prompt
-        const deadline = Date.now() + WAIT;
-        let rows: string[] = [];
-        while (Date.now() < deadline) {
-          rows = (await terminalRows(page, 1)).filter((r) => r !== '');
-          if (rows.length === 1 && /[#$] ?$/.test(rows[0])) break;
-          await page.waitForTimeout(100);
-        }
-        expect(rows, await pageState(page)).toHaveLength(1);
+        await expectOnlyFreshPrompt(page);
         await typeInto(page, 1, 'ls /root; echo fresh-$((2+2))');
         await waitForRow(page, 1, (r) => r === 'fresh-4', 'the fresh shell answering');
         expect((await terminalRows(page, 1)).join('\n')).not.toContain('old-machine');

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import { terminalRows } from '../browser.ts';
 import { startServer } from './client.ts';
-import { labInBrowser, WAIT, pageState, typeInto, waitForRow } from './lab-in-browser.ts';
+import { expectOnlyFreshPrompt, labInBrowser, WAIT, pageState, typeInto, waitForRow } from './lab-in-browser.ts';
 
 const LESSON = 'sample-hostname';
 
@@ -209,20 +209,9 @@ describe('web app + lab server in Chromium', () => {
       await banner.waitFor({ timeout: WAIT });
       expect(await banner.innerText()).toContain('stopped');
       await banner.locator('button.button-primary').click();
-      await page.locator('.banner').waitFor({ state: 'detached', timeout: WAIT }).catch(async (e: Error) => {
-        throw new Error(`${e.message}; ${await pageState(page)}`);
-      });
       // the banner goes as soon as the reset starts; the fresh shell is there when the screen
       // was cleared (session-reset) and holds nothing but its first prompt
-      await page.locator('.term-cover').waitFor({ state: 'hidden', timeout: WAIT });
-      const deadline = Date.now() + WAIT;
-      let rows: string[] = [];
-      while (Date.now() < deadline) {
-        rows = (await terminalRows(page, 1)).filter((r) => r !== '');
-        if (rows.length === 1 && /[#$] ?$/.test(rows[0])) break;
-        await page.waitForTimeout(100);
-      }
-      expect(rows, await pageState(page)).toHaveLength(1);
+      await expectOnlyFreshPrompt(page);
       await typeInto(page, 1, 'echo fresh-$((2+2))');
       await waitForRow(page, 1, (r) => r === 'fresh-4', 'the fresh shell answering');
     } finally {

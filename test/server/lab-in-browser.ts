@@ -4,7 +4,7 @@
  * Debian's Chromium, set up once per file and torn down after it.
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import type { AppOptions } from '../../lab-server/http/app.ts';
 import { buildWeb, launchChromium, removeWebBuild, terminalRows } from '../browser.ts';
@@ -75,4 +75,23 @@ export async function typeInto(page: Page, n: number, text: string): Promise<voi
   await page.locator(`.term-panel[data-terminal="${n}"] .xterm-helper-textarea`).focus();
   await page.keyboard.type(text);
   await page.keyboard.press('Enter');
+}
+
+/**
+ * After the learner's click on Reset: the banner goes, the terminal is uncovered,
+ * and it holds nothing but the fresh shell's first prompt.
+ */
+export async function expectOnlyFreshPrompt(page: Page): Promise<void> {
+  await page.locator('.banner').waitFor({ state: 'detached', timeout: WAIT }).catch(async (e: Error) => {
+    throw new Error(`${e.message}; ${await pageState(page)}`);
+  });
+  await page.locator('.term-cover').waitFor({ state: 'hidden', timeout: WAIT });
+  const deadline = Date.now() + WAIT;
+  let rows: string[] = [];
+  while (Date.now() < deadline) {
+    rows = (await terminalRows(page, 1)).filter((r) => r !== '');
+    if (rows.length === 1 && /[#$] ?$/.test(rows[0]!)) break;
+    await page.waitForTimeout(100);
+  }
+  expect(rows, await pageState(page)).toHaveLength(1);
 }
