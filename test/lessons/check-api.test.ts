@@ -11,38 +11,14 @@ import { defineChecks, fail, msg, pending } from '../../lab-server/checks/api.ts
 import { CheckEngine } from '../../lab-server/checks/engine.ts';
 import { createLab } from '../../lab-server/checks/lab.ts';
 import { loadMessages, renderAll, renderMessage } from '../../lab-server/checks/messages.ts';
-import { createSandboxBackend, type LocalBackend } from '../../lab-server/sandbox/index.ts';
-import type { CommandEvent, Sandbox } from '../../lab-server/sandbox/types.ts';
-
-let backend: LocalBackend;
-beforeAll(async () => {
-  backend = createSandboxBackend();
-  await backend.checkHost();
-  await backend.images.ensureBuilt('default', (l) => console.log(l));
-});
-afterAll(async () => { await backend?.destroyAll(); });
-
-function shell(s: Sandbox) {
-  const pty = s.spawnPty({ terminal: 1 });
-  const next = (pred: (e: CommandEvent) => boolean) => new Promise<CommandEvent>((resolve) => {
-    const off = s.onCommand((e) => { if (pred(e)) { off(); resolve(e); } });
-  });
-  return {
-    ready: next((e) => e.kind === 'ready'),
-    async run(line: string) {
-      const done = next((e) => e.kind === 'cmd');
-      pty.write(`${line}\r`);
-      return done;
-    },
-  };
-}
+import { terminal, testBackend } from '../sandbox/helpers.ts';
 
 describe('shared probes', () => {
   it('find PID 1, the new namespaces of a kind, the shells and the commands run', async () => {
-    const sandbox = await backend.create({ label: 'check-api probes' });
+    const sandbox = await (await testBackend()).create({ label: 'check-api probes' });
     try {
-      const sh = shell(sandbox);
-      await sh.ready;
+      const sh = terminal(sandbox);
+      await sh.ready();
       let lab = createLab(sandbox, { lang: 'en' });
       const root = await lab.rootNamespaces();
       const init = await lab.init();
@@ -108,7 +84,7 @@ describe('check messages as data', () => {
   });
 
   it('the engine reports a message in the session language and in every other one', async () => {
-    const sandbox = await backend.create({ label: 'check-api messages' });
+    const sandbox = await (await testBackend()).create({ label: 'check-api messages' });
     try {
       const checks = defineChecks({
         a: async () => fail(msg('queue.missing', { kinds: [msg('kind.shm')], pid: 7 })),
