@@ -3,11 +3,10 @@
  * against the real lab server: clipboard keys, run buttons for a closed terminal,
  * wide lesson blocks, the completion card, and the phone layout.
  */
-import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { type BrowserContext, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { terminalRows } from '../browser.ts';
-import { labInBrowser, WAIT, waitForRow } from './lab-in-browser.ts';
+import { labInBrowser, tcpRelay, WAIT, waitForRow } from './lab-in-browser.ts';
 
 
 const lab = labInBrowser('nslab-e2e-learner-');
@@ -362,36 +361,22 @@ describe('Korean and Chinese text', () => {
 describe('while the connection is down', () => {
   it('typing says it is not sent, and a run button\'s command waits and runs once the shell is back', async () => {
     // a TCP relay in front of the server: closing it is a real outage
-    const conns = new Set<Socket>();
-    const relay = createTcpServer((client) => {
-      const upstream = connect(Number(new URL(lab.srv.base).port), '127.0.0.1');
-      client.pipe(upstream).pipe(client);
-      for (const s of [client, upstream]) {
-        conns.add(s);
-        s.on('error', () => {});
-        s.on('close', () => conns.delete(s));
-      }
-    });
-    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-    const port = (relay.address() as AddressInfo).port;
-    const base = `http://127.0.0.1:${port}`;
+    const relay = await tcpRelay(lab.srv.base);
+    const base = relay.base;
     const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
       await page.goto(`${base}/#/lessons/sample-hostname`);
       await page.waitForSelector('.conn-open', { timeout: WAIT });
       await waitForRow(page, 1, PROMPT, 'a prompt');
-      await new Promise<void>((r) => {
-        relay.close(() => r());
-        for (const c of conns) c.destroy();
-      });
+      await relay.down();
       await page.waitForSelector('.conn-waiting, .conn-connecting, .conn-closed', { timeout: WAIT });
       await focusTerminal(page, 1);
       await page.keyboard.type('echo lost');
       await expect.poll(() => page.locator('.notice.is-visible').textContent()).toContain('not sent');
 
       await page.locator('section.nslab-step[data-step="look"] button.nslab-run').click();
-      await new Promise<void>((r) => relay.listen(port, '127.0.0.1', r));
+      await relay.up();
       // the page's own back-off retry finds the server again
       await page.waitForSelector('.conn-open', { timeout: WAIT });
       const rows = await waitForRow(page, 1, (r) => /^uts:\[\d+\]$/.test(r), 'the output of the held command');

@@ -3,13 +3,12 @@
  * server on a loopback port with the real sandbox back end and lesson engine, open a
  * lesson page in Debian's Chromium and use the terminals like a learner.
  */
-import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import { terminalRows } from '../browser.ts';
 import { startServer } from './client.ts';
-import { expectOnlyFreshPrompt, labInBrowser, WAIT, pageState, typeInto, waitForRow } from './lab-in-browser.ts';
+import { expectOnlyFreshPrompt, labInBrowser, tcpRelay, WAIT, pageState, typeInto, waitForRow } from './lab-in-browser.ts';
 
 const LESSON = 'sample-hostname';
 
@@ -168,25 +167,15 @@ describe('web app + lab server in Chromium', () => {
 
   it('a dropped connection comes back by itself and replays what was missed', async () => {
     // a TCP relay in front of the server: cutting its connections is a real network blip
-    const conns = new Set<Socket>();
-    const relay = createTcpServer((client) => {
-      const upstream = connect(Number(new URL(lab.srv.base).port), '127.0.0.1');
-      client.pipe(upstream).pipe(client);
-      for (const s of [client, upstream]) {
-        conns.add(s);
-        s.on('error', () => {});
-        s.on('close', () => conns.delete(s));
-      }
-    });
-    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+    const relay = await tcpRelay(lab.srv.base);
+    const base = relay.base;
     const ctx = await lab.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
     try {
       await openLesson(page, base);
       // output produced while the socket is down must show up after the reconnect
       await typeInto(page, 1, 'sleep 1; echo while-away-$((3*3))');
-      for (const c of conns) c.destroy();
+      relay.cut();
       await page.waitForSelector('.conn-waiting, .conn-connecting', { timeout: WAIT });
       await page.waitForSelector('.conn-open', { timeout: WAIT });
       await waitForRow(page, 1, (r) => r === 'while-away-9', 'output made while disconnected');

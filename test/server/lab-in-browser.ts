@@ -3,6 +3,7 @@
  * the real lab server on a loopback port (real sandboxes, the real lesson engine) and
  * Debian's Chromium, set up once per file and torn down after it.
  */
+import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
@@ -94,4 +95,32 @@ export async function expectOnlyFreshPrompt(page: Page): Promise<void> {
     await page.waitForTimeout(100);
   }
   expect(rows, await pageState(page)).toHaveLength(1);
+}
+
+/**
+ * A TCP relay in front of the lab server, for real network trouble: `cut()` drops
+ * every connection through it (a blip), `down()` also stops listening (an outage),
+ * `up()` listens again on the same port.
+ */
+export async function tcpRelay(target: string): Promise<{ base: string; cut(): void; down(): Promise<void>; up(): Promise<void>; close(): void }> {
+  const conns = new Set<Socket>();
+  const relay = createTcpServer((client) => {
+    const upstream = connect(Number(new URL(target).port), '127.0.0.1');
+    client.pipe(upstream).pipe(client);
+    for (const s of [client, upstream]) {
+      conns.add(s);
+      s.on('error', () => {});
+      s.on('close', () => conns.delete(s));
+    }
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  const port = (relay.address() as AddressInfo).port;
+  const cut = () => { for (const c of conns) c.destroy(); };
+  return {
+    base: `http://127.0.0.1:${port}`,
+    cut,
+    down: () => new Promise<void>((r) => { relay.close(() => r()); cut(); }),
+    up: () => new Promise<void>((r) => relay.listen(port, '127.0.0.1', r)),
+    close: () => { relay.close(); },
+  };
 }
