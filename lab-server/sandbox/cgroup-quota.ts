@@ -13,8 +13,12 @@
  *
  * v2: the kernel holds the live budget (cgroup.max.descendants and
  * cgroup.max.depth on the sandbox's root, which only host root may write). The
- * lifetime budget is this guard's: once spent, max.descendants drops to 0 (mkdir
- * fails with EAGAIN from then on; rmdir still works).
+ * lifetime budget is this guard's, and the kernel helps: after each look the guard
+ * lowers max.descendants to the groups alive now plus what is left of the budget,
+ * so a burst of mkdirs stops in the kernel at the budget however far the guard
+ * lags; once the budget is spent it drops to 0 (mkdir fails with EAGAIN from then
+ * on; rmdir still works). Only a mkdir/rmdir churn can pass between two looks
+ * (rmdir frees its place): one cycle per event the guard has not read yet.
  *
  * v1/hybrid: no such knob exists. The only synchronous gate the kernel offers a
  * user namespace is ownership: mkdir and rmdir in a cgroup directory need write
@@ -28,7 +32,7 @@
  * once when removed.
  */
 import { chownSync, existsSync, lstatSync, readFileSync, readdirSync, rmdirSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 export interface CgroupQuota {
   /** groups that may exist at once below the sandbox's root (v2: the /init leaf is one of them) */
@@ -52,6 +56,8 @@ interface Tree {
   watchers: Map<string, FSWatcher>;
   /** inode of every directory seen, by path */
   seen: Map<string, number>;
+  /** what this guard last wrote to cgroup.max.descendants (v2) */
+  maxDescendants?: number;
 }
 
 export type QuotaEvent = { kind: 'locked'; reason: string };
@@ -64,6 +70,8 @@ export class CgroupGuard {
   /** groups made since the guard started (conservative: never fewer than the truth) */
   created = 0;
   locked: string | null = null;
+  /** how many times the guard has looked at its trees (each look walks them) */
+  looks = 0;
   private trees: Tree[];
   private pending: NodeJS.Immediate | null = null;
   private stopped = false;
@@ -99,9 +107,12 @@ export class CgroupGuard {
     try { t.seen.set(dir, lstatSync(dir).ino); } catch { return; }
     try {
       const w = watch(dir, { persistent: false }, (type, file) => {
-        // 'rename' is a child directory made, removed or renamed: cgroupfs makes
-        // the interface files itself, without events
-        if (type === 'rename') this.events++;
+        // 'rename' is a child directory made, removed or renamed (cgroupfs makes the
+        // interface files itself, without events), or a child directory's owner or
+        // mode changed (libuv reports IN_ATTRIB|IN_ISDIR as a rename), or the watched
+        // directory itself removed: that one is the parent's event already
+        const self = file === basename(dir) && !existsSync(dir);
+        if (type === 'rename' && !self) this.events++;
         // cgroup v2 signals changes of its *.events files (pids.events, memory.events,
         // cgroup.events) as modifications: a fork refused, an OOM kill, a group emptied
         if (type === 'rename' || (file && String(file).endsWith('.events'))) this.notify();
@@ -142,6 +153,7 @@ export class CgroupGuard {
   /** count what changed since the last look, and lock once a budget is spent */
   check(): void {
     if (this.stopped) return;
+    this.looks++;
     let removed = 0;
     let live = 0;
     let tooDeep: string[] = [];
@@ -171,13 +183,27 @@ export class CgroupGuard {
     this.created += Math.max(0, this.events - removed);
     this.events = 0;
     if (!this.locked) {
-      if (this.created > this.quota.created) this.lock(`made more than ${this.quota.created} cgroups`);
+      // the budget is spent at the last group it allows: lock then, so the next mkdir already fails
+      if (this.created >= this.quota.created) this.lock(`made ${this.quota.created} cgroups, its lifetime budget`);
       else if (live > this.quota.live) this.lock(`holds more than ${this.quota.live} cgroups at once`);
       else if (tooDeep.length) this.lock(`nested cgroups deeper than ${this.quota.depth}`);
     }
     if (this.locked && this.mode === 'v1') {
       for (const { t, dirs } of perTree) this.trim(t, dirs);
     }
+    if (!this.locked && this.mode === 'v2') {
+      for (const { t, dirs } of perTree) this.narrow(t, dirs.length - 1);
+    }
+  }
+
+  /** v2: the kernel refuses any mkdir beyond what the lifetime budget has left */
+  private narrow(t: Tree, live: number): void {
+    const allowed = Math.min(this.quota.live, live + Math.max(0, this.quota.created - this.created));
+    if (t.maxDescendants === allowed) return;
+    try {
+      writeFileSync(join(t.root, 'cgroup.max.descendants'), String(allowed));
+      t.maxDescendants = allowed;
+    } catch { /* going away */ }
   }
 
   private lock(reason: string): void {
@@ -193,8 +219,13 @@ export class CgroupGuard {
 
   /** v1, locked: every directory back to host root, and the groups beyond the budgets removed */
   private trim(t: Tree, dirs: string[]): void {
+    // only what is not host root's yet: a chown is an inotify event like a mkdir, and
+    // chowning every look would make the next look, forever
     for (const d of dirs) {
-      try { chownSync(d, 0, 0); } catch { /* removed meanwhile */ }
+      try {
+        const st = lstatSync(d);
+        if (st.uid !== 0 || st.gid !== 0) chownSync(d, 0, 0);
+      } catch { /* removed meanwhile */ }
     }
     // a learner who got ahead of us: the newest groups go first, deepest first
     const extra = dirs.filter((d) => d !== t.root)
