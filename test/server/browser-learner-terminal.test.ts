@@ -3,6 +3,7 @@
  * against the real lab server: clipboard keys, run buttons for a closed terminal,
  * wide lesson blocks, the completion card, and the phone layout.
  */
+import path from 'node:path';
 import { type BrowserContext, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { terminalRows } from '../browser.ts';
@@ -461,8 +462,9 @@ describe('after `exit` of the shell that held a step\'s state', () => {
       }
 
       await typeInto(page, 1, 'exit');
-      await expect.poll(() => status('create-queue').innerText(), { timeout: WAIT }).toContain('Passed earlier; its state is gone');
       for (const step of ['unshare-ipc', 'create-queue']) {
+        // each step's check reports on its own (a slow one after the round's first push)
+        await expect.poll(() => status(step).innerText(), { timeout: WAIT }).toContain('Passed earlier; its state is gone');
         const text = await status(step).innerText();
         expect(text, step).toContain('the shell that held it has exited');
         // what to redo: the check's own words about what is missing now
@@ -471,11 +473,16 @@ describe('after `exit` of the shell that held a step\'s state', () => {
         // still passed: the record and the progress keep it
         expect(await section(step).getAttribute('data-state')).toBe('pass');
         expect(await status(step).getAttribute('class')).toContain('is-state-gone');
+        expect(await section(step).getAttribute('class')).toContain('is-state-gone');
       }
       // a step that changes nothing has no state to lose
       expect(await status('inspect-shell').innerText()).not.toContain('state is gone');
       expect(await page.locator('.progress-text').innerText()).toBe('3 of 5 steps done');
       expect(await page.locator('.step-item.is-state-gone').count()).toBe(2);
+      if (process.env.NSLAB_E2E_SHOTS) {
+        await section('create-queue').scrollIntoViewIfNeeded();
+        await page.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, 'step-state-gone.png') });
+      }
 
       await page.selectOption('#lang-select', 'ko');
       await expect.poll(() => status('create-queue').innerText(), { timeout: WAIT }).toContain('이전에 통과함 · 만든 것은 사라짐');

@@ -221,6 +221,7 @@ export class LessonPane {
       const st = this.statuses.get(id);
       const state: State = st?.status ?? 'pending';
       section.classList.toggle('is-current', id === current);
+      section.classList.toggle('is-state-gone', this.isStateGone(id));
       section.dataset.state = state;
       const line = section.querySelector<HTMLElement>(`.step-status[data-status-for="${CSS.escape(id)}"]`);
       if (line) {
