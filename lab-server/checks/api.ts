@@ -83,6 +83,32 @@ export interface Lab {
 export type Check = (lab: Lab) => Promise<CheckResult>;
 export type LessonChecks = Record<string, Check>;
 
-export function defineChecks<T extends LessonChecks>(checks: T): T {
+export interface ChecksOptions {
+  /**
+   * Steps whose state the lesson itself later asks the learner to leave behind (the
+   * next step says "exit the PID namespace shell first"). Every other passed step is
+   * watched: when its check stops passing while a later step is still open, the
+   * learner sees "passed earlier; its state is gone" and what to redo
+   * (docs/authoring-lessons.md, "When a passed step's state goes away").
+   */
+  leftBehind?: readonly string[];
+}
+
+const OPTIONS = Symbol.for('nslab.checks.options');
+
+export function defineChecks<T extends LessonChecks>(checks: T, options?: ChecksOptions): T {
+  // not an enumerable key: the checks stay a plain map of step id -> check
+  if (options) Object.defineProperty(checks, OPTIONS, { value: options, enumerable: false, configurable: true });
   return checks;
+}
+
+/** the options given to defineChecks (none: {}) */
+export function checksOptions(checks: LessonChecks): ChecksOptions {
+  return (checks as { [OPTIONS]?: ChecksOptions })[OPTIONS] ?? {};
+}
+
+/** carries the options of defineChecks over to a copy of the checks (e.g. a validated one) */
+export function withChecksOptions<T extends LessonChecks>(copy: T, from: LessonChecks): T {
+  const options = (from as { [OPTIONS]?: ChecksOptions })[OPTIONS];
+  return options ? defineChecks(copy, options) : copy;
 }

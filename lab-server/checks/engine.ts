@@ -12,6 +12,12 @@
  *
  * Rules that matter to learners:
  * - a passed step stays passed (undoing the state later does not take progress away);
+ * - but its state is watched: the passed steps before the first open step are checked
+ *   again every round, and when the ones right before it stop passing (the learner
+ *   typed `exit` in the shell that held a namespace, the machine is a fresh one) they
+ *   are reported `stale`, with what the check misses now, because the next step would
+ *   fail on them. A step the lesson itself asks to leave behind (defineChecks'
+ *   `leftBehind`) is not watched, and neither is anything before it;
  * - a check that throws, hangs or returns garbage is a failure with a clear message
  *   and a server log line, never a crash of the session;
  * - rounds never overlap: events during a round coalesce into one more round.
@@ -20,7 +26,7 @@ import { z } from 'zod';
 import type { Lang } from '../contract/lang.ts';
 import type { StepStatus } from '../contract/steps.ts';
 import type { Sandbox } from '../sandbox/types.ts';
-import { msg, type Check, type CheckResult, type LessonChecks, type Message, type MessageParam } from './api.ts';
+import { checksOptions, msg, type Check, type CheckResult, type LessonChecks, type Message, type MessageParam } from './api.ts';
 import { createLab, type TerminalTextProvider } from './lab.ts';
 import { PollBackoff } from './poll-backoff.ts';
 import { renderAll, renderMessage, type MessageCatalog } from './messages.ts';
@@ -51,7 +57,19 @@ export interface CheckEngineOptions {
   passed?: Iterable<string> | ReadonlyMap<string, number>;
   /** where check errors are logged (they are lesson bugs an operator should see) */
   log?: (line: string) => void;
+  /**
+   * check passed steps again and report the ones whose state is gone (`stale`).
+   * Default true; `nslab grade` turns it off: a report has no use for it.
+   */
+  watchPassed?: boolean;
 }
+
+type RunResult = CheckResult & {
+  /** the check itself broke */
+  error?: boolean;
+  /** the check threw once: the result only repeats what was known (see runOne) */
+  forgiven?: boolean;
+};
 
 const paramSchema: z.ZodType<MessageParam> = z.lazy(() => z.union([z.string(), z.number(), refSchema, z.array(refSchema)]));
 const refSchema = z.object({ key: z.string(), params: z.record(z.string(), paramSchema).optional() });
@@ -94,6 +112,9 @@ export class CheckEngine {
   private readonly logged = new Map<string, string>();
   /** the message each step's check last returned, as data (kept when a throw is forgiven) */
   private readonly lastMessage = new Map<string, Message | undefined>();
+  /** passed steps whose check did not pass when it last looked, with what it said */
+  private readonly missing = new Map<string, Message | undefined>();
+  private readonly leftBehind: ReadonlySet<string>;
 
   constructor(private readonly opts: CheckEngineOptions) {
     const restored: ReadonlyMap<string, number> = opts.passed instanceof Map
@@ -105,6 +126,7 @@ export class CheckEngine {
         : { id, status: 'pending', message: null, passedAt: null });
     }
     if (opts.onStatus) this.listeners.add(opts.onStatus);
+    this.leftBehind = new Set(checksOptions(opts.checks).leftBehind ?? []);
   }
 
   /** Subscribe to status changes; returns the unsubscribe function. */
@@ -166,6 +188,33 @@ export class CheckEngine {
   }
 
   /**
+   * Passed steps whose state may still matter: those before the first open step,
+   * nearest first, back to a step the lesson leaves behind. None when every step passed.
+   */
+  private watched(): string[] {
+    if (this.opts.watchPassed === false) return [];
+    const { steps } = this.opts;
+    const first = steps.findIndex((id) => this.status.get(id)!.status !== 'pass');
+    const out: string[] = [];
+    for (let i = first - 1; i >= 0 && !this.leftBehind.has(steps[i]); i--) out.push(steps[i]);
+    return out;
+  }
+
+  /**
+   * Which passed steps are stale: the run right before the first open step whose
+   * checks no longer pass. A step further back that fails while one nearer the open
+   * step still passes is not: the lesson went on past it (a later step used it up).
+   */
+  private staleSteps(): Set<string> {
+    const stale = new Set<string>();
+    for (const id of this.watched()) {
+      if (!this.missing.has(id)) break;
+      stale.add(id);
+    }
+    return stale;
+  }
+
+  /**
    * Run one round over the open steps. If a round is running, one more round is
    * queued after it (however many events arrive meanwhile) and that one is awaited,
    * so the caller always sees state at least as new as the moment it asked.
@@ -192,23 +241,59 @@ export class CheckEngine {
   private async round(): Promise<void> {
     const { sandbox } = this.opts;
     if (this.stopped || sandbox.state === 'dead') return;
+    if (!this.open().length) return;
     // a step whose check is still running from an earlier round is not started again
     const open = this.open().filter((id) => !this.running.has(id));
-    if (!open.length) return;
+    const watched = this.watched().filter((id) => !this.running.has(id));
+    if (!open.length && !watched.length) return;
     const lab = createLab(sandbox, { lang: this.opts.lang, terminalText: this.opts.terminalText });
     const changed: StepStatus[] = [];
     let batching = true;
     const flush = () => {
       if (!changed.length || this.gone()) return;
-      this.emit(changed.splice(0));
+      // a step can change twice before a flush (passed, then marked stale): its last state counts
+      const last = new Map(changed.splice(0).map((c) => [c.id, c]));
+      this.emit([...last.values()]);
     };
-    const apply = (id: string, r: CheckResult & { error?: boolean }) => {
+    const catalog = this.opts.messages ?? new Map();
+    const push = (next: StepStatus) => {
+      this.status.set(next.id, next);
+      this.changes++;
+      changed.push(next.messages ? { ...next, messages: { ...next.messages } } : { ...next });
+    };
+    /** passing steps and rechecks both move the stale run: set `stale` where it changed */
+    const markStale = () => {
+      const stale = this.staleSteps();
+      for (const id of this.opts.steps) {
+        const st = this.status.get(id)!;
+        if (st.status !== 'pass') continue;
+        let next: StepStatus['stale'];
+        if (stale.has(id)) {
+          const said = this.missing.get(id);
+          next = { message: renderMessage(catalog, this.opts.lang, said) };
+          const all = renderAll(catalog, said);
+          if (all) next.messages = all;
+        }
+        if (JSON.stringify(next) === JSON.stringify(st.stale)) continue;
+        const { stale: _old, ...rest } = st;
+        push(next ? { ...rest, stale: next } : rest);
+      }
+    };
+    const recheck = (id: string, r: RunResult) => {
+      // a broken check, or one that threw once, says nothing about the learner's state
+      if (this.gone() || r.error || r.forgiven) return;
+      if (this.status.get(id)!.status !== 'pass') return;
+      if (r.status === 'pass') this.missing.delete(id);
+      else this.missing.set(id, r.message);
+      markStale();
+      if (!batching) flush();
+    };
+    const apply = (id: string, r: RunResult) => {
       // a sandbox that died during the round makes every probe fail: that says
       // nothing about the learner's work, so those results are dropped
       if (this.gone()) return;
       const before = this.status.get(id)!;
       if (before.status === 'pass') return;
-      const catalog = this.opts.messages ?? new Map();
       const message = renderMessage(catalog, this.opts.lang, r.message);
       const next: StepStatus = { id, status: r.status, message, passedAt: r.status === 'pass' ? Date.now() : null };
       const all = renderAll(catalog, r.message);
@@ -217,9 +302,11 @@ export class CheckEngine {
       this.lastMessage.set(id, r.message);
       if (next.status === before.status && next.message === before.message && !!next.error === !!before.error
         && JSON.stringify(next.messages) === JSON.stringify(before.messages)) return;
-      this.status.set(id, next);
-      this.changes++;
-      changed.push(next.messages ? { ...next, messages: { ...next.messages } } : { ...next });
+      push(next);
+      if (next.status === 'pass') {
+        this.missing.delete(id);
+        markStale();
+      }
       if (!batching) flush();
     };
     // All open steps at once: they share the round's memoised probe calls (one
@@ -227,11 +314,12 @@ export class CheckEngine {
     // go out in one push and end the round; a check still running then reports on
     // its own when it ends, and meanwhile the next round can start without it, so
     // one slow or hung check never holds back the step the learner just did.
-    const tasks = open.map((id) => {
-      const task = this.runOne(id, lab).then((r) => apply(id, r)).finally(() => this.running.delete(id));
+    const start = (id: string, then: (id: string, r: RunResult) => void) => {
+      const task = this.runOne(id, lab).then((r) => then(id, r)).finally(() => this.running.delete(id));
       this.running.set(id, task);
       return task;
-    });
+    };
+    const tasks = [...open.map((id) => start(id, apply)), ...watched.map((id) => start(id, recheck))];
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(tasks), new Promise<void>((r) => { timer = setTimeout(r, BATCH_MS); })]);
     clearTimeout(timer);
@@ -250,7 +338,7 @@ export class CheckEngine {
     }
   }
 
-  private async runOne(id: string, lab: ReturnType<typeof createLab>): Promise<CheckResult & { error?: boolean }> {
+  private async runOne(id: string, lab: ReturnType<typeof createLab>): Promise<RunResult> {
     const check: Check | undefined = this.opts.checks[id];
     if (!check) return { status: 'fail', message: broken(`no check for step "${id}"`), error: true };
     const timeoutMs = this.opts.checkTimeoutMs ?? 10_000;
@@ -287,7 +375,7 @@ export class CheckEngine {
         const prev = this.status.get(id)!;
         if (this.opts.pollMs !== 0) this.retrySoon();
         const last = this.lastMessage.get(id);
-        return (prev.status === 'fail' ? { status: 'fail', message: last ?? '' } : { status: 'pending', message: last }) as CheckResult;
+        return { ...(prev.status === 'fail' ? { status: 'fail', message: last ?? '' } : { status: 'pending', message: last }) as CheckResult, forgiven: true };
       }
       // keyed by the message: stacks of the same failure differ in their async frames
       this.logOnce(id, `check "${id}" threw: ${(err as Error)?.stack ?? String(err)}`, `threw: ${(err as Error)?.message ?? String(err)}`);

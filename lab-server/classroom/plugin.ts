@@ -34,7 +34,10 @@ function classroomKeeper(classroom: Classroom, sessionId: string): ProgressKeepe
   if (!owner) return null;
   return {
     passed: () => classroom.passedSteps(owner.learnerId, owner.lesson),
-    record: (steps) => classroom.recordSteps(sessionId, steps.map((s) => ({ stepId: s.id, status: s.status, message: s.message, messages: s.messages ?? null }))),
+    record: (steps) => classroom.recordSteps(sessionId, steps.map((s) => ({
+      stepId: s.id, status: s.status, message: s.message, messages: s.messages ?? null,
+      stale: s.stale ? { message: s.stale.message, messages: s.stale.messages ?? null } : null,
+    }))),
   };
 }
 

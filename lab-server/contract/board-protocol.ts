@@ -19,6 +19,11 @@ export interface BoardCell {
   message: string | null;
   /** the same message by language (lang -> text), so each viewer reads it in their own; null: only `message` is known */
   messages: Record<string, string> | null;
+  /**
+   * a passed step whose state is gone (steps.ts `stale`): what the check misses now,
+   * in the learner's language and by language. Still counted as passed. null: not stale.
+   */
+  stale: { message: string | null; messages: Record<string, string> | null } | null;
 }
 
 export type Admission = 'active' | 'queued' | 'offline';

@@ -96,6 +96,12 @@ export const MAY_IMPORT: Partial<Record<Area, readonly Area[]>> = {
 /** The one file lessons' checks.ts may import from the server. */
 export const CHECKS_API = 'lab-server/checks/api.ts';
 
+/**
+ * Contract files the web app may load at run time: plain constants that import
+ * nothing at all, so the browser bundle gets them and nothing else of the server.
+ */
+export const WEB_RUNTIME_CONTRACT = ['lab-server/contract/session-constants.ts'];
+
 export interface Violation { rule: string; edge: ImportEdge }
 
 /** The first rule of docs/architecture.md this import breaks, or null. */
@@ -103,12 +109,13 @@ export function brokenRule(e: ImportEdge): string | null {
   const from = areaOf(e.from);
   if (from === 'other' && e.from.startsWith('lab-server/')) return 'every server module sits on a floor of docs/architecture.md';
   // the floor the browser shares: packages only when they run anywhere (zod), never node's
+  if (WEB_RUNTIME_CONTRACT.includes(e.from)) return 'a contract file the web app loads at run time imports nothing';
   if (from === 'contract' && e.to === null && (e.specifier.startsWith('node:') || e.specifier === 'express' || e.specifier === 'ws')) return 'the contract imports no server-only package';
   if (e.to === null) return null;
   const to = areaOf(e.to);
   if (from === 'web' && !e.to.startsWith('web/')) {
     if (to !== 'contract') return 'web imports nothing of the server but the contract';
-    if (!e.typeOnly) return 'web imports the contract with `import type` only';
+    if (!e.typeOnly && !WEB_RUNTIME_CONTRACT.includes(e.to)) return 'web imports the contract with `import type` only (at run time only its constants files)';
   }
   if (from === 'lesson-checks' && e.to !== CHECKS_API && !(e.to.startsWith('lessons/') && e.to.split('/')[1] === e.from.split('/')[1])) {
     return "lessons' checks import only the checks API (lab-server/checks/api.ts)";

@@ -3,6 +3,8 @@
  * at another screen size, in Chromium: check messages come in the instructor's
  * language (the learner's is the fallback), and the watch view draws the learner's
  * terminal at the learner's size (following a resize) and in the board's theme.
+ * And a learner's passed step whose state is gone (they left the shell that held it)
+ * is marked on the board, still counted as passed.
  * Real server, sandboxes, SQLite.
  */
 import path from 'node:path';
@@ -116,6 +118,62 @@ describe('the board reads a learner in another language and at another size', ()
     await ins.waitForFunction(() => getComputedStyle(document.querySelector('.cr-watch .cr-watch-screen:not([hidden]) .xterm-rows')!).color === 'rgb(223, 227, 238)', null, { timeout: WAIT });
 
     expect(learnerErrors).toEqual([]);
+    expect(insErrors).toEqual([]);
+    await lctx.close();
+    await ictx.close();
+  });
+});
+
+describe('the board shows a passed step whose state is gone', () => {
+  it('after the learner leaves the shell that held it: still passed and counted, marked, with what is missing in the instructor\'s language', async () => {
+    const created = await call(env.srv.base, 'POST', '/api/classroom/workshops', { token: SECRET, body: { title: 'State gone', lessons: ['ipc-namespace'] } });
+    const code = (created.body as { code: string }).code;
+    const lctx = await env.browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+    const learner = await lctx.newPage();
+    await learner.goto(`${env.srv.base}/#/join/${code}`);
+    await learner.waitForSelector('form.cr-join');
+    await learner.fill('#join-name', 'Ana');
+    await learner.click('form.cr-join button[type=submit]');
+    await learner.waitForSelector('.cr-lesson[data-lesson="ipc-namespace"] a', { timeout: WAIT });
+    await learner.click('.cr-lesson[data-lesson="ipc-namespace"] a');
+    await learner.waitForSelector('.conn-open', { timeout: WAIT });
+    await waitRow(learner, /[#$] ?$/);
+    const passed = (step: string) => learner.waitForSelector(`section.nslab-step[data-step="${step}"][data-state="pass"]`, { timeout: WAIT });
+    await typeLine(learner, 'echo $$; ls -l /proc/$$/ns');
+    await passed('inspect-shell');
+    await typeLine(learner, 'unshare --ipc bash');
+    await passed('unshare-ipc');
+    await typeLine(learner, 'ipcmk --queue');
+    await passed('create-queue');
+
+    const ictx = await env.browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+    const ins = await ictx.newPage();
+    const insErrors: string[] = [];
+    ins.on('pageerror', (e) => insErrors.push(e.message));
+    await ins.goto(`${env.srv.base}/#/instructor/${SECRET}`);
+    await ins.waitForSelector('form.cr-create', { timeout: WAIT });
+    await ins.goto(`${env.srv.base}/#/instructor/w/${code}`);
+    const cell = 'tr[data-learner-row="Ana"] td[data-step="ipc-namespace/create-queue"]';
+    await ins.waitForSelector(`${cell}[data-status="pass"]`, { timeout: WAIT });
+    // the near miss: the queue is there, so the pass is a plain one
+    expect(await ins.getAttribute(cell, 'data-stale')).toBeNull();
+
+    await typeLine(learner, 'exit');
+    await ins.waitForSelector(`${cell}[data-stale="true"]`, { timeout: WAIT });
+    expect(await ins.getAttribute(cell, 'data-status')).toBe('pass');
+    expect(await ins.getAttribute(cell, 'title')).toMatch(/passed earlier; its state is gone: No process is in a new IPC namespace/);
+    // each step's check reports on its own (a slow one after the round's first push)
+    await ins.waitForSelector('tr[data-learner-row="Ana"] td[data-step="ipc-namespace/unshare-ipc"][data-stale="true"]', { timeout: WAIT });
+    expect(await ins.getAttribute('tr[data-learner-row="Ana"] td[data-step="ipc-namespace/inspect-shell"]', 'data-stale')).toBeNull();
+    // still counted as passed
+    expect(await ins.textContent('td[data-count="ipc-namespace/create-queue"]')).toBe('1');
+    await ins.selectOption('#lang-select', 'ko');
+    await ins.waitForFunction((sel) => /이전에 통과함 · 만든 것은 사라짐: 새 IPC 네임스페이스에 있는 프로세스가 없습니다/.test(document.querySelector(sel)?.getAttribute('title') ?? ''), cell, { timeout: WAIT });
+
+    // redone: the mark goes
+    await typeLine(learner, 'unshare --ipc bash');
+    await typeLine(learner, 'ipcmk --queue');
+    await ins.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-stale') === null, cell, { timeout: WAIT });
     expect(insErrors).toEqual([]);
     await lctx.close();
     await ictx.close();

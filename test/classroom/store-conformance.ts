@@ -177,8 +177,8 @@ export function classroomStoreConformance(name: string, subject: ClassroomStoreS
         const l = await store.addLearner({ workshopId: w.id, displayName: 'Cy', tokenHash: 'c' });
         const changed = await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: 'no queue yet' }, { stepId: 'b', status: 'pending', message: null }], 10);
         expect(changed).toEqual([
-          { learnerId: l.id, lessonId: 'ipc', stepId: 'a', status: 'fail', message: 'no queue yet', messages: null, firstPassAt: null, updatedAt: 10 },
-          { learnerId: l.id, lessonId: 'ipc', stepId: 'b', status: 'pending', message: null, messages: null, firstPassAt: null, updatedAt: 10 },
+          { learnerId: l.id, lessonId: 'ipc', stepId: 'a', status: 'fail', message: 'no queue yet', messages: null, firstPassAt: null, stale: null, updatedAt: 10 },
+          { learnerId: l.id, lessonId: 'ipc', stepId: 'b', status: 'pending', message: null, messages: null, firstPassAt: null, stale: null, updatedAt: 10 },
         ]);
         expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: 'no queue yet' }], 11)).toEqual([]);
         expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: 'still no queue' }], 12)).toHaveLength(1);
@@ -204,6 +204,23 @@ export function classroomStoreConformance(name: string, subject: ClassroomStoreS
         expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: ko }], 13)).toMatchObject([{ messages: null }]);
         await store.recordSteps(l.id, 'ipc', [{ stepId: 'b', status: 'pending', message: 'run it', messages: { en: 'run it' } }], 14);
         expect((await store.stepResults(w.id)).find((r) => r.stepId === 'b')).toMatchObject({ message: 'run it', messages: { en: 'run it' } });
+      });
+
+      it('a passed step whose state is gone keeps its pass and first pass time; the note comes and goes', async () => {
+        const w = await workshop();
+        const l = await store.addLearner({ workshopId: w.id, displayName: 'Ex', tokenHash: 'x' });
+        await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'pass', message: null }], 20);
+        const gone = { message: '새 IPC 네임스페이스가 없습니다', messages: { ko: '새 IPC 네임스페이스가 없습니다', en: 'no new IPC namespace' } };
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'pass', message: null, stale: gone }], 30))
+          .toMatchObject([{ status: 'pass', firstPassAt: 20, stale: gone, updatedAt: 30 }]);
+        // the same note again (in another key order) is no change; a fail never lands on the pass
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'pass', message: null, stale: { message: gone.message, messages: { en: 'no new IPC namespace', ko: gone.message } } }], 31)).toEqual([]);
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: 'gone' }], 32)).toEqual([]);
+        expect((await store.stepResults(w.id))[0]).toMatchObject({ status: 'pass', message: null, firstPassAt: 20, stale: gone });
+        // the state is back
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'pass', message: null }], 40)).toMatchObject([{ status: 'pass', firstPassAt: 20, stale: null }]);
+        // a step that is not passed has no such note, whatever is sent
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'b', status: 'pending', message: null, stale: gone }], 50)).toMatchObject([{ status: 'pending', stale: null }]);
       });
 
       it('a pass and a later fail written at the same moment from two servers: the step stays passed', async () => {

@@ -66,6 +66,16 @@ describe('lint', () => {
     ]);
   });
 
+  it('reports a leftBehind step that is not in lesson.md, and leftBehind that is not a list', async () => {
+    const withOptions = (options: string) => CHECKS(['make-queue', 'look']).replace(/\n\}\);\n$/, `\n}, ${options});\n`);
+    const good = await lesson({ 'lesson.md': LESSON, 'checks.ts': withOptions("{ leftBehind: ['make-queue'] }"), 'solution.txt': 'true\n' });
+    expect(await messages(good)).toEqual([]);
+    const typo = await lesson({ 'lesson.md': LESSON, 'checks.ts': withOptions("{ leftBehind: ['make-queu'] }"), 'solution.txt': 'true\n' });
+    expect(await messages(typo)).toEqual(['checks.ts:5: leftBehind names "make-queu", which is no step of lesson.md (steps: make-queue, look)']);
+    const bad = await lesson({ 'lesson.md': LESSON, 'checks.ts': withOptions("{ leftBehind: 'look' }"), 'solution.txt': 'true\n' });
+    expect((await messages(bad))[0]).toMatch(/checks\.ts:: defineChecks options: leftBehind: /);
+  });
+
   it('reports a checks.ts without a default export, or with a non-function', async () => {
     const c = await lesson({ 'lesson.md': LESSON, 'checks.ts': 'export const x = 1;', 'solution.txt': 'true\n' });
     expect((await messages(c))[0]).toMatch(/checks\.ts:: has no default export/);

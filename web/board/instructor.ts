@@ -7,7 +7,7 @@ import { ApiError } from '../api.ts';
 import { h, icon, setChildren } from '../dom.ts';
 import { getLang, onLangChange } from '../i18n.ts';
 import type { PageFactory } from '../router.ts';
-import type { BoardClientMessage, BoardData, BoardServerMessage } from '../../lab-server/contract/board-protocol.ts';
+import type { BoardCell, BoardClientMessage, BoardData, BoardServerMessage } from '../../lab-server/contract/board-protocol.ts';
 import { confirmDialog } from '../confirm.ts';
 import { classroomApi, classroomHref } from './client.ts';
 import { joinQrSvg, projectJoin } from './join-qr.ts';
@@ -23,6 +23,13 @@ const errorText = (e: unknown) => (e instanceof ApiError ? e.message : String(e)
  * the learner's language.
  */
 const inMyLanguage = (m: { message: string | null; messages: Record<string, string> | null }) => m.messages?.[getLang()] ?? m.message;
+
+/** a cell's hover text: the check's message, or for a passed step whose state is gone, that and what is missing now */
+function cellNote(c: BoardCell): string | null {
+  if (!c.stale) return inMyLanguage(c);
+  const missing = inMyLanguage(c.stale);
+  return missing ? `${ct('board.stateGone')}: ${missing}` : ct('board.stateGone');
+}
 
 /**
  * #/instructor/SECRET: the secret leaves the address bar and history at once, and is
@@ -280,8 +287,9 @@ export const boardPage: PageFactory = (root, params) => {
       return h('tr', { class: `${l.stuck ? 'is-stuck' : ''}${watching?.id === l.id ? ' is-watched' : ''}`, 'data-learner-row': l.name },
         h('th', { scope: 'row', class: 'cr-name-col' }, nameBtn, ' ', status),
         l.cells.map((c, i) => h('td', {
-          class: `cr-cell cr-${c.status ?? 'none'}`, 'data-step': `${b.columns[i].lesson}/${b.columns[i].step}`, 'data-status': c.status ?? 'none',
-          title: `${b.columns[i].title}${c.passedAt ? ` — ${new Date(c.passedAt).toLocaleTimeString(locale())}` : ''}${inMyLanguage(c) ? ` — ${inMyLanguage(c)}` : ''}`,
+          class: `cr-cell cr-${c.status ?? 'none'}${c.stale ? ' is-stale' : ''}`, 'data-step': `${b.columns[i].lesson}/${b.columns[i].step}`, 'data-status': c.status ?? 'none',
+          'data-stale': c.stale ? 'true' : null,
+          title: `${b.columns[i].title}${c.passedAt ? ` — ${new Date(c.passedAt).toLocaleTimeString(locale())}` : ''}${cellNote(c) ? ` — ${cellNote(c)}` : ''}`,
         }, c.status === 'pass' ? icon('check') : c.status === 'fail' ? icon('cross') : '')),
         h('td', { class: 'cr-current', title: (l.current && inMyLanguage(l.current)) ?? '' }, cur ? cur.title : '—'),
         h('td', { class: `cr-time${l.stuck ? ' is-stuck' : ''}` }, l.current ? ct('board.minutes', { n: minutes(l.current.minutes) }) : ''),
