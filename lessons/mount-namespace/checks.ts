@@ -46,9 +46,18 @@ async function newMountNamespaces(lab: Lab): Promise<Namespace[]> {
   return out;
 }
 
+/**
+ * Does the sandbox's root mount still sit at '/' in this table? Then the process stands
+ * on it, even with another mount stacked on '/' (`mount -t tmpfs x /` hides nothing
+ * from a process whose root is the mount below). After pivot_root the old root is
+ * elsewhere (put_old) or gone, never at '/'.
+ */
+const onSandboxRoot = (table: MountTable, sandbox: MountTable) =>
+  table.mounts.some((m) => m.mountPoint === '/' && sameMount(m, sandbox.at('/')));
+
 /** namespaces whose processes still stand on the sandbox's root filesystem (no chroot, no pivot_root) */
 async function sameRootNamespaces(lab: Lab, sandbox: MountTable): Promise<Namespace[]> {
-  return (await newMountNamespaces(lab)).filter((n) => n.proc.root === '/' && sameMount(n.table.at('/'), sandbox.at('/')));
+  return (await newMountNamespaces(lab)).filter((n) => n.proc.root === '/' && onSandboxRoot(n.table, sandbox));
 }
 
 /** mounts of `table` that the sandbox's table has, with the same filesystem at the same place */
@@ -76,7 +85,7 @@ async function pivoted(lab: Lab, sandbox: MountTable): Promise<{ pivoted: Switch
     for (const proc of (await lab.processes()).filter((p) => p.ns.mnt === n.ns && p.state !== 'Z' && p.root === '/')) {
       if (seen.has(proc.ns.mnt)) break;
       const table = proc.hostPid === n.proc.hostPid ? n.table : await mountTable(lab, proc.hostPid);
-      if (!table || sameMount(table.at('/'), sandboxRoot)) continue;
+      if (!table || onSandboxRoot(table, sandbox)) continue;
       seen.add(proc.ns.mnt);
       out.push({ proc, table, oldRoot: table.mounts.filter((m) => sameMount(m, sandboxRoot)) });
     }
@@ -93,9 +102,9 @@ export default defineChecks({
     let inBoth: MountInfo | undefined;
     for (const n of spaces) {
       for (const m of n.table.mounts) {
-        if (m.fsType !== 'tmpfs' || SANDBOX_MOUNTS.test(m.mountPoint)) continue;
+        if (m.fsType !== 'tmpfs') continue;
         if (!alsoInSandbox(m, sandbox)) return pass();
-        inBoth ??= m;
+        if (!SANDBOX_MOUNTS.test(m.mountPoint)) inBoth ??= m;
       }
     }
     if (inBoth) {
@@ -110,6 +119,7 @@ export default defineChecks({
     const log = lab.commandsRun().filter((e) => e.status === 0);
     let madeOutside: MountInfo | undefined;
     let privateCopy: MountInfo | undefined;
+    let slaveCopy: MountInfo | undefined;
     for (const n of spaces) {
       for (const m of n.table.mounts) {
         if (SANDBOX_MOUNTS.test(m.mountPoint)) continue;
@@ -123,14 +133,18 @@ export default defineChecks({
           madeOutside ??= m;
           continue;
         }
-        // a shared mount of the sandbox's that arrived private in the new namespace
-        if (!there && parent && propagationName(parent) === 'private') {
+        // a shared mount of the sandbox's that arrived private (or as a slave) in the new namespace
+        if (!there && parent) {
           const parentInSandbox = sandbox.at(parent.mountPoint);
-          if (parentInSandbox && sameMount(parentInSandbox, parent) && parentInSandbox.propagation.shared !== null) privateCopy ??= parent;
+          if (parentInSandbox && sameMount(parentInSandbox, parent) && parentInSandbox.propagation.shared !== null) {
+            if (propagationName(parent) === 'private') privateCopy ??= parent;
+            else if (parent.propagation.shared === null && parent.propagation.master !== null) slaveCopy ??= parent;
+          }
         }
       }
     }
     if (privateCopy) return fail(msg('shared-propagation.private-copy', { path: privateCopy.mountPoint }));
+    if (slaveCopy) return fail(msg('shared-propagation.slave-copy', { path: slaveCopy.mountPoint }));
     if (madeOutside) return fail(msg('shared-propagation.made-outside', { path: madeOutside.mountPoint }));
     const shared = sandbox.mounts.find((m) => !SANDBOX_MOUNTS.test(m.mountPoint) && m.propagation.shared !== null);
     if (!shared) return pending(msg('shared-propagation.no-shared-mount'));
