@@ -36,10 +36,16 @@ async function sandboxTable(lab: Lab): Promise<MountTable> {
   return table;
 }
 
-/** one live process (and its table) per new mount namespace, first seen first */
+/**
+ * One live process (and its table) per new mount namespace, first seen first. A
+ * process's mountinfo shows only what is below its root, so where one process of the
+ * namespace ran chroot, another one whose root is the namespace's '/' speaks for it.
+ */
 async function newMountNamespaces(lab: Lab): Promise<Namespace[]> {
+  const procs = await lab.processes();
   const out: Namespace[] = [];
-  for (const [ns, proc] of await lab.newNamespaces('mnt')) {
+  for (const [ns, first] of await lab.newNamespaces('mnt')) {
+    const proc = first.root === '/' ? first : procs.find((p) => p.ns.mnt === ns && p.state !== 'Z' && p.root === '/') ?? first;
     const table = await mountTable(lab, proc.hostPid);
     if (table) out.push({ ns, proc, table });
   }
@@ -72,25 +78,16 @@ function mountsAt(command: string, where: string): boolean {
   });
 }
 
-/** a process of the sandbox that switched its root: pivot_root (root '/' on another mount) or chroot */
+/** a process of a namespace that ran pivot_root: its '/' is another mount, its root directory still '/' */
 interface Switched { proc: ProcessInfo; table: MountTable; oldRoot: MountInfo[] }
 
 async function pivoted(lab: Lab, sandbox: MountTable): Promise<{ pivoted: Switched[]; chrooted: ProcessInfo[] }> {
-  const init = await lab.init();
-  const sandboxRoot = sandbox.at('/');
   const out: Switched[] = [];
-  const seen = new Set<number>();
   for (const n of await newMountNamespaces(lab)) {
-    // every live process of the namespace: one may have pivoted while another chrooted
-    for (const proc of (await lab.processes()).filter((p) => p.ns.mnt === n.ns && p.state !== 'Z' && p.root === '/')) {
-      if (seen.has(proc.ns.mnt)) break;
-      const table = proc.hostPid === n.proc.hostPid ? n.table : await mountTable(lab, proc.hostPid);
-      if (!table || onSandboxRoot(table, sandbox)) continue;
-      seen.add(proc.ns.mnt);
-      out.push({ proc, table, oldRoot: table.mounts.filter((m) => sameMount(m, sandboxRoot)) });
-    }
+    if (n.proc.root !== '/' || onSandboxRoot(n.table, sandbox)) continue;
+    out.push({ proc: n.proc, table: n.table, oldRoot: n.table.mounts.filter((m) => sameMount(m, sandbox.at('/'))) });
   }
-  const chrooted = (await lab.processes()).filter((p) => p.state !== 'Z' && p.root !== '/' && p.root !== '' && p.hostPid !== init.hostPid);
+  const chrooted = (await lab.processes()).filter((p) => p.state !== 'Z' && p.root !== '/' && p.root !== '');
   return { pivoted: out, chrooted };
 }
 
