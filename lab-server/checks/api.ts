@@ -10,13 +10,15 @@
  * fail (with a message that teaches) or pending (nothing to judge yet).
  */
 import type {
-  CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceKind, NamespaceSet, ProcessInfo, SysvIpc, SysvQueue, SysvSem, SysvShm,
+  CgroupInfo, CommandEvent, MountInfo, MountPropagation, MqueueEntry, NamespaceKind, NamespaceSet, ProcessInfo, SysvIpc, SysvQueue, SysvSem, SysvShm,
 } from '../sandbox/types.ts';
 import type { Lang } from '../contract/lang.ts';
 
 export type { CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceSet, ProcessInfo, SysvIpc };
 // the parts of SysvIpc and NamespaceSet, so checks can name them without reaching into the driver
-export type { NamespaceKind, SysvQueue, SysvSem, SysvShm };
+export type { MountPropagation, NamespaceKind, SysvQueue, SysvSem, SysvShm };
+// mount tables as checks ask about them (mount-table.ts)
+export { MountTable, arePeers, describeSource, mountTable, mountedDir, propagationName, sameFsLocation, type FsLocation } from './mount-table.ts';
 
 export type { Lang };
 /** Inline text (a quick prototype or a test); a lesson's checks use `msg` instead. */

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { readCgroups, sandboxHostPids } from './cgroups.ts';
 import { probeHelper } from './probe-helper.ts';
 import {
-  NAMESPACE_KINDS, type CgroupInfo, type MountInfo, type MqueueEntry, type NamespaceSet, type ProcessInfo,
+  NAMESPACE_KINDS, type CgroupInfo, type MountInfo, type MountPropagation, type MqueueEntry, type NamespaceSet, type ProcessInfo,
   type Probe, type SysvIpc,
 } from './types.ts';
 
@@ -88,9 +88,17 @@ export function parseMountinfo(text: string): MountInfo[] {
     const f = line.split(' ');
     const sep = f.indexOf('-');
     if (sep < 6) continue;
+    const propagation: MountPropagation = { shared: null, master: null, propagateFrom: null, unbindable: false };
+    for (const tag of f.slice(6, sep)) {
+      const [k, v] = tag.split(':');
+      if (k === 'shared') propagation.shared = Number(v);
+      else if (k === 'master') propagation.master = Number(v);
+      else if (k === 'propagate_from') propagation.propagateFrom = Number(v);
+      else if (k === 'unbindable') propagation.unbindable = true;
+    }
     out.push({
-      mountId: Number(f[0]), parentId: Number(f[1]), root: unescape(f[3]), mountPoint: unescape(f[4]),
-      options: f[5].split(','), fsType: f[sep + 1], source: unescape(f[sep + 2] ?? ''), superOptions: (f[sep + 3] ?? '').split(','),
+      mountId: Number(f[0]), parentId: Number(f[1]), device: f[2], root: unescape(f[3]), mountPoint: unescape(f[4]),
+      options: f[5].split(','), propagation, fsType: f[sep + 1], source: unescape(f[sep + 2] ?? ''), superOptions: (f[sep + 3] ?? '').split(','),
     });
   }
   return out;
@@ -130,12 +138,14 @@ export class LocalProbe implements Probe {
       if (!ns) continue;
       let cmdline: string[] = [];
       let cwd = '';
+      let root = '';
       try { cmdline = readFileSync(`/proc/${hostPid}/cmdline`, 'utf8').split('\0').filter((x, i, a) => x !== '' || i < a.length - 1); } catch { /* exited */ }
       try { cwd = readlinkSync(`/proc/${hostPid}/cwd`); } catch { /* exited or kernel thread */ }
+      try { root = readlinkSync(`/proc/${hostPid}/root`); } catch { /* exited or kernel thread */ }
       const parent = statuses.get(s.ppid);
       out.push({
         hostPid, pid: s.nsPids[1], nsPids: s.nsPids.slice(1), ppid: parent ? parent.nsPids[1] : 0, hostPpid: s.ppid,
-        comm: s.name, cmdline, uid: this.toSandboxUid(s.uid), hostUid: s.uid, cwd, ns, state: s.state,
+        comm: s.name, cmdline, uid: this.toSandboxUid(s.uid), hostUid: s.uid, cwd, root, ns, state: s.state,
       });
     }
     return out.sort((a, b) => a.pid - b.pid);

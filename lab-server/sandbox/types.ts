@@ -75,6 +75,12 @@ export interface ProcessInfo {
   hostUid: number;
   /** working directory as the process sees it (relative to its own root), '' if unreadable */
   cwd: string;
+  /**
+   * the process's root directory as a path in its mount namespace, '' if unreadable:
+   * '/' unless it ran chroot (then the chroot directory, e.g. '/opt/minirootfs');
+   * pivot_root changes the mount at '/' and leaves this '/'
+   */
+  root: string;
   ns: NamespaceSet;
   /** process state letter from /proc/PID/stat (R, S, Z, ...) */
   state: string;
@@ -87,12 +93,30 @@ export interface SysvIpc { queues: SysvQueue[]; shm: SysvShm[]; sems: SysvSem[] 
 
 export interface MqueueEntry { name: string; qsize: number; mode: number }
 
+/**
+ * The optional fields of a mountinfo line (proc(5), Documentation/filesystems/sharedsubtree.rst):
+ * `shared:N` the mount is in peer group N, `master:N` it receives from peer group N (a slave),
+ * `propagate_from:N` the nearest dominant peer group visible from the reader's root,
+ * `unbindable`. A private mount has none of them.
+ */
+export interface MountPropagation {
+  shared: number | null;
+  master: number | null;
+  propagateFrom: number | null;
+  unbindable: boolean;
+}
+
 export interface MountInfo {
   mountId: number;
   parentId: number;
+  /** st_dev of the filesystem, 'major:minor' (one superblock, one value: binds of it share it) */
+  device: string;
+  /** the directory of the filesystem that is mounted here ('/' unless a bind of a subdirectory) */
   root: string;
+  /** relative to the root of the process whose table this is */
   mountPoint: string;
   options: string[];
+  propagation: MountPropagation;
   fsType: string;
   source: string;
   superOptions: string[];
