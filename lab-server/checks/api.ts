@@ -13,6 +13,12 @@ import type {
   CgroupInfo, CommandEvent, MountInfo, MountPropagation, MqueueEntry, NamespaceKind, NamespaceSet, ProcessInfo, SysvIpc, SysvQueue, SysvSem, SysvShm,
 } from '../sandbox/types.ts';
 import type { Lang } from '../contract/lang.ts';
+import type { IdentityLab } from './api-identity.ts';
+
+export { mapsInside } from './api-identity.ts';
+export type {
+  Capabilities, CapabilityName, IdentityLab, IdMapRange, NamespaceOwners, TimeOffsets, UserNamespaceInfo,
+} from './api-identity.ts';
 
 export type { CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceSet, ProcessInfo, SysvIpc };
 // the parts of SysvIpc and NamespaceSet, so checks can name them without reaching into the driver
@@ -47,7 +53,8 @@ export const pass = (message?: Message): CheckResult => ({ status: 'pass', messa
 export const fail = (message: Message): CheckResult => ({ status: 'fail', message });
 export const pending = (message?: Message): CheckResult => ({ status: 'pending', message });
 
-export interface Lab {
+/** IdentityLab (api-identity.ts): user namespaces and id maps, namespace owners, capabilities, clock offsets */
+export interface Lab extends IdentityLab {
   /** every process in the sandbox (host pid, in-sandbox pid, parent, cmdline, uid, cwd, namespaces) */
   processes(): Promise<ProcessInfo[]>;
   /** the namespaces of the sandbox's PID 1 (what a fresh login shell has) */

@@ -7,6 +7,7 @@
  */
 import type { NamespaceKind, ProcessInfo, Sandbox } from '../sandbox/types.ts';
 import type { Lab, Lang } from './api.ts';
+import { identityLab } from './lab-identity.ts';
 
 export type TerminalTextProvider = (n: number) => string;
 
@@ -67,6 +68,7 @@ export function createLab(sandbox: Sandbox, opts: { lang: Lang; terminalText?: T
     mounts: (hostPid) => once(`mounts:${hostPid}`, () => probe.mounts(hostPid)),
     readFile: (hostPid, file) => once(`file:${hostPid}:${file}`, () => probe.readFile(hostPid, file)),
     cgroups: () => once('cgroups', () => probe.cgroups()),
+    ...identityLab(probe, once, processes),
     commands: () => sandbox.commands(),
     terminalText: (n) => {
       try {

@@ -17,6 +17,8 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { z } from 'zod';
 import { readCgroups, sandboxHostPids } from './cgroups.ts';
 import { probeHelper } from './probe-helper.ts';
+import { LocalIdentityProbe } from './identity-probe.ts';
+import type { Capabilities, NamespaceOwners, TimeOffsets, UserNamespaceInfo } from './identity.ts';
 import {
   NAMESPACE_KINDS, type CgroupInfo, type MountInfo, type MountPropagation, type MqueueEntry, type NamespaceSet, type ProcessInfo,
   type Probe, type SysvIpc,
@@ -117,6 +119,11 @@ export class LocalProbe implements Probe {
   ) {}
 
   private toSandboxUid = (hostUid: number) => (hostUid >= this.hostUidBase && hostUid < this.hostUidBase + 65536 ? hostUid - this.hostUidBase : 65534);
+  // made on first use: parameter properties are not yet assigned while field initialisers run
+  private identityProbe: LocalIdentityProbe | null = null;
+  private get identity(): LocalIdentityProbe {
+    return (this.identityProbe ??= new LocalIdentityProbe((pid) => this.own(pid), this.toSandboxUid, this.helperBin));
+  }
 
   /** refuses pids that are not the sandbox's: a check can never read a host process */
   private own(hostPid: number): number {
@@ -200,6 +207,11 @@ export class LocalProbe implements Probe {
     const pid = this.own(hostPid);
     return parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'));
   }
+
+  userNamespace(hostPid: number): Promise<UserNamespaceInfo> { return this.identity.userNamespace(hostPid); }
+  namespaceOwners(hostPid: number): Promise<NamespaceOwners> { return this.identity.namespaceOwners(hostPid); }
+  capabilities(hostPid: number): Promise<Capabilities> { return this.identity.capabilities(hostPid); }
+  timeOffsets(hostPid: number): Promise<TimeOffsets> { return this.identity.timeOffsets(hostPid); }
 
   async cgroups(): Promise<CgroupInfo[]> {
     return readCgroups(this.id, (hostPid) => readStatus(hostPid)?.nsPids[1] ?? null);

@@ -6,6 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { IPty } from 'node-pty';
+import type { IdentityProbe } from './identity.ts';
 
 export type NamespaceKind = 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'pid_for_children' | 'time' | 'user' | 'uts';
 export const NAMESPACE_KINDS: readonly NamespaceKind[] = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'user', 'uts'];
@@ -155,7 +156,8 @@ export interface CommandEvent {
   at: number;
 }
 
-export interface Probe {
+/** what checks can learn about the sandbox; IdentityProbe (identity.ts): user namespaces, owners, capabilities, clock offsets */
+export interface Probe extends IdentityProbe {
   /** every process of the sandbox, nested namespaces included */
   processes(): Promise<ProcessInfo[]>;
   /** namespaces of the sandbox's PID 1: the sandbox's "root" namespaces */

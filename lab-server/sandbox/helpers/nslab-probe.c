@@ -22,6 +22,10 @@
  *          "NAME\tMODE(octal)\tFIRST 200 BYTES" (mqueue mounted in a private mount
  *          namespace of this fork only), names sorted like sh's glob: "*" then ".[!.]*".
  *   sysctl ARG = path under /proc/sys, read in PID's IPC, UTS and net namespaces.
+ *   owners which user namespace owns each of PID's namespaces (ioctl NS_GET_USERNS
+ *          on /proc/PID/ns/KIND, ioctl_ns(2)), one line "KIND INODE" (for "user" that
+ *          is its parent; 0 where the owner is the host's initial user namespace),
+ *          then "user-owner-uid UID" (NS_GET_OWNER_UID: the host uid that made it).
  * The ipc, mq and sysctl forks join no user, mount or pid namespace of the sandbox:
  * the files they open are the host's procfs. CODE 3 is any other failure.
  */
@@ -35,6 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -208,6 +214,42 @@ static void op_sysctl(const char *pid, const char *rel, long max) {
   answer(0);
 }
 
+/** the inode of the namespace an ioctl_ns(2) request returns, 0 when there is none (EPERM) */
+static unsigned long ns_ioctl_inode(int fd, unsigned long request) {
+  int got = ioctl(fd, request);
+  if (got < 0) return 0;
+  struct stat st;
+  unsigned long ino = fstat(got, &st) == 0 ? (unsigned long)st.st_ino : 0;
+  close(got);
+  return ino;
+}
+
+static void op_owners(const char *pid) {
+  // read from the host's side: no namespace of the sandbox is joined, so nothing the
+  // learner did inside can change what the kernel answers
+  const char *kinds[] = { "cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts" };
+  char line[128];
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    char what[64];
+    snprintf(what, sizeof what, "ns/%s", kinds[i]);
+    int fd = open_proc(pid, what, O_RDONLY);
+    if (fd < 0) {
+      if (errno == ENOENT && i > 0) continue; // a kind this kernel lacks (time before 5.6)
+      fail(3, "open /proc/%s/%s: %s", pid, what, strerror(errno));
+    }
+    int n = snprintf(line, sizeof line, "%s %lu\n", kinds[i], ns_ioctl_inode(fd, NS_GET_USERNS));
+    put(line, (size_t)n);
+    if (strcmp(kinds[i], "user") == 0) {
+      uid_t owner;
+      if (ioctl(fd, NS_GET_OWNER_UID, &owner) != 0) fail(3, "NS_GET_OWNER_UID: %s", strerror(errno));
+      n = snprintf(line, sizeof line, "user-owner-uid %u\n", (unsigned)owner);
+      put(line, (size_t)n);
+    }
+    close(fd);
+  }
+  answer(0);
+}
+
 static void serve(const char *op, const char *pid, long max, const char *arg) {
   // a fork that hangs (a stuck read) dies here; the parent answers for it
   alarm(FORK_TIMEOUT_S);
@@ -215,6 +257,7 @@ static void serve(const char *op, const char *pid, long max, const char *arg) {
   else if (strcmp(op, "ipc") == 0) op_ipc(pid, max);
   else if (strcmp(op, "mq") == 0) op_mq(pid, max);
   else if (strcmp(op, "sysctl") == 0) op_sysctl(pid, arg, max);
+  else if (strcmp(op, "owners") == 0) op_owners(pid);
   fail(3, "unknown request %s", op);
 }
 
