@@ -13,6 +13,8 @@
  *   backs the case-insensitive rule.
  * - Migrations run under an advisory lock, each in its own transaction (PostgreSQL
  *   has transactional DDL), so fronts starting together apply each one once.
+ * - Live boards: a front announces a workshop's change with NOTIFY and every other
+ *   front LISTENs (change-relay.ts), so a board on any front refreshes at once.
  * - Which fronts are running: each front holds a session-level advisory lock named
  *   after its server id for as long as its store is open; a front starting up ends
  *   the open lab sessions only of servers whose lock nobody holds (crashed or
@@ -156,6 +158,10 @@ const messagesParam = (m: Record<string, string> | null | undefined): string | n
 
 const WORKSHOP_SELECT = 'SELECT w.*, ARRAY(SELECT lesson_id FROM workshop_lessons x WHERE x.workshop_id = w.id ORDER BY position) AS lessons FROM workshops w';
 
+/** NOTIFY channel of board changes between fronts; the payload names the workshop */
+const CHANGES_CHANNEL = 'nslab_classroom_changed';
+const changeMessage = z.object({ origin: z.string(), workshop: z.string() });
+
 /** SQLSTATEs of a transaction that lost a race and may simply be run again */
 const RETRYABLE = new Set(['40001', '40P01']);
 const UNIQUE_VIOLATION = '23505';
@@ -178,9 +184,11 @@ export interface PgStoreOptions {
 }
 
 export class PgClassroomStore implements ClassroomStore {
-  /** the live-server lock's own connection: the lock lasts exactly as long as it */
-  private serverClient: pg.Client | null = null;
+  /** ends each connection of its own (dedicated()) */
+  private readonly dedicatedStops = new Set<() => Promise<void>>();
   private closed = false;
+  /** tells this store's own change announcements apart from other fronts' */
+  private readonly origin = generateId();
 
   private constructor(readonly pool: pg.Pool, private readonly opts: PgStoreOptions) {}
 
@@ -213,19 +221,62 @@ export class PgClassroomStore implements ClassroomStore {
     return store;
   }
 
+  /**
+   * A connection of its own for as long as the store is open, set up by `setup` (take a
+   * lock, LISTEN): what it holds lives and dies with the connection, so a lost one is
+   * opened and set up again. Returns a function that ends it.
+   */
+  private async dedicated(what: string, setup: (c: pg.Client) => Promise<void>): Promise<() => Promise<void>> {
+    let client: pg.Client | null = null;
+    let stopped = false;
+    const connect = async () => {
+      const c = new pg.Client({ connectionString: this.opts.url, application_name: `nslab (${what})`, types });
+      c.on('error', (err) => {
+        if (stopped || this.closed) return;
+        this.opts.log?.(`PostgreSQL connection for ${what} lost (${err.message}); opening it again`);
+        client = null;
+        c.end().catch(() => {});
+        setTimeout(() => { if (!stopped && !this.closed) connect().catch((e: Error) => this.opts.log?.(`could not open the connection for ${what} again: ${e.message}`)); }, 1000).unref();
+      });
+      await c.connect();
+      await setup(c);
+      if (stopped || this.closed) { await c.end().catch(() => {}); return; }
+      client = c;
+    };
+    await connect();
+    const stop = async () => {
+      stopped = true;
+      this.dedicatedStops.delete(stop);
+      const c = client;
+      client = null;
+      await c?.end().catch(() => {});
+    };
+    this.dedicatedStops.add(stop);
+    return stop;
+  }
+
   private async holdServerLock(server: string): Promise<void> {
-    const client = new pg.Client({ connectionString: this.opts.url, application_name: 'nslab (front lock)', types });
-    client.on('error', (err) => {
-      // the lock went with the connection; take it again so a later start-up elsewhere does not count this front as gone
-      this.opts.log?.(`PostgreSQL connection of this front's lock lost (${err.message}); taking it again`);
-      this.serverClient = null;
-      if (!this.closed) setTimeout(() => { if (!this.closed) this.holdServerLock(server).catch((e: Error) => this.opts.log?.(`could not take the front lock again: ${e.message}`)); }, 1000).unref();
-    });
-    await client.connect();
     // shared: two stores of one process (tests, a tool beside the server) both hold it without waiting
-    await client.query('SELECT pg_advisory_lock_shared($1)', [serverLockKey(server)]);
-    if (this.closed) { await client.end(); return; }
-    this.serverClient = client;
+    await this.dedicated('this front\'s lock', async (c) => { await c.query('SELECT pg_advisory_lock_shared($1)', [serverLockKey(server)]); });
+  }
+
+  /** Tells the other stores on this database (other fronts) that a workshop's board changed. */
+  async announceChange(workshopId: string): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, JSON.stringify({ origin: this.origin, workshop: workshopId })]);
+  }
+
+  /** Hears what other stores on this database announce (not this one's own announcements). */
+  async onChange(listener: (workshopId: string) => void): Promise<() => Promise<void>> {
+    return this.dedicated('board changes', async (c) => {
+      c.on('notification', (n) => {
+        if (n.channel !== CHANGES_CHANNEL || !n.payload) return;
+        let raw: unknown;
+        try { raw = JSON.parse(n.payload); } catch { return; }
+        const m = changeMessage.safeParse(raw);
+        if (m.success && m.data.origin !== this.origin) listener(m.data.workshop);
+      });
+      await c.query(`LISTEN ${CHANGES_CHANNEL}`);
+    });
   }
 
   /** Is the server with this id holding its lock, i.e. running somewhere with its store open? */
@@ -459,9 +510,7 @@ export class PgClassroomStore implements ClassroomStore {
     if (this.closed) return;
     this.closed = true;
     // ending the lock's connection releases the lock: this front no longer counts as running
-    const lock = this.serverClient;
-    this.serverClient = null;
-    await lock?.end().catch(() => {});
+    await Promise.all([...this.dedicatedStops].map((stop) => stop()));
     await this.pool.end();
   }
 }

@@ -19,6 +19,7 @@ import { createClassroomRouter } from '../classroom/routes.ts';
 import { Classroom, LabFullError, serverId, type ClassroomOptions, type LabSessionPort, type WatchSink } from '../classroom/service.ts';
 import { SelfPaced } from '../classroom/self-paced.ts';
 import { createSelfPacedRouter } from '../classroom/self-paced-routes.ts';
+import { relayBoardChanges } from '../classroom/change-relay.ts';
 import { describeStore, openClassroomStore, usesPostgres } from '../classroom/open-store.ts';
 import { SqliteClassroomStore } from '../classroom/sqlite-store.ts';
 import type { ClassroomStore } from '../classroom/store.ts';
@@ -126,6 +127,8 @@ export async function setupClassroom(opts: {
     ?? (opts.dbFile ? new SqliteClassroomStore({ file: opts.dbFile }) : await openClassroomStore(settings, { server: serverId(), log: opts.log }));
   if (!opts.store && !opts.dbFile && usesPostgres(settings)) opts.log?.(`classroom: kept in ${describeStore(settings)}`);
   const classroom = new Classroom({ log: opts.log, settings, ...opts.classroom, store, catalog: opts.catalog });
+  // several fronts on one database: a change through one refreshes the boards on all
+  const stopRelay = await relayBoardChanges(classroom, store, opts.log);
   const ended = await classroom.recover();
   if (ended) opts.log?.(`classroom: ${ended} learner session(s) of the previous server are over; their learners get fresh sandboxes with their progress`);
   // the settings schema refuses a secret shorter than 16 characters
@@ -160,6 +163,7 @@ export async function setupClassroom(opts: {
     async close() {
       board?.close();
       await classroom.shutdown();
+      await stopRelay();
       await store.close();
     },
   };

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabClient } from '../server/client.ts';
-import { call, createWorkshop, join, openLesson, SECRET, serveAnywhere, stopServeProcesses } from './helpers.ts';
+import { BoardClient, call, createWorkshop, join, openLesson, SECRET, serveAnywhere, stopServeProcesses } from './helpers.ts';
 import { startPostgres, type TestPostgres } from './postgres.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -47,12 +47,21 @@ describe('two fronts on one PostgreSQL', () => {
     const b = await front('b');
     expect((await call(a.base, 'GET', '/api/classroom/me', { token: hedy.token })).body.session).toMatchObject({ id: opened.body.session.id });
 
+    // the instructor's live board, on B
+    const live = await BoardClient.connect(b.wsBase);
+    await live.waitMessage((m) => m.type === 'welcome', 'welcome');
+    live.send({ type: 'subscribe', workshop: w.code });
+    await live.waitBoard((bd) => bd.learners.length === 1 && bd.learners[0].passed === 0, 'Hedy on B\'s board, nothing passed yet');
+
     const c = await LabClient.connect(a as never, opened.body.session);
     await c.open(1);
     await c.run(1, 'readlink /proc/$$/ns/uts');
     await c.waitEvent('steps', (e) => e.steps.some((s) => s.id === 'look' && s.status === 'pass'));
 
-    // the board on B, which never saw Hedy, reads her progress from the database
+    // the board socket on B refreshes (front A's change reached it through the database)
+    await live.waitBoard((bd) => bd.learners[0]?.passed === 1, 'the pass on B\'s live board');
+    live.close();
+    // and B's board API, which never saw Hedy, reads her progress from the database
     // (A's check engine pushes the pass to the learner first, then writes it)
     let board = null;
     for (let i = 0; i < 200 && !board; i++) {

@@ -6,7 +6,11 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { relayBoardChanges } from '../../lab-server/classroom/change-relay.ts';
 import { generateJoinCode } from '../../lab-server/classroom/codes.ts';
+import { Classroom } from '../../lab-server/classroom/service.ts';
+import { LessonCatalog } from '../../lab-server/lessons/loader.ts';
+import { until } from '../server/client.ts';
 import { loadPgMigrations, migratePg, PgClassroomStore, pgSchemaVersion, redactDatabaseUrl } from '../../lab-server/classroom/pg-store.ts';
 import { classroomStoreConformance } from './store-conformance.ts';
 import { startPostgres, type TestPostgres } from './postgres.ts';
@@ -129,5 +133,43 @@ describe('fronts on other hosts', () => {
     expect(await b.endOpenSessions('server-restart', 20, () => false)).toBe(1);
     expect((await b.sessions(l.id)).find((s) => s.id === 'on-a')).toMatchObject({ endedAt: 20, endReason: 'server-restart' });
     await b.close();
+  }));
+});
+
+describe('live boards across fronts', () => {
+  it('a store hears the changes other stores announce, never its own', () => withDatabase(async (url) => {
+    const [a, b] = await Promise.all([PgClassroomStore.open({ url }), PgClassroomStore.open({ url })]);
+    const heardA: string[] = [];
+    const heardB: string[] = [];
+    const stopA = await a.onChange((w) => heardA.push(w));
+    const stopB = await b.onChange((w) => heardB.push(w));
+    await a.announceChange('w1');
+    await b.announceChange('w2');
+    await until(() => heardA.length === 1 && heardB.length === 1, 'both announcements heard', () => JSON.stringify({ heardA, heardB }));
+    expect(heardA).toEqual(['w2']);
+    expect(heardB).toEqual(['w1']);
+    await stopA();
+    await stopB();
+    await a.close();
+    await b.close();
+  }));
+
+  it('a change on one front\'s classroom is a change on the other\'s, without echoes', () => withDatabase(async (url) => {
+    const stores = await Promise.all([PgClassroomStore.open({ url }), PgClassroomStore.open({ url })]);
+    const [a, b] = stores.map((store) => new Classroom({ store, catalog: new LessonCatalog(), capacity: 1, stuckMinutes: 10 }));
+    const stops = [await relayBoardChanges(a, stores[0]), await relayBoardChanges(b, stores[1])];
+    const seenA: string[] = [];
+    const seenB: string[] = [];
+    a.on('changed', (w) => seenA.push(w));
+    b.on('changed', (w) => seenB.push(w));
+    a.emit('changed', 'w1');
+    await until(() => seenB.includes('w1'), 'front B hears w1', () => JSON.stringify(seenB));
+    b.emit('changed', 'w2');
+    // B's own announcements go out in order: if B had echoed w1, A hears that before w2
+    await until(() => seenA.includes('w2'), 'front A hears w2', () => JSON.stringify(seenA));
+    expect(seenA).toEqual(['w1', 'w2']);
+    expect(seenB).toEqual(['w1', 'w2']);
+    for (const stop of stops) await stop();
+    for (const s of stores) await s.close();
   }));
 });
