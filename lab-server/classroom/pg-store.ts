@@ -200,9 +200,10 @@ export class PgClassroomStore implements ClassroomStore {
       max: opts.maxConnections ?? 10,
       application_name: 'nslab',
       types,
-      ...(opts.readonly ? { options: '-c default_transaction_read_only=on' } : {}),
     };
     const pool = new pg.Pool(config);
+    // on each connection rather than as `options`: values in the URL win over the config, and a URL may carry options of its own
+    if (opts.readonly) pool.on('connect', (c) => { c.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY').catch(() => {}); });
     // an idle connection the server dropped must not crash the front: the pool replaces it
     pool.on('error', (err) => log(`PostgreSQL connection lost (${err.message}); a new one is opened on the next query`));
     const store = new PgClassroomStore(pool, { ...opts, log });
