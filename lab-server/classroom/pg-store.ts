@@ -230,18 +230,29 @@ export class PgClassroomStore implements ClassroomStore {
   private async dedicated(what: string, setup: (c: pg.Client) => Promise<void>): Promise<() => Promise<void>> {
     let client: pg.Client | null = null;
     let stopped = false;
+    const log = (line: string) => this.opts.log?.(line);
+    const live = () => !stopped && !this.closed;
+    // until it works again (the database may be restarting): once a second
+    const retry = () => setTimeout(() => { if (live()) connect().catch((e: Error) => { log(`could not open the connection for ${what} again (${e.message}); retrying`); retry(); }); }, 1000).unref();
     const connect = async () => {
       const c = new pg.Client({ connectionString: this.opts.url, application_name: `nslab (${what})`, types });
-      c.on('error', (err) => {
-        if (stopped || this.closed) return;
-        this.opts.log?.(`PostgreSQL connection for ${what} lost (${err.message}); opening it again`);
+      const lost = (why: string) => {
+        if (client !== c || !live()) return;
+        log(`PostgreSQL connection for ${what} lost (${why}); opening it again`);
         client = null;
         c.end().catch(() => {});
-        setTimeout(() => { if (!stopped && !this.closed) connect().catch((e: Error) => this.opts.log?.(`could not open the connection for ${what} again: ${e.message}`)); }, 1000).unref();
-      });
-      await c.connect();
-      await setup(c);
-      if (stopped || this.closed) { await c.end().catch(() => {}); return; }
+        retry();
+      };
+      c.on('error', (err) => lost(err.message));
+      c.on('end', () => lost('closed by the server'));
+      try {
+        await c.connect();
+        await setup(c);
+      } catch (err) {
+        await c.end().catch(() => {});
+        throw err;
+      }
+      if (!live()) { await c.end().catch(() => {}); return; }
       client = c;
     };
     await connect();

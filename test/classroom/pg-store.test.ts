@@ -136,6 +136,34 @@ describe('fronts on other hosts', () => {
   }));
 });
 
+describe('connections of a front\'s own', () => {
+  it('a cut lock or LISTEN connection is opened again, with its lock and its LISTEN', () => withDatabase(async (url, db) => {
+    const logs: string[] = [];
+    const a = await PgClassroomStore.open({ url, server: 'other-host:1:2', log: (l) => logs.push(l) });
+    const b = await PgClassroomStore.open({ url });
+    const heard: string[] = [];
+    const stop = await a.onChange((w) => heard.push(w));
+    const cut = await db.query("SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name IN ('nslab (this front''s lock)', 'nslab (board changes)')");
+    expect(cut.rows[0].n).toBe(2);
+    await until(() => logs.filter((l) => /lost/.test(l)).length === 2, 'both losses noticed', () => logs.join('\n'));
+    // back: the lock is held again, and announcements are heard again
+    let live = false;
+    for (let i = 0; i < 200 && !live; i++) {
+      live = await b.serverLive('other-host:1:2');
+      if (!live) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(live).toBe(true);
+    for (let i = 0; i < 200 && !heard.length; i++) {
+      await b.announceChange('w-after-cut');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(heard[0]).toBe('w-after-cut');
+    await stop();
+    await a.close();
+    await b.close();
+  }));
+});
+
 describe('live boards across fronts', () => {
   it('a store hears the changes other stores announce, never its own', () => withDatabase(async (url) => {
     const [a, b] = await Promise.all([PgClassroomStore.open({ url }), PgClassroomStore.open({ url })]);
