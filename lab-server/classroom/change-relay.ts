@@ -38,6 +38,8 @@ export async function relayBoardChanges(classroom: Classroom, store: ClassroomSt
     } finally {
       relaying = false;
     }
+    // a workshop closed on another front closes here too
+    classroom.changedElsewhere(workshopId).catch((err: Error) => log(`after a change on another front: ${err.message}`));
   });
   return async () => {
     classroom.off('changed', outgoing);

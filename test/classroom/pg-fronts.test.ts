@@ -3,8 +3,8 @@
  * NSLAB_DATABASE_URL (a throwaway server this file starts, postgres.ts). A learner
  * joins and works through front A, in a real sandbox with real checks; the
  * instructor on front B sees the progress on the board, the learner's token works on
- * B, a front starting later leaves A's live session alone, and `nslab export` reads
- * the same database.
+ * B, a front starting later leaves A's live session alone, `nslab export` reads
+ * the same database, and closing the workshop on B ends the sandbox on A.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -90,6 +90,16 @@ describe('two fronts on one PostgreSQL', () => {
       p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`export exited ${code}: ${err}`))));
     });
     expect(csv.split('\r\n')[1]).toMatch(/^Hedy,.*,1,3,.*pass \d{4}-/);
+
+    // the instructor closes the workshop on B: Hedy's sandbox on A ends too
+    expect((await call(b.base, 'POST', `/api/classroom/workshops/${w.code}/close`, { token: SECRET })).status).toBe(200);
+    let session: unknown = 'still open';
+    for (let i = 0; i < 200 && session !== null; i++) {
+      session = (await call(a.base, 'GET', '/api/classroom/me', { token: hedy.token })).body.session;
+      if (session !== null) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(session).toBeNull();
+    expect((await openLesson(a.base, hedy.token)).status).toBe(410);
   });
 
   it('a front on PostgreSQL without NSLAB_INSTRUCTOR_SECRET does not start, and says why', async () => {
