@@ -180,6 +180,23 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
     return { workshop: w, endedSessions: mine.length };
   }
 
+  /**
+   * Another front (sharing the database, change-relay.ts) changed this workshop. If it
+   * closed it, the sandboxes and the queue this front holds for it end now, as they
+   * would had the instructor closed it here.
+   */
+  async changedElsewhere(workshopId: string): Promise<void> {
+    const mine = [...this.active.values()].filter((a) => a.workshopId === workshopId);
+    if (!mine.length && !this.queue.some((q) => q.workshopId === workshopId)) return;
+    const w = await this.store.workshop(workshopId);
+    if (!w || w.closedAt === null) return;
+    this.queue = this.queue.filter((q) => q.workshopId !== workshopId);
+    // those still ours: a learner may have left meanwhile
+    await Promise.all(mine.filter((a) => this.active.get(a.learnerId) === a).map((a) => this.endActive(a, 'workshop-closed')));
+    this.emit('changed', workshopId);
+    this.emitAllQueues();
+  }
+
   // ------------------------------------------------------------------ learners
 
   async join(code: string, displayName: string): Promise<{ learner: Learner; token: string; workshop: Workshop }> {

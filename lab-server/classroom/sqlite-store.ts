@@ -11,12 +11,13 @@
  *   transaction together with its row in schema_migrations, so a crash mid-migration
  *   leaves the previous version intact.
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { generateId } from './codes.ts';
+import { loadMigrationFiles, type Migration } from './migration-files.ts';
 import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
 import { lookalikeOf } from './name-key.ts';
 import {
@@ -40,21 +41,10 @@ export function defaultDbFile(settings: Settings = loadSettings()): string {
   return settings.NSLAB_CLASSROOM_DB ? path.resolve(settings.NSLAB_CLASSROOM_DB) : path.join(dataDir(settings), DB_FILE);
 }
 
-export interface Migration { version: number; name: string; sql: string }
+export type { Migration };
 
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  const out: Migration[] = [];
-  for (const file of readdirSync(dir).sort()) {
-    const m = /^(\d+)_([\w-]+)\.sql$/.exec(file);
-    if (!m) continue;
-    out.push({ version: Number(m[1]), name: m[2], sql: readFileSync(path.join(dir, file), 'utf8') });
-  }
-  out.sort((a, b) => a.version - b.version);
-  for (let i = 0; i < out.length; i++) {
-    // a gap or a duplicate means two people numbered migrations the same way: fail loudly
-    if (out[i].version !== i + 1) throw new Error(`classroom migrations must be numbered 1..n without gaps; found ${out.map((x) => x.version).join(', ')} in ${dir}`);
-  }
-  return out;
+  return loadMigrationFiles(dir);
 }
 
 /** Applies pending migrations; returns the versions applied now. */

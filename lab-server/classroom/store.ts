@@ -169,5 +169,14 @@ export interface ClassroomStore {
   addGradingRun(run: Omit<GradingRun, 'id' | 'createdAt'>, at?: number): Promise<GradingRun>;
   gradingRuns(workshopId: string): Promise<GradingRun[]>;
 
+  /**
+   * Several servers on one database (PostgreSQL fronts): tell the others that a
+   * workshop's board changed, and hear them (change-relay.ts). A store only one
+   * server writes at a time leaves both out; boards then refresh on their timer.
+   */
+  announceChange?(workshopId: string): Promise<void>;
+  /** calls listener for other servers' announcements (not this store's own); returns the stop */
+  onChange?(listener: (workshopId: string) => void): Promise<() => Promise<void>>;
+
   close(): Promise<void>;
 }
