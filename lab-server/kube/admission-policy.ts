@@ -7,6 +7,7 @@
  * tests evaluate every rule against the pod we make and against near misses.
  */
 import { APPARMOR_PROFILE, SANDBOX_CAPABILITIES, SECCOMP_PROFILE } from './sandbox-pod.ts';
+import type { IValidatingAdmissionPolicy, IValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import type { ResolvedValues } from './values.ts';
 
 export interface PolicyRule { expression: string; message: string }
@@ -50,7 +51,7 @@ export function sandboxPolicyRules(v: ResolvedValues): PolicyRule[] {
   ];
 }
 
-export function sandboxAdmissionPolicy(v: ResolvedValues) {
+export function sandboxAdmissionPolicy(v: ResolvedValues): [IValidatingAdmissionPolicy, IValidatingAdmissionPolicyBinding] {
   const name = 'nslab-sandbox-pods';
   return [
     {

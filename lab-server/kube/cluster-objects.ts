@@ -5,9 +5,20 @@
  * puller. Sandbox pods are made one by one at run time (sandbox-pod.ts).
  */
 import { seccompProfile } from '../sandbox/seccomp.ts';
+import type { IValidatingAdmissionPolicy, IValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import { sandboxAdmissionPolicy } from './admission-policy.ts';
 import { APPARMOR_PROFILE, SECCOMP_PROFILE } from './sandbox-pod.ts';
+import type { IDaemonSet, IDeployment } from 'kubernetes-models/apps/v1';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import type { IRole, IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import type { IPriorityClass } from 'kubernetes-models/scheduling.k8s.io/v1';
+import type { IConfigMap, INamespace, IPodSpec, IService, IServiceAccount } from 'kubernetes-models/v1';
 import type { ResolvedValues } from './values.ts';
+
+/** every kind an install holds, typed by the Kubernetes schemas (a misspelt field fails the typecheck) */
+export type ClusterObject = INamespace | IPriorityClass | INetworkPolicy | IServiceAccount | IRole | IRoleBinding
+  | IValidatingAdmissionPolicy | IValidatingAdmissionPolicyBinding | IConfigMap | IDaemonSet | IDeployment | IService | IPodDisruptionBudget;
 
 const PART_OF = { 'app.kubernetes.io/part-of': 'nslab' };
 const labels = (component: string) => ({ 'app.kubernetes.io/name': 'nslab', 'app.kubernetes.io/component': component, ...PART_OF });
@@ -42,7 +53,7 @@ profile ${APPARMOR_PROFILE} flags=(attach_disconnected,mediate_deleted) {
 }
 `;
 
-function namespaces(v: ResolvedValues) {
+function namespaces(v: ResolvedValues): INamespace[] {
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: v.namespace, labels: { ...PART_OF, 'pod-security.kubernetes.io/enforce': 'privileged' } } },
     {
@@ -57,14 +68,14 @@ function namespaces(v: ResolvedValues) {
   ];
 }
 
-function priorities() {
+function priorities(): IPriorityClass[] {
   return [
     { apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name: 'nslab-sandbox', labels: PART_OF }, value: 1000, globalDefault: false, description: "a learner's sandbox: preempts placeholders" },
     { apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name: 'nslab-placeholder', labels: PART_OF }, value: -10, globalDefault: false, preemptionPolicy: 'Never', description: 'room held for a class rush; the first thing evicted' },
   ];
 }
 
-function networkPolicies(v: ResolvedValues) {
+function networkPolicies(v: ResolvedValues): INetworkPolicy[] {
   return [
     // a sandbox talks to nobody and nobody to it: terminals go through the API server's exec, checks through the node agent's /proc
     { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'deny-all', namespace: v.sandboxNamespace, labels: PART_OF }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } },
@@ -79,26 +90,26 @@ function networkPolicies(v: ResolvedValues) {
   ];
 }
 
-function frontRights(v: ResolvedValues) {
-  const sa = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'nslab-front', namespace: v.namespace, labels: PART_OF } };
-  const role = {
+function frontRights(v: ResolvedValues): (IServiceAccount | IRole | IRoleBinding)[] {
+  const sa: IServiceAccount = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'nslab-front', namespace: v.namespace, labels: PART_OF } };
+  const role: IRole = {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'nslab-front', namespace: v.sandboxNamespace, labels: PART_OF },
     rules: [
       { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
       { apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] },
     ],
   };
-  const binding = {
+  const binding: IRoleBinding = {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'nslab-front', namespace: v.sandboxNamespace, labels: PART_OF },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'nslab-front' },
     subjects: [{ kind: 'ServiceAccount', name: 'nslab-front', namespace: v.namespace }],
   };
   // one reconciler among the fronts holds this Lease (leader election)
-  const leaseRole = {
+  const leaseRole: IRole = {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'nslab-front-lease', namespace: v.namespace, labels: PART_OF },
     rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'update'] }],
   };
-  const leaseBinding = {
+  const leaseBinding: IRoleBinding = {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'nslab-front-lease', namespace: v.namespace, labels: PART_OF },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'nslab-front-lease' },
     subjects: [{ kind: 'ServiceAccount', name: 'nslab-front', namespace: v.namespace }],
@@ -106,14 +117,14 @@ function frontRights(v: ResolvedValues) {
   return [sa, role, binding, leaseRole, leaseBinding];
 }
 
-function profiles(v: ResolvedValues) {
+function profiles(v: ResolvedValues): IConfigMap[] {
   return [{
     apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'nslab-node-profiles', namespace: v.namespace, labels: PART_OF },
     data: { 'sandbox.json': `${JSON.stringify(seccompProfile(), null, 2)}\n`, [APPARMOR_PROFILE]: APPARMOR_TEXT },
   }];
 }
 
-const sandboxNodes = (v: ResolvedValues) => ({
+const sandboxNodes = (v: ResolvedValues): Pick<IPodSpec, 'nodeSelector' | 'tolerations'> => ({
   nodeSelector: v.nodePool.nodeSelector,
   tolerations: [{ key: v.nodePool.taint.key, operator: 'Equal', value: v.nodePool.taint.value, effect: 'NoSchedule' }],
 });
@@ -124,7 +135,7 @@ const sandboxNodes = (v: ResolvedValues) => ({
  * install the seccomp and AppArmor profiles before any sandbox can start there (a
  * sandbox pod whose Localhost profile is missing does not start: it fails closed).
  */
-function agent(v: ResolvedValues) {
+function agent(v: ResolvedValues): IDaemonSet[] {
   const profileDir = `/var/lib/kubelet/seccomp/${SECCOMP_PROFILE.split('/')[0]}`;
   return [{
     apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'nslab-agent', namespace: v.namespace, labels: labels('agent') },
@@ -178,7 +189,7 @@ function agent(v: ResolvedValues) {
   }];
 }
 
-function fronts(v: ResolvedValues) {
+function fronts(v: ResolvedValues): (IDeployment | IService | IPodDisruptionBudget)[] {
   const sel = { 'app.kubernetes.io/name': 'nslab', 'app.kubernetes.io/component': 'front' };
   return [
     {
@@ -232,7 +243,7 @@ function fronts(v: ResolvedValues) {
  * below them, so the cluster autoscaler grows the pool before the class arrives and
  * each joining learner's pod takes a placeholder's room at once (preemption).
  */
-function placeholders(v: ResolvedValues) {
+function placeholders(v: ResolvedValues): IDeployment[] {
   return [{
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'nslab-placeholder', namespace: v.sandboxNamespace, labels: labels('placeholder') },
     spec: {
@@ -258,7 +269,7 @@ function placeholders(v: ResolvedValues) {
 }
 
 /** every sandbox node holds the sandbox image before the first learner needs it */
-function imagePuller(v: ResolvedValues) {
+function imagePuller(v: ResolvedValues): IDaemonSet[] {
   return [{
     apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'nslab-image-puller', namespace: v.sandboxNamespace, labels: labels('image-puller') },
     spec: {
@@ -286,7 +297,7 @@ function imagePuller(v: ResolvedValues) {
   }];
 }
 
-export function clusterObjects(v: ResolvedValues) {
+export function clusterObjects(v: ResolvedValues): ClusterObject[] {
   return [
     ...namespaces(v), ...priorities(), ...networkPolicies(v), ...frontRights(v), ...sandboxAdmissionPolicy(v),
     ...profiles(v), ...agent(v), ...fronts(v), ...placeholders(v), ...imagePuller(v),

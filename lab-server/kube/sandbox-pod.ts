@@ -12,6 +12,7 @@
  * a hard deadline; no service-account token; no way out on the network.
  */
 import { createHash } from 'node:crypto';
+import type { IPod } from 'kubernetes-models/v1';
 import type { ResolvedValues } from './values.ts';
 
 /** where the node agent installs nslab's seccomp filter, relative to the kubelet's seccomp root */
@@ -49,7 +50,7 @@ const labelValue = (s: string) => s.toLowerCase().replace(/[^a-z0-9._-]/g, '-').
 /** a learner's name or token never reaches the cluster's etcd: a salted-free, short, stable hash */
 export const learnerLabel = (learner: string) => createHash('sha256').update(learner).digest('hex').slice(0, 16);
 
-export function sandboxPod(v: ResolvedValues, who: SandboxIdentity) {
+export function sandboxPod(v: ResolvedValues, who: SandboxIdentity): IPod {
   if (!/^[a-z0-9]{1,40}$/.test(who.id)) throw new Error(`sandbox id ${JSON.stringify(who.id)}: lower-case letters and digits only`);
   return {
     apiVersion: 'v1',
