@@ -62,7 +62,7 @@ export function readImports(root: string, files: string[]): ImportEdge[] {
 
 /** The floors of docs/architecture.md, lowest first, by path. */
 export type Area =
-  | 'contract' | 'config' | 'lib' | 'sandbox' | 'lessons' | 'terminal' | 'checks' | 'grade' | 'classroom' | 'http' | 'cli'
+  | 'contract' | 'config' | 'lib' | 'sandbox' | 'kube' | 'lessons' | 'terminal' | 'checks' | 'grade' | 'classroom' | 'http' | 'cli'
   | 'web' | 'lesson-checks' | 'other';
 
 export function areaOf(file: string): Area {
@@ -70,7 +70,7 @@ export function areaOf(file: string): Area {
   const m = /^lab-server\/([a-z-]+)\//.exec(file);
   if (m) {
     const dir = m[1];
-    const known: Area[] = ['contract', 'config', 'lib', 'sandbox', 'lessons', 'terminal', 'checks', 'grade', 'classroom', 'http', 'cli'];
+    const known: Area[] = ['contract', 'config', 'lib', 'sandbox', 'kube', 'lessons', 'terminal', 'checks', 'grade', 'classroom', 'http', 'cli'];
     return (known as string[]).includes(dir) ? (dir as Area) : 'other';
   }
   if (file.startsWith('web/')) return 'web';
@@ -84,13 +84,14 @@ export const MAY_IMPORT: Partial<Record<Area, readonly Area[]>> = {
   config: [],
   lib: [],
   sandbox: ['contract', 'config', 'lib'],
+  kube: ['sandbox', 'contract', 'config', 'lib'],
   lessons: ['sandbox', 'contract', 'config', 'lib'],
   terminal: ['sandbox', 'contract', 'config', 'lib'],
   checks: ['lessons', 'sandbox', 'contract', 'config', 'lib'],
   grade: ['checks', 'lessons', 'sandbox', 'contract', 'config', 'lib'],
   classroom: ['checks', 'lessons', 'sandbox', 'contract', 'config', 'lib'],
   http: ['classroom', 'terminal', 'grade', 'checks', 'lessons', 'sandbox', 'contract', 'config', 'lib'],
-  cli: ['http', 'classroom', 'terminal', 'grade', 'checks', 'lessons', 'sandbox', 'contract', 'config', 'lib'],
+  cli: ['http', 'classroom', 'terminal', 'grade', 'checks', 'lessons', 'kube', 'sandbox', 'contract', 'config', 'lib'],
 };
 
 /** The one file lessons' checks.ts may import from the server. */
