@@ -29,7 +29,7 @@ import { loadMigrationFiles, type Migration } from './migration-files.ts';
 import { lookalikeOf } from './name-key.ts';
 import {
   type ClassroomStore, type GradingRun, type Learner, type LearnerSession, NameTakenError,
-  type NewWorkshop, type SelfPacedLearner, type SelfPacedPass, type StepResult, type StepUpdate, type Workshop,
+  type NewWorkshop, type SelfPacedLearner, type SelfPacedPass, type StaleNote, type StepResult, type StepUpdate, type Workshop,
 } from './store.ts';
 
 export const PG_MIGRATIONS_DIR = fileURLToPath(new URL('./migrations-pg/', import.meta.url));
@@ -112,9 +112,10 @@ const sessionRow = z.object({
 });
 const stepRow = z.object({
   learner_id: z.string(), lesson_id: z.string(), step_id: z.string(), status: z.enum(['pass', 'fail', 'pending']),
-  message: z.string().nullable(), messages: z.unknown(), first_pass_at: z.number().nullable(), updated_at: z.number(),
+  message: z.string().nullable(), messages: z.unknown(), stale: z.unknown().optional(), first_pass_at: z.number().nullable(), updated_at: z.number(),
 });
 const messagesJson = z.record(z.string(), z.string());
+const staleJson = z.object({ message: z.string().nullable(), messages: messagesJson.nullable() });
 const gradingRow = z.object({
   id: z.string(), workshop_id: z.string(), learner_id: z.string().nullable(), lesson_id: z.string(), source: z.string(),
   passed: z.number(), total: z.number(), report: z.unknown(), created_at: z.number(),
@@ -138,7 +139,9 @@ const toStep = (r: unknown): StepResult => {
   const s = stepRow.parse(r);
   // a damaged messages value reads as "none": the board falls back to message
   const messages = s.messages === null ? null : messagesJson.safeParse(s.messages).data ?? null;
-  return { learnerId: s.learner_id, lessonId: s.lesson_id, stepId: s.step_id, status: s.status, message: s.message, messages, firstPassAt: s.first_pass_at, updatedAt: s.updated_at };
+  // a damaged stale value reads as "not stale": the pass is what counts
+  const stale = s.stale == null ? null : staleJson.safeParse(s.stale).data ?? null;
+  return { learnerId: s.learner_id, lessonId: s.lesson_id, stepId: s.step_id, status: s.status, message: s.message, messages, firstPassAt: s.first_pass_at, stale, updatedAt: s.updated_at };
 };
 const toGrading = (r: unknown): GradingRun => {
   const g = gradingRow.parse(r);
@@ -155,6 +158,7 @@ const toSelfPass = (r: unknown): SelfPacedPass => {
 
 /** no translations is NULL, as in the SQLite store; jsonb compares maps regardless of key order */
 const messagesParam = (m: Record<string, string> | null | undefined): string | null => (m && Object.keys(m).length ? JSON.stringify(m) : null);
+const staleParam = (n: StaleNote | null | undefined): string | null => (n ? JSON.stringify({ message: n.message, messages: messagesParam(n.messages) === null ? null : n.messages }) : null);
 
 const WORKSHOP_SELECT = 'SELECT w.*, ARRAY(SELECT lesson_id FROM workshop_lessons x WHERE x.workshop_id = w.id ORDER BY position) AS lessons FROM workshops w';
 
@@ -440,14 +444,23 @@ export class PgClassroomStore implements ClassroomStore {
       for (const u of updates) {
         // one statement per step: a passed step stays passed (DESIGN.md) and an unchanged
         // one is not rewritten, decided by the database under the row lock, not by a read before
-        const { rows } = await c.query(`INSERT INTO step_results (learner_id, lesson_id, step_id, status, message, messages, first_pass_at, updated_at)
-          VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)
+        const stale = u.status === 'pass' ? staleParam(u.stale) : null;
+        const { rows } = await c.query(`INSERT INTO step_results (learner_id, lesson_id, step_id, status, message, messages, stale, first_pass_at, updated_at)
+          VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9)
           ON CONFLICT (learner_id, lesson_id, step_id) DO UPDATE SET status = EXCLUDED.status, message = EXCLUDED.message, messages = EXCLUDED.messages,
-            first_pass_at = COALESCE(step_results.first_pass_at, EXCLUDED.first_pass_at), updated_at = EXCLUDED.updated_at
+            stale = EXCLUDED.stale, first_pass_at = COALESCE(step_results.first_pass_at, EXCLUDED.first_pass_at), updated_at = EXCLUDED.updated_at
           WHERE step_results.status <> 'pass'
-            AND (step_results.status, step_results.message, step_results.messages) IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.message, EXCLUDED.messages)
+            AND (step_results.status, step_results.message, step_results.messages, step_results.stale) IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.message, EXCLUDED.messages, EXCLUDED.stale)
           RETURNING *`,
-        [learnerId, lessonId, u.stepId, u.status, u.message, messagesParam(u.messages), u.status === 'pass' ? at : null, at]);
+        [learnerId, lessonId, u.stepId, u.status, u.message, messagesParam(u.messages), stale, u.status === 'pass' ? at : null, at]);
+        if (!rows[0] && u.status === 'pass') {
+          // a passed row takes one change only: whether its state is still there (never the pass or its time)
+          const marked = await c.query(`UPDATE step_results SET stale = $4::jsonb, updated_at = $5
+            WHERE learner_id = $1 AND lesson_id = $2 AND step_id = $3 AND status = 'pass' AND stale IS DISTINCT FROM $4::jsonb RETURNING *`,
+          [learnerId, lessonId, u.stepId, stale, at]);
+          if (marked.rows[0]) changed.push(toStep(marked.rows[0]));
+          continue;
+        }
         if (rows[0]) changed.push(toStep(rows[0]));
       }
       return changed;

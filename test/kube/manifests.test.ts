@@ -29,7 +29,8 @@ const MODELS: Record<string, Record<string, unknown>> = {
   'policy/v1': policy, 'rbac.authorization.k8s.io/v1': rbac, 'scheduling.k8s.io/v1': scheduling,
 };
 type Validating = new (o: unknown) => { validate(): void };
-function validate(o: { apiVersion?: string; kind?: string }): void {
+function validate(obj: object): void {
+  const o = obj as { apiVersion?: string; kind?: string };
   const Model = MODELS[o.apiVersion ?? '']?.[o.kind ?? ''] as Validating | undefined;
   if (!Model) throw new Error(`no schema for ${o.apiVersion} ${o.kind}`);
   new Model(o).validate();
