@@ -90,8 +90,8 @@ describe('namespace map', () => {
     const sandbox = await backend.create({ label: 'nsmap flood test', limits: { pids: 1024 } });
     try {
       const r = await sh(sandbox, [
-        'for i in $(seq 300); do unshare --ipc sleep 1000 & done',
-        'for i in $(seq 200); do sleep 1000 & done',
+        'for i in $(seq 300); do unshare --ipc sleep 1000 </dev/null >/dev/null 2>&1 & done',
+        'for i in $(seq 200); do sleep 1000 </dev/null >/dev/null 2>&1 & done',
         'for i in $(seq 300); do ipcmk -Q >/dev/null; done',
         // wait until all are running: the shell exits, they stay (their parent becomes PID 1)
         'sleep 1; echo started',
