@@ -394,4 +394,19 @@ Nothing to map here.
     ]);
     expect(l!.versions.ko!.broken).toBe(true);
   });
+
+  it('the shipped lessons focus the map where it teaches, in every language', async () => {
+    const catalog = new LessonCatalog();
+    const want: [string, string, string][] = [
+      ['ipc-namespace', 'check-from-parent', 'ipc'], ['ipc-deep-dive', 'same-key', 'ipc'], ['containers-ipc', 'pod', 'ipc'],
+      ['namespaces-tour', 'new-uts', 'uts'], ['process-isolation', 'memory-limit', 'cgroup'],
+    ];
+    for (const [id, step, kind] of want) {
+      for (const lang of ['en', 'ko', 'zh'] as const) {
+        const view = await catalog.view(id, lang);
+        expect(view.lang).toBe(lang);
+        expect(view.steps.filter((s) => s.map).map((s) => `${s.id}:${s.map}`)).toEqual([`${step}:${kind}`]);
+      }
+    }
+  });
 });
