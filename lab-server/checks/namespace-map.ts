@@ -260,7 +260,26 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
   };
 }
 
-/** the snapshot as it would be compared with the last one sent (seq and time aside) */
+/**
+ * What decides whether a snapshot is news: everything but seq, time and the cgroups'
+ * memory usage, which moves a little all the time (usageMoved() says when it moved
+ * enough to show).
+ */
 export function snapshotKey(s: NsmapSnapshot): string {
-  return JSON.stringify({ ...s, seq: 0, at: 0 });
+  return JSON.stringify({
+    ...s, seq: 0, at: 0,
+    cgroups: { ...s.cgroups, groups: { ...s.cgroups.groups, items: s.cgroups.groups.items.map((g) => ({ ...g, memoryUsage: null })) } },
+  });
+}
+
+/** a group's memory usage moved by at least 1 MiB and 10 % since `before` (same groups assumed) */
+export function usageMoved(before: NsmapSnapshot, after: NsmapSnapshot): boolean {
+  const old = new Map(before.cgroups.groups.items.map((g) => [g.path, g.memoryUsage]));
+  return after.cgroups.groups.items.some((g) => {
+    const a = old.get(g.path) ?? null;
+    const b = g.memoryUsage;
+    if (a === null || b === null) return a !== b;
+    const d = Math.abs(b - a);
+    return d >= 1024 * 1024 && d >= 0.1 * Math.max(a, 1);
+  });
 }
