@@ -147,7 +147,7 @@ const out = [
   `host: ${process.platform} ${(await import('node:os')).cpus().length} cores, ${RUNS} runs per cell, lesson ipc-namespace (all steps open)`,
   '',
   table(
-    ['sandbox', 'procs', 'ipc ns', 'checks round p50 ms', 'checks+map p50 ms', 'checks+map p95 ms', 'map alone p50 ms', 'helper forks', 'read KiB', 'snapshot KiB'],
+    ['sandbox', 'procs', 'ipc ns', 'checks round p50 ms', 'checks+map p50 ms', 'checks+map p95 ms', 'map alone p50 ms', 'helper forks', 'read KiB (parsed)', 'snapshot KiB'],
     rows,
   ),
   '',

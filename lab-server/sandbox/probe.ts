@@ -261,7 +261,7 @@ export class LocalProbe implements Probe {
     if (r.code !== 0) throw new Error(`cannot read the sandbox's namespaces: ${r.text.trim()}`);
     for (const [hostPid, entry] of splitBatch(r.raw)) {
       if (entry.kind === 'e') { out.set(hostPid, new Error(`cannot read the namespaces of ${hostPid}: ${entry.body.toString('utf8')}`)); continue; }
-      if (entry.kind === 's') { out.set(hostPid, new Error('not read: the round had read its bound of bytes already')); continue; }
+      if (entry.kind === 's') { out.set(hostPid, new Error('not read this round: the probe had spent its bound of bytes or time')); continue; }
       out.set(hostPid, this.namespaceSections(splitSections(entry.body), maxBytes));
     }
     return out;

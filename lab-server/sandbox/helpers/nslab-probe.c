@@ -50,6 +50,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_ARG 8192
@@ -346,13 +347,24 @@ static int nsinfo_into(const char *pid, const char *sections, long max, char *er
  * nsbatch: the namespace map's reads for many processes in one fork. ARG is lines "PID SECTIONS"; the
  * answer has per line "@p PID LEN\n" + that process's nsinfo sections, or
  * "@e PID LEN\n" + why it could not be read, or "@s PID 0\n" once the answer
- * passed NSBATCH_TOTAL bytes (the rest is skipped, so one round's read is bounded).
+ * passed NSBATCH_TOTAL bytes or NSBATCH_MS (the rest is skipped, so one round's
+ * read is bounded in bytes and in how long it holds up other sandboxes' probes).
  * A fork that is root on the host may setns into one IPC, UTS and net namespace
  * after another; the mount namespace for mqueue mounts is made once.
  */
 #define NSBATCH_TOTAL (2L << 20)
+/** ...or after this long: every sandbox's probes wait behind this one helper */
+#define NSBATCH_MS 500
+
+static long elapsed_ms(const struct timespec *since) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
 
 static void op_nsbatch(const char *arg, long max) {
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
   const char *line = arg;
   while (*line) {
     const char *nl = strchr(line, '\n');
@@ -366,7 +378,7 @@ static void op_nsbatch(const char *arg, long max) {
     if (sscanf(buf, "%15s %63s", pid, sections) != 2) fail(3, "bad nsbatch line");
     for (const char *c = pid; *c; c++) if (*c < '0' || *c > '9') fail(3, "bad pid in nsbatch");
     char head[64];
-    if ((long)out_len >= NSBATCH_TOTAL) {
+    if ((long)out_len >= NSBATCH_TOTAL || elapsed_ms(&start) >= NSBATCH_MS) {
       put(head, (size_t)snprintf(head, sizeof head, "@s %s 0\n", pid));
       continue;
     }
