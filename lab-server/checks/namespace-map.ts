@@ -115,15 +115,19 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
   }
   const shown = (kind: NsmapKind) => [...groups.get(kind)!.keys()].slice(0, NSMAP_LIMITS.namespacesPerKind);
 
-  // one process per namespace not read yet (ipc, uts, net), all read in one helper fork
-  const needed: Record<'ipc' | 'uts' | 'net', Set<number>> = { ipc: new Set(shown('ipc')), uts: new Set(shown('uts')), net: new Set(shown('net')) };
-  const info: Record<'ipc' | 'uts' | 'net', Map<number, NamespaceInfo | Error>> = { ipc: new Map(), uts: new Map(), net: new Map() };
-  const requests: { hostPid: number; sections: NsinfoSection[]; kinds: ('ipc' | 'uts' | 'net')[] }[] = [];
+  // one process per namespace not read yet, all read in one helper fork: ipc, uts and
+  // net for what they hold, pid and user (not the sandbox's own) for what they are nested in
+  type ReadKind = 'ipc' | 'uts' | 'net' | 'pid' | 'user';
+  const READ_KINDS: readonly ReadKind[] = ['ipc', 'uts', 'net', 'pid', 'user'];
+  const needed = Object.fromEntries(READ_KINDS.map((k) => [k, new Set(shown(k).filter((id) => !(k === 'pid' || k === 'user') || id !== root[k]))])) as Record<ReadKind, Set<number>>;
+  const info = Object.fromEntries(READ_KINDS.map((k) => [k, new Map()])) as Record<ReadKind, Map<number, NamespaceInfo | Error>>;
+  const requests: { hostPid: number; sections: NsinfoSection[]; kinds: ReadKind[] }[] = [];
   for (const p of procs) {
-    const kinds = (['ipc', 'uts', 'net'] as const).filter((k) => needed[k].has(p.ns[k]));
+    const kinds = READ_KINDS.filter((k) => needed[k].has(p.ns[k]));
     if (!kinds.length) continue;
     for (const k of kinds) needed[k].delete(p.ns[k]);
-    requests.push({ hostPid: p.hostPid, kinds, sections: kinds.flatMap((k): NsinfoSection[] => (k === 'ipc' ? ['ipc', 'mq'] : [k])) });
+    const sections = new Set(kinds.flatMap((k): NsinfoSection[] => (k === 'ipc' ? ['ipc', 'mq'] : k === 'pid' || k === 'user' ? ['nest'] : [k])));
+    requests.push({ hostPid: p.hostPid, kinds, sections: [...sections] });
   }
   const reads = requests.length
     ? src.probe.namespaceInfo(requests, NSINFO_SECTION_BYTES).then((answers) => {
@@ -205,6 +209,8 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
     return { contents: { kind: 'time' } };
   };
 
+  /** nesting depth below the sandbox's own namespace, where the kernel told it */
+  const depth = new Map<number, number>();
   const kinds: NsmapKindView[] = NSMAP_KINDS.map((kind) => {
     const all = groups.get(kind)!;
     const namespaces: NsmapNamespace[] = shown(kind).map((id) => {
@@ -212,8 +218,13 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
       const own = id === root[kind];
       let parent: number | null = null;
       if (!own && (kind === 'pid' || kind === 'user') && members[0]) {
-        const p = parentNamespace(kind, members[0], byHostPid);
+        // the kernel's answer (NS_GET_PARENT): the nearest enclosing namespace that has a
+        // process (one without is not on the map); process ancestry when it was not read
+        const read = info[kind].get(id);
+        const chain = read && !(read instanceof Error) && read.nest ? read.nest[kind] : null;
+        const p = chain ? chain.find((x) => all.has(x)) ?? null : parentNamespace(kind, members[0], byHostPid);
         parent = p !== null && all.has(p) ? p : null;
+        if (chain && chain.includes(root[kind])) depth.set(id, chain.indexOf(root[kind]) + 1);
       }
       const { contents, error } = contentsOf(kind, id, members);
       return {
@@ -226,12 +237,12 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
       };
     });
     if (kind === 'user') {
-      // depth from the parent links (the own namespace is level 0)
+      // the kernel's depth where read, else counted along the parent links (own: 0)
       const byId = new Map(namespaces.map((n) => [n.id, n]));
       for (const n of namespaces) {
         let level = 0;
         for (let p = n.parent; p !== null && level < NSMAP_LIMITS.namespacesPerKind; p = byId.get(p)?.parent ?? null) level++;
-        if (n.contents?.kind === 'user') n.contents.level = n.own ? 0 : Math.max(1, level);
+        if (n.contents?.kind === 'user') n.contents.level = n.own ? 0 : depth.get(n.id) ?? Math.max(1, level);
       }
     }
     return { kind, namespaces, total: all.size, truncated: all.size > namespaces.length };

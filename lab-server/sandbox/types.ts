@@ -139,7 +139,7 @@ export interface NetInterface {
   addresses: { family: 'inet' | 'inet6'; address: string; prefix: number }[];
 }
 
-export type NsinfoSection = 'ipc' | 'mq' | 'uts' | 'net';
+export type NsinfoSection = 'ipc' | 'mq' | 'uts' | 'net' | 'nest';
 
 /**
  * What the namespace map shows of one process's IPC, UTS and network namespaces,
@@ -153,6 +153,8 @@ export interface NamespaceInfo {
   uts?: { hostname: string; domainname: string };
   /** `totalInterfaces`/`totalAddresses` count also those past the bound */
   net?: { interfaces: NetInterface[]; totalInterfaces: number; totalAddresses: number };
+  /** the namespaces (inodes) the process's pid and user namespaces are nested in, nearest first */
+  nest?: { pid: number[]; user: number[] };
 }
 
 export interface Probe {

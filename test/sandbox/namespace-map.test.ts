@@ -137,4 +137,45 @@ describe('namespace map', () => {
       await sandbox.destroy();
     }
   });
+
+  it('nests pid and user namespaces as the kernel does (NS_GET_PARENT)', async () => {
+    const backend = await testBackend();
+    const sandbox = await backend.create({ label: 'nsmap nesting test' });
+    try {
+      const r = await sh(sandbox, [
+        'unshare --pid --fork unshare --pid --fork sleep 1000 </dev/null >/dev/null 2>&1 &',
+        // bash stays in the middle namespace (the "; true" keeps it from exec'ing the last command)
+        'unshare --user --map-root-user bash -c "unshare --user --map-root-user sleep 1000; true" </dev/null >/dev/null 2>&1 &',
+        // a middle namespace with no process in it: not on the map, but counted in the depth
+        'unshare --user --map-root-user unshare --user --map-root-user unshare --user --map-root-user sleep 1001 </dev/null >/dev/null 2>&1 &',
+        'sleep 1; echo started',
+      ].join('\n'));
+      expect(r.stdout).toContain('started');
+      const lab = createLab(sandbox, { lang: 'en' });
+      const snap = await collectNamespaceMap({
+        processes: lab.processes, rootNamespaces: lab.rootNamespaces, cgroups: lab.cgroups, commands: () => sandbox.commands(), probe: sandbox.probe,
+      }, 1);
+      nsmapSnapshotSchema.parse(snap);
+      for (const kind of ['pid', 'user'] as const) {
+        const nss = view(snap, kind).namespaces;
+        expect(nss).toHaveLength(kind === 'pid' ? 3 : 4);
+        const own = nss.find((n) => n.own)!;
+        expect(own.parent).toBeNull();
+        const middle = nss.find((n) => n.parent === own.id && n.contents?.kind === kind && n.contents.level === 1)!;
+        const inner = nss.find((n) => n.parent === middle.id)!;
+        expect(inner).toBeDefined();
+        expect(inner.contents).toMatchObject({ kind, level: 2 });
+        expect(middle.contents).toMatchObject({ kind, level: 1 });
+        // the sleep is at the bottom of the chain
+        const sleep = snap.processes.items.find((p) => p.comm === 'sleep' && p.ns[kind] === inner.id);
+        expect(sleep).toBeDefined();
+      }
+      // three deep, the two above it without a process: drawn under the sandbox's own, at depth 3
+      const deep = view(snap, 'user').namespaces.find((n) => n.contents?.kind === 'user' && n.contents.level === 3)!;
+      expect(deep.parent).toBe(view(snap, 'user').namespaces.find((n) => n.own)!.id);
+      expect(snap.processes.items.find((p) => p.ns.user === deep.id)?.cmd).toBe('sleep 1001');
+    } finally {
+      await sandbox.destroy();
+    }
+  });
 });
