@@ -42,13 +42,21 @@ function bounded<T>(all: readonly T[], max: number, budget: Budget, total = all.
   return { items, total: Math.max(total, all.length), truncated: total > items.length || atLeast, ...(atLeast ? { atLeast: true } : {}) };
 }
 
-/** the snapshot-wide allowance of contents items (NSMAP_LIMITS.contentItems) */
+/** the snapshot-wide allowance of contents items and their bytes (NSMAP_LIMITS.contentItems, contentBytes) */
 class Budget {
+  private bytes: number = NSMAP_LIMITS.contentBytes;
   constructor(private left: number) {}
   take<T>(all: readonly T[], max: number): T[] {
-    const n = Math.max(0, Math.min(all.length, max, this.left));
-    this.left -= n;
-    return all.slice(0, n);
+    const out: T[] = [];
+    for (const item of all) {
+      if (out.length >= max || this.left <= 0) break;
+      const size = JSON.stringify(item).length + 1;
+      if (size > this.bytes) { this.left = 0; break; }
+      this.bytes -= size;
+      this.left--;
+      out.push(item);
+    }
+    return out;
   }
 }
 
@@ -164,14 +172,20 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
       if (kind === 'net') {
         const net = r.net;
         if (!net) return { contents: null, error: 'not read' };
-        const ifs = net.interfaces.map((i) => ({
-          name: clip(i.name),
-          state: (i.flags & IFF_UP ? 'up' : 'down') as 'up' | 'down',
-          running: !!(i.flags & IFF_RUNNING),
-          loopback: !!(i.flags & IFF_LOOPBACK),
-          addresses: bounded(i.addresses.map((a) => ({ family: a.family, address: clip(a.address), prefix: a.prefix })), NSMAP_LIMITS.addresses, budget),
-        }));
-        return { contents: { kind, interfaces: bounded(ifs, NSMAP_LIMITS.interfaces, budget, net.totalInterfaces) } };
+        // interfaces first, then their addresses, so addresses of interfaces past the bound cost nothing
+        const kept = budget.take(net.interfaces.map((i) => ({ ...i, addresses: [] })), NSMAP_LIMITS.interfaces);
+        const items = kept.map((k, n) => {
+          const i = net.interfaces[n];
+          return {
+            name: clip(k.name),
+            state: (i.flags & IFF_UP ? 'up' : 'down') as 'up' | 'down',
+            running: !!(i.flags & IFF_RUNNING),
+            loopback: !!(i.flags & IFF_LOOPBACK),
+            addresses: bounded(i.addresses.map((a) => ({ family: a.family, address: clip(a.address), prefix: a.prefix })), NSMAP_LIMITS.addresses, budget),
+          };
+        });
+        const total = Math.max(net.totalInterfaces, net.interfaces.length);
+        return { contents: { kind, interfaces: { items, total, truncated: total > items.length } } };
       }
       if (!r.ipc || !r.mq) return { contents: null, error: 'not read' };
       const cut = !r.ipc.complete;

@@ -49,6 +49,8 @@ export const NSMAP_LIMITS = {
    * come empty with `truncated: true`, so 50 namespaces full of objects stay small
    */
   contentItems: 1000,
+  /** ...and at most this many bytes of JSON together, whichever comes first */
+  contentBytes: 256 * 1024,
   /** bytes of a snapshot's JSON the server will send at most (bounds above keep it well under) */
   snapshotBytes: 512 * 1024,
 } as const;

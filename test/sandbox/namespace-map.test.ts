@@ -178,4 +178,36 @@ describe('namespace map', () => {
       await sandbox.destroy();
     }
   });
+
+  it('keeps a flood of long mount points within the snapshot\'s byte bound', async () => {
+    const backend = await testBackend();
+    const sandbox = await backend.create({ label: 'nsmap mount flood test' });
+    try {
+      // each namespace says when its mounts are made (a file in the shared /root, outside /tmp/m)
+      const inner = 'for i in $(seq 100); do d=/tmp/m/$(printf "%0200d" $i); mkdir -p $d; mount -t tmpfs t $d; done; touch /root/done.$$; exec sleep 1000';
+      const r = await sh(sandbox, [
+        `for n in $(seq 20); do unshare --mount bash -c '${inner}' </dev/null >/dev/null 2>&1 & done`,
+        'until [ "$(ls /root | grep -c done)" -ge 20 ]; do sleep 0.2; done; echo started',
+      ].join('\n'));
+      expect(r.stdout).toContain('started');
+      const lab = createLab(sandbox, { lang: 'en' });
+      const snap = await collectNamespaceMap({
+        processes: lab.processes, rootNamespaces: lab.rootNamespaces, cgroups: lab.cgroups, commands: () => sandbox.commands(), probe: sandbox.probe,
+      }, 1);
+      nsmapSnapshotSchema.parse(snap);
+      const mnt = view(snap, 'mnt').namespaces.filter((n) => !n.own);
+      expect(mnt).toHaveLength(20);
+      const diffs = mnt.map((n) => (n.contents?.kind === 'mnt' ? n.contents.differences : null)!);
+      // the first namespaces show their mounts; the byte bound empties the last ones' lists, marked truncated
+      expect(diffs[0].items.length).toBeGreaterThan(50);
+      expect(diffs[0].items[0]).toMatchObject({ change: 'added', fsType: 'tmpfs' });
+      expect(diffs.at(-1)!.items.length).toBeLessThan(diffs.at(-1)!.total);
+      expect(diffs.at(-1)!.truncated).toBe(true);
+      const contentBytes = JSON.stringify(diffs.map((d) => d.items)).length;
+      expect(contentBytes).toBeLessThanOrEqual(NSMAP_LIMITS.contentBytes + 20 * 2);
+      expect(JSON.stringify(snap).length).toBeLessThan(NSMAP_LIMITS.snapshotBytes);
+    } finally {
+      await sandbox.destroy();
+    }
+  });
 });
