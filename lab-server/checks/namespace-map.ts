@@ -270,6 +270,7 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
     memoryLimit: g.memoryLimit,
     memoryUsage: g.memoryUsage,
     pidsLimit: g.pidsMax,
+    ...(g.pidsCurrent !== null && g.pidsCurrent !== undefined ? { pidsUsage: g.pidsCurrent } : {}),
     oomKills: g.oomKills,
   }));
 
@@ -293,13 +294,13 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
 
 /**
  * What decides whether a snapshot is news: everything but seq, time and the cgroups'
- * memory usage, which moves a little all the time (usageMoved() says when it moved
- * enough to show).
+ * usage counters, which move a little all the time (usageMoved() says when memory
+ * moved enough to show; the task count goes along with the next change).
  */
 export function snapshotKey(s: NsmapSnapshot): string {
   return JSON.stringify({
     ...s, seq: 0, at: 0,
-    cgroups: { ...s.cgroups, groups: { ...s.cgroups.groups, items: s.cgroups.groups.items.map((g) => ({ ...g, memoryUsage: null })) } },
+    cgroups: { ...s.cgroups, groups: { ...s.cgroups.groups, items: s.cgroups.groups.items.map((g) => ({ ...g, memoryUsage: null, pidsUsage: null })) } },
   });
 }
 

@@ -261,6 +261,8 @@ export const nsmapCgroupSchema = z.strictObject({
   memoryUsage: z.number().nonnegative().nullable(),
   /** pids.max; null: no limit */
   pidsLimit: z.number().int().nonnegative().nullable(),
+  /** pids.current: tasks (processes and threads) in the group and below, counted by the kernel; absent when unreadable */
+  pidsUsage: z.number().int().nonnegative().optional(),
   /** OOM kills in this group so far */
   oomKills: count,
 });

@@ -113,6 +113,8 @@ export interface CgroupInfo {
   /** how many times the group hit its limit */
   memoryEvents: { max: number; oom: number; oomKill: number };
   pidsMax: number | null;
+  /** tasks (processes and threads) in the group and below it (pids.current); null if unreadable */
+  pidsCurrent: number | null;
 }
 
 export interface CommandEvent {

@@ -58,6 +58,10 @@ describe('namespace map', () => {
       expect(before.processes.items.filter((p) => p.terminal !== null).map((p) => p.terminal).sort()).toEqual([1, 2]);
       expect(view(before, 'uts').namespaces[0].contents).toMatchObject({ kind: 'uts', hostname: expect.any(String) });
       expect(view(before, 'net').namespaces[0].contents).toMatchObject({ kind: 'net', interfaces: { items: [expect.objectContaining({ name: 'lo', loopback: true })] } });
+      const rootGroup = before.cgroups.groups.items.find((g) => g.path === '/')!;
+      expect(rootGroup).toMatchObject({ pidsLimit: sandbox.limits.pids, memoryLimit: sandbox.limits.memoryBytes });
+      expect(rootGroup.pidsUsage).toBeGreaterThanOrEqual(before.processes.total);
+      expect(rootGroup.memoryUsage).toBeGreaterThan(0);
 
       await t1.run('unshare --ipc bash');
       await t1.run('ipcmk --queue');
