@@ -35,7 +35,8 @@ const IFF_UP = 0x1;
 const IFF_LOOPBACK = 0x8;
 const IFF_RUNNING = 0x40;
 
-const clip = (s: string, n: number = NSMAP_LIMITS.textChars) => (s.length > n ? `${s.slice(0, n)}…` : s).slice(0, n);
+/** at most n characters; a cut string ends in '…' */
+const clip = (s: string, n: number = NSMAP_LIMITS.textChars) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 function bounded<T>(all: readonly T[], max: number, budget: Budget, total = all.length, atLeast = false) {
   const items = budget.take(all, max);

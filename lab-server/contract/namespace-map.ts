@@ -41,7 +41,7 @@ export const NSMAP_LIMITS = {
   mounts: 100,
   /** characters of a process's command line */
   cmdlineChars: 120,
-  /** characters of any other string (names, paths, hostnames) */
+  /** characters of any other string (names, paths, hostnames; ending in '…' when cut) */
   textChars: 256,
   /**
    * items in all contents lists of a snapshot together (IPC objects, queues,
@@ -84,7 +84,7 @@ export const nsmapProcessSchema = z.strictObject({
   ppid: pid,
   /** /proc/PID/comm: the short name (bash, ipcmk, sleep) */
   comm: text,
-  /** the command line joined by spaces, cut to NSLAB_LIMITS.cmdlineChars (with '…' when cut) */
+  /** the command line joined by spaces, at most NSMAP_LIMITS.cmdlineChars (ending in '…' when cut) */
   cmd: z.string().max(NSMAP_LIMITS.cmdlineChars + 1),
   /** 1, 2, ... when this is the shell at that terminal's prompt (T1, T2); null otherwise */
   terminal: z.number().int().min(1).nullable(),

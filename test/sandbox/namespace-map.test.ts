@@ -94,6 +94,8 @@ describe('namespace map', () => {
     const sandbox = await backend.create({ label: 'nsmap flood test', limits: { pids: 1024 } });
     try {
       const r = await sh(sandbox, [
+        // a command line of 400 characters (first: the map lists the lowest pids)
+        'bash -c "exec -a $(printf \'y%.0s\' $(seq 400)) sleep 1000" </dev/null >/dev/null 2>&1 &',
         'for i in $(seq 300); do unshare --ipc sleep 1000 </dev/null >/dev/null 2>&1 & done',
         'for i in $(seq 200); do sleep 1000 </dev/null >/dev/null 2>&1 & done',
         'for i in $(seq 300); do ipcmk -Q >/dev/null; done',
@@ -123,6 +125,9 @@ describe('namespace map', () => {
       expect(snap.processes.total).toBeGreaterThanOrEqual(500);
       expect(snap.processes.items).toHaveLength(NSMAP_LIMITS.processes);
       expect(snap.processes.truncated).toBe(true);
+      const long = snap.processes.items.find((p) => p.cmd.startsWith('yyyy'))!;
+      expect(long.cmd).toHaveLength(NSMAP_LIMITS.cmdlineChars);
+      expect(long.cmd.endsWith('…')).toBe(true);
       const ipc = view(snap, 'ipc');
       expect(ipc.total).toBeGreaterThanOrEqual(301);
       expect(ipc.namespaces).toHaveLength(NSMAP_LIMITS.namespacesPerKind);
