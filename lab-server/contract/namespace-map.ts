@@ -220,8 +220,9 @@ export const nsmapNamespaceSchema = z.strictObject({
   /** true for the sandbox's own namespace of this kind (its PID 1's) */
   own: z.boolean(),
   /**
-   * for pid and user namespaces: the namespace this one is nested in (its inode), when
-   * that one is in the map; null for the sandbox's own and for the other kinds
+   * for pid and user namespaces: the nearest namespace on the map this one is nested
+   * in (its inode; one with no process in it is skipped, `contents.level` still counts
+   * it); null for the sandbox's own and for the other kinds
    */
   parent: inode.nullable(),
   /** pids (sandbox's view) of the listed processes in this namespace, ascending */
