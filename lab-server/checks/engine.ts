@@ -26,6 +26,9 @@ import { z } from 'zod';
 import type { Lang } from '../contract/lang.ts';
 import type { StepStatus } from '../contract/steps.ts';
 import type { Sandbox } from '../sandbox/types.ts';
+import type { NamespaceMapChannel } from '../contract/lessons-plugin.ts';
+import { collectNamespaceMap, snapshotKey, usageMoved } from './namespace-map.ts';
+import type { NsmapSnapshot } from '../contract/namespace-map.ts';
 import { checksOptions, msg, type Check, type CheckResult, type LessonChecks, type Message, type MessageParam } from './api.ts';
 import { createLab, type TerminalTextProvider } from './lab.ts';
 import { PollBackoff } from './poll-backoff.ts';
@@ -62,6 +65,11 @@ export interface CheckEngineOptions {
    * Default true; `nslab grade` turns it off: a report has no use for it.
    */
   watchPassed?: boolean;
+  /**
+   * the namespace map: while someone wants it, every round also builds a snapshot
+   * from the round's probe reads and pushes it when it changed (namespace-map.ts)
+   */
+  map?: NamespaceMapChannel;
 }
 
 type RunResult = CheckResult & {
@@ -115,6 +123,9 @@ export class CheckEngine {
   /** passed steps whose check did not pass when it last looked, with what it said */
   private readonly missing = new Map<string, Message | undefined>();
   private readonly leftBehind: ReadonlySet<string>;
+  /** the last map snapshot pushed, and its key (namespace-map.ts, snapshotKey) */
+  private mapLast: NsmapSnapshot | null = null;
+  private mapKey: string | null = null;
 
   constructor(private readonly opts: CheckEngineOptions) {
     const restored: ReadonlyMap<string, number> = opts.passed instanceof Map
@@ -144,7 +155,7 @@ export class CheckEngine {
     if (pollMs > 0) {
       this.poll = new PollBackoff(pollMs, Math.max(pollMs, this.opts.maxPollMs ?? DEFAULT_MAX_POLL_MS), async () => {
         // the poll only fills gaps: skip it while a round is running
-        if (this.inFlight || !this.open().length) return false;
+        if (this.inFlight || (!this.open().length && !this.mapWanted())) return false;
         const before = this.changes;
         await this.evaluate();
         return this.changes !== before;
@@ -158,6 +169,12 @@ export class CheckEngine {
     this.unsubscribe.push(sandbox.onCommand(onEvent));
     if (sandbox.onActivity) this.unsubscribe.push(sandbox.onActivity(onEvent));
     this.unsubscribe.push(sandbox.onExit(() => this.stop()));
+    if (this.opts.map) {
+      this.unsubscribe.push(this.opts.map.onWanted((wanted) => {
+        // a new viewer gets a current map without waiting for the next command
+        if (wanted) onEvent();
+      }));
+    }
     void this.evaluate();
     return this;
   }
@@ -241,12 +258,17 @@ export class CheckEngine {
   private async round(): Promise<void> {
     const { sandbox } = this.opts;
     if (this.stopped || sandbox.state === 'dead') return;
-    if (!this.open().length) return;
+    // a finished lesson is not checked any more; only the map may still want rounds
+    const finished = !this.open().length;
+    if (finished && !this.mapWanted()) return;
     // a step whose check is still running from an earlier round is not started again
     const open = this.open().filter((id) => !this.running.has(id));
-    const watched = this.watched().filter((id) => !this.running.has(id));
-    if (!open.length && !watched.length) return;
+    const watched = finished ? [] : this.watched().filter((id) => !this.running.has(id));
+    const wantMap = this.mapWanted();
+    if (!open.length && !watched.length && !wantMap) return;
     const lab = createLab(sandbox, { lang: this.opts.lang, terminalText: this.opts.terminalText });
+    // the map shares the round's memoised reads (process walk, root namespaces, cgroups)
+    const mapTask = wantMap ? this.buildMap(lab) : null;
     const changed: StepStatus[] = [];
     let batching = true;
     const flush = () => {
@@ -325,6 +347,34 @@ export class CheckEngine {
     clearTimeout(timer);
     batching = false;
     flush();
+    // the round ends with the map, so map reads never overlap and a slow one coalesces events
+    await mapTask;
+  }
+
+  private mapWanted(): boolean {
+    return !!this.opts.map?.wanted;
+  }
+
+  private async buildMap(lab: ReturnType<typeof createLab>): Promise<void> {
+    const { sandbox, map } = this.opts;
+    try {
+      const snapshot = await collectNamespaceMap({
+        processes: lab.processes, rootNamespaces: lab.rootNamespaces, cgroups: lab.cgroups,
+        commands: () => sandbox.commands(), probe: sandbox.probe,
+      }, (this.mapLast?.seq ?? 0) + 1);
+      if (this.gone() || !map?.wanted) return;
+      const key = snapshotKey(snapshot);
+      const news = key !== this.mapKey;
+      if (!news && !(this.mapLast && usageMoved(this.mapLast, snapshot))) return;
+      this.mapKey = key;
+      this.mapLast = snapshot;
+      // only what the learner did keeps the poll fast, not memory usage drifting
+      if (news) this.changes++;
+      map.push(snapshot);
+    } catch (err) {
+      // a process that left mid-round: the next round (the poll, the next command) reads again
+      if (!this.gone()) this.logOnce('(namespace map)', `building the namespace map failed: ${(err as Error)?.message ?? String(err)}`);
+    }
   }
 
   private emit(changed: StepStatus[]): void {

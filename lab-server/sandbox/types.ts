@@ -138,6 +138,8 @@ export interface CgroupInfo {
   /** how many times the group hit its limit */
   memoryEvents: { max: number; oom: number; oomKill: number };
   pidsMax: number | null;
+  /** tasks (processes and threads) in the group and below it (pids.current); null if unreadable */
+  pidsCurrent: number | null;
 }
 
 export interface CommandEvent {
@@ -156,6 +158,34 @@ export interface CommandEvent {
   at: number;
 }
 
+/** An interface of a network namespace, as getifaddrs(3) sees it from inside. */
+export interface NetInterface {
+  name: string;
+  /** IFF_* flags (IFF_UP 0x1, IFF_LOOPBACK 0x8, IFF_RUNNING 0x40) */
+  flags: number;
+  addresses: { family: 'inet' | 'inet6'; address: string; prefix: number }[];
+}
+
+export type NsinfoSection = 'ipc' | 'mq' | 'uts' | 'net' | 'nest' | 'cgroupns';
+
+/**
+ * What the namespace map shows of one process's IPC, UTS and network namespaces,
+ * read in one go and bounded in bytes per section (`complete: false`: the section
+ * was cut at the bound, its lists are the first entries only).
+ */
+export interface NamespaceInfo {
+  ipc?: { sysv: SysvIpc; complete: boolean };
+  /** `total`: queues in the namespace, also those past the bound */
+  mq?: { queues: MqueueEntry[]; total: number };
+  uts?: { hostname: string; domainname: string };
+  /** `totalInterfaces`/`totalAddresses` count also those past the bound */
+  net?: { interfaces: NetInterface[]; totalInterfaces: number; totalAddresses: number };
+  /** the namespaces (inodes) the process's pid and user namespaces are nested in, nearest first */
+  nest?: { pid: number[]; user: number[] };
+  /** /proc/PID/cgroup as seen from inside the process's cgroup namespace: its lines, as they are */
+  cgroupns?: string[];
+}
+
 /** what checks can learn about the sandbox; IdentityProbe (identity.ts): user namespaces, owners, capabilities, clock offsets */
 export interface Probe extends IdentityProbe {
   /** every process of the sandbox, nested namespaces included */
@@ -170,7 +200,15 @@ export interface Probe extends IdentityProbe {
   sysctl(hostPid: number, name: string): Promise<string>;
   hostname(hostPid: number): Promise<string>;
   mounts(hostPid: number): Promise<MountInfo[]>;
+  /** the first mounts of the process's mount table, reading at most maxBytes of it */
+  mountsBounded(hostPid: number, maxBytes: number): Promise<{ mounts: MountInfo[]; complete: boolean }>;
   cgroups(): Promise<CgroupInfo[]>;
+  /**
+   * the namespace map's view of each process's IPC, UTS and net namespaces, at most
+   * maxBytes per section, in one helper fork; per pid the info, or an Error when that
+   * process could not be read (it left) or the batch's byte bound was spent before it
+   */
+  namespaceInfo(requests: readonly { hostPid: number; sections: readonly NsinfoSection[] }[], maxBytes: number): Promise<Map<number, NamespaceInfo | Error>>;
 }
 
 export type SandboxState = 'running' | 'dead';
