@@ -290,6 +290,10 @@ static void op_owners(const char *pid) {
       put(line, (size_t)n);
     }
     close(fd);
+  }
+  answer(0);
+}
+
 static void slurp_path(const char *path, long max) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0 || slurp(fd, max) < 0) put("\n", 1);
