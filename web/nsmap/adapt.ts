@@ -132,6 +132,9 @@ export function hexKey(key: number): string {
   return `0x${(key >>> 0).toString(16).padStart(8, '0')}`;
 }
 
+/** one formatter per language and precision: making one costs more than formatting a hundred numbers */
+const formatters = new Map<string, Intl.NumberFormat>();
+
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
@@ -140,6 +143,9 @@ export function formatBytes(n: number): string {
     v /= 1024;
     i++;
   }
-  const num = new Intl.NumberFormat(getLang(), { maximumFractionDigits: i === 0 ? 0 : 1 }).format(v);
+  const id = `${getLang()}:${i === 0 ? 0 : 1}`;
+  let f = formatters.get(id);
+  if (!f) formatters.set(id, (f = new Intl.NumberFormat(getLang(), { maximumFractionDigits: i === 0 ? 0 : 1 })));
+  const num = f.format(v);
   return `${num} ${units[i]}`;
 }

@@ -43,6 +43,7 @@ export function renderTable(model: MapModel): HTMLElement {
     model.namespacesTruncated ? h('p', { class: 'nsmap-truncated nsmap-truncated-all' }, nsTruncatedText(model)) : null,
     h('table', { class: 'nsmap-table' },
       h('caption', null, t('map.tableCaption', { kind: model.kind, n: rows.length })),
+      h('colgroup', null, h('col', { class: 'nsmap-col-ns' }), h('col', { class: 'nsmap-col-parent' }), h('col', { class: 'nsmap-col-procs' }), h('col', null)),
       h('thead', null, h('tr', null,
         h('th', { scope: 'col' }, t('map.col.namespace')),
         h('th', { scope: 'col' }, t('map.col.parent')),
