@@ -6,7 +6,7 @@
  *
  * Keyboard: the kind picker is one tab stop (a radio group: arrows move and pick, as
  * WAI-ARIA's radio group pattern says), then the table toggle, then the map itself,
- * a scrollable region.
+ * a scrollable region; Escape closes a closable panel.
  */
 import './nsmap.css';
 import { h, icon, setChildren } from '../dom.ts';
@@ -82,6 +82,14 @@ export class NamespaceMapPanel {
       this.body,
       this.live,
     );
+    // a drawer closes with Escape, and focus goes back to what opened it (the page's onClose)
+    if (opts.onClose) {
+      this.el.addEventListener('keydown', (e) => {
+        if (e.key !== 'Escape' || e.defaultPrevented) return;
+        e.preventDefault();
+        opts.onClose?.();
+      });
+    }
     this.paintKinds();
     this.relabel();
   }
