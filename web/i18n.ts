@@ -194,6 +194,7 @@ const en = {
   'map.cgPids': 'at most {n} processes',
   'map.cgOom': 'OOM kills: {n}',
   'map.error': 'could not be read ({why})',
+  'map.showKind': 'Show the {kind} namespaces on the map',
 };
 
 export type MessageKey = keyof typeof en;
@@ -379,6 +380,7 @@ const ko: Catalog = {
   'map.cgPids': '프로세스 최대 {n}개',
   'map.cgOom': 'OOM 강제 종료: {n}회',
   'map.error': '읽을 수 없음({why})',
+  'map.showKind': '지도에서 {kind} 네임스페이스 보기',
 };
 
 const zh: Catalog = {
@@ -561,6 +563,7 @@ const zh: Catalog = {
   'map.cgPids': '最多 {n} 个进程',
   'map.cgOom': 'OOM 强制终止：{n} 次',
   'map.error': '无法读取（{why}）',
+  'map.showKind': '在地图上查看 {kind} 命名空间',
 };
 
 const CATALOGS: Record<Lang, Catalog> = { en, ko, zh };

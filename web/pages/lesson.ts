@@ -15,6 +15,8 @@ import { CLOSE, DEFAULT_MAX_TERMINALS, LabSocket, type ConnectionState, type Ser
 import { TerminalTabs } from '../term/tabs.ts';
 import { confirmDialog } from '../confirm.ts';
 import { snapshotModel } from '../nsmap/adapt.ts';
+import { enhanceMapDirectives, mapFocusOf } from '../nsmap/directive.ts';
+import type { MapKind } from '../nsmap/model.ts';
 import { NamespaceMapPanel } from '../nsmap/panel.ts';
 
 /** Terminals shown from the start: the lessons need "another shell on the same machine". */
@@ -56,6 +58,11 @@ export const lessonPage: PageFactory = (root, params) => {
       const list = (await allLessons.catch(() => [])).slice().sort((a, b) => a.order - b.order);
       const i = list.findIndex((l) => l.id === lessonId);
       return i >= 0 && i + 1 < list.length ? list[i + 1] : null;
+    },
+    // a step whose text focuses the map on a kind brings the map up when it becomes current
+    currentStep: (_id, section) => {
+      const kind = section ? mapFocusOf(section) : null;
+      if (kind) showMapFor(kind);
     },
   });
 
@@ -127,6 +134,7 @@ export const lessonPage: PageFactory = (root, params) => {
 
   function showView(view: View): void {
     layout.dataset.view = view;
+    if (view === 'map') mapViewTab.classList.remove('has-news');
     for (const tab of Object.values(viewTabs)) {
       const on = tab.dataset.view === view;
       tab.setAttribute('aria-selected', String(on));
@@ -148,6 +156,21 @@ export const lessonPage: PageFactory = (root, params) => {
     mapToggle.setAttribute('aria-expanded', String(shown));
     // only a map someone can see is worth the server's work
     mapPanel.setVisible(shown && document.visibilityState === 'visible');
+  }
+
+  /**
+   * A lesson step's map focus: the kind is picked and, on a wide screen, the drawer
+   * opens beside the terminals; focus stays where the learner is typing. On a phone
+   * the map is a view of its own and would hide the terminal: its tab gets a mark.
+   */
+  function showMapFor(kind: MapKind): void {
+    mapPanel.setKind(kind);
+    if (isNarrow()) {
+      if (layout.dataset.view !== 'map') mapViewTab.classList.add('has-news');
+    } else if (!mapOpen) {
+      mapOpen = true;
+      paintMap();
+    }
   }
 
   function openMap(focus: boolean): void {
@@ -303,6 +326,10 @@ export const lessonPage: PageFactory = (root, params) => {
       lesson = l;
       lessonTerminals = Math.max(MIN_TERMINALS, l.terminals ?? 0);
       pane.show(l);
+      enhanceMapDirectives(pane.el, (kind) => {
+        mapPanel.setKind(kind);
+        openMap(true);
+      });
       paintViewSwitch();
       return true;
     } catch (e) {
