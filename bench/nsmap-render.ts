@@ -15,6 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { NSMAP_KINDS, NSMAP_LIMITS, nsmapSnapshotSchema, type NsmapSnapshot } from '../lab-server/contract/namespace-map.ts';
@@ -86,7 +87,7 @@ export function bigSnapshot(seq: number): NsmapSnapshot {
   return nsmapSnapshotSchema.parse(snap);
 }
 
-async function bundle(): Promise<{ js: string; css: string }> {
+export async function bundle(): Promise<{ js: string; css: string }> {
   const entry = `
     import { snapshotModel } from './web/nsmap/adapt.ts';
     import { keysOf } from './web/nsmap/model.ts';
@@ -160,4 +161,5 @@ async function main(): Promise<void> {
   if (process.argv.includes('--write-docs')) writeSection('namespace map rendering', body);
 }
 
-await main();
+// the snapshot maker is shared (a screenshot script, tests); the bench runs when this file is run
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -110,18 +110,19 @@ function cgroupGroup(snap: NsmapSnapshot, root: string): MapGroup {
   const depthOf = (path: string) => (path === root ? 0 : path.slice(root === '/' ? 0 : root.length).split('/').filter(Boolean).length);
   const items = snap.cgroups.groups.items.filter((g) => under(g.path)).map((g) => ({
     key: `cg:${g.path}:${g.memoryLimit}:${g.pidsLimit}`,
-    text: cgroupText(g),
+    // below the top, the indent says where a group sits: its own name is enough
+    text: cgroupText(g, depthOf(g.path) > 0 ? g.path.slice(g.path.lastIndexOf('/') + 1) : g.path),
     depth: depthOf(g.path),
   }));
   const all = snap.cgroups.groups;
   return { key: 'cgroups', title: t('map.g.cgroups'), items, truncated: all.truncated, total: all.truncated ? all.total : undefined };
 }
 
-function cgroupText(g: NsmapCgroup): string {
-  const parts = [g.path, t('map.cgProcs', { n: g.processCount })];
-  if (g.memoryUsage !== null || g.memoryLimit !== null) {
-    parts.push(t('map.cgMemory', { usage: g.memoryUsage === null ? '?' : formatBytes(g.memoryUsage), limit: g.memoryLimit === null ? t('map.unlimited') : formatBytes(g.memoryLimit) }));
-  }
+function cgroupText(g: NsmapCgroup, name: string): string {
+  const parts = [name, t('map.cgProcs', { n: g.processCount })];
+  const usage = g.memoryUsage === null ? '?' : formatBytes(g.memoryUsage);
+  if (g.memoryLimit !== null) parts.push(t('map.cgMemory', { usage, limit: formatBytes(g.memoryLimit) }));
+  else if (g.memoryUsage !== null) parts.push(t('map.cgMemoryNoLimit', { usage }));
   if (g.pidsLimit !== null) parts.push(t('map.cgPids', { n: g.pidsLimit }));
   if (g.oomKills > 0) parts.push(t('map.cgOom', { n: g.oomKills }));
   return parts.join(' · ');
