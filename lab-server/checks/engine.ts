@@ -20,6 +20,8 @@ import { z } from 'zod';
 import type { Lang } from '../contract/lang.ts';
 import type { StepStatus } from '../contract/steps.ts';
 import type { Sandbox } from '../sandbox/types.ts';
+import type { NamespaceMapChannel } from '../contract/lessons-plugin.ts';
+import { collectNamespaceMap, snapshotKey } from './namespace-map.ts';
 import { msg, type Check, type CheckResult, type LessonChecks, type Message, type MessageParam } from './api.ts';
 import { createLab, type TerminalTextProvider } from './lab.ts';
 import { PollBackoff } from './poll-backoff.ts';
@@ -51,6 +53,11 @@ export interface CheckEngineOptions {
   passed?: Iterable<string> | ReadonlyMap<string, number>;
   /** where check errors are logged (they are lesson bugs an operator should see) */
   log?: (line: string) => void;
+  /**
+   * the namespace map: while someone wants it, every round also builds a snapshot
+   * from the round's probe reads and pushes it when it changed (namespace-map.ts)
+   */
+  map?: NamespaceMapChannel;
 }
 
 const paramSchema: z.ZodType<MessageParam> = z.lazy(() => z.union([z.string(), z.number(), refSchema, z.array(refSchema)]));
@@ -94,6 +101,9 @@ export class CheckEngine {
   private readonly logged = new Map<string, string>();
   /** the message each step's check last returned, as data (kept when a throw is forgiven) */
   private readonly lastMessage = new Map<string, Message | undefined>();
+  /** the last map snapshot pushed, as compared (seq and time aside), and its seq */
+  private mapKey: string | null = null;
+  private mapSeq = 0;
 
   constructor(private readonly opts: CheckEngineOptions) {
     const restored: ReadonlyMap<string, number> = opts.passed instanceof Map
@@ -122,7 +132,7 @@ export class CheckEngine {
     if (pollMs > 0) {
       this.poll = new PollBackoff(pollMs, Math.max(pollMs, this.opts.maxPollMs ?? DEFAULT_MAX_POLL_MS), async () => {
         // the poll only fills gaps: skip it while a round is running
-        if (this.inFlight || !this.open().length) return false;
+        if (this.inFlight || (!this.open().length && !this.mapWanted())) return false;
         const before = this.changes;
         await this.evaluate();
         return this.changes !== before;
@@ -136,6 +146,12 @@ export class CheckEngine {
     this.unsubscribe.push(sandbox.onCommand(onEvent));
     if (sandbox.onActivity) this.unsubscribe.push(sandbox.onActivity(onEvent));
     this.unsubscribe.push(sandbox.onExit(() => this.stop()));
+    if (this.opts.map) {
+      this.unsubscribe.push(this.opts.map.onWanted((wanted) => {
+        // a new viewer gets a current map without waiting for the next command
+        if (wanted) onEvent();
+      }));
+    }
     void this.evaluate();
     return this;
   }
@@ -194,8 +210,11 @@ export class CheckEngine {
     if (this.stopped || sandbox.state === 'dead') return;
     // a step whose check is still running from an earlier round is not started again
     const open = this.open().filter((id) => !this.running.has(id));
-    if (!open.length) return;
+    const wantMap = this.mapWanted();
+    if (!open.length && !wantMap) return;
     const lab = createLab(sandbox, { lang: this.opts.lang, terminalText: this.opts.terminalText });
+    // the map shares the round's memoised reads (process walk, root namespaces, cgroups)
+    const mapTask = wantMap ? this.buildMap(lab) : null;
     const changed: StepStatus[] = [];
     let batching = true;
     const flush = () => {
@@ -237,6 +256,32 @@ export class CheckEngine {
     clearTimeout(timer);
     batching = false;
     flush();
+    // the round ends with the map, so map reads never overlap and a slow one coalesces events
+    await mapTask;
+  }
+
+  private mapWanted(): boolean {
+    return !!this.opts.map?.wanted;
+  }
+
+  private async buildMap(lab: ReturnType<typeof createLab>): Promise<void> {
+    const { sandbox, map } = this.opts;
+    try {
+      const snapshot = await collectNamespaceMap({
+        processes: lab.processes, rootNamespaces: lab.rootNamespaces, cgroups: lab.cgroups,
+        commands: () => sandbox.commands(), probe: sandbox.probe,
+      }, this.mapSeq + 1);
+      if (this.gone() || !map?.wanted) return;
+      const key = snapshotKey(snapshot);
+      if (key === this.mapKey) return;
+      this.mapKey = key;
+      this.mapSeq = snapshot.seq;
+      this.changes++;
+      map.push(snapshot);
+    } catch (err) {
+      // a process that left mid-round: the next round (the poll, the next command) reads again
+      if (!this.gone()) this.logOnce('(namespace map)', `building the namespace map failed: ${(err as Error)?.message ?? String(err)}`);
+    }
   }
 
   private emit(changed: StepStatus[]): void {

@@ -74,6 +74,7 @@ export function withClassroom<P extends LessonsPlugin<Sandbox, unknown>>(inner: 
         lang: session.lang,
         sandbox: session.sandbox,
         terminalText: (n) => session.terminalText(n),
+        map: session.map,
         passed,
         pollMs: opts.pollMs,
         log: (l) => log(`[${session.lesson} / session ${session.id}] ${l}`),

@@ -13,13 +13,13 @@
  * ipc/uts/net namespaces and reads the host's procfs. None joins the sandbox's pid
  * namespace: the learner cannot see or ptrace them.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { z } from 'zod';
 import { readCgroups, sandboxHostPids } from './cgroups.ts';
 import { probeHelper } from './probe-helper.ts';
 import {
-  NAMESPACE_KINDS, type CgroupInfo, type MountInfo, type MqueueEntry, type NamespaceSet, type ProcessInfo,
-  type Probe, type SysvIpc,
+  NAMESPACE_KINDS, type CgroupInfo, type MountInfo, type MqueueEntry, type NamespaceInfo, type NamespaceSet, type NetInterface,
+  type NsinfoSection, type ProcessInfo, type Probe, type SysvIpc,
 } from './types.ts';
 
 const MAX_READ = 1024 * 1024;
@@ -96,6 +96,65 @@ export function parseMountinfo(text: string): MountInfo[] {
   return out;
 }
 
+/** the helper's mq answer: "NAME\tMODE\tINFO" lines */
+export function parseMqueueList(text: string): MqueueEntry[] {
+  return text.split('\n').filter(Boolean).map((line) => {
+    const [name, mode, info] = line.split('\t');
+    return { name, mode: parseInt(mode, 8), qsize: Number(/QSIZE:(\d+)/.exec(info ?? '')?.[1] ?? 0) };
+  });
+}
+
+/** the helper's interface list: "L\tNAME\tFLAGS", "A\tNAME\tFAMILY\tADDR\tPREFIX", "T\tLINKS\tADDRS" */
+export function parseInterfaces(text: string): NonNullable<NamespaceInfo['net']> {
+  const byName = new Map<string, NetInterface>();
+  let totalInterfaces = 0;
+  let totalAddresses = 0;
+  for (const line of text.split('\n')) {
+    const f = line.split('\t');
+    if (f[0] === 'L' && f.length === 3) byName.set(f[1], { name: f[1], flags: parseInt(f[2], 16) || 0, addresses: [] });
+    else if (f[0] === 'A' && f.length === 5 && (f[2] === 'inet' || f[2] === 'inet6')) {
+      byName.get(f[1])?.addresses.push({ family: f[2], address: f[3], prefix: Number(f[4]) || 0 });
+    } else if (f[0] === 'T') { totalInterfaces = Number(f[1]) || 0; totalAddresses = Number(f[2]) || 0; }
+  }
+  return { interfaces: [...byName.values()], totalInterfaces: Math.max(totalInterfaces, byName.size), totalAddresses };
+}
+
+/** "@NAME LEN\n" + LEN bytes, repeated (helpers/nslab-probe.c, nsinfo) */
+export function splitSections(buf: Buffer): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  let at = 0;
+  while (at < buf.length) {
+    const nl = buf.indexOf(10, at);
+    const m = nl < 0 ? null : /^@([a-z]+) (\d+)$/.exec(buf.subarray(at, nl).toString('latin1'));
+    if (!m) throw new Error('the probe helper sent a malformed namespace report');
+    const len = Number(m[2]);
+    out.set(m[1], buf.subarray(nl + 1, nl + 1 + len));
+    at = nl + 1 + len;
+  }
+  return out;
+}
+
+/** up to maxBytes of a file, and whether that was all of it */
+function readBounded(path: string, maxBytes: number): { text: string; complete: boolean } {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(maxBytes + 1);
+    let n = 0;
+    for (;;) {
+      const r = readSync(fd, buf, n, buf.length - n, null);
+      if (r === 0) break;
+      n += r;
+      if (n === buf.length) break;
+    }
+    if (n <= maxBytes) return { text: buf.subarray(0, n).toString('utf8'), complete: true };
+    // only whole lines
+    const cut = buf.subarray(0, maxBytes);
+    return { text: cut.subarray(0, cut.lastIndexOf(10) + 1).toString('utf8'), complete: false };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const sysctlName = z.string().min(1).max(200).regex(/^[a-z0-9_]+([./][a-z0-9_-]+)*$/, 'a sysctl name like kernel.msgmni');
 const filePath = z.string().startsWith('/').max(4096).refine((p) => !p.includes('\0'), 'no NUL bytes');
 
@@ -169,10 +228,28 @@ export class LocalProbe implements Probe {
     // helper mounts one in a throwaway mount namespace after joining the process's.
     const r = await probeHelper(this.helperBin).request('mq', this.own(hostPid), MAX_READ);
     if (r.code !== 0) throw new Error(`cannot list POSIX message queues of ${hostPid}: ${r.text.trim()}`);
-    return r.text.split('\n').filter(Boolean).map((line) => {
-      const [name, mode, info] = line.split('\t');
-      return { name, mode: parseInt(mode, 8), qsize: Number(/QSIZE:(\d+)/.exec(info ?? '')?.[1] ?? 0) };
-    });
+    return parseMqueueList(r.text);
+  }
+
+  async namespaceInfo(hostPid: number, sections: readonly NsinfoSection[], maxBytes: number): Promise<NamespaceInfo> {
+    const wanted = sections.filter((s) => ['ipc', 'mq', 'uts', 'net'].includes(s));
+    if (!wanted.length) return {};
+    const r = await probeHelper(this.helperBin).request('nsinfo', this.own(hostPid), maxBytes, wanted.join(','));
+    if (r.code !== 0) throw new Error(`cannot read the namespaces of ${hostPid}: ${r.raw.toString('utf8').trim()}`);
+    const parts = splitSections(r.raw);
+    const out: NamespaceInfo = {};
+    const ipc = parts.get('ipc');
+    if (ipc) out.ipc = { sysv: parseSysvipc(ipc.toString('utf8'), this.toSandboxUid), complete: ipc.length < maxBytes };
+    const mq = parts.get('mq');
+    if (mq) out.mq = { queues: parseMqueueList(mq.toString('utf8')), total: Number(parts.get('mqtotal')?.toString('latin1') ?? 0) };
+    const uts = parts.get('uts');
+    if (uts) {
+      const [hostname = '', domainname = ''] = uts.toString('utf8').split('\n');
+      out.uts = { hostname, domainname };
+    }
+    const net = parts.get('net');
+    if (net) out.net = parseInterfaces(net.toString('utf8'));
+    return out;
   }
 
   async sysctl(hostPid: number, name: string): Promise<string> {
@@ -189,6 +266,11 @@ export class LocalProbe implements Probe {
   async mounts(hostPid: number): Promise<MountInfo[]> {
     const pid = this.own(hostPid);
     return parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'));
+  }
+
+  async mountsBounded(hostPid: number, maxBytes: number): Promise<{ mounts: MountInfo[]; complete: boolean }> {
+    const r = readBounded(`/proc/${this.own(hostPid)}/mountinfo`, maxBytes);
+    return { mounts: parseMountinfo(r.text), complete: r.complete };
   }
 
   async cgroups(): Promise<CgroupInfo[]> {

@@ -131,6 +131,30 @@ export interface CommandEvent {
   at: number;
 }
 
+/** An interface of a network namespace, as getifaddrs(3) sees it from inside. */
+export interface NetInterface {
+  name: string;
+  /** IFF_* flags (IFF_UP 0x1, IFF_LOOPBACK 0x8, IFF_RUNNING 0x40) */
+  flags: number;
+  addresses: { family: 'inet' | 'inet6'; address: string; prefix: number }[];
+}
+
+export type NsinfoSection = 'ipc' | 'mq' | 'uts' | 'net';
+
+/**
+ * What the namespace map shows of one process's IPC, UTS and network namespaces,
+ * read in one go and bounded in bytes per section (`complete: false`: the section
+ * was cut at the bound, its lists are the first entries only).
+ */
+export interface NamespaceInfo {
+  ipc?: { sysv: SysvIpc; complete: boolean };
+  /** `total`: queues in the namespace, also those past the bound */
+  mq?: { queues: MqueueEntry[]; total: number };
+  uts?: { hostname: string; domainname: string };
+  /** `totalInterfaces`/`totalAddresses` count also those past the bound */
+  net?: { interfaces: NetInterface[]; totalInterfaces: number; totalAddresses: number };
+}
+
 export interface Probe {
   /** every process of the sandbox, nested namespaces included */
   processes(): Promise<ProcessInfo[]>;
@@ -144,7 +168,11 @@ export interface Probe {
   sysctl(hostPid: number, name: string): Promise<string>;
   hostname(hostPid: number): Promise<string>;
   mounts(hostPid: number): Promise<MountInfo[]>;
+  /** the first mounts of the process's mount table, reading at most maxBytes of it */
+  mountsBounded(hostPid: number, maxBytes: number): Promise<{ mounts: MountInfo[]; complete: boolean }>;
   cgroups(): Promise<CgroupInfo[]>;
+  /** the namespace map's view of the process's IPC, UTS and net namespaces, at most maxBytes per section */
+  namespaceInfo(hostPid: number, sections: readonly NsinfoSection[], maxBytes: number): Promise<NamespaceInfo>;
 }
 
 export type SandboxState = 'running' | 'dead';

@@ -22,11 +22,22 @@
  *          "NAME\tMODE(octal)\tFIRST 200 BYTES" (mqueue mounted in a private mount
  *          namespace of this fork only), names sorted like sh's glob: "*" then ".[!.]*".
  *   sysctl ARG = path under /proc/sys, read in PID's IPC, UTS and net namespaces.
- * The ipc, mq and sysctl forks join no user, mount or pid namespace of the sandbox:
+ *   nsinfo ARG = comma-separated sections of "ipc,mq,uts,net": what the namespace
+ *          map shows of PID's IPC, UTS and net namespaces, in one fork (one fork per
+ *          namespace instead of four). Each section is "@NAME LEN\n" + LEN bytes:
+ *          ipc as the ipc op, mq as the mq op, uts "HOSTNAME\nDOMAINNAME\n", net one
+ *          line per interface "L\tNAME\tFLAGS(hex)" and per address
+ *          "A\tNAME\tinet|inet6\tADDR\tPREFIX", then "T\tINTERFACES\tADDRESSES" with
+ *          the totals (also those past MAXBYTES). MAXBYTES bounds each section.
+ * The ipc, mq, nsinfo and sysctl forks join no user, mount or pid namespace of the sandbox:
  * the files they open are the host's procfs. CODE 3 is any other failure.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -138,15 +149,23 @@ static void op_read(const char *pid, const char *path, long max) {
   answer(0);
 }
 
-static void op_ipc(const char *pid, long max) {
-  join_ns(pid, "ns/ipc", CLONE_NEWIPC);
+static void sysvipc_tables(long max) {
   const char *files[] = { "/proc/sysvipc/msg", "/proc/sysvipc/shm", "/proc/sysvipc/sem" };
   for (int i = 0; i < 3; i++) {
     int fd = open(files[i], O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail(3, "%s: %s", files[i], strerror(errno));
-    if (slurp(fd, max) < 0) fail(3, "read %s: %s", files[i], strerror(errno));
+    size_t before = out_len;
+    long n = slurp(fd, max);
+    if (n < 0) fail(3, "read %s: %s", files[i], strerror(errno));
+    // cut at the bound: keep whole lines only, so no half an entry is parsed as one
+    if (n == max) while (out_len > before && out[out_len - 1] != '\n') out_len--;
     close(fd);
   }
+}
+
+static void op_ipc(const char *pid, long max) {
+  join_ns(pid, "ns/ipc", CLONE_NEWIPC);
+  sysvipc_tables(max);
   answer(0);
 }
 
@@ -161,8 +180,9 @@ static int not_dot_entry(const struct dirent *d) {
   return strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
 }
 
-static void op_mq(const char *pid, long max) {
-  join_ns(pid, "ns/ipc", CLONE_NEWIPC);
+/** lists the queues of this process's IPC namespace (it must be in a mount namespace of its own) */
+static int mqueue_list(long max) {
+  size_t start = out_len;
   // an mqueue mount shows the queues of the IPC namespace of whoever mounts it
   if (unshare(CLONE_NEWNS) != 0) fail(3, "unshare mnt: %s", strerror(errno));
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(3, "make mounts private: %s", strerror(errno));
@@ -172,7 +192,7 @@ static void op_mq(const char *pid, long max) {
   struct dirent **names;
   int n = scandir("/mnt", &names, not_dot_entry, glob_order);
   if (n < 0) fail(3, "list mqueue mount: %s", strerror(errno));
-  for (int i = 0; i < n && (long)out_len < max; i++) {
+  for (int i = 0; i < n && (long)(out_len - start) < max; i++) {
     struct stat st;
     const char *name = names[i]->d_name;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
@@ -192,6 +212,13 @@ static void op_mq(const char *pid, long max) {
     put("\n", 1);
     close(fd);
   }
+  (void)umount2("/mnt", MNT_DETACH);
+  return n;
+}
+
+static void op_mq(const char *pid, long max) {
+  join_ns(pid, "ns/ipc", CLONE_NEWIPC);
+  mqueue_list(max);
   answer(0);
 }
 
@@ -208,6 +235,90 @@ static void op_sysctl(const char *pid, const char *rel, long max) {
   answer(0);
 }
 
+static void slurp_path(const char *path, long max) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || slurp(fd, max) < 0) put("\n", 1);
+  if (fd >= 0) close(fd);
+}
+
+static int prefix_len(const struct sockaddr *mask) {
+  if (!mask) return 0;
+  const unsigned char *b = mask->sa_family == AF_INET ? (const unsigned char *)&((const struct sockaddr_in *)mask)->sin_addr
+    : (const unsigned char *)&((const struct sockaddr_in6 *)mask)->sin6_addr;
+  int n = mask->sa_family == AF_INET ? 4 : 16, bits = 0;
+  for (int i = 0; i < n; i++) bits += __builtin_popcount(b[i]);
+  return bits;
+}
+
+static void interfaces(long max) {
+  struct ifaddrs *all;
+  if (getifaddrs(&all) != 0) fail(3, "getifaddrs: %s", strerror(errno));
+  long links = 0, addrs = 0;
+  size_t start = out_len;
+  char line[512];
+  for (struct ifaddrs *a = all; a; a = a->ifa_next) {
+    if (!a->ifa_addr) continue;
+    int n = 0;
+    if (a->ifa_addr->sa_family == AF_PACKET) {
+      links++;
+      n = snprintf(line, sizeof line, "L\t%s\t%x\n", a->ifa_name, a->ifa_flags);
+    } else if (a->ifa_addr->sa_family == AF_INET || a->ifa_addr->sa_family == AF_INET6) {
+      addrs++;
+      char txt[INET6_ADDRSTRLEN] = "";
+      const void *src = a->ifa_addr->sa_family == AF_INET ? (const void *)&((struct sockaddr_in *)a->ifa_addr)->sin_addr
+        : (const void *)&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
+      inet_ntop(a->ifa_addr->sa_family, src, txt, sizeof txt);
+      n = snprintf(line, sizeof line, "A\t%s\t%s\t%s\t%d\n", a->ifa_name, a->ifa_addr->sa_family == AF_INET ? "inet" : "inet6", txt, prefix_len(a->ifa_netmask));
+    }
+    if (n > 0 && (long)(out_len - start) + n <= max) put(line, (size_t)n);
+  }
+  freeifaddrs(all);
+  int n = snprintf(line, sizeof line, "T\t%ld\t%ld\n", links, addrs);
+  put(line, (size_t)n);
+}
+
+/** "@NAME LEN\n" before a section whose bytes follow: patched in once the length is known */
+static size_t section_open(const char *name) {
+  char head[64];
+  int n = snprintf(head, sizeof head, "@%s %010d\n", name, 0);
+  put(head, (size_t)n);
+  return out_len;
+}
+
+static void section_close(const char *name, size_t body) {
+  char head[64];
+  int n = snprintf(head, sizeof head, "@%s %010zu\n", name, out_len - body);
+  memcpy(out + body - (size_t)n, head, (size_t)n);
+}
+
+static void op_nsinfo(const char *pid, const char *sections, long max) {
+  int want_ipc = strstr(sections, "ipc") != NULL, want_mq = strstr(sections, "mq") != NULL;
+  int want_uts = strstr(sections, "uts") != NULL, want_net = strstr(sections, "net") != NULL;
+  if (want_ipc || want_mq) join_ns(pid, "ns/ipc", CLONE_NEWIPC);
+  if (want_uts) join_ns(pid, "ns/uts", CLONE_NEWUTS);
+  if (want_net) join_ns(pid, "ns/net", CLONE_NEWNET);
+  size_t body;
+  if (want_ipc) { body = section_open("ipc"); sysvipc_tables(max); section_close("ipc", body); }
+  if (want_uts) {
+    body = section_open("uts");
+    slurp_path("/proc/sys/kernel/hostname", 256);
+    slurp_path("/proc/sys/kernel/domainname", 256);
+    section_close("uts", body);
+  }
+  if (want_net) { body = section_open("net"); interfaces(max); section_close("net", body); }
+  // last: it moves this fork into a mount namespace of its own
+  if (want_mq) {
+    body = section_open("mq");
+    int total = mqueue_list(max);
+    section_close("mq", body);
+    char line[32];
+    body = section_open("mqtotal");
+    put(line, (size_t)snprintf(line, sizeof line, "%d", total));
+    section_close("mqtotal", body);
+  }
+  answer(0);
+}
+
 static void serve(const char *op, const char *pid, long max, const char *arg) {
   // a fork that hangs (a stuck read) dies here; the parent answers for it
   alarm(FORK_TIMEOUT_S);
@@ -215,6 +326,7 @@ static void serve(const char *op, const char *pid, long max, const char *arg) {
   else if (strcmp(op, "ipc") == 0) op_ipc(pid, max);
   else if (strcmp(op, "mq") == 0) op_mq(pid, max);
   else if (strcmp(op, "sysctl") == 0) op_sysctl(pid, arg, max);
+  else if (strcmp(op, "nsinfo") == 0) op_nsinfo(pid, arg, max);
   fail(3, "unknown request %s", op);
 }
 

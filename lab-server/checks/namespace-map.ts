@@ -1,0 +1,266 @@
+/**
+ * Builds the namespace map (contract/namespace-map.ts) of one sandbox from the check
+ * engine's probe round: the process walk, the root namespaces and the cgroups come
+ * from the round's memoised Lab (shared with the checks), and what lives in each
+ * IPC, UTS and net namespace from one helper fork per namespace (Probe.namespaceInfo),
+ * so a round costs the map at most NSMAP_LIMITS.namespacesPerKind forks per kind and
+ * a bounded number of bytes per fork (docs/namespace-map.md, "Cost").
+ *
+ * Everything comes from outside the sandbox, and only about the sandbox's own
+ * processes: the probe refuses any pid that is not in the sandbox's cgroup.
+ */
+import {
+  NSMAP_KINDS, NSMAP_LIMITS, type NsmapCgroup, type NsmapContents, type NsmapKind, type NsmapKindView,
+  type NsmapNamespace, type NsmapProcess, type NsmapSnapshot,
+} from '../contract/namespace-map.ts';
+import type {
+  CgroupInfo, CommandEvent, MountInfo, NamespaceInfo, NamespaceSet, NsinfoSection, ProcessInfo, Probe,
+} from '../sandbox/types.ts';
+
+/** what the map needs of a round: the memoised reads of the Lab, and the probe for the rest */
+export interface MapSource {
+  processes(): Promise<ProcessInfo[]>;
+  rootNamespaces(): Promise<NamespaceSet>;
+  cgroups(): Promise<CgroupInfo[]>;
+  commands(): readonly CommandEvent[];
+  probe: Pick<Probe, 'namespaceInfo' | 'mountsBounded'>;
+}
+
+/** bytes the helper returns per section of a namespace (per System V table for ipc) */
+export const NSINFO_SECTION_BYTES = 32 * 1024;
+/** bytes of a mount table read per mount namespace (about 300 mounts) */
+export const MOUNTINFO_BYTES = 48 * 1024;
+
+const IFF_UP = 0x1;
+const IFF_LOOPBACK = 0x8;
+const IFF_RUNNING = 0x40;
+
+const clip = (s: string, n: number = NSMAP_LIMITS.textChars) => (s.length > n ? `${s.slice(0, n)}…` : s).slice(0, n);
+
+function bounded<T>(all: readonly T[], max: number, budget: Budget, total = all.length, atLeast = false) {
+  const items = budget.take(all, max);
+  return { items, total: Math.max(total, all.length), truncated: total > items.length || atLeast, ...(atLeast ? { atLeast: true } : {}) };
+}
+
+/** the snapshot-wide allowance of contents items (NSMAP_LIMITS.contentItems) */
+class Budget {
+  constructor(private left: number) {}
+  take<T>(all: readonly T[], max: number): T[] {
+    const n = Math.max(0, Math.min(all.length, max, this.left));
+    this.left -= n;
+    return all.slice(0, n);
+  }
+}
+
+/** the shell at each terminal's prompt (host pid -> terminal): the pid of each terminal's latest command-log report */
+export function terminalShells(commands: readonly CommandEvent[]): Map<number, number> {
+  const latest = new Map<number, number>();
+  for (const e of commands) if (e.hostPid !== null) latest.set(e.terminal, e.hostPid);
+  return new Map([...latest].map(([terminal, hostPid]) => [hostPid, terminal]));
+}
+
+const mountKey = (m: MountInfo) => `${m.mountPoint}\0${m.fsType}\0${m.source}`;
+
+/**
+ * The nearest ancestor (by parent pid) in a different namespace of `kind`: the
+ * namespace the process's own was made from, as far as process ancestry tells
+ * (`unshare --pid --fork` and `unshare --user` leave exactly this trail).
+ */
+function parentNamespace(kind: 'pid' | 'user', p: ProcessInfo, byHostPid: Map<number, ProcessInfo>): number | null {
+  const seen = new Set<number>();
+  for (let a = byHostPid.get(p.hostPpid); a && !seen.has(a.hostPid); a = byHostPid.get(a.hostPpid)) {
+    seen.add(a.hostPid);
+    if (a.ns[kind] === p.ns[kind]) continue;
+    if (kind === 'pid' && a.nsPids.length >= p.nsPids.length) continue;
+    return a.ns[kind];
+  }
+  return null;
+}
+
+export async function collectNamespaceMap(src: MapSource, seq: number): Promise<NsmapSnapshot> {
+  const [allProcs, root, cgroups] = await Promise.all([
+    src.processes(),
+    src.rootNamespaces(),
+    src.cgroups().catch(() => [] as CgroupInfo[]),
+  ]);
+  const procs = allProcs.filter((p) => p.state !== 'Z').sort((a, b) => a.pid - b.pid);
+  const shells = terminalShells(src.commands());
+  const byHostPid = new Map(procs.map((p) => [p.hostPid, p]));
+
+  // listed processes: the terminals' shells always, then the lowest pids
+  const listed = new Set(procs.filter((p) => shells.has(p.hostPid)).slice(0, NSMAP_LIMITS.processes).map((p) => p.hostPid));
+  for (const p of procs) {
+    if (listed.size >= NSMAP_LIMITS.processes) break;
+    listed.add(p.hostPid);
+  }
+  const processItems: NsmapProcess[] = procs.filter((p) => listed.has(p.hostPid)).map((p) => ({
+    pid: p.pid,
+    ppid: p.ppid,
+    comm: clip(p.comm),
+    cmd: clip(p.cmdline.join(' ') || `[${p.comm}]`, NSMAP_LIMITS.cmdlineChars),
+    terminal: shells.get(p.hostPid) ?? null,
+    ns: Object.fromEntries(NSMAP_KINDS.map((k) => [k, p.ns[k]])) as Record<NsmapKind, number>,
+  }));
+
+  // namespaces per kind: the sandbox's own first, then by their lowest pid
+  const groups = new Map<NsmapKind, Map<number, ProcessInfo[]>>();
+  for (const kind of NSMAP_KINDS) {
+    const m = new Map<number, ProcessInfo[]>([[root[kind], []]]);
+    for (const p of procs) {
+      let list = m.get(p.ns[kind]);
+      if (!list) m.set(p.ns[kind], (list = []));
+      list.push(p);
+    }
+    groups.set(kind, m);
+  }
+  const shown = (kind: NsmapKind) => [...groups.get(kind)!.keys()].slice(0, NSMAP_LIMITS.namespacesPerKind);
+
+  // one helper fork per process that covers namespaces not read yet (ipc, uts, net)
+  const needed: Record<'ipc' | 'uts' | 'net', Set<number>> = { ipc: new Set(shown('ipc')), uts: new Set(shown('uts')), net: new Set(shown('net')) };
+  const reads: Promise<void>[] = [];
+  const info: Record<'ipc' | 'uts' | 'net', Map<number, NamespaceInfo | Error>> = { ipc: new Map(), uts: new Map(), net: new Map() };
+  for (const p of procs) {
+    const kinds = (['ipc', 'uts', 'net'] as const).filter((k) => needed[k].has(p.ns[k]));
+    if (!kinds.length) continue;
+    for (const k of kinds) needed[k].delete(p.ns[k]);
+    const sections: NsinfoSection[] = kinds.flatMap((k): NsinfoSection[] => (k === 'ipc' ? ['ipc', 'mq'] : [k]));
+    reads.push(src.probe.namespaceInfo(p.hostPid, sections, NSINFO_SECTION_BYTES).then(
+      (r) => { for (const k of kinds) info[k].set(p.ns[k], r); },
+      (err: Error) => { for (const k of kinds) info[k].set(p.ns[k], err); },
+    ));
+  }
+  // mount tables: the sandbox's own is the reference the others are compared with
+  const mountReads = new Map<number, Promise<{ mounts: MountInfo[]; complete: boolean } | Error>>();
+  for (const id of shown('mnt')) {
+    const p = groups.get('mnt')!.get(id)![0] ?? (id === root.mnt ? procs.find((x) => x.pid === 1) : undefined);
+    if (p) mountReads.set(id, src.probe.mountsBounded(p.hostPid, MOUNTINFO_BYTES).catch((e: Error) => e));
+  }
+  await Promise.all(reads);
+  const mounts = new Map<number, { mounts: MountInfo[]; complete: boolean } | Error>();
+  for (const [id, r] of mountReads) mounts.set(id, await r);
+  const rootMounts = mounts.get(root.mnt);
+  const rootKeys = new Set(rootMounts && !(rootMounts instanceof Error) ? rootMounts.mounts.map(mountKey) : []);
+
+  const cgroupPath = (hostPid: number) => cgroups.find((g) => g.hostPids.includes(hostPid))?.path ?? '/';
+  const budget = new Budget(NSMAP_LIMITS.contentItems);
+
+  const contentsOf = (kind: NsmapKind, id: number, members: ProcessInfo[]): { contents: NsmapContents | null; error?: string } => {
+    const first = members[0];
+    if (kind === 'ipc' || kind === 'uts' || kind === 'net') {
+      const r = info[kind].get(id);
+      if (!r) return { contents: null, error: 'no process left in it to read it through' };
+      if (r instanceof Error) return { contents: null, error: clip(r.message) };
+      if (kind === 'uts') return r.uts ? { contents: { kind, hostname: clip(r.uts.hostname), domainname: clip(r.uts.domainname) } } : { contents: null, error: 'not read' };
+      if (kind === 'net') {
+        const net = r.net;
+        if (!net) return { contents: null, error: 'not read' };
+        const ifs = net.interfaces.map((i) => ({
+          name: clip(i.name),
+          state: (i.flags & IFF_UP ? 'up' : 'down') as 'up' | 'down',
+          running: !!(i.flags & IFF_RUNNING),
+          loopback: !!(i.flags & IFF_LOOPBACK),
+          addresses: bounded(i.addresses.map((a) => ({ family: a.family, address: clip(a.address), prefix: a.prefix })), NSMAP_LIMITS.addresses, budget),
+        }));
+        return { contents: { kind, interfaces: bounded(ifs, NSMAP_LIMITS.interfaces, budget, net.totalInterfaces) } };
+      }
+      if (!r.ipc || !r.mq) return { contents: null, error: 'not read' };
+      const cut = !r.ipc.complete;
+      const { queues, sems, shm } = r.ipc.sysv;
+      return {
+        contents: {
+          kind,
+          queues: bounded(queues.map((q) => ({ key: q.key, id: q.id, owner: q.uid, perms: q.perms, messages: q.qnum, bytes: q.cbytes })), NSMAP_LIMITS.ipcObjects, budget, queues.length, cut),
+          sems: bounded(sems.map((s) => ({ key: s.key, id: s.id, owner: s.uid, perms: s.perms, nsems: s.nsems })), NSMAP_LIMITS.ipcObjects, budget, sems.length, cut),
+          shm: bounded(shm.map((s) => ({ key: s.key, id: s.id, owner: s.uid, perms: s.perms, size: s.size, attached: s.nattch })), NSMAP_LIMITS.ipcObjects, budget, shm.length, cut),
+          mqueues: bounded(r.mq.queues.map((q) => ({ name: clip(q.name), mode: q.mode, bytes: q.qsize })), NSMAP_LIMITS.mqueues, budget, r.mq.total),
+        },
+      };
+    }
+    if (kind === 'mnt') {
+      const r = mounts.get(id);
+      if (!r) return { contents: null, error: 'no process left in it to read it through' };
+      if (r instanceof Error) return { contents: null, error: clip(r.message) };
+      let differences: { change: 'added' | 'removed'; mountPoint: string; fsType: string; source: string }[] = [];
+      if (id !== root.mnt) {
+        const here = new Set(r.mounts.map(mountKey));
+        const added = r.mounts.filter((m) => !rootKeys.has(mountKey(m)));
+        // a mount missing here may only be past the read bound: say "removed" only for a whole table
+        const removed = r.complete && rootMounts && !(rootMounts instanceof Error) ? rootMounts.mounts.filter((m) => !here.has(mountKey(m))) : [];
+        differences = [
+          ...added.map((m) => ({ change: 'added' as const, mountPoint: clip(m.mountPoint), fsType: clip(m.fsType), source: clip(m.source) })),
+          ...removed.map((m) => ({ change: 'removed' as const, mountPoint: clip(m.mountPoint), fsType: clip(m.fsType), source: clip(m.source) })),
+        ];
+      }
+      return { contents: { kind, mountCount: r.mounts.length, differences: bounded(differences, NSMAP_LIMITS.mounts, budget, differences.length, !r.complete) } };
+    }
+    if (kind === 'cgroup') return { contents: { kind, root: clip(id === root.cgroup || !first ? '/' : cgroupPath(first.hostPid)) } };
+    if (kind === 'pid') return { contents: { kind, level: first ? Math.max(0, first.nsPids.length - 1) : 0 } };
+    if (kind === 'user') return { contents: { kind, level: 0 } };
+    return { contents: { kind: 'time' } };
+  };
+
+  const kinds: NsmapKindView[] = NSMAP_KINDS.map((kind) => {
+    const all = groups.get(kind)!;
+    const namespaces: NsmapNamespace[] = shown(kind).map((id) => {
+      const members = all.get(id)!;
+      const own = id === root[kind];
+      let parent: number | null = null;
+      if (!own && (kind === 'pid' || kind === 'user') && members[0]) {
+        const p = parentNamespace(kind, members[0], byHostPid);
+        parent = p !== null && all.has(p) ? p : null;
+      }
+      const { contents, error } = contentsOf(kind, id, members);
+      return {
+        id, own, parent,
+        pids: members.filter((p) => listed.has(p.hostPid)).map((p) => p.pid),
+        processCount: members.length,
+        terminals: [...new Set(members.map((p) => shells.get(p.hostPid)).filter((t): t is number => t !== undefined))].sort((a, b) => a - b),
+        contents,
+        ...(error ? { error } : {}),
+      };
+    });
+    if (kind === 'user') {
+      // depth from the parent links (the own namespace is level 0)
+      const byId = new Map(namespaces.map((n) => [n.id, n]));
+      for (const n of namespaces) {
+        let level = 0;
+        for (let p = n.parent; p !== null && level < NSMAP_LIMITS.namespacesPerKind; p = byId.get(p)?.parent ?? null) level++;
+        if (n.contents?.kind === 'user') n.contents.level = n.own ? 0 : Math.max(1, level);
+      }
+    }
+    return { kind, namespaces, total: all.size, truncated: all.size > namespaces.length };
+  });
+
+  const sortedGroups = [...cgroups].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const groupItems: NsmapCgroup[] = sortedGroups.slice(0, NSMAP_LIMITS.cgroups).map((g) => ({
+    path: clip(g.path),
+    pids: g.hostPids.filter((h) => listed.has(h)).map((h) => byHostPid.get(h)!.pid).sort((a, b) => a - b),
+    processCount: g.hostPids.length,
+    memoryLimit: g.memoryLimit,
+    memoryUsage: g.memoryUsage,
+    pidsLimit: g.pidsMax,
+    oomKills: g.oomKills,
+  }));
+
+  return {
+    version: 1,
+    seq,
+    at: Date.now(),
+    processes: { items: processItems, total: procs.length, truncated: procs.length > processItems.length },
+    kinds,
+    cgroups: {
+      version: sortedGroups[0]?.version ?? 2,
+      groups: { items: groupItems, total: sortedGroups.length, truncated: sortedGroups.length > groupItems.length },
+    },
+    limits: {
+      processes: NSMAP_LIMITS.processes, namespacesPerKind: NSMAP_LIMITS.namespacesPerKind, ipcObjects: NSMAP_LIMITS.ipcObjects,
+      mqueues: NSMAP_LIMITS.mqueues, interfaces: NSMAP_LIMITS.interfaces, addresses: NSMAP_LIMITS.addresses,
+      cgroups: NSMAP_LIMITS.cgroups, mounts: NSMAP_LIMITS.mounts, contentItems: NSMAP_LIMITS.contentItems,
+    },
+  };
+}
+
+/** the snapshot as it would be compared with the last one sent (seq and time aside) */
+export function snapshotKey(s: NsmapSnapshot): string {
+  return JSON.stringify({ ...s, seq: 0, at: 0 });
+}

@@ -1,0 +1,132 @@
+/**
+ * The namespace map on real sandboxes: built by the check engine's round while a
+ * viewer is subscribed, pushed when the machine changed, and bounded against a
+ * learner who floods the sandbox with processes, namespaces and IPC objects.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { CheckEngine } from '../../lab-server/checks/engine.ts';
+import { createLab } from '../../lab-server/checks/lab.ts';
+import { collectNamespaceMap, NSINFO_SECTION_BYTES } from '../../lab-server/checks/namespace-map.ts';
+import { NSMAP_LIMITS, nsmapSnapshotSchema, type NsmapIpcContents, type NsmapSnapshot } from '../../lab-server/contract/namespace-map.ts';
+import { MapSubscription } from '../../lab-server/terminal/map-subscription.ts';
+import type { Sandbox } from '../../lab-server/sandbox/types.ts';
+import { sh, terminal, testBackend } from './helpers.ts';
+
+afterAll(async () => { await (await testBackend()).destroyAll(); });
+
+const view = (s: NsmapSnapshot, kind: string) => s.kinds.find((k) => k.kind === kind)!;
+
+/** the engine with no checks at all: only the map makes it run rounds */
+function mapEngine(sandbox: Sandbox) {
+  const pushed: NsmapSnapshot[] = [];
+  const waiters: (() => void)[] = [];
+  const channel = new MapSubscription((snap) => { pushed.push(snap); for (const w of waiters.splice(0)) w(); });
+  // the poll is far away: whatever arrives here was driven by events
+  const engine = new CheckEngine({ sandbox, checks: {}, steps: [], lang: 'en', pollMs: 600_000, map: channel, log: () => {} }).start();
+  /** the next pushed snapshot that satisfies pred */
+  const until = async (pred: (s: NsmapSnapshot) => boolean, what: string) => {
+    for (let i = 0; i < 200; i++) {
+      const hit = pushed.find(pred);
+      if (hit) return hit;
+      await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 100); });
+    }
+    throw new Error(`no map snapshot ${what}; last: ${JSON.stringify(pushed.at(-1)?.kinds.find((k) => k.kind === 'ipc'))}`);
+  };
+  return { engine, channel, pushed, until };
+}
+
+describe('namespace map', () => {
+  it('shows the new IPC namespace with its queue and T1 in it after unshare --ipc + ipcmk, and T2 in the sandbox\'s own; not before', async () => {
+    const backend = await testBackend();
+    const sandbox = await backend.create({ label: 'nsmap test' });
+    const { engine, channel, pushed, until } = mapEngine(sandbox);
+    try {
+      const t1 = terminal(sandbox, 1);
+      const t2 = terminal(sandbox, 2);
+      await t1.ready();
+      await t2.ready();
+      await engine.idle();
+      expect(pushed).toEqual([]); // nobody subscribed: no map is built
+
+      channel.set(true);
+      const before = await until((s) => view(s, 'ipc').namespaces.some((n) => n.terminals.includes(1)) && view(s, 'ipc').namespaces.some((n) => n.terminals.includes(2)), 'with both shells');
+      nsmapSnapshotSchema.parse(before);
+      const ipcBefore = view(before, 'ipc');
+      expect(ipcBefore.namespaces).toHaveLength(1);
+      expect(ipcBefore.namespaces[0]).toMatchObject({ own: true, terminals: [1, 2] });
+      expect((ipcBefore.namespaces[0].contents as NsmapIpcContents).queues.total).toBe(0);
+      expect(before.processes.items.filter((p) => p.terminal !== null).map((p) => p.terminal).sort()).toEqual([1, 2]);
+      expect(view(before, 'uts').namespaces[0].contents).toMatchObject({ kind: 'uts', hostname: expect.any(String) });
+      expect(view(before, 'net').namespaces[0].contents).toMatchObject({ kind: 'net', interfaces: { items: [expect.objectContaining({ name: 'lo', loopback: true })] } });
+
+      await t1.run('unshare --ipc bash');
+      await t1.run('ipcmk --queue');
+      const after = await until((s) => view(s, 'ipc').namespaces.some((n) => !n.own && (n.contents as NsmapIpcContents | null)?.queues.total === 1 && n.terminals.includes(1)), 'with the queue in a new namespace');
+      nsmapSnapshotSchema.parse(after);
+      const ipc = view(after, 'ipc');
+      expect(ipc.namespaces).toHaveLength(2);
+      const own = ipc.namespaces.find((n) => n.own)!;
+      const fresh = ipc.namespaces.find((n) => !n.own)!;
+      expect(own.terminals).toEqual([2]);
+      expect((own.contents as NsmapIpcContents).queues.total).toBe(0);
+      expect(fresh.terminals).toEqual([1]);
+      const q = (fresh.contents as NsmapIpcContents).queues.items[0];
+      expect(q).toMatchObject({ owner: 0, messages: 0 });
+      // the shell at T1's prompt is the inner bash, in the new namespace
+      const shell1 = after.processes.items.find((p) => p.terminal === 1)!;
+      expect(shell1.ns.ipc).toBe(fresh.id);
+      expect(fresh.pids).toContain(shell1.pid);
+      // only ipc moved: T1's shell is still in the sandbox's own uts namespace
+      expect(view(after, 'uts').namespaces).toHaveLength(1);
+      expect(after.seq).toBeGreaterThan(before.seq);
+    } finally {
+      engine.stop();
+      await sandbox.destroy();
+    }
+  });
+
+  it('stays bounded under a flood: 300 IPC namespaces, 500 processes, 300 queues', async () => {
+    const backend = await testBackend();
+    const sandbox = await backend.create({ label: 'nsmap flood test', limits: { pids: 1024 } });
+    try {
+      const r = await sh(sandbox, [
+        'for i in $(seq 300); do unshare --ipc sleep 1000 </dev/null >/dev/null 2>&1 & done',
+        'for i in $(seq 200); do sleep 1000 </dev/null >/dev/null 2>&1 & done',
+        'for i in $(seq 300); do ipcmk -Q >/dev/null; done',
+        // wait until all are running: the shell exits, they stay (their parent becomes PID 1)
+        'sleep 1; echo started',
+      ].join('\n'));
+      expect(r.stdout).toContain('started');
+      const probe = sandbox.probe;
+      let forks = 0;
+      let bytes = 0;
+      const lab = createLab(sandbox, { lang: 'en' });
+      const counted = {
+        namespaceInfo: async (...a: Parameters<typeof probe.namespaceInfo>) => { forks++; const x = await probe.namespaceInfo(...a); bytes += JSON.stringify(x).length; return x; },
+        mountsBounded: (...a: Parameters<typeof probe.mountsBounded>) => probe.mountsBounded(...a),
+      };
+      const snap = await collectNamespaceMap({
+        processes: lab.processes, rootNamespaces: lab.rootNamespaces, cgroups: lab.cgroups, commands: () => sandbox.commands(), probe: counted,
+      }, 1);
+      nsmapSnapshotSchema.parse(snap);
+      expect(snap.processes.total).toBeGreaterThanOrEqual(500);
+      expect(snap.processes.items).toHaveLength(NSMAP_LIMITS.processes);
+      expect(snap.processes.truncated).toBe(true);
+      const ipc = view(snap, 'ipc');
+      expect(ipc.total).toBeGreaterThanOrEqual(301);
+      expect(ipc.namespaces).toHaveLength(NSMAP_LIMITS.namespacesPerKind);
+      expect(ipc.truncated).toBe(true);
+      expect(ipc.namespaces[0].own).toBe(true);
+      const queues = (ipc.namespaces[0].contents as NsmapIpcContents).queues;
+      expect(queues.items).toHaveLength(NSMAP_LIMITS.ipcObjects);
+      expect(queues.truncated).toBe(true);
+      expect(queues.total).toBeGreaterThan(NSMAP_LIMITS.ipcObjects);
+      // the probe's cost: one fork per listed namespace of the read kinds, bounded bytes each
+      expect(forks).toBeLessThanOrEqual(3 * NSMAP_LIMITS.namespacesPerKind);
+      expect(bytes).toBeLessThanOrEqual(forks * 4 * NSINFO_SECTION_BYTES);
+      expect(JSON.stringify(snap).length).toBeLessThan(NSMAP_LIMITS.snapshotBytes);
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+});
