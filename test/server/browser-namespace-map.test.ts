@@ -80,8 +80,8 @@ async function openIpcLesson(page: Page): Promise<void> {
   await page.goto(`${lab.srv.base}/#/lessons/ipc-namespace`);
   await page.waitForSelector('.conn-open', { timeout: WAIT });
   await waitForRow(page, 1, PROMPT, 'a prompt in terminal 1');
+  // terminal 2 is a background tab (not drawn): its shell shows up on the map instead
   await page.waitForSelector('.term-tab[data-terminal="2"]', { timeout: WAIT });
-  await waitForRow(page, 2, PROMPT, 'a prompt in terminal 2');
 }
 
 describe('the namespace map on the lesson page', () => {
@@ -216,7 +216,8 @@ describe('the namespace map on the lesson page', () => {
   it('is a view of its own on a phone, fits the screen and goes back to the terminal', async () => {
     await withLesson({ width: 390, height: 844 }, async (page) => {
       await page.goto(`${lab.srv.base}/#/lessons/ipc-namespace`);
-      await page.waitForSelector('.conn-open', { timeout: WAIT });
+      // the status dot sits in the terminal view, hidden while the lesson is shown
+      await page.waitForSelector('.conn-open', { timeout: WAIT, state: 'attached' });
       const mapTab = page.locator('.view-tab[data-view="map"]');
       expect(await mapTab.isVisible()).toBe(true);
       await mapTab.click();
