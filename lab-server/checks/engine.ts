@@ -21,7 +21,8 @@ import type { Lang } from '../contract/lang.ts';
 import type { StepStatus } from '../contract/steps.ts';
 import type { Sandbox } from '../sandbox/types.ts';
 import type { NamespaceMapChannel } from '../contract/lessons-plugin.ts';
-import { collectNamespaceMap, snapshotKey } from './namespace-map.ts';
+import { collectNamespaceMap, snapshotKey, usageMoved } from './namespace-map.ts';
+import type { NsmapSnapshot } from '../contract/namespace-map.ts';
 import { msg, type Check, type CheckResult, type LessonChecks, type Message, type MessageParam } from './api.ts';
 import { createLab, type TerminalTextProvider } from './lab.ts';
 import { PollBackoff } from './poll-backoff.ts';
@@ -101,9 +102,9 @@ export class CheckEngine {
   private readonly logged = new Map<string, string>();
   /** the message each step's check last returned, as data (kept when a throw is forgiven) */
   private readonly lastMessage = new Map<string, Message | undefined>();
-  /** the last map snapshot pushed, as compared (seq and time aside), and its seq */
+  /** the last map snapshot pushed, and its key (namespace-map.ts, snapshotKey) */
+  private mapLast: NsmapSnapshot | null = null;
   private mapKey: string | null = null;
-  private mapSeq = 0;
 
   constructor(private readonly opts: CheckEngineOptions) {
     const restored: ReadonlyMap<string, number> = opts.passed instanceof Map
@@ -270,13 +271,15 @@ export class CheckEngine {
       const snapshot = await collectNamespaceMap({
         processes: lab.processes, rootNamespaces: lab.rootNamespaces, cgroups: lab.cgroups,
         commands: () => sandbox.commands(), probe: sandbox.probe,
-      }, this.mapSeq + 1);
+      }, (this.mapLast?.seq ?? 0) + 1);
       if (this.gone() || !map?.wanted) return;
       const key = snapshotKey(snapshot);
-      if (key === this.mapKey) return;
+      const news = key !== this.mapKey;
+      if (!news && !(this.mapLast && usageMoved(this.mapLast, snapshot))) return;
       this.mapKey = key;
-      this.mapSeq = snapshot.seq;
-      this.changes++;
+      this.mapLast = snapshot;
+      // only what the learner did keeps the poll fast, not memory usage drifting
+      if (news) this.changes++;
       map.push(snapshot);
     } catch (err) {
       // a process that left mid-round: the next round (the poll, the next command) reads again

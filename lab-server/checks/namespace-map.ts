@@ -2,9 +2,9 @@
  * Builds the namespace map (contract/namespace-map.ts) of one sandbox from the check
  * engine's probe round: the process walk, the root namespaces and the cgroups come
  * from the round's memoised Lab (shared with the checks), and what lives in each
- * IPC, UTS and net namespace from one helper fork per namespace (Probe.namespaceInfo),
- * so a round costs the map at most NSMAP_LIMITS.namespacesPerKind forks per kind and
- * a bounded number of bytes per fork (docs/namespace-map.md, "Cost").
+ * IPC, UTS and net namespace from one helper fork for all of them
+ * (Probe.namespaceInfo), which joins one namespace after another and reads a bounded
+ * number of bytes of each (docs/namespace-map.md, "Cost").
  *
  * Everything comes from outside the sandbox, and only about the sandbox's own
  * processes: the probe refuses any pid that is not in the sandbox's cgroup.
@@ -26,8 +26,8 @@ export interface MapSource {
   probe: Pick<Probe, 'namespaceInfo' | 'mountsBounded'>;
 }
 
-/** bytes the helper returns per section of a namespace (per System V table for ipc) */
-export const NSINFO_SECTION_BYTES = 32 * 1024;
+/** bytes the helper returns per section of a namespace (per System V table for ipc): about 150 entries */
+export const NSINFO_SECTION_BYTES = 24 * 1024;
 /** bytes of a mount table read per mount namespace (about 300 mounts) */
 export const MOUNTINFO_BYTES = 48 * 1024;
 
@@ -115,27 +115,33 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
   }
   const shown = (kind: NsmapKind) => [...groups.get(kind)!.keys()].slice(0, NSMAP_LIMITS.namespacesPerKind);
 
-  // one helper fork per process that covers namespaces not read yet (ipc, uts, net)
+  // one process per namespace not read yet (ipc, uts, net), all read in one helper fork
   const needed: Record<'ipc' | 'uts' | 'net', Set<number>> = { ipc: new Set(shown('ipc')), uts: new Set(shown('uts')), net: new Set(shown('net')) };
-  const reads: Promise<void>[] = [];
   const info: Record<'ipc' | 'uts' | 'net', Map<number, NamespaceInfo | Error>> = { ipc: new Map(), uts: new Map(), net: new Map() };
+  const requests: { hostPid: number; sections: NsinfoSection[]; kinds: ('ipc' | 'uts' | 'net')[] }[] = [];
   for (const p of procs) {
     const kinds = (['ipc', 'uts', 'net'] as const).filter((k) => needed[k].has(p.ns[k]));
     if (!kinds.length) continue;
     for (const k of kinds) needed[k].delete(p.ns[k]);
-    const sections: NsinfoSection[] = kinds.flatMap((k): NsinfoSection[] => (k === 'ipc' ? ['ipc', 'mq'] : [k]));
-    reads.push(src.probe.namespaceInfo(p.hostPid, sections, NSINFO_SECTION_BYTES).then(
-      (r) => { for (const k of kinds) info[k].set(p.ns[k], r); },
-      (err: Error) => { for (const k of kinds) info[k].set(p.ns[k], err); },
-    ));
+    requests.push({ hostPid: p.hostPid, kinds, sections: kinds.flatMap((k): NsinfoSection[] => (k === 'ipc' ? ['ipc', 'mq'] : [k])) });
   }
+  const reads = requests.length
+    ? src.probe.namespaceInfo(requests, NSINFO_SECTION_BYTES).then((answers) => {
+      for (const r of requests) {
+        const a = answers.get(r.hostPid) ?? new Error('not read');
+        for (const k of r.kinds) info[k].set(byHostPid.get(r.hostPid)!.ns[k], a);
+      }
+    }, (err: Error) => {
+      for (const r of requests) for (const k of r.kinds) info[k].set(byHostPid.get(r.hostPid)!.ns[k], err);
+    })
+    : Promise.resolve();
   // mount tables: the sandbox's own is the reference the others are compared with
   const mountReads = new Map<number, Promise<{ mounts: MountInfo[]; complete: boolean } | Error>>();
   for (const id of shown('mnt')) {
     const p = groups.get('mnt')!.get(id)![0] ?? (id === root.mnt ? procs.find((x) => x.pid === 1) : undefined);
     if (p) mountReads.set(id, src.probe.mountsBounded(p.hostPid, MOUNTINFO_BYTES).catch((e: Error) => e));
   }
-  await Promise.all(reads);
+  await reads;
   const mounts = new Map<number, { mounts: MountInfo[]; complete: boolean } | Error>();
   for (const [id, r] of mountReads) mounts.set(id, await r);
   const rootMounts = mounts.get(root.mnt);
@@ -260,7 +266,26 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
   };
 }
 
-/** the snapshot as it would be compared with the last one sent (seq and time aside) */
+/**
+ * What decides whether a snapshot is news: everything but seq, time and the cgroups'
+ * memory usage, which moves a little all the time (usageMoved() says when it moved
+ * enough to show).
+ */
 export function snapshotKey(s: NsmapSnapshot): string {
-  return JSON.stringify({ ...s, seq: 0, at: 0 });
+  return JSON.stringify({
+    ...s, seq: 0, at: 0,
+    cgroups: { ...s.cgroups, groups: { ...s.cgroups.groups, items: s.cgroups.groups.items.map((g) => ({ ...g, memoryUsage: null })) } },
+  });
+}
+
+/** a group's memory usage moved by at least 1 MiB and 10 % since `before` (same groups assumed) */
+export function usageMoved(before: NsmapSnapshot, after: NsmapSnapshot): boolean {
+  const old = new Map(before.cgroups.groups.items.map((g) => [g.path, g.memoryUsage]));
+  return after.cgroups.groups.items.some((g) => {
+    const a = old.get(g.path) ?? null;
+    const b = g.memoryUsage;
+    if (a === null || b === null) return a !== b;
+    const d = Math.abs(b - a);
+    return d >= 1024 * 1024 && d >= 0.1 * Math.max(a, 1);
+  });
 }

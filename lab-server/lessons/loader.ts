@@ -20,6 +20,7 @@ import {
 import { currentHostFacts, type HostFacts, type HostKey, hostKey, HOST_VARIANTS } from './host-conditions.ts';
 import { LessonError, type Problem } from './problems.ts';
 import { getRenderer, type StepInfo } from './render.ts';
+import type { NsmapKind } from '../contract/namespace-map.ts';
 
 /** NSLAB_LESSONS, else the checkout's lessons/ */
 export function defaultLessonsDir(settings: Settings = loadSettings()): string {
@@ -38,7 +39,8 @@ export interface LessonView {
   /** true when the requested translation is missing or broken and English is served instead */
   fallback?: boolean;
   html: string;
-  steps: { id: string; title: string }[];
+  /** `map`: the namespace kind the map focuses on at the step (`::: map <kind>`), when the step says */
+  steps: { id: string; title: string; map?: NsmapKind }[];
   terminals: number;
 }
 
@@ -150,6 +152,13 @@ export function compareSteps(file: string, english: StepInfo[], translated: Step
   const enCommon = en.filter((id) => tr.includes(id));
   if (!problems.length && common.join() !== enCommon.join()) {
     problems.push({ file, severity: 'error', message: `steps are in a different order than in English (English: ${en.join(', ')}; here: ${tr.join(', ')})` });
+  }
+  // the map's focus is part of the step, like its id: the same in every language
+  for (const s of translated) {
+    const e = english.find((x) => x.id === s.id);
+    if (e && e.map !== s.map) {
+      problems.push({ file, line: s.line, severity: 'error', message: `step "${s.id}" focuses the map on ${s.map ? `"${s.map}"` : 'nothing'}, English on ${e.map ? `"${e.map}"` : 'nothing'} ("::: map <kind>" must match)` });
+    }
   }
   return problems;
 }
@@ -307,7 +316,7 @@ export class LessonCatalog {
     const v = pickVersion(lesson, lang);
     const view: LessonView = {
       id: lesson.id, title: v.title, summary: v.summary, lang: v.lang, html: v.html,
-      steps: v.steps.map((s) => ({ id: s.id, title: s.title })), terminals: lesson.front.terminals,
+      steps: v.steps.map((s) => ({ id: s.id, title: s.title, ...(s.map ? { map: s.map } : {}) })), terminals: lesson.front.terminals,
     };
     if (v.lang !== lang) view.fallback = true;
     return view;

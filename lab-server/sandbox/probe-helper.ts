@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 
-export type ProbeOp = 'read' | 'ipc' | 'mq' | 'sysctl' | 'nsinfo';
+export type ProbeOp = 'read' | 'ipc' | 'mq' | 'sysctl' | 'nsbatch';
 
 export interface HelperAnswer {
   /** 0 ok, 2 no such file, 3 failure, 4 not a regular file */

@@ -134,6 +134,21 @@ export function splitSections(buf: Buffer): Map<string, Buffer> {
   return out;
 }
 
+/** the nsbatch answer: "@p|@e|@s PID LEN\n" + LEN bytes per process (helpers/nslab-probe.c) */
+export function splitBatch(buf: Buffer): Map<number, { kind: 'p' | 'e' | 's'; body: Buffer }> {
+  const out = new Map<number, { kind: 'p' | 'e' | 's'; body: Buffer }>();
+  let at = 0;
+  while (at < buf.length) {
+    const nl = buf.indexOf(10, at);
+    const m = nl < 0 ? null : /^@([pes]) (\d+) (\d+)$/.exec(buf.subarray(at, nl).toString('latin1'));
+    if (!m) throw new Error('the probe helper sent a malformed namespace report');
+    const len = Number(m[3]);
+    out.set(Number(m[2]), { kind: m[1] as 'p' | 'e' | 's', body: buf.subarray(nl + 1, nl + 1 + len) });
+    at = nl + 1 + len;
+  }
+  return out;
+}
+
 /** up to maxBytes of a file, and whether that was all of it */
 function readBounded(path: string, maxBytes: number): { text: string; complete: boolean } {
   const fd = openSync(path, 'r');
@@ -231,12 +246,28 @@ export class LocalProbe implements Probe {
     return parseMqueueList(r.text);
   }
 
-  async namespaceInfo(hostPid: number, sections: readonly NsinfoSection[], maxBytes: number): Promise<NamespaceInfo> {
-    const wanted = sections.filter((s) => ['ipc', 'mq', 'uts', 'net'].includes(s));
-    if (!wanted.length) return {};
-    const r = await probeHelper(this.helperBin).request('nsinfo', this.own(hostPid), maxBytes, wanted.join(','));
-    if (r.code !== 0) throw new Error(`cannot read the namespaces of ${hostPid}: ${r.raw.toString('utf8').trim()}`);
-    const parts = splitSections(r.raw);
+  async namespaceInfo(requests: readonly { hostPid: number; sections: readonly NsinfoSection[] }[], maxBytes: number): Promise<Map<number, NamespaceInfo | Error>> {
+    const out = new Map<number, NamespaceInfo | Error>();
+    // one read of the sandbox's cgroup for every pid of the batch (own() reads it per call)
+    const mine = new Set(sandboxHostPids(this.id));
+    const lines: string[] = [];
+    for (const r of requests) {
+      const sections = r.sections.filter((s) => ['ipc', 'mq', 'uts', 'net'].includes(s));
+      if (!Number.isInteger(r.hostPid) || !mine.has(r.hostPid)) out.set(r.hostPid, new Error(`process ${r.hostPid} is not in sandbox ${this.id}`));
+      else if (sections.length) lines.push(`${r.hostPid} ${sections.join(',')}`);
+    }
+    if (!lines.length) return out;
+    const r = await probeHelper(this.helperBin).request('nsbatch', 0, maxBytes, lines.join('\n'));
+    if (r.code !== 0) throw new Error(`cannot read the sandbox's namespaces: ${r.text.trim()}`);
+    for (const [hostPid, entry] of splitBatch(r.raw)) {
+      if (entry.kind === 'e') { out.set(hostPid, new Error(`cannot read the namespaces of ${hostPid}: ${entry.body.toString('utf8')}`)); continue; }
+      if (entry.kind === 's') { out.set(hostPid, new Error('not read this round: the probe had spent its bound of bytes or time')); continue; }
+      out.set(hostPid, this.namespaceSections(splitSections(entry.body), maxBytes));
+    }
+    return out;
+  }
+
+  private namespaceSections(parts: Map<string, Buffer>, maxBytes: number): NamespaceInfo {
     const out: NamespaceInfo = {};
     const ipc = parts.get('ipc');
     if (ipc) out.ipc = { sysv: parseSysvipc(ipc.toString('utf8'), this.toSandboxUid), complete: ipc.length < maxBytes };

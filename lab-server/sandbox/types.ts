@@ -171,8 +171,12 @@ export interface Probe {
   /** the first mounts of the process's mount table, reading at most maxBytes of it */
   mountsBounded(hostPid: number, maxBytes: number): Promise<{ mounts: MountInfo[]; complete: boolean }>;
   cgroups(): Promise<CgroupInfo[]>;
-  /** the namespace map's view of the process's IPC, UTS and net namespaces, at most maxBytes per section */
-  namespaceInfo(hostPid: number, sections: readonly NsinfoSection[], maxBytes: number): Promise<NamespaceInfo>;
+  /**
+   * the namespace map's view of each process's IPC, UTS and net namespaces, at most
+   * maxBytes per section, in one helper fork; per pid the info, or an Error when that
+   * process could not be read (it left) or the batch's byte bound was spent before it
+   */
+  namespaceInfo(requests: readonly { hostPid: number; sections: readonly NsinfoSection[] }[], maxBytes: number): Promise<Map<number, NamespaceInfo | Error>>;
 }
 
 export type SandboxState = 'running' | 'dead';

@@ -22,14 +22,15 @@
  *          "NAME\tMODE(octal)\tFIRST 200 BYTES" (mqueue mounted in a private mount
  *          namespace of this fork only), names sorted like sh's glob: "*" then ".[!.]*".
  *   sysctl ARG = path under /proc/sys, read in PID's IPC, UTS and net namespaces.
- *   nsinfo ARG = comma-separated sections of "ipc,mq,uts,net": what the namespace
- *          map shows of PID's IPC, UTS and net namespaces, in one fork (one fork per
- *          namespace instead of four). Each section is "@NAME LEN\n" + LEN bytes:
- *          ipc as the ipc op, mq as the mq op, uts "HOSTNAME\nDOMAINNAME\n", net one
- *          line per interface "L\tNAME\tFLAGS(hex)" and per address
- *          "A\tNAME\tinet|inet6\tADDR\tPREFIX", then "T\tINTERFACES\tADDRESSES" with
- *          the totals (also those past MAXBYTES). MAXBYTES bounds each section.
- * The ipc, mq, nsinfo and sysctl forks join no user, mount or pid namespace of the sandbox:
+ *   nsbatch ARG = lines "PID SECTIONS" (PID on the request line is 0), SECTIONS a
+ *          comma-separated subset of "ipc,mq,uts,net": what the namespace map shows
+ *          of each PID's IPC, UTS and net namespaces, all in one fork (op_nsbatch).
+ *          Per PID, sections "@NAME LEN\n" + LEN bytes: ipc as the ipc op, mq as the
+ *          mq op (and "mqtotal", the count of queues), uts "HOSTNAME\nDOMAINNAME\n",
+ *          net one line per interface "L\tNAME\tFLAGS(hex)" and per address
+ *          "A\tNAME\tinet|inet6\tADDR\tPREFIX", then "T\tINTERFACES\tADDRESSES"
+ *          with the totals (also those past MAXBYTES). MAXBYTES bounds each section.
+ * The ipc, mq, nsbatch and sysctl forks join no user, mount or pid namespace of the sandbox:
  * the files they open are the host's procfs. CODE 3 is any other failure.
  */
 #define _GNU_SOURCE
@@ -49,6 +50,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_ARG 8192
@@ -181,11 +183,20 @@ static int not_dot_entry(const struct dirent *d) {
 }
 
 /** lists the queues of this process's IPC namespace (it must be in a mount namespace of its own) */
+static int mq_private;
+
+/** a mount namespace of this fork's own, once per fork (copying the host's mount table is the costly part) */
+static void mq_prepare(void) {
+  if (mq_private) return;
+  if (unshare(CLONE_NEWNS) != 0) fail(3, "unshare mnt: %s", strerror(errno));
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(3, "make mounts private: %s", strerror(errno));
+  mq_private = 1;
+}
+
 static int mqueue_list(long max) {
   size_t start = out_len;
   // an mqueue mount shows the queues of the IPC namespace of whoever mounts it
-  if (unshare(CLONE_NEWNS) != 0) fail(3, "unshare mnt: %s", strerror(errno));
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(3, "make mounts private: %s", strerror(errno));
+  mq_prepare();
   if (mount("nslab-probe", "/mnt", "mqueue", 0, NULL) != 0) fail(3, "mount mqueue: %s", strerror(errno));
   int dirfd = open("/mnt", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) fail(3, "open mqueue mount: %s", strerror(errno));
@@ -212,6 +223,9 @@ static int mqueue_list(long max) {
     put("\n", 1);
     close(fd);
   }
+  for (int i = 0; i < n; i++) free(names[i]);
+  free(names);
+  close(dirfd);
   (void)umount2("/mnt", MNT_DETACH);
   return n;
 }
@@ -291,12 +305,23 @@ static void section_close(const char *name, size_t body) {
   memcpy(out + body - (size_t)n, head, (size_t)n);
 }
 
-static void op_nsinfo(const char *pid, const char *sections, long max) {
+/** joins PID's namespace of this kind; -1 with the reason in err when it cannot (the process left) */
+static int try_join(const char *pid, const char *kind, int nstype, char *err, size_t errlen) {
+  int fd = open_proc(pid, kind, O_RDONLY);
+  if (fd < 0) { snprintf(err, errlen, "open /proc/%s/%s: %s", pid, kind, strerror(errno)); return -1; }
+  int r = setns(fd, nstype);
+  if (r != 0) snprintf(err, errlen, "setns %s: %s", kind, strerror(errno));
+  close(fd);
+  return r;
+}
+
+/** the sections of one process's namespaces, appended to out; -1 with err when a namespace cannot be joined */
+static int nsinfo_into(const char *pid, const char *sections, long max, char *err, size_t errlen) {
   int want_ipc = strstr(sections, "ipc") != NULL, want_mq = strstr(sections, "mq") != NULL;
   int want_uts = strstr(sections, "uts") != NULL, want_net = strstr(sections, "net") != NULL;
-  if (want_ipc || want_mq) join_ns(pid, "ns/ipc", CLONE_NEWIPC);
-  if (want_uts) join_ns(pid, "ns/uts", CLONE_NEWUTS);
-  if (want_net) join_ns(pid, "ns/net", CLONE_NEWNET);
+  if ((want_ipc || want_mq) && try_join(pid, "ns/ipc", CLONE_NEWIPC, err, errlen) != 0) return -1;
+  if (want_uts && try_join(pid, "ns/uts", CLONE_NEWUTS, err, errlen) != 0) return -1;
+  if (want_net && try_join(pid, "ns/net", CLONE_NEWNET, err, errlen) != 0) return -1;
   size_t body;
   if (want_ipc) { body = section_open("ipc"); sysvipc_tables(max); section_close("ipc", body); }
   if (want_uts) {
@@ -306,7 +331,6 @@ static void op_nsinfo(const char *pid, const char *sections, long max) {
     section_close("uts", body);
   }
   if (want_net) { body = section_open("net"); interfaces(max); section_close("net", body); }
-  // last: it moves this fork into a mount namespace of its own
   if (want_mq) {
     body = section_open("mq");
     int total = mqueue_list(max);
@@ -315,6 +339,61 @@ static void op_nsinfo(const char *pid, const char *sections, long max) {
     body = section_open("mqtotal");
     put(line, (size_t)snprintf(line, sizeof line, "%d", total));
     section_close("mqtotal", body);
+  }
+  return 0;
+}
+
+/**
+ * nsbatch: the namespace map's reads for many processes in one fork. ARG is lines "PID SECTIONS"; the
+ * answer has per line "@p PID LEN\n" + that process's nsinfo sections, or
+ * "@e PID LEN\n" + why it could not be read, or "@s PID 0\n" once the answer
+ * passed NSBATCH_TOTAL bytes or NSBATCH_MS (the rest is skipped, so one round's
+ * read is bounded in bytes and in how long it holds up other sandboxes' probes).
+ * A fork that is root on the host may setns into one IPC, UTS and net namespace
+ * after another; the mount namespace for mqueue mounts is made once.
+ */
+#define NSBATCH_TOTAL (2L << 20)
+/** ...or after this long: every sandbox's probes wait behind this one helper */
+#define NSBATCH_MS 500
+
+static long elapsed_ms(const struct timespec *since) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+static void op_nsbatch(const char *arg, long max) {
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  const char *line = arg;
+  while (*line) {
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) : strlen(line);
+    char pid[16], sections[64];
+    char buf[96];
+    if (len >= sizeof buf) fail(3, "bad nsbatch line");
+    memcpy(buf, line, len);
+    buf[len] = 0;
+    line += len + (nl ? 1 : 0);
+    if (sscanf(buf, "%15s %63s", pid, sections) != 2) fail(3, "bad nsbatch line");
+    for (const char *c = pid; *c; c++) if (*c < '0' || *c > '9') fail(3, "bad pid in nsbatch");
+    char head[64];
+    if ((long)out_len >= NSBATCH_TOTAL || elapsed_ms(&start) >= NSBATCH_MS) {
+      put(head, (size_t)snprintf(head, sizeof head, "@s %s 0\n", pid));
+      continue;
+    }
+    int n = snprintf(head, sizeof head, "@p %s %010d\n", pid, 0);
+    put(head, (size_t)n);
+    size_t body = out_len;
+    char err[512];
+    if (nsinfo_into(pid, sections, max, err, sizeof err) != 0) {
+      out_len = body;
+      put(err, strlen(err));
+      memcpy(out + body - (size_t)n, "@e", 2);
+    }
+    char fixed[64];
+    int m = snprintf(fixed, sizeof fixed, " %s %010zu\n", pid, out_len - body);
+    memcpy(out + body - (size_t)n + 2, fixed, (size_t)m);
   }
   answer(0);
 }
@@ -326,7 +405,7 @@ static void serve(const char *op, const char *pid, long max, const char *arg) {
   else if (strcmp(op, "ipc") == 0) op_ipc(pid, max);
   else if (strcmp(op, "mq") == 0) op_mq(pid, max);
   else if (strcmp(op, "sysctl") == 0) op_sysctl(pid, arg, max);
-  else if (strcmp(op, "nsinfo") == 0) op_nsinfo(pid, arg, max);
+  else if (strcmp(op, "nsbatch") == 0) op_nsbatch(arg, max);
   fail(3, "unknown request %s", op);
 }
 
