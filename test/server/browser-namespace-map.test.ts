@@ -151,6 +151,43 @@ describe('the namespace map on the lesson page', () => {
     });
   });
 
+  it('opens on the kind a step\'s `::: map` names when that step becomes current, and not earlier', async () => {
+    await withLesson({}, async (page) => {
+      await openIpcLesson(page);
+      const drawerShown = () => page.locator('.nsmap-drawer').isVisible();
+      // the directive's figure in the step's text has a button that opens the map on its kind
+      const button = page.locator('section.nslab-step[data-step="check-from-parent"] .nslab-map .nsmap-directive-button');
+      expect(await button.getAttribute('data-kind')).toBe('ipc');
+      expect(await button.textContent()).toBe('Show the ipc namespaces on the map');
+      expect(await drawerShown()).toBe(false);
+
+      // through the steps before it: the map stays closed
+      for (const line of ['echo $$', 'ls -l /proc/$$/ns', 'ipcs', 'unshare --ipc bash', 'echo $$; ps -o pid,ppid,comm']) await typeInto(page, 1, line);
+      await page.waitForSelector('section.nslab-step[data-step="unshare-ipc"][data-state="pass"]', { timeout: WAIT });
+      expect(await drawerShown()).toBe(false);
+      // the learner looks at another kind meanwhile (opened and closed by hand)
+      await page.click('.nsmap-toggle');
+      await page.click('.nsmap-kind[data-kind="pid"]');
+      await page.click('.nsmap-close');
+      expect(await drawerShown()).toBe(false);
+
+      // the queue passes create-queue: check-from-parent, the step with `::: map ipc`, is current
+      await typeInto(page, 1, 'ipcmk --queue');
+      await page.waitForSelector('section.nslab-step[data-step="check-from-parent"].is-current', { timeout: WAIT });
+      await page.waitForSelector('.nsmap-drawer:not([hidden])', { timeout: WAIT });
+      expect(await page.getAttribute('.nsmap-kind[aria-checked="true"]', 'data-kind')).toBe('ipc');
+      // focus stayed in the terminal, where the learner types the step's commands
+      expect(await page.evaluate(() => document.activeElement?.classList.contains('xterm-helper-textarea'))).toBe(true);
+      await waitDrawn(page, 'T1 and its queue in a new IPC namespace', (d) => d.kind === 'ipc' && d.namespaces.some((ns) => !ns.own && ns.terminals.includes(1) && ns.queues.length === 1));
+
+      // closed again, the button in the step brings it back, focused on the picker
+      await page.click('.nsmap-close');
+      await button.click();
+      await page.waitForSelector('.nsmap-drawer:not([hidden])');
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('data-kind'))).toBe('ipc');
+    });
+  });
+
   it('is reached and worked with the keyboard alone, and asks for snapshots only while it is shown', async () => {
     await withLesson({}, async (page) => {
       const traffic = recordMapTraffic(page);
