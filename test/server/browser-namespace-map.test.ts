@@ -6,6 +6,7 @@
  * table says the same; it fits a phone; and it asks the server for snapshots only
  * while someone can see it.
  */
+import path from 'node:path';
 import { type BrowserContext, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { endSessions, labInBrowser, pageState, typeInto, WAIT, waitForRow } from './lab-in-browser.ts';
@@ -126,6 +127,13 @@ describe('the namespace map on the lesson page', () => {
       // the change was highlighted: the new namespace (or, had it come first, the queue in it)
       const marked = await page.evaluate(() => (window as unknown as { nsmapMarked: string[] }).nsmapMarked);
       expect(marked.some((k) => k === `ns:${fresh.inode}` || k === `msg:${qid}`), JSON.stringify(marked)).toBe(true);
+      if (process.env.NSLAB_E2E_SHOTS) {
+        await page.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, 'nsmap-ipc-light.png') });
+        await page.emulateMedia({ colorScheme: 'dark' });
+        await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+        await page.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, 'nsmap-ipc-dark.png') });
+        await page.emulateMedia({ colorScheme: 'light' });
+      }
       // and the highlight goes again
       await page.waitForFunction(() => !document.querySelector('.nsmap .is-new'), null, { timeout: WAIT });
 
@@ -276,6 +284,20 @@ describe('the namespace map on the lesson page', () => {
         const r = (await ns.boundingBox())!;
         expect(r.x + r.width).toBeLessThanOrEqual(drawerRight + 0.5);
       }
+      // in Korean and Chinese, the map's own words and the ones it builds from the snapshot
+      const words = () => page.evaluate(() => [
+        document.querySelector('.nsmap-title')?.textContent,
+        document.querySelector('.nsmap-kinds')?.getAttribute('aria-label'),
+        document.querySelector('.nsmap-ns.is-sandbox .nsmap-badge-sandbox')?.textContent,
+        document.querySelector('.nsmap-ns.is-sandbox')?.getAttribute('aria-label'),
+        document.querySelector('.view-tab[data-view="map"]')?.textContent,
+      ]);
+      await page.selectOption('#lang-select', 'ko');
+      await expect.poll(words).toEqual(['네임스페이스 지도', '네임스페이스 종류', '샌드박스 자체', expect.stringMatching(/^ipc 네임스페이스 \d+ \(샌드박스 자체\)$/), '지도']);
+      await page.selectOption('#lang-select', 'zh');
+      await expect.poll(words).toEqual(['命名空间地图', '命名空间类型', '沙箱自身的', expect.stringMatching(/^ipc 命名空间 \d+ \(沙箱自身的\)$/), '地图']);
+      await page.selectOption('#lang-select', 'en');
+
       // its close button leads to the terminal
       await page.click('.nsmap-close');
       expect(await page.locator('.view-tab[data-view="terminal"]').getAttribute('aria-selected')).toBe('true');
