@@ -536,6 +536,8 @@ export const lessonPage: PageFactory = (root, params) => {
         paintViewSwitch();
         break;
       case 'sandbox-died':
+        // the map showed a machine that is gone
+        mapPanel.forget();
         if (!resetting) showDied(ev.reason);
         break;
       case 'sandbox-emptied':
