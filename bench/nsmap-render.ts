@@ -14,6 +14,7 @@
  * usage: node --import tsx bench/nsmap-render.ts [--runs 30] [--write-docs]
  */
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -155,7 +156,8 @@ async function main(): Promise<void> {
     await browser.close();
   }
   const head = `Namespace map drawing in Chromium (${RUNS} draws per row, warm-up dropped), biggest snapshot the server sends: ` +
-    `${NSMAP_LIMITS.processes} processes, ${NSMAP_LIMITS.namespacesPerKind} namespaces per kind, ${NSMAP_LIMITS.cgroups} cgroups; ${Math.round(bytes / 1024)} KiB of JSON. Times in ms; a frame at 60 Hz is 16.7 ms.`;
+    `${NSMAP_LIMITS.processes} processes, ${NSMAP_LIMITS.namespacesPerKind} namespaces per kind, ${NSMAP_LIMITS.cgroups} cgroups; ${Math.round(bytes / 1024)} KiB of JSON. Times in ms; a frame at 60 Hz is 16.7 ms. ` +
+    `${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at the end (others' work shares the machine: p95 and max suffer first).`;
   const body = `${head}\n\n${table(['kind', 'view', 'elements', 'model p50', 'build p50', 'layout p50', 'total p50', 'total p95', 'total max'], rows)}`;
   console.log(body);
   if (process.argv.includes('--write-docs')) writeSection('namespace map rendering', body);
