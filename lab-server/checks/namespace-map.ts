@@ -35,20 +35,29 @@ const IFF_UP = 0x1;
 const IFF_LOOPBACK = 0x8;
 const IFF_RUNNING = 0x40;
 
-const clip = (s: string, n: number = NSMAP_LIMITS.textChars) => (s.length > n ? `${s.slice(0, n)}…` : s).slice(0, n);
+/** at most n characters; a cut string ends in '…' */
+const clip = (s: string, n: number = NSMAP_LIMITS.textChars) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 function bounded<T>(all: readonly T[], max: number, budget: Budget, total = all.length, atLeast = false) {
   const items = budget.take(all, max);
   return { items, total: Math.max(total, all.length), truncated: total > items.length || atLeast, ...(atLeast ? { atLeast: true } : {}) };
 }
 
-/** the snapshot-wide allowance of contents items (NSMAP_LIMITS.contentItems) */
+/** the snapshot-wide allowance of contents items and their bytes (NSMAP_LIMITS.contentItems, contentBytes) */
 class Budget {
+  private bytes: number = NSMAP_LIMITS.contentBytes;
   constructor(private left: number) {}
   take<T>(all: readonly T[], max: number): T[] {
-    const n = Math.max(0, Math.min(all.length, max, this.left));
-    this.left -= n;
-    return all.slice(0, n);
+    const out: T[] = [];
+    for (const item of all) {
+      if (out.length >= max || this.left <= 0) break;
+      const size = JSON.stringify(item).length + 1;
+      if (size > this.bytes) { this.left = 0; break; }
+      this.bytes -= size;
+      this.left--;
+      out.push(item);
+    }
+    return out;
   }
 }
 
@@ -115,15 +124,19 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
   }
   const shown = (kind: NsmapKind) => [...groups.get(kind)!.keys()].slice(0, NSMAP_LIMITS.namespacesPerKind);
 
-  // one process per namespace not read yet (ipc, uts, net), all read in one helper fork
-  const needed: Record<'ipc' | 'uts' | 'net', Set<number>> = { ipc: new Set(shown('ipc')), uts: new Set(shown('uts')), net: new Set(shown('net')) };
-  const info: Record<'ipc' | 'uts' | 'net', Map<number, NamespaceInfo | Error>> = { ipc: new Map(), uts: new Map(), net: new Map() };
-  const requests: { hostPid: number; sections: NsinfoSection[]; kinds: ('ipc' | 'uts' | 'net')[] }[] = [];
+  // one process per namespace not read yet, all read in one helper fork: ipc, uts and
+  // net for what they hold, pid and user (not the sandbox's own) for what they are nested in
+  type ReadKind = 'ipc' | 'uts' | 'net' | 'pid' | 'user';
+  const READ_KINDS: readonly ReadKind[] = ['ipc', 'uts', 'net', 'pid', 'user'];
+  const needed = Object.fromEntries(READ_KINDS.map((k) => [k, new Set(shown(k).filter((id) => !(k === 'pid' || k === 'user') || id !== root[k]))])) as Record<ReadKind, Set<number>>;
+  const info = Object.fromEntries(READ_KINDS.map((k) => [k, new Map()])) as Record<ReadKind, Map<number, NamespaceInfo | Error>>;
+  const requests: { hostPid: number; sections: NsinfoSection[]; kinds: ReadKind[] }[] = [];
   for (const p of procs) {
-    const kinds = (['ipc', 'uts', 'net'] as const).filter((k) => needed[k].has(p.ns[k]));
+    const kinds = READ_KINDS.filter((k) => needed[k].has(p.ns[k]));
     if (!kinds.length) continue;
     for (const k of kinds) needed[k].delete(p.ns[k]);
-    requests.push({ hostPid: p.hostPid, kinds, sections: kinds.flatMap((k): NsinfoSection[] => (k === 'ipc' ? ['ipc', 'mq'] : [k])) });
+    const sections = new Set(kinds.flatMap((k): NsinfoSection[] => (k === 'ipc' ? ['ipc', 'mq'] : k === 'pid' || k === 'user' ? ['nest'] : [k])));
+    requests.push({ hostPid: p.hostPid, kinds, sections: [...sections] });
   }
   const reads = requests.length
     ? src.probe.namespaceInfo(requests, NSINFO_SECTION_BYTES).then((answers) => {
@@ -160,14 +173,20 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
       if (kind === 'net') {
         const net = r.net;
         if (!net) return { contents: null, error: 'not read' };
-        const ifs = net.interfaces.map((i) => ({
-          name: clip(i.name),
-          state: (i.flags & IFF_UP ? 'up' : 'down') as 'up' | 'down',
-          running: !!(i.flags & IFF_RUNNING),
-          loopback: !!(i.flags & IFF_LOOPBACK),
-          addresses: bounded(i.addresses.map((a) => ({ family: a.family, address: clip(a.address), prefix: a.prefix })), NSMAP_LIMITS.addresses, budget),
-        }));
-        return { contents: { kind, interfaces: bounded(ifs, NSMAP_LIMITS.interfaces, budget, net.totalInterfaces) } };
+        // interfaces first, then their addresses, so addresses of interfaces past the bound cost nothing
+        const kept = budget.take(net.interfaces.map((i) => ({ ...i, addresses: [] })), NSMAP_LIMITS.interfaces);
+        const items = kept.map((k, n) => {
+          const i = net.interfaces[n];
+          return {
+            name: clip(k.name),
+            state: (i.flags & IFF_UP ? 'up' : 'down') as 'up' | 'down',
+            running: !!(i.flags & IFF_RUNNING),
+            loopback: !!(i.flags & IFF_LOOPBACK),
+            addresses: bounded(i.addresses.map((a) => ({ family: a.family, address: clip(a.address), prefix: a.prefix })), NSMAP_LIMITS.addresses, budget),
+          };
+        });
+        const total = Math.max(net.totalInterfaces, net.interfaces.length);
+        return { contents: { kind, interfaces: { items, total, truncated: total > items.length } } };
       }
       if (!r.ipc || !r.mq) return { contents: null, error: 'not read' };
       const cut = !r.ipc.complete;
@@ -205,6 +224,8 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
     return { contents: { kind: 'time' } };
   };
 
+  /** nesting depth below the sandbox's own namespace, where the kernel told it */
+  const depth = new Map<number, number>();
   const kinds: NsmapKindView[] = NSMAP_KINDS.map((kind) => {
     const all = groups.get(kind)!;
     const namespaces: NsmapNamespace[] = shown(kind).map((id) => {
@@ -212,8 +233,13 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
       const own = id === root[kind];
       let parent: number | null = null;
       if (!own && (kind === 'pid' || kind === 'user') && members[0]) {
-        const p = parentNamespace(kind, members[0], byHostPid);
+        // the kernel's answer (NS_GET_PARENT): the nearest enclosing namespace that has a
+        // process (one without is not on the map); process ancestry when it was not read
+        const read = info[kind].get(id);
+        const chain = read && !(read instanceof Error) && read.nest ? read.nest[kind] : null;
+        const p = chain ? chain.find((x) => all.has(x)) ?? null : parentNamespace(kind, members[0], byHostPid);
         parent = p !== null && all.has(p) ? p : null;
+        if (chain && chain.includes(root[kind])) depth.set(id, chain.indexOf(root[kind]) + 1);
       }
       const { contents, error } = contentsOf(kind, id, members);
       return {
@@ -226,12 +252,12 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
       };
     });
     if (kind === 'user') {
-      // depth from the parent links (the own namespace is level 0)
+      // the kernel's depth where read, else counted along the parent links (own: 0)
       const byId = new Map(namespaces.map((n) => [n.id, n]));
       for (const n of namespaces) {
         let level = 0;
         for (let p = n.parent; p !== null && level < NSMAP_LIMITS.namespacesPerKind; p = byId.get(p)?.parent ?? null) level++;
-        if (n.contents?.kind === 'user') n.contents.level = n.own ? 0 : Math.max(1, level);
+        if (n.contents?.kind === 'user') n.contents.level = n.own ? 0 : depth.get(n.id) ?? Math.max(1, level);
       }
     }
     return { kind, namespaces, total: all.size, truncated: all.size > namespaces.length };
@@ -245,6 +271,7 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
     memoryLimit: g.memoryLimit,
     memoryUsage: g.memoryUsage,
     pidsLimit: g.pidsMax,
+    ...(g.pidsCurrent !== null && g.pidsCurrent !== undefined ? { pidsUsage: g.pidsCurrent } : {}),
     oomKills: g.oomKills,
   }));
 
@@ -268,13 +295,13 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
 
 /**
  * What decides whether a snapshot is news: everything but seq, time and the cgroups'
- * memory usage, which moves a little all the time (usageMoved() says when it moved
- * enough to show).
+ * usage counters, which move a little all the time (usageMoved() says when memory
+ * moved enough to show; the task count goes along with the next change).
  */
 export function snapshotKey(s: NsmapSnapshot): string {
   return JSON.stringify({
     ...s, seq: 0, at: 0,
-    cgroups: { ...s.cgroups, groups: { ...s.cgroups.groups, items: s.cgroups.groups.items.map((g) => ({ ...g, memoryUsage: null })) } },
+    cgroups: { ...s.cgroups, groups: { ...s.cgroups.groups, items: s.cgroups.groups.items.map((g) => ({ ...g, memoryUsage: null, pidsUsage: null })) } },
   });
 }
 

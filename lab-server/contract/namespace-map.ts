@@ -41,7 +41,7 @@ export const NSMAP_LIMITS = {
   mounts: 100,
   /** characters of a process's command line */
   cmdlineChars: 120,
-  /** characters of any other string (names, paths, hostnames) */
+  /** characters of any other string (names, paths, hostnames; ending in '…' when cut) */
   textChars: 256,
   /**
    * items in all contents lists of a snapshot together (IPC objects, queues,
@@ -49,6 +49,8 @@ export const NSMAP_LIMITS = {
    * come empty with `truncated: true`, so 50 namespaces full of objects stay small
    */
   contentItems: 1000,
+  /** ...and at most this many bytes of JSON together, whichever comes first */
+  contentBytes: 256 * 1024,
   /** bytes of a snapshot's JSON the server will send at most (bounds above keep it well under) */
   snapshotBytes: 512 * 1024,
 } as const;
@@ -82,7 +84,7 @@ export const nsmapProcessSchema = z.strictObject({
   ppid: pid,
   /** /proc/PID/comm: the short name (bash, ipcmk, sleep) */
   comm: text,
-  /** the command line joined by spaces, cut to NSLAB_LIMITS.cmdlineChars (with '…' when cut) */
+  /** the command line joined by spaces, at most NSMAP_LIMITS.cmdlineChars (ending in '…' when cut) */
   cmd: z.string().max(NSMAP_LIMITS.cmdlineChars + 1),
   /** 1, 2, ... when this is the shell at that terminal's prompt (T1, T2); null otherwise */
   terminal: z.number().int().min(1).nullable(),
@@ -259,6 +261,8 @@ export const nsmapCgroupSchema = z.strictObject({
   memoryUsage: z.number().nonnegative().nullable(),
   /** pids.max; null: no limit */
   pidsLimit: z.number().int().nonnegative().nullable(),
+  /** pids.current: tasks (processes and threads) in the group and below, counted by the kernel; absent when unreadable */
+  pidsUsage: z.number().int().nonnegative().optional(),
   /** OOM kills in this group so far */
   oomKills: count,
 });

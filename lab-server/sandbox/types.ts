@@ -113,6 +113,8 @@ export interface CgroupInfo {
   /** how many times the group hit its limit */
   memoryEvents: { max: number; oom: number; oomKill: number };
   pidsMax: number | null;
+  /** tasks (processes and threads) in the group and below it (pids.current); null if unreadable */
+  pidsCurrent: number | null;
 }
 
 export interface CommandEvent {
@@ -139,7 +141,7 @@ export interface NetInterface {
   addresses: { family: 'inet' | 'inet6'; address: string; prefix: number }[];
 }
 
-export type NsinfoSection = 'ipc' | 'mq' | 'uts' | 'net';
+export type NsinfoSection = 'ipc' | 'mq' | 'uts' | 'net' | 'nest';
 
 /**
  * What the namespace map shows of one process's IPC, UTS and network namespaces,
@@ -153,6 +155,8 @@ export interface NamespaceInfo {
   uts?: { hostname: string; domainname: string };
   /** `totalInterfaces`/`totalAddresses` count also those past the bound */
   net?: { interfaces: NetInterface[]; totalInterfaces: number; totalAddresses: number };
+  /** the namespaces (inodes) the process's pid and user namespaces are nested in, nearest first */
+  nest?: { pid: number[]; user: number[] };
 }
 
 export interface Probe {

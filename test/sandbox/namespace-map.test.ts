@@ -58,6 +58,10 @@ describe('namespace map', () => {
       expect(before.processes.items.filter((p) => p.terminal !== null).map((p) => p.terminal).sort()).toEqual([1, 2]);
       expect(view(before, 'uts').namespaces[0].contents).toMatchObject({ kind: 'uts', hostname: expect.any(String) });
       expect(view(before, 'net').namespaces[0].contents).toMatchObject({ kind: 'net', interfaces: { items: [expect.objectContaining({ name: 'lo', loopback: true })] } });
+      const rootGroup = before.cgroups.groups.items.find((g) => g.path === '/')!;
+      expect(rootGroup).toMatchObject({ pidsLimit: sandbox.limits.pids, memoryLimit: sandbox.limits.memoryBytes });
+      expect(rootGroup.pidsUsage).toBeGreaterThanOrEqual(before.processes.total);
+      expect(rootGroup.memoryUsage).toBeGreaterThan(0);
 
       await t1.run('unshare --ipc bash');
       await t1.run('ipcmk --queue');
@@ -90,6 +94,8 @@ describe('namespace map', () => {
     const sandbox = await backend.create({ label: 'nsmap flood test', limits: { pids: 1024 } });
     try {
       const r = await sh(sandbox, [
+        // a command line of 400 characters (first: the map lists the lowest pids)
+        'bash -c "exec -a $(printf \'y%.0s\' $(seq 400)) sleep 1000" </dev/null >/dev/null 2>&1 &',
         'for i in $(seq 300); do unshare --ipc sleep 1000 </dev/null >/dev/null 2>&1 & done',
         'for i in $(seq 200); do sleep 1000 </dev/null >/dev/null 2>&1 & done',
         'for i in $(seq 300); do ipcmk -Q >/dev/null; done',
@@ -119,6 +125,9 @@ describe('namespace map', () => {
       expect(snap.processes.total).toBeGreaterThanOrEqual(500);
       expect(snap.processes.items).toHaveLength(NSMAP_LIMITS.processes);
       expect(snap.processes.truncated).toBe(true);
+      const long = snap.processes.items.find((p) => p.cmd.startsWith('yyyy'))!;
+      expect(long.cmd).toHaveLength(NSMAP_LIMITS.cmdlineChars);
+      expect(long.cmd.endsWith('…')).toBe(true);
       const ipc = view(snap, 'ipc');
       expect(ipc.total).toBeGreaterThanOrEqual(301);
       expect(ipc.namespaces).toHaveLength(NSMAP_LIMITS.namespacesPerKind);
@@ -132,6 +141,79 @@ describe('namespace map', () => {
       expect(batches).toBe(1);
       expect(requests).toBeLessThanOrEqual(NSMAP_LIMITS.namespacesPerKind + 2);
       expect(bytes).toBeLessThanOrEqual(requests * 6 * NSINFO_SECTION_BYTES);
+      expect(JSON.stringify(snap).length).toBeLessThan(NSMAP_LIMITS.snapshotBytes);
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+
+  it('nests pid and user namespaces as the kernel does (NS_GET_PARENT)', async () => {
+    const backend = await testBackend();
+    const sandbox = await backend.create({ label: 'nsmap nesting test' });
+    try {
+      const r = await sh(sandbox, [
+        'unshare --pid --fork unshare --pid --fork sleep 1000 </dev/null >/dev/null 2>&1 &',
+        // bash stays in the middle namespace (the "; true" keeps it from exec'ing the last command)
+        'unshare --user --map-root-user bash -c "unshare --user --map-root-user sleep 1000; true" </dev/null >/dev/null 2>&1 &',
+        // a middle namespace with no process in it: not on the map, but counted in the depth
+        'unshare --user --map-root-user unshare --user --map-root-user unshare --user --map-root-user sleep 1001 </dev/null >/dev/null 2>&1 &',
+        'sleep 1; echo started',
+      ].join('\n'));
+      expect(r.stdout).toContain('started');
+      const lab = createLab(sandbox, { lang: 'en' });
+      const snap = await collectNamespaceMap({
+        processes: lab.processes, rootNamespaces: lab.rootNamespaces, cgroups: lab.cgroups, commands: () => sandbox.commands(), probe: sandbox.probe,
+      }, 1);
+      nsmapSnapshotSchema.parse(snap);
+      for (const kind of ['pid', 'user'] as const) {
+        const nss = view(snap, kind).namespaces;
+        expect(nss).toHaveLength(kind === 'pid' ? 3 : 4);
+        const own = nss.find((n) => n.own)!;
+        expect(own.parent).toBeNull();
+        const middle = nss.find((n) => n.parent === own.id && n.contents?.kind === kind && n.contents.level === 1)!;
+        const inner = nss.find((n) => n.parent === middle.id)!;
+        expect(inner).toBeDefined();
+        expect(inner.contents).toMatchObject({ kind, level: 2 });
+        expect(middle.contents).toMatchObject({ kind, level: 1 });
+        // the sleep is at the bottom of the chain
+        const sleep = snap.processes.items.find((p) => p.comm === 'sleep' && p.ns[kind] === inner.id);
+        expect(sleep).toBeDefined();
+      }
+      // three deep, the two above it without a process: drawn under the sandbox's own, at depth 3
+      const deep = view(snap, 'user').namespaces.find((n) => n.contents?.kind === 'user' && n.contents.level === 3)!;
+      expect(deep.parent).toBe(view(snap, 'user').namespaces.find((n) => n.own)!.id);
+      expect(snap.processes.items.find((p) => p.ns.user === deep.id)?.cmd).toBe('sleep 1001');
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+
+  it('keeps a flood of long mount points within the snapshot\'s byte bound', async () => {
+    const backend = await testBackend();
+    const sandbox = await backend.create({ label: 'nsmap mount flood test' });
+    try {
+      // each namespace says when its mounts are made (a file in the shared /root, outside /tmp/m)
+      const inner = 'for i in $(seq 100); do d=/tmp/m/$(printf "%0200d" $i); mkdir -p $d; mount -t tmpfs t $d; done; touch /root/done.$$; exec sleep 1000';
+      const r = await sh(sandbox, [
+        `for n in $(seq 20); do unshare --mount bash -c '${inner}' </dev/null >/dev/null 2>&1 & done`,
+        'until [ "$(ls /root | grep -c done)" -ge 20 ]; do sleep 0.2; done; echo started',
+      ].join('\n'));
+      expect(r.stdout).toContain('started');
+      const lab = createLab(sandbox, { lang: 'en' });
+      const snap = await collectNamespaceMap({
+        processes: lab.processes, rootNamespaces: lab.rootNamespaces, cgroups: lab.cgroups, commands: () => sandbox.commands(), probe: sandbox.probe,
+      }, 1);
+      nsmapSnapshotSchema.parse(snap);
+      const mnt = view(snap, 'mnt').namespaces.filter((n) => !n.own);
+      expect(mnt).toHaveLength(20);
+      const diffs = mnt.map((n) => (n.contents?.kind === 'mnt' ? n.contents.differences : null)!);
+      // the first namespaces show their mounts; the byte bound empties the last ones' lists, marked truncated
+      expect(diffs[0].items.length).toBeGreaterThan(50);
+      expect(diffs[0].items[0]).toMatchObject({ change: 'added', fsType: 'tmpfs' });
+      expect(diffs.at(-1)!.items.length).toBeLessThan(diffs.at(-1)!.total);
+      expect(diffs.at(-1)!.truncated).toBe(true);
+      const contentBytes = JSON.stringify(diffs.map((d) => d.items)).length;
+      expect(contentBytes).toBeLessThanOrEqual(NSMAP_LIMITS.contentBytes + 20 * 2);
       expect(JSON.stringify(snap).length).toBeLessThan(NSMAP_LIMITS.snapshotBytes);
     } finally {
       await sandbox.destroy();

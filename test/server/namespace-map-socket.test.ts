@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLessonsPlugin } from '../../lab-server/checks/plugin.ts';
 import { nsmapSnapshotSchema, type NsmapIpcContents, type NsmapSnapshot } from '../../lab-server/contract/namespace-map.ts';
 import type { MapEvent } from '../../lab-server/contract/session-protocol.ts';
-import { createSession, LabClient, startServer, type TestServer } from './client.ts';
+import { api, createSession, LabClient, startServer, type TestServer } from './client.ts';
 
 let srv: TestServer;
 beforeAll(async () => { srv = await startServer({ lessons: createLessonsPlugin({ log: () => {} }) }); });
@@ -61,6 +61,26 @@ describe('namespace map on the session socket', () => {
       } finally {
         c2.close();
       }
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a reset starts a new series for the still subscribed socket: the fresh machine, seq 1', async () => {
+    const s = await createSession(srv, 'ipc-namespace');
+    const c = await LabClient.connect(srv, s);
+    try {
+      await c.waitEvent('welcome');
+      await c.open(1);
+      c.send({ type: 'map-subscribe' });
+      c.type(1, 'unshare --ipc bash\r');
+      await c.waitEvent('map', (e) => ipcNamespaces(e.snapshot).length === 2);
+      const from = c.events.length;
+      expect((await api(srv, 'POST', `/api/sessions/${s.id}/reset`, { token: s.token })).status).toBe(200);
+      await c.waitEvent('session-reset', undefined, from);
+      const fresh = (await c.waitEvent('map', () => true, from)).snapshot;
+      expect(fresh.seq).toBe(1);
+      expect(ipcNamespaces(fresh)).toHaveLength(1);
     } finally {
       c.close();
     }

@@ -23,13 +23,15 @@
  *          namespace of this fork only), names sorted like sh's glob: "*" then ".[!.]*".
  *   sysctl ARG = path under /proc/sys, read in PID's IPC, UTS and net namespaces.
  *   nsbatch ARG = lines "PID SECTIONS" (PID on the request line is 0), SECTIONS a
- *          comma-separated subset of "ipc,mq,uts,net": what the namespace map shows
+ *          comma-separated subset of "ipc,mq,uts,net,nest": what the map shows
  *          of each PID's IPC, UTS and net namespaces, all in one fork (op_nsbatch).
  *          Per PID, sections "@NAME LEN\n" + LEN bytes: ipc as the ipc op, mq as the
  *          mq op (and "mqtotal", the count of queues), uts "HOSTNAME\nDOMAINNAME\n",
  *          net one line per interface "L\tNAME\tFLAGS(hex)" and per address
  *          "A\tNAME\tinet|inet6\tADDR\tPREFIX", then "T\tINTERFACES\tADDRESSES"
- *          with the totals (also those past MAXBYTES). MAXBYTES bounds each section.
+ *          with the totals (also those past MAXBYTES), nest "pid INODE...\nuser
+ *          INODE...\n": the namespaces PID's pid and user namespaces are nested in,
+ *          nearest first (NS_GET_PARENT). MAXBYTES bounds each section.
  * The ipc, mq, nsbatch and sysctl forks join no user, mount or pid namespace of the sandbox:
  * the files they open are the host's procfs. CODE 3 is any other failure.
  */
@@ -47,6 +49,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -315,14 +319,43 @@ static int try_join(const char *pid, const char *kind, int nstype, char *err, si
   return r;
 }
 
+/**
+ * "KIND INODE INODE ...": the namespaces PID's namespace of this kind is nested in,
+ * nearest first (NS_GET_PARENT until the kernel says the parent is not ours to see);
+ * at most 33 (user namespaces nest 32 deep)
+ */
+static void nest_line(const char *pid, const char *kind) {
+  char path[16], line[64];
+  snprintf(path, sizeof path, "ns/%s", kind);
+  put(kind, strlen(kind));
+  int fd = open_proc(pid, path, O_RDONLY);
+  for (int depth = 0; fd >= 0 && depth < 33; depth++) {
+    int parent = ioctl(fd, NS_GET_PARENT);
+    close(fd);
+    fd = parent;
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) break;
+    put(line, (size_t)snprintf(line, sizeof line, " %llu", (unsigned long long)st.st_ino));
+  }
+  if (fd >= 0) close(fd);
+  put("\n", 1);
+}
+
 /** the sections of one process's namespaces, appended to out; -1 with err when a namespace cannot be joined */
 static int nsinfo_into(const char *pid, const char *sections, long max, char *err, size_t errlen) {
   int want_ipc = strstr(sections, "ipc") != NULL, want_mq = strstr(sections, "mq") != NULL;
   int want_uts = strstr(sections, "uts") != NULL, want_net = strstr(sections, "net") != NULL;
+  size_t body;
+  // before any setns: it only opens PID's namespace files
+  if (strstr(sections, "nest")) {
+    body = section_open("nest");
+    nest_line(pid, "pid");
+    nest_line(pid, "user");
+    section_close("nest", body);
+  }
   if ((want_ipc || want_mq) && try_join(pid, "ns/ipc", CLONE_NEWIPC, err, errlen) != 0) return -1;
   if (want_uts && try_join(pid, "ns/uts", CLONE_NEWUTS, err, errlen) != 0) return -1;
   if (want_net && try_join(pid, "ns/net", CLONE_NEWNET, err, errlen) != 0) return -1;
-  size_t body;
   if (want_ipc) { body = section_open("ipc"); sysvipc_tables(max); section_close("ipc", body); }
   if (want_uts) {
     body = section_open("uts");
