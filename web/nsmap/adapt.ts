@@ -123,7 +123,7 @@ function cgroupText(g: NsmapCgroup, name: string): string {
   const usage = g.memoryUsage === null ? '?' : formatBytes(g.memoryUsage);
   if (g.memoryLimit !== null) parts.push(t('map.cgMemory', { usage, limit: formatBytes(g.memoryLimit) }));
   else if (g.memoryUsage !== null) parts.push(t('map.cgMemoryNoLimit', { usage }));
-  if (g.pidsLimit !== null) parts.push(t('map.cgPids', { n: g.pidsLimit }));
+  if (g.pidsLimit !== null) parts.push(g.pidsUsage !== undefined ? t('map.cgPidsOf', { used: g.pidsUsage, n: g.pidsLimit }) : t('map.cgPids', { n: g.pidsLimit }));
   if (g.oomKills > 0) parts.push(t('map.cgOom', { n: g.oomKills }));
   return parts.join(' · ');
 }
