@@ -196,6 +196,30 @@ describe('the namespace map on the lesson page', () => {
     });
   });
 
+  it('stays bounded and says so when the learner floods the machine with IPC namespaces', async () => {
+    await withLesson({ mapOpen: true }, async (page) => {
+      await openIpcLesson(page);
+      await waitDrawn(page, 'the sandbox\'s IPC namespace', (d) => d.namespaces.some((ns) => ns.own && ns.terminals.includes(1)));
+      expect(await page.locator('.nsmap-truncated-all').count()).toBe(0);
+      // 80 more IPC namespaces, each held by a sleeping process
+      await typeInto(page, 1, 'for i in $(seq 80); do unshare --ipc sleep 1000 </dev/null >/dev/null 2>&1 & done; sleep 1; echo flooded');
+      await waitForRow(page, 1, (r) => r === 'flooded', 'the end of the flood');
+      await page.waitForSelector('.nsmap-truncated-all', { timeout: WAIT });
+      const note = await page.locator('.nsmap-truncated-all').textContent();
+      const m = /^Only (\d+) of (\d+) namespaces are shown/.exec(note ?? '');
+      expect(m, note ?? '').not.toBeNull();
+      const [shown, total] = [Number(m![1]), Number(m![2])];
+      expect(total).toBeGreaterThanOrEqual(81);
+      expect(shown).toBeLessThan(total);
+      const d = await drawn(page);
+      expect(d.namespaces).toHaveLength(shown);
+      // the sandbox's own namespace, with both shells, is among those shown
+      expect(d.namespaces.find((ns) => ns.own)?.terminals).toEqual([1, 2]);
+      // how long drawing the capped map took in this browser (printed, not asserted)
+      console.log(`namespace map with ${shown} of ${total} IPC namespaces drawn in ${await page.getAttribute('.nsmap', 'data-render-ms')} ms`);
+    });
+  });
+
   it('is reached and worked with the keyboard alone, and asks for snapshots only while it is shown', async () => {
     await withLesson({}, async (page) => {
       const traffic = recordMapTraffic(page);
