@@ -317,9 +317,9 @@ describe('the namespace map on the lesson page', () => {
         document.querySelector('.view-tab[data-view="map"]')?.textContent,
       ]);
       await page.selectOption('#lang-select', 'ko');
-      await expect.poll(words).toEqual(['네임스페이스 지도', '네임스페이스 종류', '샌드박스 자체', expect.stringMatching(/^ipc 네임스페이스 \d+ \(샌드박스 자체\)$/), '지도']);
+      await expect.poll(words).toEqual(['네임스페이스 지도', '네임스페이스 종류', '샌드박스 자체', expect.stringMatching(/^ipc 네임스페이스 \d+\(샌드박스 자체\)$/), '지도']);
       await page.selectOption('#lang-select', 'zh');
-      await expect.poll(words).toEqual(['命名空间地图', '命名空间类型', '沙箱自身的', expect.stringMatching(/^ipc 命名空间 \d+ \(沙箱自身的\)$/), '地图']);
+      await expect.poll(words).toEqual(['命名空间地图', '命名空间类型', '沙箱自身的', expect.stringMatching(/^ipc 命名空间 \d+（沙箱自身的）$/), '地图']);
       await page.selectOption('#lang-select', 'en');
 
       // its close button leads to the terminal

@@ -155,7 +155,7 @@ export class NamespaceMapPanel {
     this.title.textContent = t('map.title');
     this.picker.setAttribute('aria-label', t('map.kinds'));
     for (const [kind, b] of this.radios) b.title = t(`map.kindHint.${kind}` as MessageKey);
-    this.tableBtn.replaceChildren(h('span', null, t('map.asTable')));
+    this.tableBtn.replaceChildren(icon('table'), h('span', null, t('map.asTable')));
     this.tableBtn.setAttribute('aria-pressed', String(this.asTable));
     if (this.closeBtn) {
       this.closeBtn.setAttribute('aria-label', t('map.close'));

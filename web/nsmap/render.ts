@@ -22,7 +22,7 @@ export interface Rendered {
 
 export function namespaceLabel(model: MapModel, ns: MapNamespace): string {
   const name = t('map.namespace', { kind: model.kind, inode: ns.inode });
-  return ns.sandbox ? `${name} (${t('map.sandbox')})` : name;
+  return ns.sandbox ? t('map.namespaceOwn', { name }) : name;
 }
 
 export function terminalLabel(n: number): string {
