@@ -322,6 +322,14 @@ describe('the namespace map on the lesson page', () => {
       await expect.poll(words).toEqual(['命名空间地图', '命名空间类型', '沙箱自身的', expect.stringMatching(/^ipc 命名空间 \d+（沙箱自身的）$/), '地图']);
       await page.selectOption('#lang-select', 'en');
 
+      // light and dark follow the page's theme (the palettes of styles.css)
+      const boxColour = () => page.$eval('.nsmap-ns.is-sandbox', (e) => getComputedStyle(e).backgroundColor);
+      await page.emulateMedia({ colorScheme: 'light' });
+      await expect.poll(boxColour).toBe('rgb(236, 239, 246)');
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await expect.poll(boxColour).toBe('rgb(15, 19, 32)');
+      await page.emulateMedia({ colorScheme: 'light' });
+
       // its close button leads to the terminal
       await page.click('.nsmap-close');
       expect(await page.locator('.view-tab[data-view="terminal"]').getAttribute('aria-selected')).toBe('true');
