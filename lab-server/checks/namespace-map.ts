@@ -68,6 +68,22 @@ export function terminalShells(commands: readonly CommandEvent[]): Map<number, n
   return new Map([...latest].map(([terminal, hostPid]) => [hostPid, terminal]));
 }
 
+/**
+ * The root of a cgroup namespace as a path in the sandbox's tree: where its process
+ * is now (`current`), minus where it is seen from inside the namespace (its
+ * /proc/PID/cgroup read from there: the v2 line, or the memory hierarchy's on v1,
+ * which is the tree the sandbox's cgroups are read from). A process moved above its
+ * namespace's root ("/../x") or an unread one leaves `current` as the best answer.
+ */
+export function cgroupNamespaceRoot(current: string, inside: string[] | null, version: 1 | 2): string {
+  const line = inside?.find((l) => (version === 2 ? l.startsWith('0::') : l.split(':')[1]?.split(',').includes('memory')));
+  const rel = line?.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
+  if (!rel || rel.startsWith('/..')) return current;
+  if (rel === '/') return current;
+  if (current === rel) return '/';
+  return current.endsWith(rel) ? current.slice(0, current.length - rel.length) || '/' : current;
+}
+
 const mountKey = (m: MountInfo) => `${m.mountPoint}\0${m.fsType}\0${m.source}`;
 
 /**
@@ -126,16 +142,17 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
 
   // one process per namespace not read yet, all read in one helper fork: ipc, uts and
   // net for what they hold, pid and user (not the sandbox's own) for what they are nested in
-  type ReadKind = 'ipc' | 'uts' | 'net' | 'pid' | 'user';
-  const READ_KINDS: readonly ReadKind[] = ['ipc', 'uts', 'net', 'pid', 'user'];
-  const needed = Object.fromEntries(READ_KINDS.map((k) => [k, new Set(shown(k).filter((id) => !(k === 'pid' || k === 'user') || id !== root[k]))])) as Record<ReadKind, Set<number>>;
+  type ReadKind = 'ipc' | 'uts' | 'net' | 'pid' | 'user' | 'cgroup';
+  const READ_KINDS: readonly ReadKind[] = ['ipc', 'uts', 'net', 'pid', 'user', 'cgroup'];
+  const OWN_TOO: readonly ReadKind[] = ['ipc', 'uts', 'net'];
+  const needed = Object.fromEntries(READ_KINDS.map((k) => [k, new Set(shown(k).filter((id) => OWN_TOO.includes(k) || id !== root[k]))])) as Record<ReadKind, Set<number>>;
   const info = Object.fromEntries(READ_KINDS.map((k) => [k, new Map()])) as Record<ReadKind, Map<number, NamespaceInfo | Error>>;
   const requests: { hostPid: number; sections: NsinfoSection[]; kinds: ReadKind[] }[] = [];
   for (const p of procs) {
     const kinds = READ_KINDS.filter((k) => needed[k].has(p.ns[k]));
     if (!kinds.length) continue;
     for (const k of kinds) needed[k].delete(p.ns[k]);
-    const sections = new Set(kinds.flatMap((k): NsinfoSection[] => (k === 'ipc' ? ['ipc', 'mq'] : k === 'pid' || k === 'user' ? ['nest'] : [k])));
+    const sections = new Set(kinds.flatMap((k): NsinfoSection[] => (k === 'ipc' ? ['ipc', 'mq'] : k === 'pid' || k === 'user' ? ['nest'] : k === 'cgroup' ? ['cgroupns'] : [k])));
     requests.push({ hostPid: p.hostPid, kinds, sections: [...sections] });
   }
   const reads = requests.length
@@ -160,7 +177,8 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
   const rootMounts = mounts.get(root.mnt);
   const rootKeys = new Set(rootMounts && !(rootMounts instanceof Error) ? rootMounts.mounts.map(mountKey) : []);
 
-  const cgroupPath = (hostPid: number) => cgroups.find((g) => g.hostPids.includes(hostPid))?.path ?? '/';
+  // on v1 a process is in one group per hierarchy (memory and pids are read): the deepest is where it was put
+  const cgroupPath = (hostPid: number) => cgroups.filter((g) => g.hostPids.includes(hostPid)).map((g) => g.path).sort((a, b) => b.length - a.length)[0] ?? '/';
   const budget = new Budget(NSMAP_LIMITS.contentItems);
 
   const contentsOf = (kind: NsmapKind, id: number, members: ProcessInfo[]): { contents: NsmapContents | null; error?: string } => {
@@ -218,7 +236,11 @@ export async function collectNamespaceMap(src: MapSource, seq: number): Promise<
       }
       return { contents: { kind, mountCount: r.mounts.length, differences: bounded(differences, NSMAP_LIMITS.mounts, budget, differences.length, !r.complete) } };
     }
-    if (kind === 'cgroup') return { contents: { kind, root: clip(id === root.cgroup || !first ? '/' : cgroupPath(first.hostPid)) } };
+    if (kind === 'cgroup') {
+      if (id === root.cgroup || !first) return { contents: { kind, root: '/' } };
+      const read = info.cgroup.get(id);
+      return { contents: { kind, root: clip(cgroupNamespaceRoot(cgroupPath(first.hostPid), read && !(read instanceof Error) ? read.cgroupns ?? null : null, cgroups[0]?.version ?? 2)) } };
+    }
     if (kind === 'pid') return { contents: { kind, level: first ? Math.max(0, first.nsPids.length - 1) : 0 } };
     if (kind === 'user') return { contents: { kind, level: 0 } };
     return { contents: { kind: 'time' } };

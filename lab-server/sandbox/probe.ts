@@ -252,7 +252,7 @@ export class LocalProbe implements Probe {
     const mine = new Set(sandboxHostPids(this.id));
     const lines: string[] = [];
     for (const r of requests) {
-      const sections = r.sections.filter((s) => ['ipc', 'mq', 'uts', 'net', 'nest'].includes(s));
+      const sections = r.sections.filter((s) => ['ipc', 'mq', 'uts', 'net', 'nest', 'cgroupns'].includes(s));
       if (!Number.isInteger(r.hostPid) || !mine.has(r.hostPid)) out.set(r.hostPid, new Error(`process ${r.hostPid} is not in sandbox ${this.id}`));
       else if (sections.length) lines.push(`${r.hostPid} ${sections.join(',')}`);
     }
@@ -285,6 +285,8 @@ export class LocalProbe implements Probe {
       const chain = (kind: string) => (new RegExp(`^${kind}((?: \\d+)*)$`, 'm').exec(nest.toString('latin1'))?.[1] ?? '').split(' ').filter(Boolean).map(Number);
       out.nest = { pid: chain('pid'), user: chain('user') };
     }
+    const cgroupns = parts.get('cgroupns');
+    if (cgroupns) out.cgroupns = cgroupns.toString('utf8').split('\n').filter(Boolean);
     return out;
   }
 

@@ -141,7 +141,7 @@ export interface NetInterface {
   addresses: { family: 'inet' | 'inet6'; address: string; prefix: number }[];
 }
 
-export type NsinfoSection = 'ipc' | 'mq' | 'uts' | 'net' | 'nest';
+export type NsinfoSection = 'ipc' | 'mq' | 'uts' | 'net' | 'nest' | 'cgroupns';
 
 /**
  * What the namespace map shows of one process's IPC, UTS and network namespaces,
@@ -157,6 +157,8 @@ export interface NamespaceInfo {
   net?: { interfaces: NetInterface[]; totalInterfaces: number; totalAddresses: number };
   /** the namespaces (inodes) the process's pid and user namespaces are nested in, nearest first */
   nest?: { pid: number[]; user: number[] };
+  /** /proc/PID/cgroup as seen from inside the process's cgroup namespace: its lines, as they are */
+  cgroupns?: string[];
 }
 
 export interface Probe {

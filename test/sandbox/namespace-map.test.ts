@@ -10,6 +10,7 @@ import { collectNamespaceMap, NSINFO_SECTION_BYTES } from '../../lab-server/chec
 import { NSMAP_LIMITS, nsmapSnapshotSchema, type NsmapIpcContents, type NsmapSnapshot } from '../../lab-server/contract/namespace-map.ts';
 import { MapSubscription } from '../../lab-server/terminal/map-subscription.ts';
 import type { Sandbox } from '../../lab-server/sandbox/types.ts';
+import { hostInfo } from '../../lab-server/sandbox/host.ts';
 import { sh, terminal, testBackend } from './helpers.ts';
 
 afterAll(async () => { await (await testBackend()).destroyAll(); });
@@ -215,6 +216,35 @@ describe('namespace map', () => {
       const contentBytes = JSON.stringify(diffs.map((d) => d.items)).length;
       expect(contentBytes).toBeLessThanOrEqual(NSMAP_LIMITS.contentBytes + 20 * 2);
       expect(JSON.stringify(snap).length).toBeLessThan(NSMAP_LIMITS.snapshotBytes);
+    } finally {
+      await sandbox.destroy();
+    }
+  });
+
+  it('gives a cgroup namespace the group it was made in as its root, also after its process moved below it', async () => {
+    const backend = await testBackend();
+    const sandbox = await backend.create({ label: 'nsmap cgroupns test' });
+    try {
+      // v2: one tree; v1 (hybrid hosts): the memory hierarchy, which the sandbox's cgroups are read from
+      const G = hostInfo().cgroupMode === 'v2' ? '/sys/fs/cgroup' : '/sys/fs/cgroup/memory';
+      const r = await sh(sandbox, [
+        `mkdir -p ${G}/g1/sub`,
+        `bash -c 'echo $$ > ${G}/g1/cgroup.procs; exec unshare --cgroup bash -c "echo \\$\\$ > ${G}/g1/sub/cgroup.procs; exec sleep 1000"' </dev/null >/dev/null 2>&1 &`,
+        `until grep -q . ${G}/g1/sub/cgroup.procs; do sleep 0.1; done; echo started`,
+      ].join('\n'));
+      expect(r.stdout + r.stderr).toContain('started');
+      const lab = createLab(sandbox, { lang: 'en' });
+      const snap = await collectNamespaceMap({
+        processes: lab.processes, rootNamespaces: lab.rootNamespaces, cgroups: lab.cgroups, commands: () => sandbox.commands(), probe: sandbox.probe,
+      }, 1);
+      nsmapSnapshotSchema.parse(snap);
+      const nss = view(snap, 'cgroup').namespaces;
+      expect(nss).toHaveLength(2);
+      expect(nss.find((n) => n.own)!.contents).toEqual({ kind: 'cgroup', root: '/' });
+      expect(nss.find((n) => !n.own)!.contents).toEqual({ kind: 'cgroup', root: '/g1' });
+      // the tree shows where the process is now
+      const sleep = snap.processes.items.find((p) => p.comm === 'sleep')!;
+      expect(snap.cgroups.groups.items.find((g) => g.path === '/g1/sub')!.pids).toContain(sleep.pid);
     } finally {
       await sandbox.destroy();
     }

@@ -23,7 +23,7 @@
  *          namespace of this fork only), names sorted like sh's glob: "*" then ".[!.]*".
  *   sysctl ARG = path under /proc/sys, read in PID's IPC, UTS and net namespaces.
  *   nsbatch ARG = lines "PID SECTIONS" (PID on the request line is 0), SECTIONS a
- *          comma-separated subset of "ipc,mq,uts,net,nest": what the map shows
+ *          comma-separated subset of "ipc,mq,uts,net,nest,cgroupns": what the map shows
  *          of each PID's IPC, UTS and net namespaces, all in one fork (op_nsbatch).
  *          Per PID, sections "@NAME LEN\n" + LEN bytes: ipc as the ipc op, mq as the
  *          mq op (and "mqtotal", the count of queues), uts "HOSTNAME\nDOMAINNAME\n",
@@ -31,7 +31,8 @@
  *          "A\tNAME\tinet|inet6\tADDR\tPREFIX", then "T\tINTERFACES\tADDRESSES"
  *          with the totals (also those past MAXBYTES), nest "pid INODE...\nuser
  *          INODE...\n": the namespaces PID's pid and user namespaces are nested in,
- *          nearest first (NS_GET_PARENT). MAXBYTES bounds each section.
+ *          nearest first (NS_GET_PARENT), cgroupns PID's /proc/PID/cgroup as seen from
+ *          inside its cgroup namespace. MAXBYTES bounds each section.
  * The ipc, mq, nsbatch and sysctl forks join no user, mount or pid namespace of the sandbox:
  * the files they open are the host's procfs. CODE 3 is any other failure.
  */
@@ -352,6 +353,16 @@ static int nsinfo_into(const char *pid, const char *sections, long max, char *er
     nest_line(pid, "pid");
     nest_line(pid, "user");
     section_close("nest", body);
+  }
+  if (strstr(sections, "cgroupns")) {
+    // /proc/PID/cgroup shows paths from the reader's cgroup namespace root: joined, it
+    // shows where PID is below its own namespace's root
+    if (try_join(pid, "ns/cgroup", CLONE_NEWCGROUP, err, errlen) != 0) return -1;
+    body = section_open("cgroupns");
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%s/cgroup", pid);
+    slurp_path(path, 4096);
+    section_close("cgroupns", body);
   }
   if ((want_ipc || want_mq) && try_join(pid, "ns/ipc", CLONE_NEWIPC, err, errlen) != 0) return -1;
   if (want_uts && try_join(pid, "ns/uts", CLONE_NEWUTS, err, errlen) != 0) return -1;
