@@ -197,6 +197,7 @@ const en = {
   'map.cgOom': 'OOM kills: {n}',
   'map.error': 'could not be read ({why})',
   'map.showKind': 'Show the {kind} namespaces on the map',
+  'map.focused': 'This step shows the {kind} namespaces on the map',
 };
 
 export type MessageKey = keyof typeof en;
@@ -385,6 +386,7 @@ const ko: Catalog = {
   'map.cgOom': 'OOM 강제 종료: {n}회',
   'map.error': '읽을 수 없음({why})',
   'map.showKind': '지도에서 {kind} 네임스페이스 보기',
+  'map.focused': '이 단계에서는 지도에 {kind} 네임스페이스가 표시됩니다',
 };
 
 const zh: Catalog = {
@@ -570,6 +572,7 @@ const zh: Catalog = {
   'map.cgOom': 'OOM 强制终止：{n} 次',
   'map.error': '无法读取（{why}）',
   'map.showKind': '在地图上查看 {kind} 命名空间',
+  'map.focused': '此步骤会在地图上显示 {kind} 命名空间',
 };
 
 const CATALOGS: Record<Lang, Catalog> = { en, ko, zh };

@@ -134,7 +134,10 @@ export const lessonPage: PageFactory = (root, params) => {
 
   function showView(view: View): void {
     layout.dataset.view = view;
-    if (view === 'map') mapViewTab.classList.remove('has-news');
+    if (view === 'map') {
+      mapViewTab.classList.remove('has-news');
+      mapViewTab.removeAttribute('aria-description');
+    }
     for (const tab of Object.values(viewTabs)) {
       const on = tab.dataset.view === view;
       tab.setAttribute('aria-selected', String(on));
@@ -166,7 +169,11 @@ export const lessonPage: PageFactory = (root, params) => {
   function showMapFor(kind: MapKind): void {
     mapPanel.setKind(kind);
     if (isNarrow()) {
-      if (layout.dataset.view !== 'map') mapViewTab.classList.add('has-news');
+      if (layout.dataset.view !== 'map') {
+        mapViewTab.classList.add('has-news');
+        // the dot in words, for screen readers
+        mapViewTab.setAttribute('aria-description', t('map.focused', { kind }));
+      }
     } else if (!mapOpen) {
       mapOpen = true;
       paintMap();
