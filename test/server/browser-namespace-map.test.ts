@@ -334,6 +334,19 @@ describe('the namespace map on the lesson page', () => {
       await page.click('.nsmap-close');
       expect(await page.locator('.view-tab[data-view="terminal"]').getAttribute('aria-selected')).toBe('true');
       expect(await page.locator('.nsmap-drawer').isHidden()).toBe(true);
+
+      // a step with `::: map ipc` becoming current does not cover the terminal on a phone: the map tab gets a mark
+      await page.click('.nsmap-toggle');
+      await page.click('.nsmap-kind[data-kind="net"]');
+      await page.click('.nsmap-close');
+      for (const line of ['echo $$', 'ls -l /proc/$$/ns', 'ipcs', 'unshare --ipc bash', 'echo $$; ps -o pid,ppid,comm', 'ipcmk --queue']) await typeInto(page, 1, line);
+      await page.waitForSelector('.view-tab[data-view="map"].has-news', { timeout: WAIT });
+      expect(await mapTab.getAttribute('aria-description')).toBe('This step shows the ipc namespaces on the map');
+      expect(await page.locator('.view-tab[data-view="terminal"]').getAttribute('aria-selected')).toBe('true');
+      expect(await page.locator('.nsmap-drawer').isHidden()).toBe(true);
+      await mapTab.click();
+      expect(await page.getAttribute('.nsmap-kind[aria-checked="true"]', 'data-kind')).toBe('ipc');
+      expect(await mapTab.getAttribute('class')).not.toMatch(/has-news/);
     });
   });
 });
