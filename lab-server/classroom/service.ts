@@ -21,6 +21,7 @@ import { processStartTime } from '../sandbox/process-identity.ts';
 import { buildBoard } from './board.ts';
 import { generateJoinCode, generateToken, hashToken, normalizeJoinCode } from './codes.ts';
 import type { ClassroomStore, Learner, StepUpdate, Workshop } from './store.ts';
+import type { NsmapSnapshot } from '../contract/namespace-map.ts';
 
 /** What a read-only watcher receives from one session's terminals. */
 export interface WatchSink {
@@ -46,6 +47,12 @@ export interface LabSessionPort {
    * way to send input through a watch. Null when the session does not exist.
    */
   watch(id: string, sink: WatchSink): (() => void) | null;
+  /**
+   * Subscribe to a session's namespace map (docs/namespace-map.md): the last snapshot
+   * at once, then every new one; while subscribed the session builds the map even if
+   * the learner has it closed. Null when the session does not exist or has no map.
+   */
+  watchMap?(id: string, deliver: (snapshot: NsmapSnapshot) => void): (() => void) | null;
 }
 
 export class LabFullError extends Error {

@@ -85,6 +85,11 @@ export function labSessionPort(sessions: SessionManager): LabSessionPort {
       sync();
       return stop;
     },
+    watchMap(id, deliver) {
+      const s = sessions.get(id);
+      if (!s || s.ended) return null;
+      return s.hub.map.watch(deliver);
+    },
   };
 }
 

@@ -247,7 +247,8 @@ export class TerminalHub {
       case 'ping': return this.send({ type: 'pong', ...(m.id !== undefined ? { id: m.id } : {}) });
       case 'ack': { this.terminals.get(m.terminal)?.ack(m.bytes); return; }
       case 'map-subscribe': {
-        if (this.map.wanted) return;
+        // a watcher (the board) may want the map already; this socket is what counts here
+        if (this.map.subscribed) return;
         this.map.set(true);
         // the current one at once; the engine's next round sends a newer one if the machine changed
         if (this.map.last) this.send({ type: 'map', snapshot: this.map.last });

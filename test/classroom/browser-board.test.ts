@@ -179,3 +179,70 @@ describe('the board shows a passed step whose state is gone', () => {
     await ictx.close();
   });
 });
+
+describe('the watch view shows the learner\'s namespace map', () => {
+  it('beside the terminal, live, on the instructor\'s own kind, and only while it is shown', async () => {
+    const created = await call(env.srv.base, 'POST', '/api/classroom/workshops', { token: SECRET, body: { title: 'Maps', lessons: ['ipc-namespace'] } });
+    const code = (created.body as { code: string }).code;
+    const lctx = await env.browser.newContext({ viewport: { width: 1440, height: 900 } });
+    // the learner keeps the map closed: the board's look must not depend on theirs
+    await lctx.addInitScript(() => localStorage.setItem('nslab.nsmap.open', '0'));
+    const learner = await lctx.newPage();
+    const errors: string[] = [];
+    learner.on('pageerror', (e) => errors.push(e.message));
+    await learner.goto(`${env.srv.base}/#/join/${code}`);
+    await learner.fill('#join-name', 'Ada');
+    await learner.click('form.cr-join button[type=submit]');
+    await learner.waitForSelector('.cr-lesson[data-lesson="ipc-namespace"] a', { timeout: WAIT });
+    await learner.click('.cr-lesson[data-lesson="ipc-namespace"] a');
+    await learner.waitForSelector('.conn-open', { timeout: WAIT });
+    await waitRow(learner, /[#$] ?$/);
+
+    const ictx = await env.browser.newContext({ viewport: { width: 1600, height: 1000 } });
+    await ictx.addInitScript(() => localStorage.setItem('nslab.board.map', '0'));
+    const ins = await ictx.newPage();
+    ins.on('pageerror', (e) => errors.push(e.message));
+    const sent: string[] = [];
+    ins.on('websocket', (ws) => ws.on('framesent', (f) => { if (typeof f.payload === 'string' && f.payload.includes('"watch-map')) sent.push((JSON.parse(f.payload) as { type: string }).type); }));
+    await ins.goto(`${env.srv.base}/#/instructor/${SECRET}`);
+    await ins.waitForSelector('form.cr-create', { timeout: WAIT });
+    await ins.goto(`${env.srv.base}/#/instructor/w/${code}`);
+    await ins.waitForSelector('tr[data-learner-row="Ada"]', { timeout: WAIT });
+    await ins.click('button.cr-name[data-learner]');
+    await ins.waitForSelector('.cr-map-toggle');
+    expect(await ins.getAttribute('.cr-map-toggle', 'aria-expanded')).toBe('false');
+    await ins.waitForTimeout(500);
+    expect(sent).toEqual([]);
+
+    // the map opens beside the watched terminal
+    await ins.click('.cr-map-toggle');
+    await ins.waitForSelector('#cr-watch-map:not([hidden]) .nsmap-ns.is-sandbox', { timeout: WAIT });
+    expect(sent).toEqual(['watch-map-subscribe']);
+    const term = (await ins.locator('.cr-watch').boundingBox())!;
+    const map = (await ins.locator('#cr-watch-map').boundingBox())!;
+    expect(map.x).toBeGreaterThanOrEqual(term.x + term.width - 1);
+
+    // the learner moves terminal 1 into a new IPC namespace and makes a queue there
+    await typeLine(learner, 'unshare --ipc bash');
+    await typeLine(learner, 'ipcmk --queue');
+    const m = await waitRow(learner, /Message queue id: (\d+)/);
+    await ins.waitForFunction((qid) => [...document.querySelectorAll<HTMLElement>('#cr-watch-map .nsmap-ns:not(.is-sandbox)')].some((ns) =>
+      ns.querySelector('.nsmap-ns-terms [data-terminal="1"]') && [...ns.querySelectorAll('.nsmap-group[data-group="msg"] .nsmap-item')].some((i) => i.getAttribute('data-key') === `msg:${qid}`)), m[1], { timeout: WAIT });
+    // the learner's own map stayed closed: the board's subscription did not open it
+    expect(await learner.locator('.nsmap-drawer').isHidden()).toBe(true);
+
+    // the instructor's own kind, picked on the board
+    await ins.click('#cr-watch-map .nsmap-kind[data-kind="uts"]');
+    await ins.waitForSelector('#cr-watch-map .nsmap-canvas[data-kind="uts"] .nsmap-ns.is-sandbox');
+
+    // closed: the board stops asking
+    await ins.click('#cr-watch-map .nsmap-close');
+    expect(await ins.locator('#cr-watch-map').isHidden()).toBe(true);
+    await expect.poll(() => sent).toEqual(['watch-map-subscribe', 'watch-map-unsubscribe']);
+    expect(await ins.evaluate(() => document.activeElement?.classList.contains('cr-map-toggle'))).toBe(true);
+
+    expect(errors).toEqual([]);
+    await lctx.close();
+    await ictx.close();
+  });
+});

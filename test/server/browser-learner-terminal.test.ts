@@ -7,7 +7,7 @@ import path from 'node:path';
 import { type BrowserContext, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { terminalRows } from '../browser.ts';
-import { labInBrowser, tcpRelay, typeInto, WAIT, waitForRow } from './lab-in-browser.ts';
+import { endSessions, labInBrowser, tcpRelay, typeInto, WAIT, waitForRow } from './lab-in-browser.ts';
 
 
 const lab = labInBrowser('nslab-e2e-learner-');
@@ -33,19 +33,6 @@ async function withPage<T>(opts: { width?: number; height?: number; clipboard?: 
   } finally {
     await endSessions(page, lab.srv.base);
     await ctx.close();
-  }
-}
-
-/**
- * The sessions this page started (one per lesson it opened): ended now, not at their idle
- * timeout, so that later tests find room and the machine is not kept busy.
- */
-async function endSessions(page: Page, base: string): Promise<void> {
-  const stored = await page.evaluate(() => Object.keys(sessionStorage)
-    .filter((k) => k.startsWith('nslab.session.'))
-    .map((k) => JSON.parse(sessionStorage.getItem(k)!) as { id: string; token: string })).catch(() => []);
-  for (const s of stored) {
-    await fetch(`${base}/api/sessions/${s.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${s.token}` } }).catch(() => {});
   }
 }
 

@@ -19,6 +19,8 @@ export interface PaneCallbacks {
   run(terminal: number, command: string): void;
   /** next lesson by order, for the completion card; null when this is the last */
   nextLesson(): Promise<{ id: string; title: string } | null>;
+  /** the current step changed (or the lesson was shown): its id and section; null when all passed */
+  currentStep?(id: string | null, section: HTMLElement | null): void;
 }
 
 export class LessonPane {
@@ -44,6 +46,8 @@ export class LessonPane {
   private readonly stateGone = new Set<string>();
   /** the step that passed in the update being rendered: where the learner is looking */
   private lastPassed: string | null = null;
+  /** the current step last reported through cb.currentStep (undefined: none reported yet) */
+  private reportedCurrent: string | null | undefined = undefined;
 
   constructor(private readonly cb: PaneCallbacks) {
     this.header = h('div', { class: 'lesson-head' });
@@ -111,6 +115,8 @@ export class LessonPane {
       section.tabIndex = -1;
     }
     this.wasComplete = null;
+    // a new rendering (another language) is a new page for what the current step shows
+    this.reportedCurrent = undefined;
     this.render();
   }
 
@@ -232,6 +238,13 @@ export class LessonPane {
           gone ? this.stateGoneNote(id, st) : messageOf(st) ? h('span', { class: 'step-status-message' }, richText(messageOf(st)!)) : null,
         );
       }
+    }
+
+    // only once the statuses are known: before, "current" is step 1 for everyone
+    if (this.statuses.size > 0 && current !== this.reportedCurrent) {
+      this.reportedCurrent = current;
+      const section = current ? this.content.querySelector<HTMLElement>(`section.nslab-step[data-step="${CSS.escape(current)}"]`) : null;
+      this.cb.currentStep?.(current, section);
     }
 
     const complete = total > 0 && done === total;
