@@ -13,6 +13,13 @@ import type {
   CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceKind, NamespaceSet, ProcessInfo, SysvIpc, SysvQueue, SysvSem, SysvShm,
 } from '../sandbox/types.ts';
 import type { Lang } from '../contract/lang.ts';
+import type { NetLab } from './net-lab.ts';
+
+// network namespaces: what is in each, read over rtnetlink (net-lab.ts)
+export { crossNamespaceVeths } from './net-lab.ts';
+export type {
+  NetAddress, NetFamily, NetLab, NetLink, NetNamespace, NetNeighbour, NetRoute, NetState, OperState, VethEnd,
+} from './net-lab.ts';
 
 export type { CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceSet, ProcessInfo, SysvIpc };
 // the parts of SysvIpc and NamespaceSet, so checks can name them without reaching into the driver
@@ -45,7 +52,7 @@ export const pass = (message?: Message): CheckResult => ({ status: 'pass', messa
 export const fail = (message: Message): CheckResult => ({ status: 'fail', message });
 export const pending = (message?: Message): CheckResult => ({ status: 'pending', message });
 
-export interface Lab {
+export interface Lab extends NetLab {
   /** every process in the sandbox (host pid, in-sandbox pid, parent, cmdline, uid, cwd, namespaces) */
   processes(): Promise<ProcessInfo[]>;
   /** the namespaces of the sandbox's PID 1 (what a fresh login shell has) */
