@@ -91,6 +91,21 @@ function nsLabel(ns: NetNamespace): MessageRef {
   return p ? msg('ns.process', { inode: ns.inode, pid: p.pid }) : msg('ns.inode', { inode: ns.inode });
 }
 
+/** an `ip` command to run inside a namespace: `ip -n red link` or, for one without a name, through nsenter */
+function ipIn(ns: NetNamespace, args: string): string {
+  if (ns.own) return `ip ${args}`;
+  if (ns.names.length) return `ip -n ${ns.names[0]} ${args}`;
+  if (ns.processes.length) return `nsenter -t ${ns.processes[0].pid} -n ip ${args}`;
+  return `nsenter --net=${ns.pins[0] ?? '?'} ip ${args}`;
+}
+
+function pingIn(ns: NetNamespace, address: string): string {
+  if (ns.own) return `ping -c 3 ${address}`;
+  if (ns.names.length) return `ip netns exec ${ns.names[0]} ping -c 3 ${address}`;
+  if (ns.processes.length) return `nsenter -t ${ns.processes[0].pid} -n ping -c 3 ${address}`;
+  return `nsenter --net=${ns.pins[0] ?? '?'} ping -c 3 ${address}`;
+}
+
 function ipv4Of(state: NetState, link: NetLink) {
   return state.addresses.filter((a) => a.link === link.index && a.family === 'inet' && a.scope !== 'host');
 }
@@ -136,9 +151,11 @@ function judgePairs(pairs: [VethEnd, VethEnd][]): PairVerdict | null {
   return first;
 }
 
+const linkDown = (end: VethEnd) => msg('addresses-up.link-down', { link: end.link.name, ns: nsLabel(end.ns), command: ipIn(end.ns, `link set ${end.link.name} up`) });
+
 function judgePair([a, b]: [VethEnd, VethEnd]): PairVerdict {
   for (const end of [a, b]) {
-    if (!end.link.up) return { ok: false, how: 'pending', message: msg('addresses-up.link-down', { link: end.link.name, ns: nsLabel(end.ns) }) };
+    if (!end.link.up) return { ok: false, how: 'pending', message: linkDown(end) };
   }
   const [aa, ba] = [ipv4Of(a.state, a.link), ipv4Of(b.state, b.link)];
   for (const [end, mine, other] of [[a, aa, ba], [b, ba, aa]] as const) {
@@ -148,7 +165,10 @@ function judgePair([a, b]: [VethEnd, VethEnd]): PairVerdict {
         const far = end === a ? b : a;
         return { ok: false, how: 'fail', message: msg('addresses-up.both-on-one-end', { link: far.link.name, ns: nsLabel(far.ns), other: end.link.name, otherNs: nsLabel(end.ns) }) };
       }
-      return { ok: false, how: 'pending', message: msg('addresses-up.no-address', { link: end.link.name, ns: nsLabel(end.ns) }) };
+      // suggest the lesson's address that the other end does not have yet
+      const taken = other[0]?.address;
+      const mineSuggested = taken === '10.0.0.1' ? '10.0.0.2' : taken === '10.0.0.2' ? '10.0.0.1' : end === a ? '10.0.0.1' : '10.0.0.2';
+      return { ok: false, how: 'pending', message: msg('addresses-up.no-address', { link: end.link.name, ns: nsLabel(end.ns), command: ipIn(end.ns, `addr add ${mineSuggested}/24 dev ${end.link.name}`) }) };
     }
   }
   if (!aa.some((x) => ba.some((y) => sameSubnet(x, y)))) {
@@ -156,7 +176,7 @@ function judgePair([a, b]: [VethEnd, VethEnd]): PairVerdict {
   }
   // IFF_UP on both ends, yet no carrier: cannot happen for a veth; kept for a clear message if it does
   for (const end of [a, b]) {
-    if (!linkUp(end.link)) return { ok: false, how: 'pending', message: msg('addresses-up.link-down', { link: end.link.name, ns: nsLabel(end.ns) }) };
+    if (!linkUp(end.link)) return { ok: false, how: 'pending', message: linkDown(end) };
   }
   return { ok: true, pair: [a, b] };
 }
@@ -192,16 +212,16 @@ type BridgeVerdict = { ok: true; view: BridgeView; members: VethEnd[] } | { ok: 
 
 function judgeBridge(view: BridgeView): BridgeVerdict {
   const { bridge, host, joined } = view;
-  if (joined.length < 3) return { ok: false, how: 'pending', message: msg('bridge-three.too-few', { bridge: bridge.name, ns: nsLabel(host.ns), count: joined.length }) };
-  if (!bridge.up) return { ok: false, how: 'pending', message: msg('bridge-three.bridge-down', { bridge: bridge.name, ns: nsLabel(host.ns) }) };
+  if (joined.length < 3) return { ok: false, how: 'pending', message: msg('bridge-three.too-few', { bridge: bridge.name, ns: nsLabel(host.ns), count: joined.length, command: ipIn(host.ns, `link set h3-br master ${bridge.name}`) }) };
+  if (!bridge.up) return { ok: false, how: 'pending', message: msg('bridge-three.bridge-down', { bridge: bridge.name, ns: nsLabel(host.ns), command: ipIn(host.ns, `link set ${bridge.name} up`) }) };
   for (const { port, far } of joined) {
-    if (!port.up) return { ok: false, how: 'pending', message: msg('bridge-three.link-down', { link: port.name, ns: nsLabel(host.ns) }) };
-    if (!far.link.up) return { ok: false, how: 'pending', message: msg('bridge-three.link-down', { link: far.link.name, ns: nsLabel(far.ns) }) };
+    if (!port.up) return { ok: false, how: 'pending', message: msg('bridge-three.link-down', { link: port.name, ns: nsLabel(host.ns), command: ipIn(host.ns, `link set ${port.name} up`) }) };
+    if (!far.link.up) return { ok: false, how: 'pending', message: msg('bridge-three.link-down', { link: far.link.name, ns: nsLabel(far.ns), command: ipIn(far.ns, `link set ${far.link.name} up`) }) };
   }
   const addressed = joined.filter((j) => ipv4Of(j.far.state, j.far.link).length);
   if (addressed.length < 3) {
     const missing = joined.find((j) => !ipv4Of(j.far.state, j.far.link).length)!;
-    return { ok: false, how: 'pending', message: msg('bridge-three.no-address', { link: missing.far.link.name, ns: nsLabel(missing.far.ns) }) };
+    return { ok: false, how: 'pending', message: msg('bridge-three.no-address', { link: missing.far.link.name, ns: nsLabel(missing.far.ns), command: ipIn(missing.far.ns, `addr add 10.0.1.3/24 dev ${missing.far.link.name}`) }) };
   }
   // three members whose addresses share one subnet
   for (const seed of addressed) {
@@ -239,26 +259,28 @@ export default defineChecks({
     const inside = (e: CommandEvent) => e.status === 0 && listings(e.command).some((t) =>
       t.kind === 'named' ? names.has(t.name) : t.kind === 'nsenter' || (e.ns.net !== undefined && inodes.has(e.ns.net)));
     if (lab.commandsRun().some(inside)) return pass();
-    return pending(msg('new-netns.look-inside', { ns: nsLabel(created[0]) }));
+    return pending(msg('new-netns.look-inside', { ns: nsLabel(created[0]), command: ipIn(created[0], 'link') }));
   },
 
   'lo-up': async (lab) => {
     const states = (await allStates(lab)).filter((s) => !s.ns.own);
     if (!states.length) return pending(msg('new-netns.none'));
     if (states.some((s) => s.state.links.some((l) => l.type === 'loopback' && l.up))) return pass();
-    return pending(msg('lo-up.still-down', { ns: nsLabel(states[0].ns) }));
+    return pending(msg('lo-up.still-down', { ns: nsLabel(states[0].ns), command: ipIn(states[0].ns, 'link set lo up') }));
   },
 
   'veth-pair': async (lab) => {
     const states = await allStates(lab);
     const cross = crossNamespaceVeths(states);
     if (betweenNew(cross).length) return pass();
-    const half = cross.find(([a, b]) => a.ns.own !== b.ns.own);
+    // a bridge's port is meant to stay home: only a pair with neither end on a bridge is half moved
+    const half = cross.find(([a, b]) => a.ns.own !== b.ns.own && a.link.master === null && b.link.master === null);
     if (half) {
       const [home, away] = half[0].ns.own ? half : [half[1], half[0]];
       return pending(msg('veth-pair.one-end-home', { link: home.link.name, other: away.link.name, ns: nsLabel(away.ns) }));
     }
-    const veths = states.flatMap((s) => s.state.links.filter((l) => l.kind === 'veth').map((link) => ({ s, link })));
+    // pairs whose two ends are still side by side (a bridge's ports lead elsewhere: not these)
+    const veths = states.flatMap((s) => s.state.links.filter((l) => l.kind === 'veth' && l.peer && !l.peer.otherNamespace).map((link) => ({ s, link })));
     if (!veths.length) return pending(msg('veth-pair.none'));
     const { s, link } = veths[0];
     const peer = s.state.links.find((l) => l.index === link.peer?.index);
@@ -289,7 +311,7 @@ export default defineChecks({
       // the ping "worked" but nothing crossed: it was answered by the pinging namespace itself
       return pending(msg('ping-across.answered-locally', { address: pinged.has(far) ? far : near }));
     }
-    return pending(msg('ping-across.not-yet', { from: nsLabel(a.ns), to: far }));
+    return pending(msg('ping-across.not-yet', { from: nsLabel(a.ns), to: far, command: pingIn(a.ns, far) }));
   },
 
   'bridge-three': async (lab) => {
@@ -312,6 +334,7 @@ export default defineChecks({
       }
     }
     const target = best.members[1];
-    return pending(msg('bridge-ping.not-yet', { from: nsLabel(best.members[0].ns), to: ipv4Of(target.state, target.link)[0]?.address ?? '' }));
+    const to = ipv4Of(target.state, target.link)[0]?.address ?? '';
+    return pending(msg('bridge-ping.not-yet', { from: nsLabel(best.members[0].ns), to, command: pingIn(best.members[0].ns, to) }));
   },
 });
