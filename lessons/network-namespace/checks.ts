@@ -311,7 +311,7 @@ export default defineChecks({
       // the ping "worked" but nothing crossed: it was answered by the pinging namespace itself
       return pending(msg('ping-across.answered-locally', { address: pinged.has(far) ? far : near }));
     }
-    return pending(msg('ping-across.not-yet', { from: nsLabel(a.ns), to: far, command: pingIn(a.ns, far) }));
+    return pending(msg('ping-across.not-yet', { from: nsLabel(a.ns), command: pingIn(a.ns, far) }));
   },
 
   'bridge-three': async (lab) => {
