@@ -120,11 +120,10 @@ function sameSubnet(a: { address: string; prefixLength: number }, b: { address: 
 
 const linkUp = (l: NetLink) => l.up && l.operState === 'up';
 
-/** the far end answered: some namespace's neighbour table holds `to`'s address with `to`'s MAC */
-function answered(states: NsState[], from: VethEnd, to: VethEnd): string | null {
-  const mine = states.find((s) => s.ns.inode === from.ns.inode)?.state ?? from.state;
+/** the far end answered: `from`'s neighbour table holds `to`'s address with `to`'s MAC, which only an ARP reply from `to` puts there */
+function answered(from: VethEnd, to: VethEnd): string | null {
   for (const a of ipv4Of(to.state, to.link)) {
-    const n = mine.neighbours.find((x) => x.address === a.address && x.lladdr === to.link.mac
+    const n = from.state.neighbours.find((x) => x.address === a.address && x.lladdr === to.link.mac
       && !x.state.includes('incomplete') && !x.state.includes('failed'));
     if (n) return a.address;
   }
@@ -302,7 +301,7 @@ export default defineChecks({
     const pinged = pingedAddresses(lab);
     const [a, b] = v.pair;
     for (const [from, to] of [[a, b], [b, a]] as const) {
-      const addr = answered(states, from, to);
+      const addr = answered(from, to);
       if (addr && pinged.has(addr)) return pass();
     }
     const far = ipv4Of(b.state, b.link)[0]?.address ?? '';
@@ -329,7 +328,7 @@ export default defineChecks({
     for (const from of best.members) {
       for (const to of best.members) {
         if (from === to) continue;
-        const addr = answered(states, from, to);
+        const addr = answered(from, to);
         if (addr && pinged.has(addr)) return pass();
       }
     }
