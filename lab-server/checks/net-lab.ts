@@ -42,8 +42,9 @@ export interface VethEnd { ns: NetNamespace; state: NetState; link: NetLink }
 /**
  * veth pairs whose two ends are in different namespaces. The kernel reports a veth's
  * peer by its index in the peer's namespace (and a namespace id that is only
- * meaningful inside this one), so two ends match when each names the other's index,
- * both say "in another namespace", and they are in different namespaces.
+ * meaningful inside this one); the probe adds the peer's MAC address, read in the
+ * peer's namespace. Two ends match when each names the other's index and MAC and
+ * they are in different namespaces.
  */
 export function crossNamespaceVeths(states: readonly { ns: NetNamespace; state: NetState }[]): [VethEnd, VethEnd][] {
   const ends: VethEnd[] = states.flatMap(({ ns, state }) =>
@@ -52,8 +53,8 @@ export function crossNamespaceVeths(states: readonly { ns: NetNamespace; state: 
   const used = new Set<VethEnd>();
   for (const a of ends) {
     if (used.has(a)) continue;
-    const b = ends.find((x) => !used.has(x) && x !== a && x.ns.inode !== a.ns.inode
-      && x.link.index === a.link.peer!.index && x.link.peer!.index === a.link.index);
+    const names = (end: VethEnd, other: VethEnd) => end.link.peer!.index === other.link.index && end.link.peer!.mac === other.link.mac;
+    const b = ends.find((x) => !used.has(x) && x.ns.inode !== a.ns.inode && names(a, x) && names(x, a));
     if (!b) continue;
     used.add(a).add(b);
     pairs.push([a, b]);

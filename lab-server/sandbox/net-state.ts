@@ -31,9 +31,11 @@ export interface NetLink {
   master: number | null;
   /**
    * a veth's other end: its index, in this namespace or, when `otherNamespace`, in the
-   * namespace the peer was moved to (indexes there are that namespace's own)
+   * namespace the peer was moved to (indexes there are that namespace's own), and its
+   * MAC address (null when the kernel could not say), which with the index names the
+   * peer: an index alone is ambiguous across namespaces
    */
-  peer: { index: number; otherNamespace: boolean } | null;
+  peer: { index: number; otherNamespace: boolean; mac: string | null } | null;
   /** the link-layer address, lower-case hex with colons; null when the link has none */
   mac: string | null;
 }
@@ -143,9 +145,15 @@ export function parseNetState(text: string): NetState {
           type: ARPHRD[int(f[5], line)] ?? `arphrd-${f[5]}`,
           kind,
           master: int(f[7], line) || null,
-          peer: kind === 'veth' && linkTo > 0 ? { index: linkTo, otherNamespace: int(f[9], line) >= 0 } : null,
+          peer: kind === 'veth' && linkTo > 0 ? { index: linkTo, otherNamespace: int(f[9], line) >= 0, mac: null } : null,
           mac: opt(f[10]),
         });
+        break;
+      }
+      case 'peer': {
+        // the MAC of a peer in another namespace; it follows the link lines
+        const link = links.find((l) => l.index === int(f[1], line));
+        if (link?.peer) link.peer.mac = opt(f[2]);
         break;
       }
       case 'addr': {
@@ -180,6 +188,10 @@ export function parseNetState(text: string): NetState {
     }
   }
   if (!inode) throw new Error('the probe did not say which network namespace it read');
+  // a peer in this same namespace: its MAC is right here
+  for (const l of links) {
+    if (l.peer && !l.peer.otherNamespace) l.peer.mac = links.find((x) => x.index === l.peer!.index)?.mac ?? null;
+  }
   const names = new Map(links.map((l) => [l.index, l.name]));
   const dev = (i: number) => names.get(i) ?? `if${i}`;
   return {

@@ -84,6 +84,31 @@ describe('network namespaces through the checks API', () => {
     expect(pairs.map(([a, b]) => [a.link.name, b.link.name].sort())).toEqual([['veth-b', 'veth-r']]);
   });
 
+  it('pairs veth ends by index and MAC: two pairs with the same indexes are not mixed up', async () => {
+    // `ip link add` makes the peer first: a.x (index 3) names its peer b.y as index 2,
+    // and c.x2 (index 2) names its peer d.y2 as index 3, so by index alone a.x would
+    // pair with c.x2, which is listed before b.y (namespaces are listed by inode: made
+    // in the order a, c, d, b)
+    const r = await sh(sandbox, [
+      'set -e',
+      'ip netns add a; ip netns add c; ip netns add d; ip netns add b',
+      'ip -n a link add x type veth peer name y; ip -n a link set y netns b',
+      'ip -n c link add y2 type veth peer name x2; ip -n c link set y2 netns d',
+    ].join('\n'));
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const l = lab();
+    const states = await Promise.all((await l.netNamespaces()).map(async (ns) => ({ ns, state: (await l.net(ns))! })));
+    const end = (ns: string, name: string) => {
+      const s = states.find((x) => x.ns.names.includes(ns))!;
+      return s.state.links.find((k) => k.name === name)!;
+    };
+    expect([end('a', 'x').index, end('b', 'y').index, end('c', 'x2').index, end('d', 'y2').index]).toEqual([3, 2, 2, 3]);
+    expect(end('a', 'x').peer).toEqual({ index: 2, otherNamespace: true, mac: end('b', 'y').mac });
+    const pairs = crossNamespaceVeths(states)
+      .map(([p, q]) => [`${p.ns.names[0]}:${p.link.name}`, `${q.ns.names[0]}:${q.link.name}`].sort().join(' '));
+    expect(pairs.filter((p) => /^[abcd]:/.test(p)).sort()).toEqual(['a:x b:y', 'c:x2 d:y2']);
+  });
+
   it('a pin that is no longer a network namespace reads as gone, and the probe refuses other files', async () => {
     const l = lab();
     const red = await byName(l, 'red');

@@ -10,6 +10,7 @@ const SAMPLE = [
   'link\t2\tveth-r\t11043\t6\t1\tveth\t0\t3\t0\t9e:07:03:fa:f2:b2',
   'link\t4\tbr0\t1003\t2\t1\tbridge\t0\t0\t-1\t-',
   'link\t5\tport\t1002\t2\t1\tveth\t4\t6\t-1\t-',
+  'peer\t2\t9e:07:03:fa:f2:b3',
   'addr\t1\t2\t8\t254\t127.0.0.1',
   'addr\t2\t2\t24\t0\t10.0.0.1',
   'addr\t2\t10\t64\t253\tfe80::9c07:3ff:fefa:f2b2',
@@ -31,10 +32,10 @@ describe('parseNetState', () => {
     expect(s.links[0]).toEqual({
       index: 1, name: 'lo', flags: 0x10049, up: true, lowerUp: true, operState: 'unknown', type: 'loopback', kind: null, master: null, peer: null, mac: '00:00:00:00:00:00',
     });
-    expect(s.links[1]).toMatchObject({ name: 'veth-r', up: true, lowerUp: true, operState: 'up', type: 'ether', kind: 'veth', peer: { index: 3, otherNamespace: true } });
+    expect(s.links[1]).toMatchObject({ name: 'veth-r', up: true, lowerUp: true, operState: 'up', type: 'ether', kind: 'veth', peer: { index: 3, otherNamespace: true, mac: '9e:07:03:fa:f2:b3' } });
     expect(s.links[2]).toMatchObject({ name: 'br0', up: true, lowerUp: false, operState: 'down', kind: 'bridge', peer: null, mac: null });
     // a veth whose peer is in the same namespace, enslaved to br0, and down
-    expect(s.links[3]).toMatchObject({ name: 'port', up: false, operState: 'down', master: 4, peer: { index: 6, otherNamespace: false } });
+    expect(s.links[3]).toMatchObject({ name: 'port', up: false, operState: 'down', master: 4, peer: { index: 6, otherNamespace: false, mac: null } });
   });
 
   it('gives addresses, routes and neighbours their link names and leaves out other families', () => {

@@ -282,10 +282,21 @@ static void parse_attrs(struct rtattr **tb, struct rtattr *a, int len) {
  *   KIND: IFLA_INFO_KIND ("veth", "bridge", ...) or "-"; MASTER, LINK: ifindex or 0;
  *   LINK_NETNSID: -1 when the peer (IFLA_LINK) is in this same namespace
  */
+/** links whose peer (IFLA_LINK) is in another namespace, to be looked up there after the dump */
+#define MAX_REMOTE 256
+static struct { int index, peer, nsid; } remote[MAX_REMOTE];
+static int n_remote;
+
 static void on_link(struct nlmsghdr *h) {
   struct ifinfomsg *ifi = NLMSG_DATA(h);
   struct rtattr *tb[MAX_ATTR + 1], *info[MAX_ATTR + 1];
   parse_attrs(tb, IFLA_RTA(ifi), (int)IFLA_PAYLOAD(h));
+  if (tb[IFLA_LINK_NETNSID] && s32_attr(tb[IFLA_LINK_NETNSID], -1) >= 0 && s32_attr(tb[IFLA_LINK], 0) > 0 && n_remote < MAX_REMOTE) {
+    remote[n_remote].index = ifi->ifi_index;
+    remote[n_remote].peer = (int)s32_attr(tb[IFLA_LINK], 0);
+    remote[n_remote].nsid = (int)s32_attr(tb[IFLA_LINK_NETNSID], -1);
+    n_remote++;
+  }
   putf("link\t%d\t", ifi->ifi_index);
   put_name(tb[IFLA_IFNAME]);
   putf("\t%x\t%u\t%u\t", ifi->ifi_flags, tb[IFLA_OPERSTATE] ? *(unsigned char *)RTA_DATA(tb[IFLA_OPERSTATE]) : 0, ifi->ifi_type);
@@ -363,8 +374,48 @@ static void dump(int sock, unsigned short type, const void *body, size_t body_le
 }
 
 /*
+ * peer  INDEX MAC: the link-layer address of the peer of local link INDEX, read in the
+ * peer's namespace through IFLA_TARGET_NETNSID (a namespace id is only meaningful
+ * inside the namespace that assigned it, so the request is made from here). A peer's
+ * index alone is ambiguous across namespaces; index and MAC together name it.
+ */
+static void put_remote_peers(int sock) {
+  static char buf[65536];
+  for (int i = 0; i < n_remote; i++) {
+    struct { struct nlmsghdr h; struct ifinfomsg ifi; char attrs[64]; } req;
+    memset(&req, 0, sizeof req);
+    req.h.nlmsg_type = RTM_GETLINK;
+    req.h.nlmsg_flags = NLM_F_REQUEST;
+    req.h.nlmsg_seq = 100000 + (unsigned)i;
+    req.ifi.ifi_family = AF_UNSPEC;
+    req.ifi.ifi_index = remote[i].peer;
+    struct rtattr *a = (struct rtattr *)req.attrs;
+    a->rta_type = IFLA_TARGET_NETNSID;
+    a->rta_len = RTA_LENGTH(sizeof(int));
+    memcpy(RTA_DATA(a), &remote[i].nsid, sizeof(int));
+    req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi) + RTA_ALIGN(a->rta_len);
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    if (sendto(sock, &req, req.h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) fail(3, "netlink send: %s", strerror(errno));
+    ssize_t n;
+    do n = recv(sock, buf, sizeof buf, 0); while (n < 0 && errno == EINTR);
+    if (n < 0) fail(3, "netlink recv: %s", strerror(errno));
+    int len = (int)n;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      // an error (the peer went away meanwhile) leaves this peer without a MAC
+      if (h->nlmsg_seq != req.h.nlmsg_seq || h->nlmsg_type != RTM_NEWLINK) continue;
+      struct ifinfomsg *ifi = NLMSG_DATA(h);
+      struct rtattr *tb[MAX_ATTR + 1];
+      parse_attrs(tb, IFLA_RTA(ifi), (int)IFLA_PAYLOAD(h));
+      putf("peer\t%d\t", remote[i].index);
+      put_hw(tb[IFLA_ADDRESS]);
+      put_str("\n");
+    }
+  }
+}
+
+/*
  * One record per line, fields separated by tabs; the first field names the record:
- * "ns INODE" first, then link, addr, route and neigh lines (see on_link ...).
+ * "ns INODE" first, then link, peer, addr, route and neigh lines (see on_link ...).
  * Numbers are the kernel's own (ARPHRD_*, IF_OPER_*, RT_TABLE_*, RTN_*, RT_SCOPE_*,
  * NUD_*): lab-server/sandbox/net-state.ts names them.
  */
@@ -397,6 +448,7 @@ static void op_net(const char *pid, const char *pinned, long max) {
   putf("ns\t%lu\n", (unsigned long)st.st_ino);
   struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
   dump(sock, RTM_GETLINK, &ifi, sizeof ifi, on_link, max);
+  put_remote_peers(sock);
   struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC };
   dump(sock, RTM_GETADDR, &ifa, sizeof ifa, on_addr, max);
   struct rtmsg rt = { .rtm_family = AF_UNSPEC };
