@@ -16,7 +16,7 @@ import type { Lang } from '../contract/lang.ts';
 import type { NetLab } from './net-lab.ts';
 
 // network namespaces: what is in each, read over rtnetlink (net-lab.ts)
-export { crossNamespaceVeths } from './net-lab.ts';
+export { crossNamespaceVeths, MAX_NET_NAMESPACES } from './net-lab.ts';
 export type {
   NetAddress, NetFamily, NetLab, NetLink, NetNamespace, NetNeighbour, NetRoute, NetState, OperState, VethEnd,
 } from './net-lab.ts';

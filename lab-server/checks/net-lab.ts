@@ -29,7 +29,8 @@ export interface NetNamespace {
 export interface NetLab {
   /**
    * every network namespace of the sandbox: its own, each one a live process is in,
-   * and each one pinned by a mount (`ip netns add`); the sandbox's own first, then by inode
+   * and each one pinned by a mount (`ip netns add`); the sandbox's own first, then by
+   * inode, at most MAX_NET_NAMESPACES of them
    */
   netNamespaces(): Promise<NetNamespace[]>;
   /** what is in one of them; null if it went away since it was listed */
@@ -62,6 +63,15 @@ export function crossNamespaceVeths(states: readonly { ns: NetNamespace; state: 
   return pairs;
 }
 
+/**
+ * At most this many network namespaces (the sandbox's own included) are listed, lowest
+ * inode first (namespace inodes are handed out lowest-free-first, so mostly the oldest),
+ * and at most this many mount namespaces are searched for
+ * pins: each namespace read is a fork of the probe helper, which serves every sandbox
+ * in turn, so a learner who makes thousands must not slow down everyone's checks.
+ */
+export const MAX_NET_NAMESPACES = 64;
+const MAX_MOUNT_NAMESPACES = 64;
 const NETNS_DIR = '/run/netns/';
 const NET_INODE = /^net:\[(\d+)\]$/;
 
@@ -86,7 +96,7 @@ export function createNetLab(probe: Probe, once: Once, processes: () => Promise<
     // one process per mount namespace shows that namespace's nsfs mounts
     const seenMnt = new Set<number>();
     for (const p of live) {
-      if (seenMnt.has(p.ns.mnt)) continue;
+      if (seenMnt.has(p.ns.mnt) || seenMnt.size >= MAX_MOUNT_NAMESPACES) continue;
       seenMnt.add(p.ns.mnt);
       let mounts: MountInfo[];
       try { mounts = await probe.mounts(p.hostPid); } catch { continue; } // it exited meanwhile
@@ -105,7 +115,7 @@ export function createNetLab(probe: Probe, once: Once, processes: () => Promise<
     for (const e of byInode.values()) {
       if (e.processes.length) readers.set(e.inode, { hostPid: e.processes[0].hostPid });
     }
-    return [...byInode.values()].sort((a, b) => Number(b.own) - Number(a.own) || a.inode - b.inode);
+    return [...byInode.values()].sort((a, b) => Number(b.own) - Number(a.own) || a.inode - b.inode).slice(0, MAX_NET_NAMESPACES);
   });
 
   const net = (ns: NetNamespace) => once(`net:${ns.inode}`, async () => {

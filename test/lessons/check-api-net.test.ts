@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab } from '../../lab-server/checks/lab.ts';
-import { crossNamespaceVeths, type Lab, type NetNamespace } from '../../lab-server/checks/api.ts';
+import { crossNamespaceVeths, MAX_NET_NAMESPACES, type Lab, type NetNamespace } from '../../lab-server/checks/api.ts';
 import type { Sandbox } from '../../lab-server/sandbox/types.ts';
 import { sh, testBackend } from '../sandbox/helpers.ts';
 
@@ -107,6 +107,18 @@ describe('network namespaces through the checks API', () => {
     const pairs = crossNamespaceVeths(states)
       .map(([p, q]) => [`${p.ns.names[0]}:${p.link.name}`, `${q.ns.names[0]}:${q.link.name}`].sort().join(' '));
     expect(pairs.filter((p) => /^[abcd]:/.test(p)).sort()).toEqual(['a:x b:y', 'c:x2 d:y2']);
+  });
+
+  it(`lists at most ${MAX_NET_NAMESPACES} namespaces: the sandbox's own, then the lowest inodes`, async () => {
+    const r = await sh(sandbox, `for i in $(seq ${MAX_NET_NAMESPACES + 6}); do ip netns add many$i || exit 1; done`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const all = await lab().netNamespaces();
+    expect(all).toHaveLength(MAX_NET_NAMESPACES);
+    expect(all[0].own).toBe(true);
+    // the lesson's namespaces, made first, are still there
+    expect(all.some((n) => n.names.includes('red'))).toBe(true);
+    expect(all.some((n) => n.names.includes(`many${MAX_NET_NAMESPACES + 6}`))).toBe(false);
+    await sh(sandbox, `for i in $(seq ${MAX_NET_NAMESPACES + 6}); do ip netns delete many$i; done`);
   });
 
   it('a pin that is no longer a network namespace reads as gone, and the probe refuses other files', async () => {
