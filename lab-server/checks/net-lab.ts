@@ -64,9 +64,10 @@ export function crossNamespaceVeths(states: readonly { ns: NetNamespace; state: 
 }
 
 /**
- * At most this many network namespaces (the sandbox's own included) are listed, lowest
- * inode first (namespace inodes are handed out lowest-free-first, so mostly the oldest),
- * and at most this many mount namespaces are searched for
+ * At most this many network namespaces (the sandbox's own included) are listed, the
+ * sandbox's own and then the lowest inodes (inodes are reused host-wide, so which ones
+ * is arbitrary: a lesson needs a handful), and at most this many mount namespaces are
+ * searched for
  * pins: each namespace read is a fork of the probe helper, which serves every sandbox
  * in turn, so a learner who makes thousands must not slow down everyone's checks.
  */
