@@ -47,6 +47,7 @@ const ICONS = {
   keyboard: '<rect x="2.5" y="6" width="19" height="12" rx="2"/><path d="M6 10h.01M10 10h.01M14 10h.01M18 10h.01M7 14h10"/>',
   search: '<circle cx="11" cy="11" r="6.5"/><path d="M16 16l4.5 4.5"/>',
   arrowLeft: '<path d="M19 12H5M11 6l-6 6 6 6"/>',
+  'arrow-right': '<path d="M4 12h15M13 6l6 6-6 6"/>',
   clock: '<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 2"/>',
   prompt: '<path d="M7 8l4.5 4L7 16M13 16h5"/>',
   terminal: '<rect x="2.5" y="4" width="19" height="16" rx="2"/><path d="M7 9l3 3-3 3M12.5 15H17"/>',

@@ -27,7 +27,11 @@ export function defaultLessonsDir(settings: Settings = loadSettings()): string {
 }
 
 /** GET /api/lessons */
-export interface LessonSummary { id: string; title: string; summary: string; order: number; minutes: number }
+export interface LessonSummary {
+  id: string; title: string; summary: string; order: number; minutes: number;
+  /** lessons to take first (front matter `requires`), each earlier in the order */
+  requires: string[];
+}
 /** GET /api/lessons/:id */
 export interface LessonView {
   id: string;
@@ -196,12 +200,16 @@ export async function parseLessonDir(dir: string, id = path.basename(dir), host:
     const tr = await parseFile(file, text, lang, front.terminals);
     const trProblems = [...tr.problems];
     if (tr.front) {
-      for (const key of ['id', 'order', 'minutes', 'image', 'terminals'] as const) {
+      for (const key of ['id', 'order', 'minutes', 'image', 'terminals'] as const) { // requires: compared below
         const v = (tr.front as TranslationFrontMatter)[key];
         if (v !== undefined && v !== front[key]) {
           trProblems.push({ file: rel(file), line: tr.frontLines[key], severity: 'error', message: `${key} is ${JSON.stringify(v)} here but ${JSON.stringify(front[key])} in lesson.md (leave it out or make it the same)` });
         }
       }
+    }
+    const trRequires = (tr.front as TranslationFrontMatter | null)?.requires;
+    if (trRequires !== undefined && trRequires.join(',') !== (front.requires ?? []).join(',')) {
+      trProblems.push({ file: rel(file), line: tr.frontLines.requires, severity: 'error', message: `requires is ${JSON.stringify(trRequires.join(', '))} here but ${JSON.stringify((front.requires ?? []).join(', '))} in lesson.md (leave it out or make it the same)` });
     }
     trProblems.push(...compareSteps(rel(file), en.steps, tr.steps));
     problems.push(...trProblems);
@@ -297,7 +305,7 @@ export class LessonCatalog {
       const l = entry.lesson;
       if (!l) continue;
       const v = pickVersion(l, lang);
-      out.push({ id: l.id, title: v.title, summary: v.summary, order: l.front.order, minutes: l.front.minutes });
+      out.push({ id: l.id, title: v.title, summary: v.summary, order: l.front.order, minutes: l.front.minutes, requires: l.front.requires ?? [] });
     }
     return out.sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
   }
