@@ -17,8 +17,38 @@ import {
 
 // ---- reading commands --------------------------------------------------------
 
-/** where an `ip link`/`ip addr` listing looked: its shell's own namespace, a named one (`ip -n`, `ip netns exec`), or wherever nsenter went */
-type ListingTarget = { kind: 'shell' } | { kind: 'named'; name: string } | { kind: 'nsenter' };
+/**
+ * where an `ip link`/`ip addr` listing looked: its shell's own namespace, a named one
+ * (`ip -n NAME`, `ip netns exec NAME`, `nsenter --net=/run/netns/NAME`), a process's
+ * (`nsenter -t PID -n`, `--net=/proc/PID/ns/net`), or one the text does not say
+ * (`nsenter -t $(cat red.pid) -n`)
+ */
+type ListingTarget = { kind: 'shell' } | { kind: 'named'; name: string } | { kind: 'pid'; pid: number } | { kind: 'unknown' };
+
+/** nsenter's network target, or null when it does not enter a network namespace */
+function nsenterTarget(opts: string[]): ListingTarget | null {
+  let pid: string | null = null;
+  let net: string | null | undefined; // undefined: no -n at all; null: -n without a file (the -t process's)
+  for (let i = 0; i < opts.length; i++) {
+    const o = opts[i];
+    let m: RegExpExecArray | null;
+    if ((m = /^--net=(.+)$/.exec(o)) || (m = /^-n(\/.+)$/.exec(o))) net = m[1];
+    else if (o === '--net' || o === '-n') net ??= null;
+    else if (o === '-t' || o === '--target') pid = opts[++i] ?? null;
+    else if ((m = /^(?:--target=|-t)(.+)$/.exec(o))) pid = m[1];
+    else if (/^-[a-zA-Z]+$/.test(o) && o.includes('n')) {
+      net ??= null;
+      if (o.endsWith('t')) pid = opts[++i] ?? null;
+    }
+  }
+  if (net === undefined) return null;
+  const file = net ?? (pid !== null ? `/proc/${pid}/ns/net` : null);
+  let m: RegExpExecArray | null;
+  if (file && (m = /^\/run\/netns\/([^/]+)$/.exec(file))) return { kind: 'named', name: m[1] };
+  if (file && (m = /^\/proc\/(\d+)\/ns\/net$/.exec(file))) return { kind: 'pid', pid: Number(m[1]) };
+  if (file && /^\/proc\/(\$\$|\$BASHPID|self|thread-self)\/ns\/net$/.test(file)) return { kind: 'shell' };
+  return { kind: 'unknown' };
+}
 
 const LINK_OR_ADDR = /^(l|li|lin|link|a|ad|add|addr|addre|addres|address)$/;
 const SHOW = /^(show|sh|s|list|lst|ls|l)$/;
@@ -29,9 +59,8 @@ function ipListing(words: string[], target: ListingTarget): ListingTarget | null
   if (words[0] === 'ip' && words[1] === 'netns' && words[2] === 'exec' && words[3]) return ipListing(words.slice(4), { kind: 'named', name: words[3] });
   if (words[0] === 'nsenter') {
     const at = words.indexOf('ip');
-    const opts = words.slice(1, at < 0 ? undefined : at);
-    if (at < 0 || !opts.some((o) => /^(-n|--net(=.*)?|-\w*n\w*)$/.test(o))) return null;
-    return ipListing(words.slice(at), { kind: 'nsenter' });
+    const t = at < 0 ? null : nsenterTarget(words.slice(1, at));
+    return t && ipListing(words.slice(at), t);
   }
   if (words[0] !== 'ip') return null;
   let i = 1;
@@ -47,7 +76,9 @@ function ipListing(words: string[], target: ListingTarget): ListingTarget | null
 /** every link or address listing in a command line */
 function listings(command: string): ListingTarget[] {
   const out: ListingTarget[] = [];
-  for (const part of command.split(/[;&|()`]+|\$\(/)) {
+  // a command substitution is one opaque word: `nsenter -t $(cat red.pid) -n ip link`
+  const flat = command.replace(/\$\([^()]*\)|`[^`]*`/g, '$SUB');
+  for (const part of flat.split(/[;&|()]+/)) {
     const words = part.trim().split(/\s+/).filter(Boolean);
     const t = ipListing(words, { kind: 'shell' });
     if (t) out.push(t);
@@ -255,8 +286,16 @@ export default defineChecks({
     if (!created.length) return pending(msg('new-netns.none'));
     const names = new Set(created.flatMap((n) => n.names));
     const inodes = new Set(created.map((n) => n.inode));
-    const inside = (e: CommandEvent) => e.status === 0 && listings(e.command).some((t) =>
-      t.kind === 'named' ? names.has(t.name) : t.kind === 'nsenter' || (e.ns.net !== undefined && inodes.has(e.ns.net)));
+    const procs = await lab.processes();
+    const isNew = (t: ListingTarget, e: CommandEvent): boolean => {
+      switch (t.kind) {
+        case 'named': return names.has(t.name);
+        case 'pid': { const p = procs.find((x) => x.pid === t.pid); return !!p && inodes.has(p.ns.net); }
+        case 'unknown': return true; // `nsenter -t $(cat red.pid) -n`: the exit status says it got somewhere
+        case 'shell': return e.ns.net !== undefined && inodes.has(e.ns.net);
+      }
+    };
+    const inside = (e: CommandEvent) => e.status === 0 && listings(e.command).some((t) => isNew(t, e));
     if (lab.commandsRun().some(inside)) return pass();
     return pending(msg('new-netns.look-inside', { ns: nsLabel(created[0]), command: ipIn(created[0], 'link') }));
   },
