@@ -19,6 +19,13 @@ export { mapsInside } from './api-identity.ts';
 export type {
   Capabilities, CapabilityName, IdentityLab, IdMapRange, NamespaceOwners, TimeOffsets, UserNamespaceInfo,
 } from './api-identity.ts';
+import type { NetLab } from './net-lab.ts';
+
+// network namespaces: what is in each, read over rtnetlink (net-lab.ts)
+export { crossNamespaceVeths, MAX_NET_NAMESPACES } from './net-lab.ts';
+export type {
+  NetAddress, NetFamily, NetLab, NetLink, NetNamespace, NetNeighbour, NetRoute, NetState, OperState, VethEnd,
+} from './net-lab.ts';
 
 export type { CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceSet, ProcessInfo, SysvIpc };
 // the parts of SysvIpc and NamespaceSet, so checks can name them without reaching into the driver
@@ -53,8 +60,8 @@ export const pass = (message?: Message): CheckResult => ({ status: 'pass', messa
 export const fail = (message: Message): CheckResult => ({ status: 'fail', message });
 export const pending = (message?: Message): CheckResult => ({ status: 'pending', message });
 
-/** IdentityLab (api-identity.ts): user namespaces and id maps, namespace owners, capabilities, clock offsets */
-export interface Lab extends IdentityLab {
+/** IdentityLab (api-identity.ts): user namespaces and id maps, namespace owners, capabilities, clock offsets; NetLab (net-lab.ts): network namespaces */
+export interface Lab extends IdentityLab, NetLab {
   /** every process in the sandbox (host pid, in-sandbox pid, parent, cmdline, uid, cwd, namespaces) */
   processes(): Promise<ProcessInfo[]>;
   /** the namespaces of the sandbox's PID 1 (what a fresh login shell has) */

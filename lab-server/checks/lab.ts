@@ -8,6 +8,7 @@
 import type { NamespaceKind, ProcessInfo, Sandbox } from '../sandbox/types.ts';
 import type { Lab, Lang } from './api.ts';
 import { identityLab } from './lab-identity.ts';
+import { createNetLab } from './net-lab.ts';
 
 export type TerminalTextProvider = (n: number) => string;
 
@@ -58,6 +59,7 @@ export function createLab(sandbox: Sandbox, opts: { lang: Lang; terminalText?: T
   // a copy each time: one check may change its map without touching the next check's
   const newNamespaces = (kind: NamespaceKind) => newNamespaceMap(kind).then((m) => new Map(m));
   return {
+    ...createNetLab(probe, once, processes, () => rootNamespaces().then((r) => r.net)),
     processes,
     rootNamespaces,
     ipc: (hostPid) => byNs('ipc', hostPid, ['ipc'], () => probe.sysvipc(hostPid)),

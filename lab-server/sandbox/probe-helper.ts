@@ -10,10 +10,10 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 
-export type ProbeOp = 'read' | 'ipc' | 'mq' | 'sysctl' | 'owners' | 'nsbatch';
+export type ProbeOp = 'read' | 'ipc' | 'mq' | 'sysctl' | 'owners' | 'nsbatch' | 'net';
 
 export interface HelperAnswer {
-  /** 0 ok, 2 no such file, 3 failure, 4 not a regular file */
+  /** 0 ok, 2 no such file, 3 failure, 4 not a regular file (`net`: not a network namespace) */
   code: number;
   /** the data, or the error text when code != 0 */
   text: string;

@@ -10,12 +10,14 @@
  * joins the process's user and mount namespaces and its root and then only open(2)s
  * and read(2)s: a symlink the learner planted resolves inside the sandbox, and no
  * program of the learner's can ever be run in its place. For the rest it joins only
- * ipc/uts/net namespaces and reads the host's procfs. None joins the sandbox's pid
+ * ipc/uts/net namespaces and reads the host's procfs, or asks rtnetlink (links,
+ * addresses, routes; net-state.ts). None joins the sandbox's pid
  * namespace: the learner cannot see or ptrace them.
  */
 import { closeSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { z } from 'zod';
 import { readCgroups, sandboxHostPids } from './cgroups.ts';
+import { parseNetState, type NetState } from './net-state.ts';
 import { probeHelper } from './probe-helper.ts';
 import { LocalIdentityProbe } from './identity-probe.ts';
 import type { Capabilities, NamespaceOwners, TimeOffsets, UserNamespaceInfo } from './identity.ts';
@@ -316,6 +318,14 @@ export class LocalProbe implements Probe {
 
   async hostname(hostPid: number): Promise<string> {
     return this.sysctl(hostPid, 'kernel.hostname');
+  }
+
+  async net(hostPid: number, pinned?: string): Promise<NetState | null> {
+    const p = pinned === undefined ? '' : filePath.parse(pinned);
+    const r = await probeHelper(this.helperBin).request('net', this.own(hostPid), MAX_READ, p);
+    if (r.code === 2 || r.code === 4) return null;
+    if (r.code !== 0) throw new Error(`cannot read the network namespace ${p ? `${p} as seen by` : 'of'} process ${hostPid}: ${r.text.trim()}`);
+    return parseNetState(r.text);
   }
 
   async mounts(hostPid: number): Promise<MountInfo[]> {

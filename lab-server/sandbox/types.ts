@@ -8,6 +8,9 @@ import type { Readable, Writable } from 'node:stream';
 import type { IPty } from 'node-pty';
 import type { IdentityProbe } from './identity.ts';
 
+import type { NetState } from './net-state.ts';
+
+export type { NetState };
 export type NamespaceKind = 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'pid_for_children' | 'time' | 'user' | 'uts';
 export const NAMESPACE_KINDS: readonly NamespaceKind[] = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'user', 'uts'];
 /** Inode number of each namespace (what `readlink /proc/PID/ns/KIND` shows in brackets). */
@@ -209,6 +212,13 @@ export interface Probe extends IdentityProbe {
    * process could not be read (it left) or the batch's byte bound was spent before it
    */
   namespaceInfo(requests: readonly { hostPid: number; sections: readonly NsinfoSection[] }[], maxBytes: number): Promise<Map<number, NamespaceInfo | Error>>;
+  /**
+   * links, addresses, routes and neighbours of the network namespace the process is
+   * in, or, with `pinned`, of the namespace file at that path as the process sees it
+   * (a mount `ip netns add` made, /run/netns/NAME); null when `pinned` is gone or is
+   * not a network namespace
+   */
+  net(hostPid: number, pinned?: string): Promise<NetState | null>;
 }
 
 export type SandboxState = 'running' | 'dead';

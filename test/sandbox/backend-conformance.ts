@@ -178,6 +178,15 @@ export function sandboxBackendConformance(name: string, subject: SandboxBackendS
       expect((await s.probe.mounts(init.hostPid)).some((m) => m.mountPoint === '/')).toBe(true);
       const root = (await s.probe.cgroups()).find((g) => g.path === '/')!;
       expect(root).toMatchObject({ memoryLimit: s.limits.memoryBytes, pidsMax: s.limits.pids });
+      // the network: loopback only, up; a namespace pinned by `ip netns add` is read through its pin
+      const net = (await s.probe.net(init.hostPid))!;
+      expect(net.inode).toBe(init.ns.net);
+      expect(net.links.map((l) => [l.name, l.type, l.up])).toEqual([['lo', 'loopback', true]]);
+      await sh(s, 'ip netns add contract');
+      const pinned = (await s.probe.net(init.hostPid, '/run/netns/contract'))!;
+      expect(pinned.inode).not.toBe(init.ns.net);
+      expect(pinned.links.map((l) => [l.name, l.up])).toEqual([['lo', false]]);
+      expect(await s.probe.net(init.hostPid, '/root/made')).toBeNull();
       // a check can never read a process outside the sandbox
       await expect(s.probe.readFile(process.pid, '/etc/hostname')).rejects.toThrow();
     });

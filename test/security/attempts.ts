@@ -519,6 +519,23 @@ chmod +x /tmp/evil && mount --bind /tmp/evil /usr/bin/head && echo planted`,
     },
   },
   {
+    group: 'escaping', name: 'point an `ip netns` pin at a namespace outside the sandbox, for the probe to read (lab.net in lesson checks)',
+    script: `mkdir -p /run/netns && ln -s /proc/self/ns/net /run/netns/self-link && ln -s /proc/1/ns/net /run/netns/init-link \
+&& ln -s ../../../../proc/1/root/proc/1/ns/net /run/netns/climb && echo planted`,
+    check: async (r, c) => {
+      expect(r.stdout).toContain('planted');
+      const init = (await c.a.probe.processes()).find((p) => p.pid === 1)!;
+      const hostNet = Number(/\d+/.exec(execFileSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }))![0]);
+      // every path resolves inside the sandbox (its procfs, its root): at most the sandbox's own namespace
+      for (const pin of ['/run/netns/self-link', '/run/netns/init-link', '/run/netns/climb']) {
+        const state = await c.a.probe.net(init.hostPid, pin);
+        expect(state === null || state.inode === init.ns.net, pin).toBe(true);
+        expect(state?.inode, pin).not.toBe(hostNet);
+      }
+      await c.a.exec(['bash', '-c', 'rm -f /run/netns/self-link /run/netns/init-link /run/netns/climb']);
+    },
+  },
+  {
     group: 'escaping', name: 'kill or stop the sandbox init from inside',
     script: 'kill -KILL 1; kill -SEGV 1; kill -STOP 1; sleep 0.2; cat /proc/1/status | grep State',
     check: async (r, c) => {

@@ -383,7 +383,7 @@ describe('the first screen of a lesson', () => {
   it('shows the goal and step 1 without scrolling; the introduction folds and unfolds', async () => {
     await withPage({ width: 1280, height: 720 }, async (page) => {
       const seen: string[] = [];
-      for (const lesson of ['namespaces-tour', 'process-isolation', 'ipc-namespace', 'ipc-deep-dive', 'containers-ipc', 'sample-hostname', 'mount-namespace']) {
+      for (const lesson of ['namespaces-tour', 'process-isolation', 'ipc-namespace', 'ipc-deep-dive', 'containers-ipc', 'network-namespace', 'mount-namespace', 'sample-hostname']) {
         await page.goto(`${lab.srv.base}/#/lessons/${lesson}`);
         await page.waitForSelector('.lesson-content section.nslab-step');
         await page.waitForTimeout(300);

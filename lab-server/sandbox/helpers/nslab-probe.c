@@ -37,8 +37,15 @@
  *          INODE...\n": the namespaces PID's pid and user namespaces are nested in,
  *          nearest first (NS_GET_PARENT), cgroupns PID's /proc/PID/cgroup as seen from
  *          inside its cgroup namespace. MAXBYTES bounds each section.
- * The ipc, mq, nsbatch and sysctl forks join no user, mount or pid namespace of the sandbox:
- * the files they open are the host's procfs. CODE 3 is any other failure.
+ *   net    the links, addresses, routes and IPv4/IPv6 neighbours of a network
+ *          namespace, read over rtnetlink (rtnetlink(7)), one tab-separated record
+ *          per line (see op_net). ARG empty: PID's own network namespace. ARG = path:
+ *          a namespace file pinned by a mount (`ip netns add` makes /run/netns/NAME),
+ *          opened as PID sees it, exactly like `read` (user and mount namespace and
+ *          root of PID, open(2) only: from then on the fork has no more privilege than
+ *          the learner's root). CODE 2 no such file, 4 not a network namespace.
+ * The ipc, mq, nsbatch, sysctl and net-by-pid forks join no user, mount or pid namespace
+ * of the sandbox: the files they open are the host's procfs. CODE 3 is any other failure.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -56,8 +63,17 @@
 #include <string.h>
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -482,6 +498,240 @@ static void op_nsbatch(const char *arg, long max) {
   answer(0);
 }
 
+/* ---- net: rtnetlink dumps ------------------------------------------------ */
+
+static void put_str(const char *s) { put(s, strlen(s)); }
+
+static void putf(const char *fmt, ...) {
+  char b[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(b, sizeof b, fmt, ap);
+  va_end(ap);
+  if (n > 0) put(b, (size_t)n >= sizeof b ? sizeof b - 1 : (size_t)n);
+}
+
+/** an address attribute as text: inet_ntop for IPv4/IPv6, "-" for anything else */
+static void put_ip(int family, const struct rtattr *a) {
+  char b[INET6_ADDRSTRLEN];
+  size_t want = family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+  if (!a || !want || RTA_PAYLOAD(a) < want || !inet_ntop(family, RTA_DATA(a), b, sizeof b)) { put_str("-"); return; }
+  put_str(b);
+}
+
+static void put_hw(const struct rtattr *a) {
+  if (!a || RTA_PAYLOAD(a) == 0) { put_str("-"); return; }
+  const unsigned char *d = RTA_DATA(a);
+  for (size_t i = 0; i < RTA_PAYLOAD(a) && i < 32; i++) putf(i ? ":%02x" : "%02x", d[i]);
+}
+
+/** interface names cannot hold whitespace (dev_valid_name), so a tab or newline here is a bug: "-" then */
+static void put_name(const struct rtattr *a) {
+  if (!a || RTA_PAYLOAD(a) == 0) { put_str("-"); return; }
+  const char *n = RTA_DATA(a);
+  size_t len = strnlen(n, RTA_PAYLOAD(a));
+  for (size_t i = 0; i < len; i++) if ((unsigned char)n[i] <= ' ') { put_str("-"); return; }
+  put(n, len);
+}
+
+static long u32_attr(const struct rtattr *a, long none) {
+  return a && RTA_PAYLOAD(a) >= 4 ? (long)*(const unsigned int *)RTA_DATA(a) : none;
+}
+
+static long s32_attr(const struct rtattr *a, long none) {
+  return a && RTA_PAYLOAD(a) >= 4 ? (long)*(const int *)RTA_DATA(a) : none;
+}
+
+#define MAX_ATTR 64
+static void parse_attrs(struct rtattr **tb, struct rtattr *a, int len) {
+  memset(tb, 0, sizeof(struct rtattr *) * (MAX_ATTR + 1));
+  for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    unsigned short t = a->rta_type & ~NLA_F_NESTED;
+    if (t <= MAX_ATTR && !tb[t]) tb[t] = a;
+  }
+}
+
+/*
+ * link  INDEX NAME FLAGS(hex) OPERSTATE TYPE(ARPHRD) KIND MASTER LINK LINK_NETNSID MAC
+ *   KIND: IFLA_INFO_KIND ("veth", "bridge", ...) or "-"; MASTER, LINK: ifindex or 0;
+ *   LINK_NETNSID: -1 when the peer (IFLA_LINK) is in this same namespace
+ */
+/** links whose peer (IFLA_LINK) is in another namespace, to be looked up there after the dump */
+#define MAX_REMOTE 256
+static struct { int index, peer, nsid; } remote[MAX_REMOTE];
+static int n_remote;
+
+static void on_link(struct nlmsghdr *h) {
+  struct ifinfomsg *ifi = NLMSG_DATA(h);
+  struct rtattr *tb[MAX_ATTR + 1], *info[MAX_ATTR + 1];
+  parse_attrs(tb, IFLA_RTA(ifi), (int)IFLA_PAYLOAD(h));
+  if (tb[IFLA_LINK_NETNSID] && s32_attr(tb[IFLA_LINK_NETNSID], -1) >= 0 && s32_attr(tb[IFLA_LINK], 0) > 0 && n_remote < MAX_REMOTE) {
+    remote[n_remote].index = ifi->ifi_index;
+    remote[n_remote].peer = (int)s32_attr(tb[IFLA_LINK], 0);
+    remote[n_remote].nsid = (int)s32_attr(tb[IFLA_LINK_NETNSID], -1);
+    n_remote++;
+  }
+  putf("link\t%d\t", ifi->ifi_index);
+  put_name(tb[IFLA_IFNAME]);
+  putf("\t%x\t%u\t%u\t", ifi->ifi_flags, tb[IFLA_OPERSTATE] ? *(unsigned char *)RTA_DATA(tb[IFLA_OPERSTATE]) : 0, ifi->ifi_type);
+  memset(info, 0, sizeof info);
+  if (tb[IFLA_LINKINFO]) parse_attrs(info, RTA_DATA(tb[IFLA_LINKINFO]), (int)RTA_PAYLOAD(tb[IFLA_LINKINFO]));
+  put_name(info[IFLA_INFO_KIND]);
+  putf("\t%ld\t%ld\t%ld\t", u32_attr(tb[IFLA_MASTER], 0), s32_attr(tb[IFLA_LINK], 0), s32_attr(tb[IFLA_LINK_NETNSID], -1));
+  put_hw(tb[IFLA_ADDRESS]);
+  put_str("\n");
+}
+
+/** addr  INDEX FAMILY PREFIXLEN SCOPE ADDRESS (IFA_LOCAL if present, else IFA_ADDRESS) */
+static void on_addr(struct nlmsghdr *h) {
+  struct ifaddrmsg *ifa = NLMSG_DATA(h);
+  struct rtattr *tb[MAX_ATTR + 1];
+  parse_attrs(tb, IFA_RTA(ifa), (int)IFA_PAYLOAD(h));
+  putf("addr\t%u\t%u\t%u\t%u\t", ifa->ifa_index, ifa->ifa_family, ifa->ifa_prefixlen, ifa->ifa_scope);
+  put_ip(ifa->ifa_family, tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]);
+  put_str("\n");
+}
+
+/** route  FAMILY TABLE TYPE SCOPE PROTOCOL DST DSTLEN OIF GATEWAY PREFSRC */
+static void on_route(struct nlmsghdr *h) {
+  struct rtmsg *rt = NLMSG_DATA(h);
+  struct rtattr *tb[MAX_ATTR + 1];
+  parse_attrs(tb, RTM_RTA(rt), (int)RTM_PAYLOAD(h));
+  putf("route\t%u\t%ld\t%u\t%u\t%u\t", rt->rtm_family, u32_attr(tb[RTA_TABLE], rt->rtm_table), rt->rtm_type, rt->rtm_scope, rt->rtm_protocol);
+  put_ip(rt->rtm_family, tb[RTA_DST]);
+  putf("\t%u\t%ld\t", rt->rtm_dst_len, u32_attr(tb[RTA_OIF], 0));
+  put_ip(rt->rtm_family, tb[RTA_GATEWAY]);
+  put_str("\t");
+  put_ip(rt->rtm_family, tb[RTA_PREFSRC]);
+  put_str("\n");
+}
+
+/** neigh  INDEX FAMILY STATE(NUD_* bits) DST LLADDR */
+static void on_neigh(struct nlmsghdr *h) {
+  struct ndmsg *nd = NLMSG_DATA(h);
+  struct rtattr *tb[MAX_ATTR + 1];
+  parse_attrs(tb, (struct rtattr *)((char *)nd + NLMSG_ALIGN(sizeof *nd)), (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *nd)));
+  putf("neigh\t%d\t%u\t%u\t", nd->ndm_ifindex, nd->ndm_family, nd->ndm_state);
+  put_ip(nd->ndm_family, tb[NDA_DST]);
+  put_str("\t");
+  put_hw(tb[NDA_LLADDR]);
+  put_str("\n");
+}
+
+static void dump(int sock, unsigned short type, const void *body, size_t body_len, void (*each)(struct nlmsghdr *), long max) {
+  static unsigned seq;
+  struct { struct nlmsghdr h; char body[64]; } req;
+  memset(&req, 0, sizeof req);
+  req.h.nlmsg_len = NLMSG_LENGTH(body_len);
+  req.h.nlmsg_type = type;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.h.nlmsg_seq = ++seq;
+  memcpy(req.body, body, body_len);
+  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+  if (sendto(sock, &req, req.h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) fail(3, "netlink send: %s", strerror(errno));
+  static char buf[65536];
+  for (;;) {
+    ssize_t n = recv(sock, buf, sizeof buf, 0);
+    if (n < 0) { if (errno == EINTR) continue; fail(3, "netlink recv: %s", strerror(errno)); }
+    if (n == 0) fail(3, "netlink: end of stream");
+    int len = (int)n;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_seq != seq) continue;
+      if (h->nlmsg_type == NLMSG_DONE) return;
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        struct nlmsgerr *e = NLMSG_DATA(h);
+        fail(3, "netlink dump %u: %s", type, strerror(-e->error));
+      }
+      if ((long)out_len < max) each(h);
+    }
+  }
+}
+
+/*
+ * peer  INDEX MAC: the link-layer address of the peer of local link INDEX, read in the
+ * peer's namespace through IFLA_TARGET_NETNSID (a namespace id is only meaningful
+ * inside the namespace that assigned it, so the request is made from here). A peer's
+ * index alone is ambiguous across namespaces; index and MAC together name it.
+ */
+static void put_remote_peers(int sock) {
+  static char buf[65536];
+  for (int i = 0; i < n_remote; i++) {
+    struct { struct nlmsghdr h; struct ifinfomsg ifi; char attrs[64]; } req;
+    memset(&req, 0, sizeof req);
+    req.h.nlmsg_type = RTM_GETLINK;
+    req.h.nlmsg_flags = NLM_F_REQUEST;
+    req.h.nlmsg_seq = 100000 + (unsigned)i;
+    req.ifi.ifi_family = AF_UNSPEC;
+    req.ifi.ifi_index = remote[i].peer;
+    struct rtattr *a = (struct rtattr *)req.attrs;
+    a->rta_type = IFLA_TARGET_NETNSID;
+    a->rta_len = RTA_LENGTH(sizeof(int));
+    memcpy(RTA_DATA(a), &remote[i].nsid, sizeof(int));
+    req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi) + RTA_ALIGN(a->rta_len);
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    if (sendto(sock, &req, req.h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) fail(3, "netlink send: %s", strerror(errno));
+    ssize_t n;
+    do n = recv(sock, buf, sizeof buf, 0); while (n < 0 && errno == EINTR);
+    if (n < 0) fail(3, "netlink recv: %s", strerror(errno));
+    int len = (int)n;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      // an error (the peer went away meanwhile) leaves this peer without a MAC
+      if (h->nlmsg_seq != req.h.nlmsg_seq || h->nlmsg_type != RTM_NEWLINK) continue;
+      struct ifinfomsg *ifi = NLMSG_DATA(h);
+      struct rtattr *tb[MAX_ATTR + 1];
+      parse_attrs(tb, IFLA_RTA(ifi), (int)IFLA_PAYLOAD(h));
+      putf("peer\t%d\t", remote[i].index);
+      put_hw(tb[IFLA_ADDRESS]);
+      put_str("\n");
+    }
+  }
+}
+
+/*
+ * One record per line, fields separated by tabs; the first field names the record:
+ * "ns INODE" first, then link, peer, addr, route and neigh lines (see on_link ...).
+ * Numbers are the kernel's own (ARPHRD_*, IF_OPER_*, RT_TABLE_*, RTN_*, RT_SCOPE_*,
+ * NUD_*): lab-server/sandbox/net-state.ts names them.
+ */
+static void op_net(const char *pid, const char *pinned, long max) {
+  int nsfd;
+  if (pinned[0]) {
+    int rootfd = open_proc(pid, "root", O_PATH | O_DIRECTORY);
+    int userfd = open_proc(pid, "ns/user", O_RDONLY);
+    int mntfd = open_proc(pid, "ns/mnt", O_RDONLY);
+    if (rootfd < 0 || userfd < 0 || mntfd < 0) fail(3, "open target %s: %s", pid, strerror(errno));
+    clearenv();
+    if (setns(userfd, CLONE_NEWUSER) != 0) fail(3, "setns user: %s", strerror(errno));
+    if (setns(mntfd, CLONE_NEWNS) != 0) fail(3, "setns mnt: %s", strerror(errno));
+    if (fchdir(rootfd) != 0 || chroot(".") != 0 || chdir("/") != 0) fail(3, "chroot: %s", strerror(errno));
+    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) fail(3, "setresuid: %s", strerror(errno));
+    nsfd = open(pinned, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (nsfd < 0) { int e = errno; fail((e == ENOENT || e == ENOTDIR) ? 2 : 3, "%s: %s", pinned, strerror(e)); }
+  } else {
+    nsfd = open_proc(pid, "ns/net", O_RDONLY);
+    if (nsfd < 0) fail(3, "open /proc/%s/ns/net: %s", pid, strerror(errno));
+  }
+  struct stat st;
+  struct statfs sfs;
+  if (fstat(nsfd, &st) != 0 || fstatfs(nsfd, &sfs) != 0) fail(3, "stat namespace: %s", strerror(errno));
+  if (sfs.f_type != NSFS_MAGIC) fail(4, "%s: not a namespace file", pinned[0] ? pinned : "ns/net");
+  if (setns(nsfd, CLONE_NEWNET) != 0) fail(4, "setns net: %s", strerror(errno));
+  close(nsfd);
+  int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (sock < 0) fail(3, "netlink socket: %s", strerror(errno));
+  putf("ns\t%lu\n", (unsigned long)st.st_ino);
+  struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+  dump(sock, RTM_GETLINK, &ifi, sizeof ifi, on_link, max);
+  put_remote_peers(sock);
+  struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC };
+  dump(sock, RTM_GETADDR, &ifa, sizeof ifa, on_addr, max);
+  struct rtmsg rt = { .rtm_family = AF_UNSPEC };
+  dump(sock, RTM_GETROUTE, &rt, sizeof rt, on_route, max);
+  struct ndmsg nd = { .ndm_family = AF_UNSPEC };
+  dump(sock, RTM_GETNEIGH, &nd, sizeof nd, on_neigh, max);
+  answer(0);
+}
+
 static void serve(const char *op, const char *pid, long max, const char *arg) {
   // a fork that hangs (a stuck read) dies here; the parent answers for it
   alarm(FORK_TIMEOUT_S);
@@ -491,6 +741,7 @@ static void serve(const char *op, const char *pid, long max, const char *arg) {
   else if (strcmp(op, "sysctl") == 0) op_sysctl(pid, arg, max);
   else if (strcmp(op, "owners") == 0) op_owners(pid);
   else if (strcmp(op, "nsbatch") == 0) op_nsbatch(arg, max);
+  else if (strcmp(op, "net") == 0) op_net(pid, arg, max);
   fail(3, "unknown request %s", op);
 }
 
