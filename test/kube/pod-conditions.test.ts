@@ -46,6 +46,12 @@ describe('procMount Default (the runtime masks /proc)', () => {
     expect(r.stderr).toContain('unshare: mount /proc failed: Operation not permitted');
   });
 
+  it('/proc/sys is read-only: no IPC sysctl in a child IPC namespace', async () => {
+    const r = await pod.run('unshare --ipc sysctl -w kernel.msgmni=64; awk \'$5 == "/proc/sys" {print $6}\' /proc/self/mountinfo');
+    expect(r.stderr).toContain('sysctl: permission denied on key "kernel.msgmni"');
+    expect(r.stdout).toMatch(/^ro,/m);
+  });
+
   it('in the pod\'s own user namespace the masks are not locked: `unshare --pid --fork --mount-proc` still works', async () => {
     const r = await pod.run('unshare --pid --fork --mount-proc sh -c \'echo pid=$$; cat /proc/1/comm\'');
     expect(r.stderr).toBe('');
@@ -81,6 +87,12 @@ describe('procMount Unmasked (the sandbox pod)', () => {
     const r = await pod.run('touch /rootfile; for d in /root /tmp /home /run /var/tmp; do touch $d/x && echo ok $d; done');
     expect(r.stderr).toContain("touch: cannot touch '/rootfile': Read-only file system");
     expect(r.stdout.trim().split('\n')).toEqual(['ok /root', 'ok /tmp', 'ok /home', 'ok /run', 'ok /var/tmp']);
+  });
+
+  it('sets an IPC sysctl in a child IPC namespace', async () => {
+    const r = await pod.run('unshare --ipc sh -c "sysctl -w kernel.msgmni=64 >/dev/null; sysctl -n kernel.msgmni"');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('64\n');
   });
 
   it('makes every kind of namespace with unshare', async () => {
