@@ -181,6 +181,8 @@ export class LocalBackend implements SandboxBackend {
     const sandbox = new LocalSandbox(id, image, limits, hostUid, {
       dir,
       probeHelper: this.probeHelper,
+      // a pod's exec'd processes run with the container's settings, and a pod cannot set no_new_privs
+      noNewPrivs: !this.cfg.pod,
       execArgv: (args) => this.crunExec(id, args),
       teardown: () => this.teardown(id),
     });
@@ -197,7 +199,7 @@ export class LocalBackend implements SandboxBackend {
     try {
       prepareCgroups(id, hostUid);
       const userNs = await userNsReady;
-      writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id), userNsPath: userNs.path, cgroupV1: hostInfo().cgroupMode !== 'v2' })));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id), userNsPath: userNs.path, cgroupV1: hostInfo().cgroupMode !== 'v2', pod: this.cfg.pod })));
       const reader = new CommandLogReader(fifo, (e) => sandbox.commandFeed.push(e));
       const inodes = Math.max(4096, Math.floor(limits.diskBytes / 16384));
       const argv = this.crun(id, ['run', '--bundle', dir, id], {
