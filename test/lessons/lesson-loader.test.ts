@@ -235,8 +235,8 @@ describe('catalog', () => {
     await lesson({ 'lesson.md': `${FRONT({ id: 'broken' }, ['title'])}\n${BODY}` }, 'broken');
     const catalog = new LessonCatalog({ dir: root });
     expect(await catalog.list()).toEqual([
-      { id: 'alpha', title: 'Alpha', summary: 'A demo.', order: 1, minutes: 5 },
-      { id: 'demo', title: 'Demo lesson', summary: 'A demo.', order: 2, minutes: 5 },
+      { id: 'alpha', title: 'Alpha', summary: 'A demo.', order: 1, minutes: 5, requires: [] },
+      { id: 'demo', title: 'Demo lesson', summary: 'A demo.', order: 2, minutes: 5, requires: [] },
     ]);
     await expect(catalog.load('broken')).rejects.toBeInstanceOf(LessonError);
     await expect(catalog.view('nope')).rejects.toThrow('unknown lesson "nope"');
