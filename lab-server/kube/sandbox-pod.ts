@@ -24,17 +24,19 @@ export const APPARMOR_PROFILE = 'nslab-sandbox';
  * Added to a pod's empty set (drop ALL first): the container runtime's usual set,
  * plus what the lessons use (docs/security.md, "Capabilities"): SYS_ADMIN for
  * unshare, mount, setns, pivot_root; NET_ADMIN for veth and ip netns; SYS_PTRACE for
- * nsenter; SYS_RESOURCE and IPC_OWNER/IPC_LOCK for the IPC lessons. In a pod with
+ * nsenter; SYS_RESOURCE and IPC_OWNER/IPC_LOCK for the IPC lessons; SYS_TIME for the
+ * offsets of a new time namespace (the wall clock needs it in the host's user
+ * namespace, which the pod never has: `date -s` stays refused). In a pod with
  * hostUsers: false every one of them acts only on what the pod's user namespace owns.
  */
 export const SANDBOX_CAPABILITIES = [
   'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'SETFCAP',
   'NET_BIND_SERVICE', 'NET_RAW', 'SYS_CHROOT', 'MKNOD', 'AUDIT_WRITE',
-  'SYS_ADMIN', 'NET_ADMIN', 'SYS_PTRACE', 'SYS_RESOURCE', 'IPC_OWNER', 'IPC_LOCK',
+  'SYS_ADMIN', 'NET_ADMIN', 'SYS_PTRACE', 'SYS_RESOURCE', 'IPC_OWNER', 'IPC_LOCK', 'SYS_TIME',
 ] as const;
 
 /** the directories a learner writes; the image itself is read-only */
-export const WRITABLE_DIRS = ['/root', '/tmp', '/run', '/var/tmp', '/home'] as const;
+export const WRITABLE_DIRS = ['/root', '/tmp', '/run', '/var/tmp', '/home', '/mnt', '/srv'] as const;
 
 export interface SandboxIdentity {
   /** nslab's sandbox id (lower-case letters and digits) */

@@ -69,7 +69,7 @@ export const RUNTIME_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/p
 /** the directories the sandbox pod mounts writable emptyDirs on (readOnlyRootFilesystem: true) */
 export const POD_WRITABLE_DIRS = [
   { dir: '/root', mode: '700' }, { dir: '/tmp', mode: '1777' }, { dir: '/home', mode: '755' },
-  { dir: '/run', mode: '755' }, { dir: '/var/tmp', mode: '1777' },
+  { dir: '/run', mode: '755' }, { dir: '/var/tmp', mode: '1777' }, { dir: '/mnt', mode: '755' }, { dir: '/srv', mode: '755' },
 ] as const;
 
 export function ociSpec(i: SpecInput) {

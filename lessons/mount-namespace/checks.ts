@@ -185,4 +185,8 @@ export default defineChecks({
     if (done.some((p) => !p.oldRoot.length)) return pass();
     return fail(msg('detach-old-root.still-mounted', { path: done[0].oldRoot[0].mountPoint }));
   },
+}, {
+  // each step starts from a fresh `unshare --mount` shell (the lesson says to `exit`
+  // the last one): that the earlier namespaces are gone is the plan, not something to redo
+  leftBehind: ['private-mount', 'shared-propagation', 'bind-mount'],
 });

@@ -38,8 +38,10 @@ const mapped = (u: UserNamespaceInfo) => mapsInside(u.uidMap, 0) && mapsInside(u
 
 /** tmpfs mounts a process sees that the sandbox's PID 1 does not have */
 function newTmpfs(mounts: MountInfo[], initMounts: MountInfo[]): MountInfo[] {
-  const known = new Set(initMounts.filter((m) => m.fsType === 'tmpfs').map((m) => m.mountPoint));
-  return mounts.filter((m) => m.fsType === 'tmpfs' && !known.has(m.mountPoint));
+  // by device, not by place: every tmpfs is a filesystem of its own (its own anonymous
+  // device), a copy made by unshare keeps it, and a new one can sit where one was (/mnt)
+  const known = new Set(initMounts.filter((m) => m.fsType === 'tmpfs').map((m) => m.device));
+  return mounts.filter((m) => m.fsType === 'tmpfs' && !known.has(m.device));
 }
 
 export default defineChecks({
@@ -121,6 +123,10 @@ export default defineChecks({
     if (log.some((e) => /\blsns\b/.test(e.command))) return pending(msg('ownership.no-owner-column'));
     return pending(msg('ownership.not-yet'));
   },
+}, {
+  // the lesson moves from the unmapped shell to `unshare -r` as uid 1000 (a shell that
+  // started unmapped never gets capabilities: no_new_privs): leaving it is the plan
+  leftBehind: ['unmapped-shell', 'write-maps'],
 });
 
 /** how far a shell's maps are: uid_map, then setgroups, then gid_map */

@@ -4,17 +4,14 @@
  * (lab-server/sandbox/oci-spec.ts, PodConditions). Shared by the tests in test/kube.
  */
 import { createSandboxBackend, type LocalBackend } from '../../lab-server/sandbox/index.ts';
+import { SANDBOX_CAPABILITIES } from '../../lab-server/kube/sandbox-pod.ts';
 import type { PodConditions } from '../../lab-server/sandbox/oci-spec.ts';
 
 /**
  * The sandbox pod's capabilities.add after drop: ALL (lab-server/kube/sandbox-pod.ts,
  * SANDBOX_CAPABILITIES), in the runtime's CAP_ spelling.
  */
-export const POD_CAPABILITIES = [
-  'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'SETFCAP',
-  'NET_BIND_SERVICE', 'NET_RAW', 'SYS_CHROOT', 'MKNOD', 'AUDIT_WRITE',
-  'SYS_ADMIN', 'NET_ADMIN', 'SYS_PTRACE', 'SYS_RESOURCE', 'IPC_OWNER', 'IPC_LOCK',
-].map((c) => `CAP_${c}`);
+export const POD_CAPABILITIES = SANDBOX_CAPABILITIES.map((c) => `CAP_${c}`);
 
 /** the sandbox pod as specified: procMount Unmasked, its capabilities, a writable cgroupfs (see the docs) */
 export const SANDBOX_POD: PodConditions = { procMount: 'Unmasked', capabilities: POD_CAPABILITIES, cgroupfs: 'rw' };
