@@ -27,6 +27,7 @@ import { z } from 'zod';
 import { generateId } from './codes.ts';
 import { loadMigrationFiles, type Migration } from './migration-files.ts';
 import { lookalikeOf } from './name-key.ts';
+import { toLearner, toSession } from './store-rows.ts';
 import {
   type ClassroomStore, type GradingRun, type Learner, type LearnerSession, NameTakenError,
   type NewWorkshop, type SelfPacedLearner, type SelfPacedPass, type StaleNote, type StepResult, type StepUpdate, type Workshop,
@@ -102,14 +103,6 @@ const workshopRow = z.object({
   id: z.string(), code: z.string(), title: z.string(), created_at: z.number(),
   ends_at: z.number().nullable(), closed_at: z.number().nullable(), lessons: z.array(z.string()),
 });
-const learnerRow = z.object({
-  id: z.string(), workshop_id: z.string(), display_name: z.string(), joined_at: z.number(),
-  last_seen_at: z.number(), current_lesson: z.string().nullable(),
-});
-const sessionRow = z.object({
-  id: z.string(), server: z.string().nullable(), learner_id: z.string(), lesson_id: z.string(), started_at: z.number(),
-  ended_at: z.number().nullable(), end_reason: z.string().nullable(),
-});
 const stepRow = z.object({
   learner_id: z.string(), lesson_id: z.string(), step_id: z.string(), status: z.enum(['pass', 'fail', 'pending']),
   message: z.string().nullable(), messages: z.unknown(), stale: z.unknown().optional(), first_pass_at: z.number().nullable(), updated_at: z.number(),
@@ -126,14 +119,6 @@ const selfPassRow = z.object({ lesson_id: z.string(), step_id: z.string(), passe
 const toWorkshop = (r: unknown): Workshop => {
   const w = workshopRow.parse(r);
   return { id: w.id, code: w.code, title: w.title, lessons: w.lessons, createdAt: w.created_at, endsAt: w.ends_at, closedAt: w.closed_at };
-};
-const toLearner = (r: unknown): Learner => {
-  const l = learnerRow.parse(r);
-  return { id: l.id, workshopId: l.workshop_id, displayName: l.display_name, joinedAt: l.joined_at, lastSeenAt: l.last_seen_at, currentLesson: l.current_lesson };
-};
-const toSession = (r: unknown): LearnerSession => {
-  const s = sessionRow.parse(r);
-  return { id: s.id, server: s.server, learnerId: s.learner_id, lessonId: s.lesson_id, startedAt: s.started_at, endedAt: s.ended_at, endReason: s.end_reason };
 };
 const toStep = (r: unknown): StepResult => {
   const s = stepRow.parse(r);
