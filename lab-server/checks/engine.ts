@@ -79,6 +79,9 @@ type RunResult = CheckResult & {
   forgiven?: boolean;
 };
 
+/** how long after a first look that says a passed step's state is gone the second look comes */
+const STALE_CONFIRM_MS = 300;
+
 const paramSchema: z.ZodType<MessageParam> = z.lazy(() => z.union([z.string(), z.number(), refSchema, z.array(refSchema)]));
 const refSchema = z.object({ key: z.string(), params: z.record(z.string(), paramSchema).optional() });
 const localizedSchema = z.union([z.string(), refSchema, z.object({ en: z.string(), ko: z.string().optional(), zh: z.string().optional() })]);
@@ -336,12 +339,22 @@ export class CheckEngine {
     // go out in one push and end the round; a check still running then reports on
     // its own when it ends, and meanwhile the next round can start without it, so
     // one slow or hung check never holds back the step the learner just did.
-    const start = (id: string, then: (id: string, r: RunResult) => void) => {
-      const task = this.runOne(id, lab).then((r) => then(id, r)).finally(() => this.running.delete(id));
+    const start = (id: string, then: (id: string, r: RunResult) => void, run = () => this.runOne(id, lab)) => {
+      const task = run().then((r) => then(id, r)).finally(() => this.running.delete(id));
       this.running.set(id, task);
       return task;
     };
-    const tasks = [...open.map((id) => start(id, apply)), ...watched.map((id) => start(id, recheck))];
+    // a passed step whose state looks gone is looked at once more, with fresh reads,
+    // before the learner is told to redo it: a probe read that timed out on a loaded
+    // host, or a process caught mid-change, is not a state that is gone
+    const lookTwice = async (id: string): Promise<RunResult> => {
+      const first = await this.runOne(id, lab);
+      if (first.status === 'pass' || first.error || first.forgiven || this.missing.has(id) || this.gone()) return first;
+      await new Promise((r) => setTimeout(r, STALE_CONFIRM_MS));
+      if (this.gone()) return first;
+      return this.runOne(id, createLab(sandbox, { lang: this.opts.lang, terminalText: this.opts.terminalText }));
+    };
+    const tasks = [...open.map((id) => start(id, apply)), ...watched.map((id) => start(id, recheck, () => lookTwice(id)))];
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(tasks), new Promise<void>((r) => { timer = setTimeout(r, BATCH_MS); })]);
     clearTimeout(timer);

@@ -209,6 +209,34 @@ describe('check engine', () => {
     }
   });
 
+  it('a passed step that fails one look (a read that timed out) is looked at again before it is called stale', async () => {
+    const sandbox = await backend.create({ label: 'check-engine blip' });
+    let looks = 0;
+    // passes, then fails exactly one look, then passes again: a transient probe failure
+    const blip = async () => (++looks === 2 ? pending('gone?') : pass());
+    const changes: StepStatus[] = [];
+    const engine = new CheckEngine({
+      sandbox, steps: ['kept', 'open'], lang: 'en', pollMs: 0, log: () => {},
+      checks: { kept: blip, open: async () => pending() }, onStatus: (changed) => changes.push(...changed),
+    });
+    try {
+      const t = shell(sandbox);
+      engine.start();
+      await t.ready;
+      await t.run('true');
+      await engine.idle();
+      await t.run('true');
+      await engine.idle();
+      expect(looks).toBeGreaterThanOrEqual(3);
+      expect(changes.filter((c) => c.stale)).toEqual([]);
+      expect(engine.statuses()[0]).toMatchObject({ status: 'pass' });
+      expect(engine.statuses()[0].stale).toBeUndefined();
+    } finally {
+      engine.stop();
+      await sandbox.destroy();
+    }
+  });
+
   it('does not watch a step the lesson leaves behind, nor when told not to watch', async () => {
     const sandbox = await backend.create({ label: 'check-engine left behind' });
     const made = (file: string) => async (lab: Parameters<typeof fileExists>[0]) => (await fileExists(lab, file) ? pass() : pending(`make ${file}`));
