@@ -77,7 +77,9 @@ type RootVerdict =
  */
 async function judgeRoot(lab: Lab, init: ProcessInfo, root: NamespaceSet, sandbox: MountTable): Promise<RootVerdict> {
   if (init.ns.mnt === root.mnt) return { ok: false, how: 'fail', message: msg('rootfs.shared-table', { pid: init.pid }) };
-  if (init.root !== '/' && init.root !== '') return { ok: false, how: 'fail', message: msg('rootfs.chroot', { root: init.root }) };
+  // `chroot DIR sh` from the init leaves the init itself where it was: look at its namespace's processes
+  const chrooted = (await lab.processes()).find((p) => p.ns.mnt === init.ns.mnt && p.state !== 'Z' && p.root !== '/' && p.root !== '');
+  if (chrooted) return { ok: false, how: 'fail', message: msg('rootfs.chroot', { root: chrooted.root }) };
   const table = await mountTable(lab, init.hostPid);
   if (!table) return { ok: false, how: 'pending', message: msg('rootfs.not-yet') };
   const top = table.at('/');
