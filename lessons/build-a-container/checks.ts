@@ -4,7 +4,8 @@
  * "The container" is the process a runtime would call its init: a live PID 1 of a
  * PID namespace below the sandbox's. Every step reads state from outside: the
  * processes' namespace inodes, the user namespace's id map, the sandbox's cgroups
- * (v1 or v2 alike through `lab.cgroups()`), the init's hostname, its mount table
+ * (v1 or v2 alike through `lab.cgroups()`) and its own group as it sees it from
+ * inside its cgroup namespace (`lab.cgroupSeenInside()`), the init's hostname, its mount table
  * (mountinfo of a process of its mount namespace, compared with the sandbox's PID 1's),
  * and the network namespaces' links, addresses and neighbour tables over rtnetlink.
  * Only `ping` also asks the command log, as the network lesson does: the ping must
@@ -16,7 +17,7 @@
 import {
   crossNamespaceVeths, defineChecks, fail, mountTable, mountedDir, msg, pass, pending, sameFsLocation,
   type CgroupInfo, type CheckResult, type Lab, type MessageRef, type MountInfo, type MountTable, type NamespaceKind,
-  type NamespaceSet, type NetState, type ProcessInfo, type VethEnd,
+  type NamespaceSet, type NetNamespace, type NetState, type ProcessInfo, type VethEnd,
 } from '../../lab-server/checks/api.ts';
 
 /** the namespace kinds the sandbox itself has (docs/sandbox.md), which a runtime gives a container too */
@@ -114,7 +115,7 @@ type LinkVerdict =
 
 /** a veth pair from the sandbox's own network namespace into the init's, both ends up, one subnet */
 async function judgeLink(lab: Lab, init: ProcessInfo): Promise<LinkVerdict> {
-  const states: { ns: Awaited<ReturnType<Lab['netNamespaces']>>[number]; state: NetState }[] = [];
+  const states: { ns: NetNamespace; state: NetState }[] = [];
   for (const ns of await lab.netNamespaces()) {
     const state = await lab.net(ns);
     if (state) states.push({ ns, state });
@@ -234,6 +235,9 @@ export default defineChecks({
       if (missing.length) return fail(msg('namespaces.missing', { pid: best.pid, kinds: missing.join(', ') }));
       const user = await lab.userNamespace(best.hostPid);
       if (user.uid !== 0) return fail(msg('namespaces.unmapped', { pid: best.pid, uid: user.uid }));
+      // made before its shell moved into the group: the namespace is rooted at the old one
+      const inside = await lab.cgroupSeenInside(best.hostPid);
+      if (inside !== null && inside !== '/') return fail(msg('namespaces.cgroup-root', { pid: best.pid, inside }));
       return pass();
     }
     // `unshare --pid` without --fork: the shell made the namespace but stays outside it
@@ -292,6 +296,7 @@ export default defineChecks({
       const r = await judgeRoot(lab, init, root, sandbox);
       if (!r.ok) missing.push(msg('container.lacks-rootfs'));
       if (!limitedGroups(groups).some((g) => g.hostPids.includes(init.hostPid))) missing.push(msg('container.lacks-limit'));
+      else if ((await lab.cgroupSeenInside(init.hostPid)) !== '/') missing.push(msg('container.lacks-cgroup-root'));
       if (init.ns.uts === root.uts || names.has((await lab.hostname(init.hostPid)).trim())) missing.push(msg('container.lacks-hostname'));
       const link = init.ns.net === root.net ? null : await judgeLink(lab, init);
       if (!link?.ok) missing.push(msg('container.lacks-link'));
