@@ -3,7 +3,8 @@
  * itself sees it, from inside its cgroup namespace. `unshare --cgroup` roots the new
  * namespace at the group its caller is in at that moment, so a runtime moves the init
  * into the container's group first and the container then sees its group as '/'; a
- * namespace made before the move shows the group as '/../box' (cgroup_namespaces(7)).
+ * namespace made before the move shows the group relative to where it was made:
+ * '/../box' from a sibling group, '/box' from the parent (cgroup_namespaces(7)).
  * Read by the probe from inside the namespace (sandbox/probe.ts, section `cgroupns`).
  */
 import type { ProcessInfo, Probe } from '../sandbox/types.ts';
