@@ -20,6 +20,10 @@ export type {
   Capabilities, CapabilityName, IdentityLab, IdMapRange, NamespaceOwners, TimeOffsets, UserNamespaceInfo,
 } from './api-identity.ts';
 import type { NetLab } from './net-lab.ts';
+import type { CgroupLab } from './cgroup-lab.ts';
+
+// cgroup namespaces: a process's cgroup as it sees it (cgroup-lab.ts)
+export type { CgroupLab } from './cgroup-lab.ts';
 
 // network namespaces: what is in each, read over rtnetlink (net-lab.ts)
 export { crossNamespaceVeths, MAX_NET_NAMESPACES } from './net-lab.ts';
@@ -60,8 +64,8 @@ export const pass = (message?: Message): CheckResult => ({ status: 'pass', messa
 export const fail = (message: Message): CheckResult => ({ status: 'fail', message });
 export const pending = (message?: Message): CheckResult => ({ status: 'pending', message });
 
-/** IdentityLab (api-identity.ts): user namespaces and id maps, namespace owners, capabilities, clock offsets; NetLab (net-lab.ts): network namespaces */
-export interface Lab extends IdentityLab, NetLab {
+/** IdentityLab (api-identity.ts): user namespaces and id maps, namespace owners, capabilities, clock offsets; NetLab (net-lab.ts): network namespaces; CgroupLab (cgroup-lab.ts): a process's cgroup seen from its cgroup namespace */
+export interface Lab extends IdentityLab, NetLab, CgroupLab {
   /** every process in the sandbox (host pid, in-sandbox pid, parent, cmdline, uid, cwd, namespaces) */
   processes(): Promise<ProcessInfo[]>;
   /** the namespaces of the sandbox's PID 1 (what a fresh login shell has) */

@@ -400,6 +400,7 @@ Nothing to map here.
     const want: [string, string, string][] = [
       ['ipc-namespace', 'check-from-parent', 'ipc'], ['ipc-deep-dive', 'same-key', 'ipc'], ['containers-ipc', 'pod', 'ipc'],
       ['namespaces-tour', 'new-uts', 'uts'], ['process-isolation', 'memory-limit', 'cgroup'],
+      ['build-a-container', 'namespaces', 'user'],
     ];
     for (const [id, step, kind] of want) {
       for (const lang of ['en', 'ko', 'zh'] as const) {
