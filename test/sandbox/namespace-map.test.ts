@@ -219,7 +219,7 @@ describe('namespace map', () => {
     } finally {
       await sandbox.destroy();
     }
-  });
+  }, 600_000); // 20 mount namespaces of long mounts: ~6 s on a host, minutes under emulation (the v2 VM)
 
   it('gives a cgroup namespace the group it was made in as its root, also after its process moved below it', async () => {
     const backend = await testBackend();
