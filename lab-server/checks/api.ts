@@ -26,7 +26,7 @@ import type { CgroupLab } from './cgroup-lab.ts';
 export type { CgroupLab } from './cgroup-lab.ts';
 
 // network namespaces: what is in each, read over rtnetlink (net-lab.ts)
-export { crossNamespaceVeths, MAX_NET_NAMESPACES } from './net-lab.ts';
+export { crossNamespaceVeths, MAX_NET_NAMESPACES, pingedAddresses } from './net-lab.ts';
 export type {
   NetAddress, NetFamily, NetLab, NetLink, NetNamespace, NetNeighbour, NetRoute, NetState, OperState, VethEnd,
 } from './net-lab.ts';

@@ -72,6 +72,24 @@ export function crossNamespaceVeths(states: readonly { ns: NetNamespace; state: 
  * in turn, so a learner who makes thousands must not slow down everyone's checks.
  */
 export const MAX_NET_NAMESPACES = 64;
+
+const IPV4 = /\b(?:\d{1,3}\.){3}\d{1,3}\b/g;
+
+/**
+ * The IPv4 addresses a successful `ping` was aimed at, from the command log (`ping`,
+ * `busybox ping`, `ip netns exec X ping`, `nsenter ... ping` alike): a ping's answer
+ * leaves no state, so the log says whether one was asked for and got it.
+ */
+export function pingedAddresses(lab: { commandsRun(): readonly { command: string; status: number }[] }): Set<string> {
+  const out = new Set<string>();
+  for (const e of lab.commandsRun()) {
+    if (e.status !== 0) continue;
+    for (const part of e.command.split(/[;&|()]+/)) {
+      if (/(^|\s)ping\s/.test(part)) for (const a of part.match(IPV4) ?? []) out.add(a);
+    }
+  }
+  return out;
+}
 const MAX_MOUNT_NAMESPACES = 64;
 const NETNS_DIR = '/run/netns/';
 const NET_INODE = /^net:\[(\d+)\]$/;

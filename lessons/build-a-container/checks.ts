@@ -15,6 +15,7 @@
  * learner's own sandbox has, docs/sandbox.md). The texts are in messages.<lang>.json.
  */
 import {
+  pingedAddresses,
   crossNamespaceVeths, defineChecks, fail, mountTable, mountedDir, msg, pass, pending, sameFsLocation,
   type CgroupInfo, type CheckResult, type Lab, type MessageRef, type MountInfo, type MountTable, type NamespaceKind,
   type NamespaceSet, type NetNamespace, type NetState, type ProcessInfo, type VethEnd,
@@ -154,19 +155,6 @@ function judgePair(home: VethEnd, away: VethEnd, init: ProcessInfo): LinkVerdict
   return { ok: true, home, away };
 }
 
-const IPV4 = /\b(?:\d{1,3}\.){3}\d{1,3}\b/g;
-
-/** the IPv4 addresses successful pings were aimed at (`ping`, `busybox ping`, through nsenter alike) */
-function pingedAddresses(lab: Lab): Set<string> {
-  const out = new Set<string>();
-  for (const e of lab.commandsRun()) {
-    if (e.status !== 0) continue;
-    for (const part of e.command.split(/[;&|()]+/)) {
-      if (/(^|\s)ping\s/.test(part)) for (const a of part.match(IPV4) ?? []) out.add(a);
-    }
-  }
-  return out;
-}
 
 /** `from`'s neighbour table holds one of `to`'s addresses with `to`'s MAC: only an ARP answer from `to` puts it there */
 function answered(from: VethEnd, to: VethEnd): string | null {

@@ -11,6 +11,7 @@
  * veth (or the bridge) can put there. The texts are in messages.<lang>.json.
  */
 import {
+  pingedAddresses,
   crossNamespaceVeths, defineChecks, fail, msg, pass, pending,
   type CommandEvent, type Lab, type MessageRef, type NetLink, type NetNamespace, type NetState, type VethEnd,
 } from '../../lab-server/checks/api.ts';
@@ -87,19 +88,6 @@ function listings(command: string): ListingTarget[] {
   return out;
 }
 
-const IPV4 = /\b(?:\d{1,3}\.){3}\d{1,3}\b/g;
-
-/** the IPv4 addresses a successful `ping` (or `ip netns exec X ping`, `nsenter ... ping`) was aimed at */
-function pingedAddresses(lab: Lab): Set<string> {
-  const out = new Set<string>();
-  for (const e of lab.commandsRun()) {
-    if (e.status !== 0) continue;
-    for (const part of e.command.split(/[;&|()]+/)) {
-      if (/(^|\s)ping\s/.test(part)) for (const a of part.match(IPV4) ?? []) out.add(a);
-    }
-  }
-  return out;
-}
 
 // ---- reading state -------------------------------------------------------------
 
