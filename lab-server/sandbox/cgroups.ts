@@ -259,6 +259,7 @@ const V1_UNLIMITED = 2 ** 62;
  */
 export function readCgroups(id: string, toSandboxPid: (hostPid: number) => number | null): CgroupInfo[] {
   const h = hostInfo();
+  if (h.cgroupMode === 'v2') return readCgroupTree(join(v2SandboxesDir(), id), toSandboxPid);
   const groups = new Map<string, CgroupInfo>();
   const get = (rel: string, version: 1 | 2): CgroupInfo => {
     let g = groups.get(rel);
@@ -277,20 +278,8 @@ export function readCgroups(id: string, toSandboxPid: (hostPid: number) => numbe
       if (sp !== null) g.pids.push(sp);
     }
   };
-  if (h.cgroupMode === 'v2') {
-    const base = join(v2SandboxesDir(), id);
-    for (const d of walk(base).reverse()) {
-      const g = get(rel(base, d), 2);
-      members(g, d);
-      g.memoryLimit = readNumber(join(d, 'memory.max'));
-      g.memoryUsage = readNumber(join(d, 'memory.current'));
-      const ev = readKeyed(join(d, 'memory.events'));
-      g.memoryEvents = { max: ev.max ?? 0, oom: ev.oom ?? 0, oomKill: ev.oom_kill ?? 0 };
-      g.oomKills = g.memoryEvents.oomKill;
-      g.pidsMax = readNumber(join(d, 'pids.max'));
-      g.pidsCurrent = readNumber(join(d, 'pids.current'));
-    }
-  } else {
+  // hybrid (v1): memory and pids are hierarchies of their own
+  {
     const mem = join(ROOT, 'memory', 'nslab', id);
     for (const d of walk(mem).reverse()) {
       const g = get(rel(mem, d), 1);
@@ -312,4 +301,31 @@ export function readCgroups(id: string, toSandboxPid: (hostPid: number) => numbe
     }
   }
   return [...groups.values()].sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/**
+ * A cgroup v2 tree from its top directory `base` (shown as '/'): every group with
+ * its members, memory limit, usage and events, and pids limit. The local sandbox's
+ * tree on a v2 host, and a pod's container group on a Kubernetes node.
+ */
+export function readCgroupTree(base: string, toSandboxPid: (hostPid: number) => number | null): CgroupInfo[] {
+  const groups: CgroupInfo[] = [];
+  for (const d of walk(base).reverse()) {
+    const g: CgroupInfo = { path: d === base ? '/' : d.slice(base.length), version: 2, pids: [], hostPids: [], memoryLimit: null, memoryUsage: null, oomKills: 0, memoryEvents: { max: 0, oom: 0, oomKill: 0 }, pidsMax: null, pidsCurrent: null };
+    for (const p of readInts(join(d, 'cgroup.procs'))) {
+      if (g.hostPids.includes(p)) continue;
+      g.hostPids.push(p);
+      const sp = toSandboxPid(p);
+      if (sp !== null) g.pids.push(sp);
+    }
+    g.memoryLimit = readNumber(join(d, 'memory.max'));
+    g.memoryUsage = readNumber(join(d, 'memory.current'));
+    const ev = readKeyed(join(d, 'memory.events'));
+    g.memoryEvents = { max: ev.max ?? 0, oom: ev.oom ?? 0, oomKill: ev.oom_kill ?? 0 };
+    g.oomKills = g.memoryEvents.oomKill;
+    g.pidsMax = readNumber(join(d, 'pids.max'));
+    g.pidsCurrent = readNumber(join(d, 'pids.current'));
+    groups.push(g);
+  }
+  return groups.sort((a, b) => a.path.localeCompare(b.path));
 }

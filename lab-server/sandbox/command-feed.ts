@@ -4,7 +4,6 @@
  * pid of the shell that reported it, kept in order, a bounded history, listeners.
  */
 import type { RawCommandEvent } from './command-log.ts';
-import { sandboxHostPids } from './cgroups.ts';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { TokenBucket } from '../lib/rate-limit.ts';
 import type { CommandEvent } from './types.ts';
@@ -28,7 +27,8 @@ export class CommandFeed {
    * true): the sandbox's pre-started terminal keeps its shell's first 'ready'.
    */
   constructor(
-    private readonly sandboxId: string,
+    /** host pids of the sandbox's processes, where a reporting shell is looked for */
+    private readonly hostPids: () => number[],
     private readonly holdBack: (e: CommandEvent) => boolean = () => false,
   ) {}
 
@@ -49,7 +49,7 @@ export class CommandFeed {
       this.pending--;
       let hostPid: number | null = null;
       try {
-        hostPid = resolveShellPid(this.sandboxId, e.pid, e.ns.pid);
+        hostPid = resolveShellPid(this.hostPids(), e.pid, e.ns.pid);
       } catch { /* sandbox going away */ }
       const event: CommandEvent = { ...e, hostPid, at };
       if (this.holdBack(event)) return;
@@ -89,8 +89,8 @@ export class CommandFeed {
  * `pidNs`: only NSpid and one namespace link per candidate, not a full probe
  * scan (this runs for every prompt).
  */
-function resolveShellPid(id: string, pid: number, pidNs: number | undefined): number | null {
-  for (const hostPid of sandboxHostPids(id)) {
+function resolveShellPid(candidates: readonly number[], pid: number, pidNs: number | undefined): number | null {
+  for (const hostPid of candidates) {
     let status: string;
     try { status = readFileSync(`/proc/${hostPid}/status`, 'utf8'); } catch { continue; }
     const nsPids = /^NSpid:(.*)$/m.exec(status)?.[1].trim().split(/\s+/) ?? [];

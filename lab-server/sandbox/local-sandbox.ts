@@ -9,13 +9,13 @@ import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as pty from 'node-pty';
 import { CGROUP_QUOTA, CgroupGuard } from './cgroup-quota.ts';
-import { delegatedDirs, quiesceForDestroy, reclaimDeadSandboxes } from './cgroups.ts';
+import { delegatedDirs, quiesceForDestroy, reclaimDeadSandboxes, sandboxHostPids } from './cgroups.ts';
 import { CommandFeed } from './command-feed.ts';
 import type { CommandLogReader } from './command-log.ts';
 import type { Argv } from './crun.ts';
 import { hostInfo } from './host.ts';
 import { SANDBOX_PATH } from './oci-spec.ts';
-import { LocalProbe } from './probe.ts';
+import { LocalProbe, localSandboxTarget } from './probe.ts';
 import { processStartTime } from './process-identity.ts';
 import type {
   CommandEvent, ExecResult, Sandbox, SandboxLimits, SandboxState, SpawnOptions,
@@ -68,8 +68,8 @@ export class LocalSandbox implements Sandbox {
     readonly hostUid: number,
     private readonly backend: OwningBackend,
   ) {
-    this.probe = new LocalProbe(id, hostUid, () => this.initPid, backend.probeHelper);
-    this.commandFeed = new CommandFeed(id, (event) => {
+    this.probe = new LocalProbe(localSandboxTarget(id, hostUid, () => this.initPid), backend.probeHelper);
+    this.commandFeed = new CommandFeed(() => sandboxHostPids(id), (event) => {
       if (this.warm && !this.warm.ready && event.kind === 'ready' && event.terminal === 1) {
         this.warm.ready = event;
         this.warm.onReady?.();

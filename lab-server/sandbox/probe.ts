@@ -185,16 +185,47 @@ function readBounded(path: string, maxBytes: number): { text: string; complete: 
 const sysctlName = z.string().min(1).max(200).regex(/^[a-z0-9_]+([./][a-z0-9_-]+)*$/, 'a sysctl name like kernel.msgmni');
 const filePath = z.string().startsWith('/').max(4096).refine((p) => !p.includes('\0'), 'no NUL bytes');
 
+/**
+ * Whose processes a LocalProbe looks at: a local sandbox (its cgroup, its crun
+ * init, its uid range), or, on a Kubernetes node, a pod (lab-server/kube/pod-locator.ts).
+ */
+export interface ProbeTarget {
+  /** for messages: 'sandbox ID', 'pod UID' */
+  readonly name: string;
+  /** host pids of every process of the sandbox, nested groups included */
+  hostPids(): number[];
+  /** host pid of the sandbox's PID 1, null when it is not running */
+  initPid(): number | null;
+  /** a host uid as the sandbox's user namespace sees it (65534 when unmapped) */
+  toSandboxUid(hostUid: number): number;
+  /** the sandbox's cgroups, paths as its cgroup namespace shows them */
+  cgroups(toSandboxPid: (hostPid: number) => number | null): CgroupInfo[];
+}
+
+/** a local sandbox as a probe target: the cgroup the back end made for it, a 65536-id range from hostUidBase */
+export function localSandboxTarget(id: string, hostUidBase: number, initPid: () => number | null): ProbeTarget {
+  return {
+    name: `sandbox ${id}`,
+    hostPids: () => sandboxHostPids(id),
+    initPid,
+    toSandboxUid: (hostUid) => (hostUid >= hostUidBase && hostUid < hostUidBase + 65536 ? hostUid - hostUidBase : 65534),
+    cgroups: (toSandboxPid) => readCgroups(id, toSandboxPid),
+  };
+}
+
+/** the in-sandbox pid of a host process (second NSpid field), null when gone */
+export function sandboxPidOf(hostPid: number): number | null {
+  return readStatus(hostPid)?.nsPids[1] ?? null;
+}
+
 export class LocalProbe implements Probe {
   constructor(
-    private readonly id: string,
-    private readonly hostUidBase: number,
-    private readonly initPid: () => number | null,
+    readonly target: ProbeTarget,
     /** helpers/nslab-probe.c, built by host-helpers.ts */
     private readonly helperBin: string,
   ) {}
 
-  private toSandboxUid = (hostUid: number) => (hostUid >= this.hostUidBase && hostUid < this.hostUidBase + 65536 ? hostUid - this.hostUidBase : 65534);
+  private toSandboxUid = (hostUid: number) => this.target.toSandboxUid(hostUid);
   // made on first use: parameter properties are not yet assigned while field initialisers run
   private identityProbe: LocalIdentityProbe | null = null;
   private get identity(): LocalIdentityProbe {
@@ -203,15 +234,15 @@ export class LocalProbe implements Probe {
 
   /** refuses pids that are not the sandbox's: a check can never read a host process */
   private own(hostPid: number): number {
-    if (!Number.isInteger(hostPid) || hostPid <= 0 || !sandboxHostPids(this.id).includes(hostPid)) {
-      throw new Error(`process ${hostPid} is not in sandbox ${this.id}`);
+    if (!Number.isInteger(hostPid) || hostPid <= 0 || !this.target.hostPids().includes(hostPid)) {
+      throw new Error(`process ${hostPid} is not in ${this.target.name}`);
     }
     return hostPid;
   }
 
   async processes(): Promise<ProcessInfo[]> {
     const statuses = new Map<number, Status>();
-    for (const p of sandboxHostPids(this.id)) {
+    for (const p of this.target.hostPids()) {
       const s = readStatus(p);
       if (s && s.nsPids.length >= 2) statuses.set(p, s);
     }
@@ -235,9 +266,9 @@ export class LocalProbe implements Probe {
   }
 
   async rootNamespaces(): Promise<NamespaceSet> {
-    const pid = this.initPid();
+    const pid = this.target.initPid();
     const ns = pid ? readNamespaces(pid) : null;
-    if (!ns) throw new Error(`sandbox ${this.id} is not running`);
+    if (!ns) throw new Error(`${this.target.name} is not running`);
     return ns;
   }
 
@@ -268,11 +299,11 @@ export class LocalProbe implements Probe {
   async namespaceInfo(requests: readonly { hostPid: number; sections: readonly NsinfoSection[] }[], maxBytes: number): Promise<Map<number, NamespaceInfo | Error>> {
     const out = new Map<number, NamespaceInfo | Error>();
     // one read of the sandbox's cgroup for every pid of the batch (own() reads it per call)
-    const mine = new Set(sandboxHostPids(this.id));
+    const mine = new Set(this.target.hostPids());
     const lines: string[] = [];
     for (const r of requests) {
       const sections = r.sections.filter((s) => ['ipc', 'mq', 'uts', 'net', 'nest', 'cgroupns'].includes(s));
-      if (!Number.isInteger(r.hostPid) || !mine.has(r.hostPid)) out.set(r.hostPid, new Error(`process ${r.hostPid} is not in sandbox ${this.id}`));
+      if (!Number.isInteger(r.hostPid) || !mine.has(r.hostPid)) out.set(r.hostPid, new Error(`process ${r.hostPid} is not in ${this.target.name}`));
       else if (sections.length) lines.push(`${r.hostPid} ${sections.join(',')}`);
     }
     if (!lines.length) return out;
@@ -343,6 +374,6 @@ export class LocalProbe implements Probe {
   }
 
   async cgroups(): Promise<CgroupInfo[]> {
-    return readCgroups(this.id, (hostPid) => readStatus(hostPid)?.nsPids[1] ?? null);
+    return this.target.cgroups(sandboxPidOf);
   }
 }
