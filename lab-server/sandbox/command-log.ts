@@ -42,30 +42,38 @@ export function parseCommandLine(line: string): RawCommandEvent | null {
 }
 
 /**
+ * Cuts a stream of the hook's output into lines and hands on the well-formed ones
+ * (the FIFO here; on a Kubernetes node, the agent's copy of a pod's FIFO).
+ */
+export function commandLineSplitter(onLine: (e: RawCommandEvent) => void): (chunk: string) => void {
+  let buffer = '';
+  return (chunk) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      const e = parseCommandLine(line);
+      if (e) onLine(e);
+    }
+    // a hostile writer that never sends a newline must not grow our memory
+    if (buffer.length > MAX_LINE) buffer = '';
+  };
+}
+
+/**
  * Reads a FIFO without tying up a libuv thread: the fd is opened read-write (so
  * it never sees EOF while no shell is writing) and non-blocking, then handed to
  * a net.Socket, which libuv polls like a pipe.
  */
 export class CommandLogReader {
   private socket: Socket;
-  private buffer = '';
 
   constructor(fifoPath: string, onLine: (e: RawCommandEvent) => void) {
     const fd = openSync(fifoPath, constants.O_RDWR | constants.O_NONBLOCK);
     this.socket = new Socket({ fd, readable: true, writable: false });
     this.socket.setEncoding('utf8');
-    this.socket.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) >= 0) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        const e = parseCommandLine(line);
-        if (e) onLine(e);
-      }
-      // a hostile writer that never sends a newline must not grow our memory
-      if (this.buffer.length > MAX_LINE) this.buffer = '';
-    });
+    this.socket.on('data', commandLineSplitter(onLine));
     this.socket.on('error', () => { /* the sandbox went away; nothing more to read */ });
   }
 

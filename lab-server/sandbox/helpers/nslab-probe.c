@@ -46,6 +46,15 @@
  *          the learner's root). CODE 2 no such file, 4 not a network namespace.
  * The ipc, mq, nsbatch, sysctl and net-by-pid forks join no user, mount or pid namespace
  * of the sandbox: the files they open are the host's procfs. CODE 3 is any other failure.
+ *
+ * `nslab-probe cmdlog PID PATH` (argv, not a request: it streams for as long as it lives)
+ * is how a node agent reads a pod's command log (lab-server/kube/command-log-stream.ts):
+ * a fork joins PID's user and mount namespaces and root as `read` does, makes the FIFO
+ * at PATH (and its directory) if there is none (no server makes it in a pod), opens it
+ * (O_NOFOLLOW, and it must be a FIFO: a symlink or a device the learner planted is
+ * refused) and hands the descriptor over a socketpair to this process, which never
+ * joins anything and copies what the shells write to stdout until stdout closes.
+ * Exit 2 no such directory, 4 not a FIFO, 3 any other failure (message on stderr).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -745,7 +754,85 @@ static void serve(const char *op, const char *pid, long max, const char *arg) {
   fail(3, "unknown request %s", op);
 }
 
-int main(void) {
+/** the `cmdlog` fork: open PATH as PID sees it and send the descriptor on `sock` */
+static void cmdlog_open(const char *pid, const char *path, int sock) {
+  int rootfd = open_proc(pid, "root", O_PATH | O_DIRECTORY);
+  int userfd = open_proc(pid, "ns/user", O_RDONLY);
+  int mntfd = open_proc(pid, "ns/mnt", O_RDONLY);
+  if (rootfd < 0 || userfd < 0 || mntfd < 0) { fprintf(stderr, "open target %s: %s\n", pid, strerror(errno)); _exit(3); }
+  clearenv();
+  if (setns(userfd, CLONE_NEWUSER) != 0 || setns(mntfd, CLONE_NEWNS) != 0) { fprintf(stderr, "setns: %s\n", strerror(errno)); _exit(3); }
+  if (fchdir(rootfd) != 0 || chroot(".") != 0 || chdir("/") != 0) { fprintf(stderr, "chroot: %s\n", strerror(errno)); _exit(3); }
+  if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) { fprintf(stderr, "setresuid: %s\n", strerror(errno)); _exit(3); }
+  // every shell of the sandbox writes here, whoever it runs as (the hook's `>>`)
+  umask(0);
+  char dir[1100];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash && slash != dir) { *slash = 0; if (mkdir(dir, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "mkdir %s: %s\n", dir, strerror(errno)); _exit(errno == ENOENT || errno == ENOTDIR ? 2 : 3); } }
+  if (mkfifo(path, 0622) != 0 && errno != EEXIST) {
+    int e = errno;
+    fprintf(stderr, "mkfifo %s: %s\n", path, strerror(e));
+    _exit(e == ENOENT || e == ENOTDIR ? 2 : 3);
+  }
+  int fd = open(path, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 && errno == ELOOP) { fprintf(stderr, "%s: a symlink, not the command-log FIFO\n", path); _exit(4); }
+  if (fd < 0) { fprintf(stderr, "open %s: %s\n", path, strerror(errno)); _exit(3); }
+  if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) { fprintf(stderr, "%s: not a FIFO\n", path); _exit(4); }
+  char byte = 0;
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+  memset(&ctl, 0, sizeof ctl);
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  if (sendmsg(sock, &msg, 0) != 1) { fprintf(stderr, "sendmsg: %s\n", strerror(errno)); _exit(3); }
+  _exit(0);
+}
+
+static int cmdlog_stream(const char *pid, const char *path) {
+  for (const char *c = pid; *c; c++) if (*c < '0' || *c > '9') return 3;
+  if (path[0] != '/' || strlen(path) > 1024) return 3;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return 3;
+  pid_t child = fork();
+  if (child < 0) return 3;
+  if (child == 0) { close(sv[0]); alarm(FORK_TIMEOUT_S); cmdlog_open(pid, path, sv[1]); }
+  close(sv[1]);
+  char byte;
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+  ssize_t got = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
+  int status;
+  while (waitpid(child, &status, 0) < 0) if (errno != EINTR) return 3;
+  struct cmsghdr *c = got == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+  if (!c || c->cmsg_type != SCM_RIGHTS) return WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 3;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  close(sv[0]);
+  // blocking reads from now on: this process has nothing else to do
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  // tell the reader the FIFO is open (the stream starts here)
+  if (write_all(1, "nslab-cmdlog open\n", 18) != 0) return 0;
+  static char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0) { if (errno == EINTR) continue; return 3; }
+    if (n == 0) return 0;
+    if (write_all(1, buf, (size_t)n) != 0) return 0;
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc == 4 && strcmp(argv[1], "cmdlog") == 0) {
+    signal(SIGPIPE, SIG_DFL);
+    return cmdlog_stream(argv[2], argv[3]);
+  }
   char line[256];
   static char arg[MAX_ARG + 1];
   signal(SIGPIPE, SIG_DFL);
