@@ -22,7 +22,7 @@ import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import type { ApiErrorBody } from '../contract/api-error.ts';
 import { RateLimiter, type BucketOptions } from '../lib/rate-limit.ts';
-import { LocalProbe } from '../sandbox/probe.ts';
+import { ForeignProcessError, LocalProbe } from '../sandbox/probe.ts';
 import type { CommandEvent, Probe } from '../sandbox/types.ts';
 import { MAX_BODY_BYTES, OPERATIONS, podUidSchema, requestSchemas, type Operation } from './agent-protocol.ts';
 import type { PodLocator, PodSandbox } from './pod-locator.ts';
@@ -131,7 +131,7 @@ function probeError(err: unknown): AgentError {
   if (err instanceof AgentError) return err;
   if (err instanceof z.ZodError) return new AgentError(400, 'bad_request', zodMessage(err));
   const message = (err as Error)?.message ?? String(err);
-  if (/ is not in pod /.test(message)) return new AgentError(403, 'not_in_pod', message);
+  if (err instanceof ForeignProcessError) return new AgentError(403, 'not_in_pod', message);
   if (/ is not running$/.test(message)) return new AgentError(404, 'pod_not_running', message);
   return new AgentError(500, 'probe_failed', message);
 }

@@ -218,6 +218,11 @@ export function sandboxPidOf(hostPid: number): number | null {
   return readStatus(hostPid)?.nsPids[1] ?? null;
 }
 
+/** a probe was asked about a process that is not the sandbox's: refused */
+export class ForeignProcessError extends Error {
+  override name = 'ForeignProcessError';
+}
+
 export class LocalProbe implements Probe {
   constructor(
     readonly target: ProbeTarget,
@@ -235,7 +240,7 @@ export class LocalProbe implements Probe {
   /** refuses pids that are not the sandbox's: a check can never read a host process */
   private own(hostPid: number): number {
     if (!Number.isInteger(hostPid) || hostPid <= 0 || !this.target.hostPids().includes(hostPid)) {
-      throw new Error(`process ${hostPid} is not in ${this.target.name}`);
+      throw new ForeignProcessError(`process ${hostPid} is not in ${this.target.name}`);
     }
     return hostPid;
   }
