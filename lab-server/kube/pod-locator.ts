@@ -168,8 +168,13 @@ export interface CgroupLocatorOptions {
 /** The agent's locator: the kubelet's cgroup tree and /proc of the node (host PID namespace). */
 export class CgroupPodLocator implements PodLocator {
   private readonly pods = new Map<string, CgroupPod>();
+  /** a pod that ends between requests must not keep its command-log reader (and the FIFO's tmpfs) alive */
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly opts: CgroupLocatorOptions) {}
+  constructor(private readonly opts: CgroupLocatorOptions) {
+    this.sweeper = setInterval(() => this.sweep(), 10_000);
+    this.sweeper.unref();
+  }
 
   locate(podUid: string): PodSandbox | null {
     if (!podUidSchema.safeParse(podUid).success) return null;
@@ -183,10 +188,8 @@ export class CgroupPodLocator implements PodLocator {
     if (!found) return null;
     let uidMap: IdMapRange[];
     try { uidMap = parseIdMap(readFileSync(`/proc/${found.initPid}/uid_map`, 'utf8'), (id) => id); } catch { return null; }
-    const pod = new CgroupPod(podUid, found.containerDir, found.initPid, uidMap, (p) => {
-      const log = new PodCommandLog(this.opts.helperBin, p.initPid, () => p.target.hostPids(), this.opts.commandLogPath ?? COMMAND_LOG_PATH);
-      return log;
-    });
+    const pod = new CgroupPod(podUid, found.containerDir, found.initPid, uidMap,
+      (p) => new PodCommandLog(this.opts.helperBin, p.initPid, () => p.target.hostPids(), this.opts.commandLogPath ?? COMMAND_LOG_PATH));
     if (!pod.alive()) return null;
     this.pods.set(podUid, pod);
     // the hook reports only to a FIFO that exists when a shell starts: open it now, before the learner's first shell
@@ -200,6 +203,7 @@ export class CgroupPodLocator implements PodLocator {
   }
 
   close(): void {
+    clearInterval(this.sweeper);
     for (const pod of this.pods.values()) pod.close();
     this.pods.clear();
   }
