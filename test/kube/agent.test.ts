@@ -137,6 +137,17 @@ describe('the agent answers the probe operations for its pods', () => {
   });
 });
 
+describe('the commands stream ends', () => {
+  it('with why, once the pod\'s sandbox is gone', async () => {
+    const gone = await (await testBackend()).create();
+    const goneUid = locator.add(gone);
+    const events: CommandEvent[] = [];
+    const ended = new Promise<string>((resolve) => { probe.client.commands(goneUid, (e) => events.push(e), resolve); });
+    await gone.destroy();
+    expect(await ended).toBe(`the sandbox of pod ${goneUid} is gone`);
+  });
+});
+
 describe('the agent refuses', () => {
   it('a client without a certificate, in the TLS handshake', async () => {
     await expect(raw(`/v1/pods/${uid}/processes`, { pem: null })).rejects.toThrow(/certificate|handshake|socket hang up|ECONNRESET/i);
