@@ -11,6 +11,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentClient, AgentProbe } from '../../lab-server/kube/agent-probe.ts';
+import { startAgent } from '../../lab-server/kube/agent-server.ts';
 import { PodCommandLog } from '../../lab-server/kube/pod-command-log.ts';
 import { CgroupPodLocator, findPodCgroup, podCgroupCandidates } from '../../lab-server/kube/pod-locator.ts';
 import { sandboxHostPids } from '../../lab-server/sandbox/cgroups.ts';
@@ -18,6 +20,7 @@ import type { LocalSandbox } from '../../lab-server/sandbox/index.ts';
 import { LocalProbe } from '../../lab-server/sandbox/probe.ts';
 import type { CommandEvent } from '../../lab-server/sandbox/types.ts';
 import { sh, testBackend } from '../sandbox/helpers.ts';
+import { makeTestTls } from './agent-fixtures.ts';
 
 let s: LocalSandbox;
 let helperBin: string;
@@ -166,5 +169,39 @@ describe("the pod's command log, read from the host side", () => {
     const log = new PodCommandLog(helperBin, 999_999_999, hostPids, '/run/x');
     await expect(log.opened).rejects.toThrow(/open target|helper/);
     log.close();
+  });
+});
+
+describe('the agent with the cgroup locator (the path a real node takes)', () => {
+  it('answers the probe and streams the command log the helper reads from the pod\'s FIFO', async () => {
+    const uid = randomUUID();
+    const sandboxDir = layPod(`kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replace(/-/g, '_')}.slice`, (id) => `cri-containerd-${id}.scope`);
+    const tls = makeTestTls();
+    const locator = new CgroupPodLocator({ helperBin, cgroupRoot: root, commandLogPath: '/run/agent-stream/cmdlog' });
+    const agent = await startAgent({ port: 0, host: '127.0.0.1', tls: tls.server, locator, helperBin });
+    const client = new AgentClient(agent.url, tls.client);
+    const probe = new AgentProbe(client, uid);
+    let stop = () => {};
+    try {
+      expect((await probe.processes()).map((p) => p.hostPid).sort()).toEqual(sandboxHostPids(s.id).sort());
+      await expect(probe.readFile(pausePid, '/etc/hostname')).rejects.toThrow(`process ${pausePid} is not in pod ${uid}`);
+      const seen: CommandEvent[] = [];
+      let ended: string | null = null;
+      stop = probe.commands((e) => seen.push(e), (why) => { ended = why; });
+      // the agent opened the FIFO inside the sandbox when it first saw the pod
+      expect((await sh(s, 'test -p /run/agent-stream/cmdlog && echo fifo')).stdout).toBe('fifo\n');
+      await sh(s, "printf 'nslab1\\tcmd\\t1\\t1\\t0\\t3\\t\\tipcmk -Q\\n' >> /run/agent-stream/cmdlog");
+      for (let i = 0; i < 400 && !seen.length; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(seen.map((e) => e.command)).toEqual(['ipcmk -Q']);
+      expect(seen[0].hostPid).toBe(sandboxInit);
+      expect(ended).toBeNull();
+    } finally {
+      stop();
+      client.close();
+      await agent.close();
+      locator.close();
+      tls.remove();
+      rmSync(sandboxDir, { recursive: true, force: true });
+    }
   });
 });
