@@ -16,10 +16,14 @@ import {
 /** a pod's metadata.uid as the API server gives it: a UUID, lower-case */
 export const podUidSchema = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'a pod UID (a lower-case UUID)');
 
-/** the largest request body the agent reads */
-export const MAX_BODY_BYTES = 16 * 1024;
-/** most pids in one namespaceInfo request (the namespace map's batch) */
-export const MAX_BATCH = 512;
+/**
+ * most pids in one namespaceInfo request: the namespace map asks once per namespace it
+ * has not seen, at most one per process, and a sandbox pod has at most the kubelet's
+ * podPidsLimit of them (1024 as docs/kubernetes.md sets it)
+ */
+export const MAX_BATCH = 2048;
+/** the largest request body the agent reads: a full namespaceInfo batch (about 80 bytes a pid) fits */
+export const MAX_BODY_BYTES = 256 * 1024;
 
 const hostPid = z.number().int().positive().max(4_194_304);
 const path = z.string().startsWith('/').max(4096).refine((p) => !p.includes('\0'), 'no NUL bytes');

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient, AgentProbe, AgentRequestError, agentProbeFor } from '../../lab-server/kube/agent-probe.ts';
+import { MAX_BATCH } from '../../lab-server/kube/agent-protocol.ts';
 import { startAgent, type RunningAgent } from '../../lab-server/kube/agent-server.ts';
 import type { LocalSandbox } from '../../lab-server/sandbox/index.ts';
 import type { CommandEvent } from '../../lab-server/sandbox/types.ts';
@@ -200,10 +201,34 @@ describe('the agent refuses', () => {
     const notJson = await raw(`/v1/pods/${uid}/processes`, { body: '{nope' });
     expect(notJson.status).toBe(400);
     expect(notJson.json.error?.message).toBe('the request body is not JSON');
-    const big = await raw(`/v1/pods/${uid}/processes`, { body: JSON.stringify({ pad: 'x'.repeat(64 * 1024) }) });
+    const big = await raw(`/v1/pods/${uid}/processes`, { body: JSON.stringify({ pad: 'x'.repeat(300 * 1024) }) });
     expect(big.status).toBe(413);
     const badSysctl = await probe.sysctl(1, '../../etc/shadow').catch((e: unknown) => e);
     expect((badSysctl as AgentRequestError).status).toBe(400);
+  });
+
+  it('a client past its rate, with 429 and when to retry', async () => {
+    const limited = await startAgent({ port: 0, host: '127.0.0.1', tls: tls.server, locator, helperBin: (await testBackend()).probeHelper, rateLimit: { burst: 3, perMinute: 1 } });
+    const client = new AgentClient(limited.url, tls.client);
+    try {
+      for (let i = 0; i < 3; i++) await client.call(uid, 'rootNamespaces', {});
+      const err = await client.call(uid, 'rootNamespaces', {}).catch((e: unknown) => e);
+      expect((err as AgentRequestError).status).toBe(429);
+      expect((err as AgentRequestError).code).toBe('rate_limited');
+      expect((err as AgentRequestError).message).toMatch(/retry in \d+ s/);
+    } finally {
+      client.close();
+      await limited.close();
+    }
+  });
+
+  it('a namespaceInfo batch up to MAX_BATCH pids fits in a body; one more is refused', async () => {
+    const batch = Array.from({ length: MAX_BATCH }, (_, i) => ({ hostPid: 4_000_000 + i, sections: ['ipc', 'mq', 'uts', 'net', 'nest', 'cgroupns'] as const }));
+    const answers = await probe.namespaceInfo(batch.map((r) => ({ hostPid: r.hostPid, sections: [...r.sections] })), 24 * 1024);
+    expect(answers.size).toBe(MAX_BATCH);
+    expect([...answers.values()].every((a) => a instanceof Error && /is not in/.test(a.message))).toBe(true);
+    const over = await probe.namespaceInfo([...batch, { hostPid: 1, sections: ['uts'] }], 1024).catch((e: unknown) => e);
+    expect((over as AgentRequestError).status).toBe(400);
   });
 
   it('a pod UID that is not a UUID, or a pod not on this node, with 404', async () => {
