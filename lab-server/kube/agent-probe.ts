@@ -5,7 +5,7 @@
  * broken or impersonated agent gives errors, never made-up state.
  *
  * The agent's certificate is checked against the install's CA and the one name all
- * agents share (AGENT_SERVER_NAME), not the address: fronts reach agents by node IP,
+ * agents share (AGENT_SERVER_NAME), not the address: fronts reach agents by pod IP,
  * which no certificate can list ahead of time.
  */
 import { Agent, request } from 'node:https';
