@@ -161,6 +161,15 @@ describe('the agent refuses', () => {
     rogue.close();
   });
 
+  it('an agent\'s own certificate (server auth only) presented as a client: a node\'s agent cannot query another node\'s', async () => {
+    const asClient = new AgentClient(agent.url, tls.server);
+    try {
+      await expect(asClient.call(uid, 'processes', {})).rejects.toThrow(/certificate|socket hang up|ECONNRESET/i);
+    } finally {
+      asClient.close();
+    }
+  });
+
   it('an agent whose certificate is not the agents\' (the front checks the server too)', async () => {
     // the front's own client certificate, presented as a server's: no DNS name nslab-agent, no serverAuth
     const impostor = await startAgent({ port: 0, host: '127.0.0.1', tls: tls.client, locator, helperBin: (await testBackend()).probeHelper });
