@@ -180,3 +180,48 @@ export class AgentProbe implements Probe {
 export function agentProbeFor(opts: { agentUrl: string; tls: AgentClientTls; podUid: string }): AgentProbe {
   return new AgentProbe(new AgentClient(opts.agentUrl, opts.tls), opts.podUid);
 }
+
+const MAX_COMMAND_EVENTS = 5000;
+
+/**
+ * A pod's command log as a Sandbox shows it (commands(), onCommand()), kept from the
+ * agent's stream: what a Kubernetes back end's sandbox hands the terminals, the
+ * grader and the check engine. One stream for the pod's life; it does not reconnect
+ * (the agent replays the history to a new stream: a caller that reconnects must
+ * drop what it has, or see events twice).
+ */
+export class AgentCommandFeed {
+  private readonly events: CommandEvent[] = [];
+  private readonly listeners = new Set<(e: CommandEvent) => void>();
+  private readonly stop: () => void;
+  private _ended: string | null = null;
+
+  constructor(probe: AgentProbe) {
+    this.stop = probe.commands((e) => {
+      this.events.push(e);
+      if (this.events.length > MAX_COMMAND_EVENTS) this.events.splice(0, this.events.length - MAX_COMMAND_EVENTS);
+      for (const l of this.listeners) {
+        try { l(e); } catch (err) { console.error('nslab: command listener failed', err); }
+      }
+    }, (why) => { this._ended = why; });
+  }
+
+  all(): readonly CommandEvent[] {
+    return this.events;
+  }
+
+  subscribe(listener: (e: CommandEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** why the stream ended, or null while it runs */
+  ended(): string | null {
+    return this._ended;
+  }
+
+  close(): void {
+    this.stop();
+    this.listeners.clear();
+  }
+}

@@ -1,9 +1,10 @@
 /**
  * Lessons graded with every check reading through the node agent: each sandbox the
- * grader makes is mapped to a pod UID, and its `probe` (the one seam checks read the
+ * grader makes is mapped to a pod UID, its `probe` (the one seam checks read the
  * system through: checks/lab.ts, checks/engine.ts) is an AgentProbe speaking mutual
- * TLS to an agent in front of it. Terminals and the command log stay the local
- * sandbox's (the agent's commands stream has its own test in agent.test.ts). As the
+ * TLS to an agent in front of it, and its command log (what the grader waits on for
+ * each prompt, and what command-log checks read) comes from the agent's commands
+ * stream (AgentCommandFeed). Terminals stay the local sandbox's. As the
  * lesson tests prove each check both ways (test/lessons/harness.ts): the solution
  * passes every step, a fresh sandbox none.
  */
@@ -12,11 +13,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gradeTranscript, prepareLesson, readTranscript } from '../../lab-server/grade/grade.ts';
 import { formatText } from '../../lab-server/grade/report.ts';
-import { AgentClient, AgentProbe } from '../../lab-server/kube/agent-probe.ts';
+import { AgentClient, AgentCommandFeed, AgentProbe } from '../../lab-server/kube/agent-probe.ts';
 import { startAgent, type RunningAgent } from '../../lab-server/kube/agent-server.ts';
 import { currentHostFacts, hostKey, solutionFor } from '../../lab-server/lessons/host-conditions.ts';
 import { LessonCatalog } from '../../lab-server/lessons/loader.ts';
-import type { LocalBackend, LocalSandbox, Sandbox, SandboxBackend } from '../../lab-server/sandbox/index.ts';
+import type { CommandEvent, LocalBackend, LocalSandbox, Sandbox, SandboxBackend } from '../../lab-server/sandbox/index.ts';
 import { testBackend } from '../sandbox/helpers.ts';
 import { makeTestTls, SandboxPodLocator, type TestTls } from './agent-fixtures.ts';
 
@@ -39,9 +40,15 @@ function throughAgent(): SandboxBackend {
     create: async (opts) => {
       const s = (await local.create(opts)) as LocalSandbox;
       const probe = new AgentProbe(client, locator.add(s));
+      const feed = new AgentCommandFeed(probe);
+      s.onExit(() => feed.close());
+      const commands = () => feed.all();
+      const onCommand = (l: (e: CommandEvent) => void) => feed.subscribe(l);
       return new Proxy(s, {
         get(target, key) {
           if (key === 'probe') return probe;
+          if (key === 'commands') return commands;
+          if (key === 'onCommand') return onCommand;
           const v = Reflect.get(target, key, target) as unknown;
           return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
         },
@@ -72,10 +79,12 @@ describe(`lessons graded through the node agent on a ${hostKey(host)} host`, () 
       const solution = path.join(dir, solutionFor(readdirSync(dir), host)!);
       const lesson = await prepareLesson(id, 'en', catalog);
       const before = operations();
+      const streamsBefore = agent.served.get('commands') ?? 0;
       const report = await gradeTranscript(lesson, await readTranscript(solution), { backend: throughAgent(), lang: 'en' });
       expect(report.steps.filter((s) => !s.passed).map((s) => `${s.id}: ${s.message}`), formatText(report, solution)).toEqual([]);
-      // the checks did read through the agent
+      // the checks did read through the agent, and the command log came from its stream
       expect(operations()).toBeGreaterThan(before);
+      expect(agent.served.get('commands') ?? 0).toBeGreaterThan(streamsBefore);
       const fresh = await gradeTranscript(lesson, { file: '(only true)', items: [{ kind: 'type', text: 'true', line: 1 }], nearMiss: null }, { backend: throughAgent(), lang: 'en' });
       expect(fresh.steps.filter((s) => s.passed).map((s) => s.id), formatText(fresh, '(only true)')).toEqual([]);
     });
