@@ -159,7 +159,8 @@ export function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const m = /^\/v1\/pods\/([^/]+)\/([^/]+)$/.exec(url.pathname);
     if (!m) throw new AgentError(404, 'not_found', `no such resource ${url.pathname}; the agent answers /v1/pods/POD_UID/OPERATION`);
     const [, rawUid, op] = m;
-    const uid = decodeURIComponent(rawUid);
+    let uid: string;
+    try { uid = decodeURIComponent(rawUid); } catch { throw new AgentError(404, 'no_such_pod', 'the pod UID in the path is not a pod UID (a lower-case UUID)'); }
     const isStream = op === 'commands';
     if (!isStream && !(OPERATIONS as string[]).includes(op)) {
       throw new AgentError(400, 'unknown_operation', `unknown operation '${op}'; the agent answers: ${[...OPERATIONS, 'commands'].join(', ')}`);

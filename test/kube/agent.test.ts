@@ -244,6 +244,7 @@ describe('the agent refuses', () => {
     const notUuid = await raw('/v1/pods/..%2F..%2Fetc/processes', { body: '{}' });
     expect(notUuid.status).toBe(404);
     expect(notUuid.json.error?.message).toMatch(/is not a pod UID/);
+    expect((await raw('/v1/pods/%E0%A4%A/processes', { body: '{}' })).status).toBe(404);
     const absent = await raw(`/v1/pods/${randomUUID()}/processes`, { body: '{}' });
     expect(absent.status).toBe(404);
     expect(absent.json.error?.message).toMatch(/no sandbox pod .* runs on this node/);
