@@ -43,7 +43,6 @@ import type { CreateOptions, SandboxBackend, SandboxLimits } from './types.ts';
 import { HostError } from './types.ts';
 
 const run = promisify(execFile);
-const READY_TIMEOUT_MS = 15_000;
 
 const hostnameRe = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})$/;
 
@@ -183,6 +182,7 @@ export class LocalBackend implements SandboxBackend {
       probeHelper: this.probeHelper,
       // a pod's exec'd processes run with the container's settings, and a pod cannot set no_new_privs
       noNewPrivs: !this.cfg.pod,
+      startTimeoutMs: this.cfg.startTimeoutMs,
       execArgv: (args) => this.crunExec(id, args),
       teardown: () => this.teardown(id),
     });
@@ -210,7 +210,7 @@ export class LocalBackend implements SandboxBackend {
       // and the sandbox's /dev/null is a bind of that very inode (docs/security.md, known gap 7)
       const runner = spawn(this.reaper, ['--', argv.file, ...argv.args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
       runner.stdin?.end();
-      await waitReady(runner);
+      await waitReady(runner, this.cfg.startTimeoutMs);
       userNs.release();
       const initPid = findInitPid(id);
       if (!initPid) throw new Error('the sandbox started but its init process is not visible');
@@ -283,11 +283,11 @@ function sameLimits(a: SandboxLimits, b: SandboxLimits): boolean {
   return (Object.keys(a) as (keyof SandboxLimits)[]).every((k) => a[k] === b[k]);
 }
 
-function waitReady(runner: ChildProcess): Promise<void> {
+function waitReady(runner: ChildProcess, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => { runner.kill('SIGTERM'); reject(new Error(`the sandbox did not start within ${READY_TIMEOUT_MS} ms: ${err.trim()}`)); }, READY_TIMEOUT_MS);
+    const timer = setTimeout(() => { runner.kill('SIGTERM'); reject(new Error(`the sandbox did not start within ${timeoutMs} ms (NSLAB_START_SECONDS): ${err.trim()}`)); }, timeoutMs);
     const done = (e?: Error) => {
       clearTimeout(timer);
       runner.stdout?.off('data', onOut);

@@ -21,7 +21,6 @@ import type {
   CommandEvent, ExecResult, Sandbox, SandboxLimits, SandboxState, SpawnOptions,
 } from './types.ts';
 
-const READY_TIMEOUT_MS = 15_000;
 const RUNNER_EXIT_WAIT_MS = 3000;
 
 /** What a sandbox needs of the back end that made it. */
@@ -32,6 +31,8 @@ export interface OwningBackend {
   readonly probeHelper: string;
   /** processes entering through `crun exec` get no_new_privs (the default sandbox; a pod cannot) */
   readonly noNewPrivs: boolean;
+  /** how long a pre-started shell may take to show its prompt (DriverConfig.startTimeoutMs) */
+  readonly startTimeoutMs: number;
   /** argv of `crun exec` in this sandbox (args start with the verb; crun.ts, crunExecArgv) */
   execArgv(args: string[]): Argv;
   /** removes whatever is left of the sandbox on the host: runtime state, cgroups, files, uid range */
@@ -134,7 +135,7 @@ export class LocalSandbox implements Sandbox {
    * is reported; output waits in the paused pty. For the warm pool and
    * CreateOptions.startTerminal.
    */
-  prespawnTerminal(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  prespawnTerminal(timeoutMs = this.backend.startTimeoutMs): Promise<void> {
     if (this.warm) throw new Error('terminal 1 is already pre-started');
     const p = this.spawnPty({ terminal: 1 });
     p.pause();

@@ -7,7 +7,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cgroupDirs, prepareCgroups, removeCgroups } from '../../lab-server/sandbox/cgroups.ts';
-import { loadDriverConfig } from '../../lab-server/sandbox/config.ts';
+import { loadSettings } from '../../lab-server/config/settings.ts';
+import { driverConfig, loadDriverConfig } from '../../lab-server/sandbox/config.ts';
+import { createSandboxBackend } from '../../lab-server/sandbox/index.ts';
 import { LocalBackend } from '../../lab-server/sandbox/local-backend.ts';
 import { hostInfo } from '../../lab-server/sandbox/host.ts';
 import { describeProcess, processTable } from '../procs.ts';
@@ -224,6 +226,20 @@ describe('sandbox lifecycle', () => {
     expect(reason).toMatch(/lifetime/);
     expect(s.state).toBe('dead');
     expect(leftovers(s.id, s.hostUid)).toEqual({ procs: [], mounts: [], cgroups: [], dirs: [] });
+  });
+
+  it('gives up on a sandbox not ready within its start timeout (NSLAB_START_SECONDS), says so and leaves nothing', async () => {
+    await testBackend(); // the image built
+    const settings = loadSettings({ NSLAB_START_SECONDS: '1' });
+    expect(driverConfig(settings).startTimeoutMs).toBe(1000);
+    expect(() => loadSettings({ NSLAB_START_SECONDS: '0' })).toThrow(/NSLAB_START_SECONDS/);
+    // 1 ms: the runtime cannot be ready that soon
+    const backend = createSandboxBackend({ startTimeoutMs: 1 });
+    const before = new Set(readdirSync(backend.sandboxesDir));
+    await expect(backend.create()).rejects.toThrow(/did not start within 1 ms \(NSLAB_START_SECONDS\)/);
+    expect(backend.list()).toEqual([]);
+    const made = readdirSync(backend.sandboxesDir).filter((id) => !before.has(id));
+    expect(made).toEqual([]);
   });
 
   it(`writes the CPU, memory and pids limits into the sandbox cgroups (${hybrid ? 'v1 hierarchies' : 'its cgroup v2 group'})`, async () => {
