@@ -62,6 +62,13 @@ interface Term {
    * its predecessor's event and typed before the checks saw its predecessor's effect.
    */
   owed: string[];
+  /**
+   * A shell heredoc is open (a line with `<<WORD` was typed and no command has finished
+   * since): its lines are read by readline after a `> ` prompt, and a line typed before
+   * that prompt lands in the tty's canonical mode, which eats the Ctrl-V before a Tab.
+   * So in a heredoc only the prompt lets the next line go, never silence.
+   */
+  heredoc: boolean;
 }
 
 const MAX_OWED = 32;
@@ -76,6 +83,13 @@ const CONTINUATION = /(?:^|\n)(?:> |>>> |\.\.\. )$/;
  * output that merely passes through a "> " line must not count.
  */
 const CONTINUATION_QUIET_MS = 40;
+/** `<<WORD`, `<<-WORD`, `<< 'WORD'`, `<<"WORD"`; not a here-string (`<<<`) */
+const HEREDOC = /(?<!<)<<-?[ \t]*(?:'[^']+'|"[^"]+"|\\?[A-Za-z_][A-Za-z0-9_]*)/;
+
+/** whether a typed shell line opens a heredoc */
+export function opensHeredoc(line: string): boolean {
+  return HEREDOC.test(line);
+}
 const POLL_MS = 15;
 
 /** Terminal output as plain text: escape sequences removed, CR/LF normalised. */
@@ -145,7 +159,7 @@ export class TranscriptRunner {
     if (existing && !existing.exited) return existing;
     const ready = this.waitForEvent(n, this.opts.startTimeoutMs ?? 20_000, (e) => e.kind === 'ready');
     const pty = this.sandbox.spawnPty({ terminal: n, cols: this.opts.cols ?? 120, rows: this.opts.rows ?? 40 });
-    const term: Term = { n, pty, text: existing?.text ?? '', lastOutput: Date.now(), chunks: 0, exited: false, owed: [] };
+    const term: Term = { n, pty, text: existing?.text ?? '', lastOutput: Date.now(), chunks: 0, exited: false, owed: [], heredoc: false };
     pty.onData((d) => {
       term.text = (term.text + plainText(d)).slice(-KEEP_TEXT);
       term.lastOutput = Date.now();
@@ -176,7 +190,8 @@ export class TranscriptRunner {
    */
   private async send(data: string, line: string | null): Promise<LineEnd> {
     const term = await this.openTerminal(this.current);
-    const quietMs = this.opts.quietMs ?? 1500;
+    const inHeredoc = line !== null && (term.heredoc || opensHeredoc(line));
+    const quietMs = inHeredoc ? Infinity : this.opts.quietMs ?? 1500;
     const started = Date.now();
     if (line === null) term.owed = [];
     const typed = line?.trim() ?? null;
@@ -216,6 +231,8 @@ export class TranscriptRunner {
     ]);
     stop = true;
     event.cancel();
+    // a finished command (or a control key, or the shell gone) ends any heredoc
+    term.heredoc = inHeredoc && how !== 'prompt' && how !== 'exited';
     if ((how === 'quiet' || how === 'timeout') && typed) {
       term.owed.push(typed);
       if (term.owed.length > MAX_OWED) term.owed.shift();
