@@ -18,7 +18,7 @@
  * the warm pool warm-pool.ts, host uid ranges uid-claims.ts, the start-up sweep
  * orphan-sweep.ts.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ import { ociSpec } from './oci-spec.ts';
 import { probeHelper } from './probe-helper.ts';
 import { ensureHelper } from './host-helpers.ts';
 import { protectFromOom } from './oom-score.ts';
+import { waitRuntimeReady } from './runtime-ready.ts';
 import { readOwner, STRAY_GRACE_MS, sweepOrphans, writeOwner } from './orphan-sweep.ts';
 import { processStartTime } from './process-identity.ts';
 import { UID_CLAIM_DIR, UidClaims } from './uid-claims.ts';
@@ -210,7 +211,7 @@ export class LocalBackend implements SandboxBackend {
       // and the sandbox's /dev/null is a bind of that very inode (docs/security.md, known gap 7)
       const runner = spawn(this.reaper, ['--', argv.file, ...argv.args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
       runner.stdin?.end();
-      await waitReady(runner, this.cfg.startTimeoutMs);
+      await waitRuntimeReady(runner, join(this.crunRoot, id, 'status'), this.cfg.startTimeoutMs);
       userNs.release();
       const initPid = findInitPid(id);
       if (!initPid) throw new Error('the sandbox started but its init process is not visible');
@@ -281,24 +282,4 @@ function findInitPid(id: string): number | undefined {
 
 function sameLimits(a: SandboxLimits, b: SandboxLimits): boolean {
   return (Object.keys(a) as (keyof SandboxLimits)[]).every((k) => a[k] === b[k]);
-}
-
-function waitReady(runner: ChildProcess, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => { runner.kill('SIGTERM'); reject(new Error(`the sandbox did not start within ${timeoutMs} ms (NSLAB_START_SECONDS): ${err.trim()}`)); }, timeoutMs);
-    const done = (e?: Error) => {
-      clearTimeout(timer);
-      runner.stdout?.off('data', onOut);
-      runner.removeListener('exit', onExit);
-      if (e) reject(e); else resolve();
-    };
-    const onOut = (b: Buffer) => { out += b.toString(); if (out.includes('nslab-init ready')) done(); };
-    const onExit = (code: number | null) => done(new Error(`crun exited with ${code}: ${err.trim() || out.trim()}`));
-    runner.stdout?.on('data', onOut);
-    runner.stderr?.on('data', (b: Buffer) => { err += b.toString(); if (err.length > 4000) err = err.slice(-4000); });
-    runner.once('exit', onExit);
-    runner.once('error', (e) => done(e));
-  });
 }
