@@ -9,7 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as pty from 'node-pty';
 import { CGROUP_QUOTA, CgroupGuard } from './cgroup-quota.ts';
-import { delegatedDirs, quiesceForDestroy, reclaimDeadSandboxes } from './cgroups.ts';
+import { cpuTimeUs, delegatedDirs, quiesceForDestroy, reclaimDeadSandboxes } from './cgroups.ts';
 import { CommandFeed } from './command-feed.ts';
 import type { CommandLogReader } from './command-log.ts';
 import type { Argv } from './crun.ts';
@@ -253,6 +253,10 @@ export class LocalSandbox implements Sandbox {
 
   onCommand(listener: (e: CommandEvent) => void): () => void {
     return this.commandFeed.subscribe(listener);
+  }
+
+  cpuTime(): number | null {
+    return this._state === 'running' ? cpuTimeUs(this.id) : null;
   }
 
   onActivity(listener: () => void): () => void {

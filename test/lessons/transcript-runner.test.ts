@@ -89,6 +89,33 @@ it('in a heredoc, waits for the continuation prompt however long the shell takes
   }
 });
 
+it('waits for a silent command that keeps the sandbox busy, and not for one that sleeps', async () => {
+  const sandbox = await backend.create({ label: 'runner busy test' });
+  const how = new Map<string, string>();
+  // a short quiet period, as a slow machine makes the real one: a silent compile outlasts it
+  const runner = new TranscriptRunner(sandbox, { quietMs: 300, onLine: (_n, text, _ms, end) => how.set(text, end) });
+  const busy = "timeout 3 sh -c 'while :; do :; done'; touch /tmp/busy-done";
+  const { transcript, problems } = parseTranscript([
+    busy,
+    '#!term 2',
+    'test -e /tmp/busy-done && echo seen > /tmp/seen || echo missed > /tmp/seen',
+    '#!term 1',
+    'sleep 30',
+    '#!ctrl c',
+  ].join('\n'), 'inline');
+  expect(problems).toEqual([]);
+  try {
+    await runner.run(transcript);
+    expect((await sandbox.exec(['cat', '/tmp/seen'])).stdout).toBe('seen\n');
+    expect(how.get(busy)).toBe('prompt');
+    // idle silence still lets the line go
+    expect(how.get('sleep 30')).toBe('quiet');
+  } finally {
+    runner.close();
+    await sandbox.destroy();
+  }
+});
+
 it('knows a heredoc when a line opens one', async () => {
   const { opensHeredoc } = await import('../../lab-server/grade/runner.ts');
   for (const l of ["cat > f <<'EOF'", 'cat <<EOF', 'cat <<-END > f', 'cat << "X"', 'python3 - <<\\EOF', 'a; cat >> m <<EOF && b']) expect(opensHeredoc(l), l).toBe(true);
