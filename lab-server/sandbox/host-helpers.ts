@@ -1,7 +1,8 @@
 /**
  * Builds (once per source version) the small host helpers in helpers/:
- * nslab-probe (the probe's long-lived reader), nslab-rootfs (the sandbox's writable root) and
- * nslab-reaper (runs each crun process so that nothing it starts outlives it unreaped).
+ * nslab-probe (the probe's long-lived reader), nslab-rootfs (the sandbox's writable root),
+ * nslab-reaper (runs each crun process so that nothing it starts outlives it unreaped) and
+ * nslab-userns (holds the sandbox's user namespace, owned by its host uid, until crun joins it).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -9,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostError } from './types.ts';
 
-export type HelperName = 'nslab-probe' | 'nslab-rootfs' | 'nslab-reaper';
+export type HelperName = 'nslab-probe' | 'nslab-rootfs' | 'nslab-reaper' | 'nslab-userns';
 
 export function ensureHelper(dataDir: string, name: HelperName): string {
   const source = join(import.meta.dirname, 'helpers', `${name}.c`);

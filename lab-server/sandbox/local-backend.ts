@@ -60,6 +60,7 @@ export class LocalBackend implements SandboxBackend {
   private hostChecked = false;
   private _probeHelper: string | null = null;
   private rootfsHelper: string | null = null;
+  private usernsHelper: string | null = null;
   private _reaper: string | null = null;
   private readonly pool: WarmPool;
 
@@ -109,6 +110,7 @@ export class LocalBackend implements SandboxBackend {
     // resident from the start, like the server itself: not a child that appears with the first check
     probeHelper(this._probeHelper).start();
     this.rootfsHelper = ensureHelper(this.cfg.dataDir, 'nslab-rootfs');
+    this.usernsHelper = ensureHelper(this.cfg.dataDir, 'nslab-userns');
     this._reaper = ensureHelper(this.cfg.dataDir, 'nslab-reaper');
     this.hostChecked = true;
   }
@@ -176,6 +178,7 @@ export class LocalBackend implements SandboxBackend {
     const imageRoot = await this.images.mountedRoot(image);
     const id = randomBytes(8).toString('hex');
     const dir = join(this.sandboxesDir, id);
+    const t0 = performance.now();
     const slot = this.uidClaims.claim(dir);
     const hostUid = this.slotUid(slot);
     const sandbox = new LocalSandbox(id, image, limits, hostUid, {
@@ -184,6 +187,8 @@ export class LocalBackend implements SandboxBackend {
       execArgv: (args) => this.crunExec(id, args),
       teardown: () => this.teardown(id),
     });
+    sandbox.startupTimes.start = t0;
+    const mark = (phase: string) => { sandbox.startupTimes[phase] = performance.now(); };
     this.sandboxes.set(id, sandbox);
     const rootfs = join(dir, 'rootfs');
     const fifo = join(dir, 'cmdlog');
@@ -192,11 +197,13 @@ export class LocalBackend implements SandboxBackend {
     writeOwner(dir, { instance: this.cfg.instance, pid: process.pid, startTime: processStartTime(process.pid) ?? '', createdAt: new Date().toISOString(), label: opts.label, slot });
     // started first, it runs while we write the rest; the same process makes the
     // command-log FIFO (every spawn forks the server on its event loop: one, not two)
-    const userNsReady = createUserNamespace(hostUid, { fifo });
+    const userNsReady = createUserNamespace(hostUid, { helper: this.usernsHelper!, fifo });
     userNsReady.catch(() => { /* awaited below */ });
     try {
       prepareCgroups(id, hostUid);
+      mark('cgroups');
       const userNs = await userNsReady;
+      mark('userns');
       writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id), userNsPath: userNs.path, cgroupV1: hostInfo().cgroupMode !== 'v2' })));
       const reader = new CommandLogReader(fifo, (e) => sandbox.commandFeed.push(e));
       const inodes = Math.max(4096, Math.floor(limits.diskBytes / 16384));
@@ -208,7 +215,9 @@ export class LocalBackend implements SandboxBackend {
       // and the sandbox's /dev/null is a bind of that very inode (docs/security.md, known gap 7)
       const runner = spawn(this.reaper, ['--', argv.file, ...argv.args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
       runner.stdin?.end();
+      mark('spawned');
       await waitReady(runner);
+      mark('runtime');
       userNs.release();
       const initPid = findInitPid(id);
       if (!initPid) throw new Error('the sandbox started but its init process is not visible');
@@ -216,6 +225,7 @@ export class LocalBackend implements SandboxBackend {
       runner.stdout?.resume();
       runner.stderr?.resume();
       sandbox.attach(runner, initPid, reader);
+      mark('attached');
       return sandbox;
     } catch (err) {
       userNsReady.then((h) => h.release(), () => {});

@@ -94,6 +94,12 @@ export class LocalSandbox implements Sandbox {
 
   label?: string;
 
+  /**
+   * performance.now() at each step of a cold create (local-backend.ts, coldCreate):
+   * start, cgroups, userns, spawned, runtime, attached. bench/cold-start.ts prints the gaps.
+   */
+  readonly startupTimes: Record<string, number> = {};
+
   private startLifetime(): void {
     if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
     this.lifetimeTimer = setTimeout(() => { void this.finish('the sandbox reached its lifetime limit'); }, this.limits.lifetimeMs);

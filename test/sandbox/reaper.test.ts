@@ -1,9 +1,10 @@
 /**
  * nslab-reaper, the subreaper every crun process runs under (helpers/nslab-reaper.c):
  * COMMAND's status comes through, what COMMAND leaves behind is killed and reaped,
- * SIGTERM is passed on and followed by SIGKILL, SIGHUP ends COMMAND.
+ * SIGTERM is passed on and followed by SIGKILL, SIGHUP ends COMMAND, -o sets COMMAND's OOM score.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadDriverConfig } from '../../lab-server/sandbox/config.ts';
 import { ensureHelper } from '../../lab-server/sandbox/host-helpers.ts';
@@ -28,6 +29,13 @@ describe('nslab-reaper', () => {
     expect(limits.stdout.split('\n').slice(0, 3)).toEqual(['100', '200', '0']);
     expect(spawnSync(reaper, ['-r', 'bogus=1:2', '--', 'true'], { encoding: 'utf8' }).status).toBe(125);
     expect(spawnSync(reaper, ['--', '/no/such/program']).status).toBe(127);
+  });
+
+  it('sets COMMAND\'s OOM score adjustment (-o) and keeps its own', () => {
+    const own = readFileSync('/proc/self/oom_score_adj', 'utf8').trim();
+    const r = spawnSync(reaper, ['-o', '700', '--', 'sh', '-c', 'cat /proc/$$/oom_score_adj; cat /proc/$PPID/oom_score_adj'], { encoding: 'utf8' });
+    expect(r.stdout.split('\n').slice(0, 2)).toEqual(['700', own]);
+    for (const bad of ['1001', '-1001', 'x', '']) expect(spawnSync(reaper, ['-o', bad, '--', 'true']).status).toBe(125);
   });
 
   it('works when started with SIGCHLD ignored (inherited SIG_IGN would have hidden COMMAND\'s end)', () => {

@@ -1,5 +1,5 @@
 /*
- * nslab-reaper [-g GRACE_MS] [-r RESOURCE=SOFT:HARD]... -- COMMAND [ARG]...
+ * nslab-reaper [-g GRACE_MS] [-r RESOURCE=SOFT:HARD]... [-o OOM_SCORE_ADJ] -- COMMAND [ARG]...
  *
  * Runs COMMAND (a `crun run` or `crun exec`) as its child and leaves nothing
  * behind when it ends.
@@ -22,6 +22,8 @@
  *
  * -r sets a resource limit before COMMAND starts (crun exec hands its own
  * rlimits down to the sandbox's process): core, nofile, nproc, fsize.
+ * -o sets COMMAND's OOM score adjustment (-1000..1000; this process keeps its
+ * own), what `choom -n` in front of COMMAND did, without a process of its own.
  *
  * Exit status: COMMAND's; a COMMAND killed by a signal is reported as the same
  * signal. 125 for our own errors, 127 if COMMAND cannot be started.
@@ -30,6 +32,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +46,7 @@
 static const int forwarded[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 static void usage(void) {
-  fprintf(stderr, "usage: nslab-reaper [-g GRACE_MS] [-r RESOURCE=SOFT:HARD]... -- COMMAND [ARG]...\n");
+  fprintf(stderr, "usage: nslab-reaper [-g GRACE_MS] [-r RESOURCE=SOFT:HARD]... [-o OOM_SCORE_ADJ] -- COMMAND [ARG]...\n");
   exit(125);
 }
 
@@ -104,9 +107,15 @@ static long long now_ms(void) {
 
 int main(int argc, char **argv) {
   long grace_ms = 3000;
+  const char *oom_score_adj = NULL;
   int opt;
-  while ((opt = getopt(argc, argv, "+g:r:")) != -1) {
-    if (opt == 'g') {
+  while ((opt = getopt(argc, argv, "+g:r:o:")) != -1) {
+    if (opt == 'o') {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (*end || end == optarg || v < -1000 || v > 1000) usage();
+      oom_score_adj = optarg;
+    } else if (opt == 'g') {
       char *end;
       grace_ms = strtol(optarg, &end, 10);
       if (*end || grace_ms < 0) usage();
@@ -137,6 +146,14 @@ int main(int argc, char **argv) {
   }
   if (child == 0) {
     sigprocmask(SIG_SETMASK, &previous, NULL);
+    if (oom_score_adj) {
+      int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, oom_score_adj, strlen(oom_score_adj)) < 0) {
+        fprintf(stderr, "nslab-reaper: oom_score_adj %s: %s\n", oom_score_adj, strerror(errno));
+        _exit(125);
+      }
+      close(fd);
+    }
     execvp(argv[optind], argv + optind);
     fprintf(stderr, "nslab-reaper: cannot run %s: %s\n", argv[optind], strerror(errno));
     _exit(127);
