@@ -56,10 +56,11 @@ export function createUserNamespace(hostUid: number, opts: { helper: string; siz
     };
     child.stderr?.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-2000); });
     child.once('error', fail);
-    child.once('exit', (code) => fail(new Error(`the holder exited with ${code}`)));
+    // 'close', not 'exit': its stderr (the reason) is read by then
+    child.once('close', (code) => fail(new Error(`the holder exited with ${code}`)));
     child.stdout?.once('data', () => {
       clearTimeout(timer);
-      child.removeAllListeners('exit');
+      child.removeAllListeners('close');
       child.removeAllListeners('error');
       child.on('error', () => { /* released */ });
       try {
