@@ -10,10 +10,11 @@
  *             startTerminal), each until its prompt: with the server's pool of 2 and
  *             with a pool as large as the class, filled beforehand
  *
- * usage: nice -n 19 node --import tsx bench/cold-start.ts [--runs 30] [--joins 40] [--write-docs]
+ * usage: nice -n 19 node --import tsx bench/cold-start.ts [--runs 30] [--joins 40] [--no-rush] [--json FILE] [--write-docs]
+ *   --json FILE: every sample as JSON too (bench/cold-start-compare.ts puts two trees side by side)
  * The machine is shared: compare the ratio of the same run, not absolute times.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createSandboxBackend, type LocalSandbox } from '../lab-server/sandbox/index.ts';
 import { hostInfo } from '../lab-server/sandbox/host.ts';
 import { crunBaseline, firstPrompt, pct, table, writeSection } from './lib.ts';
@@ -93,8 +94,9 @@ async function main() {
     await backend.destroyAll();
     return { allMs, p50: pct(each, 50), p90: pct(each, 90) };
   }
-  const rushDefault = await rush(2);
-  const rushFull = await rush(JOINS);
+  const noRush = process.argv.includes('--no-rush');
+  const rushDefault = noRush ? null : await rush(2);
+  const rushFull = noRush ? null : await rush(JOINS);
 
   const ratio = (p: number) => `${(pct(coldTimes, p) / pct(crunTimes, p)).toFixed(2)}x`;
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -108,14 +110,19 @@ async function main() {
     '',
     table(['where the cold start goes (medians of each step)', 'p50 ms', 'p90 ms'],
       PHASES.filter(([n]) => phaseTimes.has(n)).map(([n]) => [n, pct(phaseTimes.get(n)!, 50), pct(phaseTimes.get(n)!, 90)])),
-    '',
-    table([`${JOINS} sessions asked for at once (create + terminal 1 pre-started, until every prompt)`, 'all at a prompt ms', 'p50 ms', 'p90 ms'], [
+    ...(rushDefault && rushFull ? ['', table([`${JOINS} sessions asked for at once (create + terminal 1 pre-started, until every prompt)`, 'all at a prompt ms', 'p50 ms', 'p90 ms'], [
       ['warm pool of 2 (nslab serve\'s default), the rest cold', rushDefault.allMs, rushDefault.p50, rushDefault.p90],
       [`warm pool of ${JOINS}, filled beforehand`, rushFull.allMs, rushFull.p50, rushFull.p90],
-    ]),
+    ])] : []),
   ].join('\n');
   console.log(out);
   if (process.argv.includes('--write-docs')) writeSection('Cold start', out);
+  const jsonAt = process.argv.indexOf('--json');
+  if (jsonAt > 0) {
+    writeFileSync(process.argv[jsonAt + 1]!, JSON.stringify({
+      at: new Date().toISOString(), load, crun: crunTimes, cold: coldTimes, phases: Object.fromEntries(phaseTimes), rush: { default: rushDefault, full: rushFull },
+    }));
+  }
 }
 
 main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });

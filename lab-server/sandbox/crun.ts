@@ -61,18 +61,21 @@ export function crunArgv(crunRoot: string, sandboxId: string, args: string[], pr
  * argv of `crun exec` (args start with the verb) behind nslab-reaper (`reaper`).
  * `crun exec` works on hybrid hosts as it is (only `run` trips over the
  * unified hierarchy), and skipping the wrapper saves a few ms per terminal.
+ * `detach`: crun starts the process and exits, and nslab-reaper (-d) keeps it as
+ * its own until it ends; no `crun exec` stays resident for a long-lived terminal.
  */
-export function crunExecArgv(reaper: string, crunRoot: string, sandboxId: string, args: string[]): Argv {
+export function crunExecArgv(reaper: string, crunRoot: string, sandboxId: string, args: string[], opts: { detach?: boolean } = {}): Argv {
   // v2: PID 1 moved into the leaf "init" (see nslab-init.c); the sandbox's own group holds no process
   const leaf = hostInfo().cgroupMode === 'v2' && existsSync(join(cgroupDirs(sandboxId)[0], 'init')) ? ['--cgroup', 'init'] : [];
   const [verb, ...rest] = args;
+  const detach = opts.detach ? ['-d'] : [];
   // crun exec hands the server's own rlimits down (the spec's apply to PID 1 only): set the sandbox's.
   // And a raised OOM score (raising needs no privilege; the learner can go back to 0, not below):
   // the OOM killer takes learner processes before PID 1, whatever their size, also where
   // host root cannot protect PID 1 (oom-score.ts, protectFromOom), and before host processes in a global OOM
   return {
     file: reaper,
-    args: ['-r', 'core=0:0', '-r', 'nofile=4096:8192', '-o', String(LEARNER_OOM_SCORE), '--', 'crun', '--root', crunRoot, verb, ...leaf, ...rest],
+    args: [...detach, '-r', 'core=0:0', '-r', 'nofile=4096:8192', '-o', String(LEARNER_OOM_SCORE), '--', 'crun', '--root', crunRoot, verb, ...detach, ...leaf, ...rest],
     env: {},
   };
 }

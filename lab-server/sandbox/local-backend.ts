@@ -93,8 +93,8 @@ export class LocalBackend implements SandboxBackend {
   }
 
   /** argv of `crun exec` in a sandbox (crun.ts, crunExecArgv) */
-  crunExec(id: string, args: string[]): Argv {
-    return crunExecArgv(this.reaper, this.crunRoot, id, args);
+  crunExec(id: string, args: string[], opts: { detach?: boolean } = {}): Argv {
+    return crunExecArgv(this.reaper, this.crunRoot, id, args, opts);
   }
 
   async checkHost(): Promise<void> {
@@ -184,7 +184,7 @@ export class LocalBackend implements SandboxBackend {
     const sandbox = new LocalSandbox(id, image, limits, hostUid, {
       dir,
       probeHelper: this.probeHelper,
-      execArgv: (args) => this.crunExec(id, args),
+      execArgv: (args, execOpts) => this.crunExec(id, args, execOpts),
       teardown: () => this.teardown(id),
     });
     sandbox.startupTimes.start = t0;
@@ -207,13 +207,15 @@ export class LocalBackend implements SandboxBackend {
       writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id), userNsPath: userNs.path, cgroupV1: hostInfo().cgroupMode !== 'v2' })));
       const reader = new CommandLogReader(fifo, (e) => sandbox.commandFeed.push(e));
       const inodes = Math.max(4096, Math.floor(limits.diskBytes / 16384));
-      const argv = this.crun(id, ['run', '--bundle', dir, id], {
+      // detached: crun starts init and exits; nslab-reaper -d keeps init as its child
+      // (its exit is the sandbox's end), so no `crun run` stays resident per sandbox
+      const argv = this.crun(id, ['run', '--detach', '--bundle', dir, id], {
         helper: this.rootfsHelper!, rootfs, hostUid, tmpfsOptions: `size=${limits.diskBytes},nr_inodes=${inodes},mode=0755,uid=${hostUid},gid=${hostUid}`,
       });
       // stdin a pipe, never 'ignore': that would be the host's /dev/null, which crun
       // (before 1.24) fchowns to the sandbox's root with the rest of its std streams,
       // and the sandbox's /dev/null is a bind of that very inode (docs/security.md, known gap 7)
-      const runner = spawn(this.reaper, ['--', argv.file, ...argv.args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
+      const runner = spawn(this.reaper, ['-d', '--', argv.file, ...argv.args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
       runner.stdin?.end();
       mark('spawned');
       await waitReady(runner);

@@ -31,7 +31,7 @@ export interface OwningBackend {
   /** helpers/nslab-probe.c, for the probe */
   readonly probeHelper: string;
   /** argv of `crun exec` in this sandbox (args start with the verb; crun.ts, crunExecArgv) */
-  execArgv(args: string[]): Argv;
+  execArgv(args: string[], opts?: { detach?: boolean }): Argv;
   /** removes whatever is left of the sandbox on the host: runtime state, cgroups, files, uid range */
   teardown(): Promise<void>;
 }
@@ -204,9 +204,11 @@ export class LocalSandbox implements Sandbox {
     // sandbox's own devpts instead (and keeps the host pty out of its hands).
     const command = opts.command ?? ['/bin/bash', '-i'];
     const inner = ['/usr/bin/script', '-q', '-e', '-c', `exec ${command.map(shellQuote).join(' ')}`, '/dev/null'];
+    // detached: a terminal lives long, and a resident `crun exec` beside each cost 3 MiB RSS
+    // (bench/session-memory.ts); its nslab-reaper keeps script(1) instead (crun.ts, crunExecArgv)
     const argv = this.backend.execArgv([
       'exec', '--no-new-privs', '--cwd', opts.cwd ?? '/root', ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...inner,
-    ]);
+    ], { detach: true });
     const p = pty.spawn(argv.file, argv.args, { name: 'xterm-256color', cols, rows, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...argv.env } });
     this.ptys.add(p);
     p.onExit(() => this.ptys.delete(p));

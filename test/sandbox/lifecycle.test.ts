@@ -66,12 +66,16 @@ describe('sandbox lifecycle', () => {
         const exit = new Promise<{ exitCode: number; signal?: number }>((resolve) => t.term.onExit(resolve));
         how(t.term);
         const result = await exit;
+        // the shell is not the terminal's process: script(1) is (crun exec detaches, nslab-reaper
+        // keeps script); the shell, hung up when script ends, is reaped by the sandbox's init
+        // a moment after the terminal has ended. What counts is that nothing stays.
+        for (let i = 0; i < 100 && initOnly().length; i++) await new Promise((r) => setTimeout(r, 50));
         return { result, left: initOnly() };
       };
       // SIGHUP is how a pty says its terminal is gone; script(1) inside ignores it
       expect((await ended(2, (p) => p.kill('SIGHUP'))).left).toEqual([]);
       expect((await ended(3, (p) => p.kill('SIGTERM'))).left).toEqual([]);
-      // the runtime dies under the terminal (as when the cgroup sweep kills it first)
+      // the process under the terminal's nslab-reaper dies (script(1), or crun if it has not detached yet)
       const crunDied = await ended(4, (p) => {
         for (const child of processTable().filter((x) => x.ppid === p.pid)) process.kill(child.pid, 'SIGKILL');
       });

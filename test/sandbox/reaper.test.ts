@@ -78,4 +78,33 @@ describe('nslab-reaper', () => {
     child.kill('SIGHUP');
     expect(await exited(child)).toEqual({ code: 42, signal: null });
   });
+
+  // -d: what `crun run -d` / `crun exec -d` leave (the sandbox's init, a terminal's script(1)) is kept, not killed
+  it('-d: after COMMAND succeeded, stays until what it left has ended and exits with the status of the first of it to end', async () => {
+    const marker = `reaper-detach-${process.pid}`;
+    // COMMAND exits 0 at once; the subshell it left says "up", sleeps, and ends with 3
+    const kept = spawn(reaper, ['-d', '--', 'sh', '-c', `(echo up; bash -c 'exec -a ${marker} sleep 0.5'; exit 3) & exit 0`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((r) => kept.stdout.once('data', r));
+    const ended = exited(kept);
+    expect(kept.exitCode).toBe(null);
+    expect(await ended).toEqual({ code: 3, signal: null });
+    // a failed COMMAND: as without -d, what it left goes at once
+    const failed = spawnSync(reaper, ['-d', '--', 'sh', '-c', `bash -c 'exec -a ${marker} sleep 300' & sleep 0.2; exit 4`], { stdio: 'ignore' });
+    expect(failed.status).toBe(4);
+    expect(alive(marker)).toEqual([]);
+  });
+
+  it('-d: passes SIGTERM and a hangup on to what COMMAND left, and SIGKILLs it after the grace', async () => {
+    const marker = `reaper-detach-term-${process.pid}`;
+    const polite = spawn(reaper, ['-d', '--', 'sh', '-c', `bash -c 'echo up; exec -a ${marker} sleep 300' & exit 0`]);
+    await new Promise((r) => polite.stdout.once('data', r));
+    polite.kill('SIGHUP');
+    expect(await exited(polite)).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(alive(marker)).toEqual([]);
+
+    const stubborn = spawn(reaper, ['-d', '-g', '300', '--', 'sh', '-c', `bash -c "trap '' TERM; echo up; while :; do sleep 0.05; done" & exit 0`]);
+    await new Promise((r) => stubborn.stdout.once('data', r));
+    stubborn.kill('SIGTERM');
+    expect(await exited(stubborn)).toEqual({ code: null, signal: 'SIGKILL' });
+  });
 });
