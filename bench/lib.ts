@@ -63,7 +63,9 @@ export function crunBaseline(imageRoot: string): { run: () => number; cleanup: (
     run: () => {
       const wrap = ['-c', 'umount -l /sys/fs/cgroup/unified 2>/dev/null; exec crun --root /run/nslab/bench-crun run --bundle "$0" "$1"', bundle, `bench-${process.pid}-${i++}`];
       const t = performance.now();
-      const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', ...wrap], { stdio: 'ignore' });
+      // pipes, never 'ignore': crun (before 1.24) fchowns the std streams it is given to the
+      // container's root, and 'ignore' is the host's /dev/null (docs/security.md, known gap 7)
+      const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', ...wrap], { stdio: 'pipe', input: '' });
       if (r.status !== 0) throw new Error(`crun run (baseline) failed: ${r.status}`);
       return performance.now() - t;
     },
