@@ -153,12 +153,10 @@ async function main() {
     '',
     'What a learner waits for is the warm-pool row: `nslab serve` keeps 2 sandboxes whose terminal 1 is already at',
     'a prompt (docs/sandbox.md, Lifecycle), so create-to-prompt is a hand-over. A cold start needs two runtime calls',
-    '(`crun run` of the sandbox, then `crun exec` of the shell through script(1)) plus the user-namespace holder,',
-    'the tmpfs, cgroup delegation and seccomp, so it stays a few times the bare `crun run bash -c true`; when the',
-    'pool is empty (a class joining at once) sessions still pre-start terminal 1 while the browser connects.',
-    'Both runtime calls run under nslab-reaper (docs/security.md, known gap 3), which costs about 0.5 ms per call',
-    'over the `prlimit` it replaced (500 runs of each in front of /bin/true); destroy SIGKILLs init and waits for',
-    '`crun run` to reap it instead of calling `crun delete`.',
+    '(`crun run --detach` of the sandbox, then `crun exec -d` of the shell through script(1)) plus the user-namespace',
+    'holder, the tmpfs, cgroup delegation and seccomp; bench/cold-start.ts breaks it down. Both runtime calls run under',
+    'nslab-reaper (docs/security.md, known gap 3), which keeps what the detached crun leaves; destroy SIGKILLs init,',
+    'waits for the reapers, then calls `crun delete --force` for the detached runtime state.',
   ].join('\n');
   console.log(out);
   if (process.argv.includes('--write-docs')) writeSection('Sandbox', out);
