@@ -38,8 +38,8 @@ const loads: string[] = [];
 for (let t = 0; t < TURNS; t++) {
   for (const [name, dir] of [['before', before], ['after', after]] as const) {
     const file = join(tmp, `${name}-${t}.json`);
-    // the rush once per tree, in the last turn
-    const rush = t === TURNS - 1 ? ['--joins', JOINS] : ['--no-rush'];
+    // the rush in every turn too: one sample per turn and tree, so its median is over TURNS samples
+    const rush = ['--joins', JOINS];
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, 'bench', 'cold-start.ts'), '--runs', RUNS, ...rush, '--json', file], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
     if (r.status !== 0) throw new Error(`${name} (${dir}) failed: ${r.status}`);
     const res = JSON.parse(readFileSync(file, 'utf8')) as Result;
@@ -57,7 +57,11 @@ const phase = (name: 'before' | 'after', n: string) => {
   const v = results[name].flatMap((r) => r.phases[n] ?? []);
   return v.length ? pct(v, 50) : '-';
 };
-const rushOf = (name: 'before' | 'after', k: 'default' | 'full') => results[name].at(-1)?.rush[k]?.allMs ?? NaN;
+const rushes = (name: 'before' | 'after', k: 'default' | 'full') => results[name].map((r) => r.rush[k]?.allMs).filter((v): v is number => v !== undefined);
+const rushOf = (name: 'before' | 'after', k: 'default' | 'full') => {
+  const v = rushes(name, k);
+  return `${pct(v, 50).toFixed(1)} (${v.map((x) => x.toFixed(0)).join(', ')})`;
+};
 const n = TURNS * Number(RUNS);
 const out = [
   `Cold start before/after, ${new Date().toISOString()}, ${TURNS} turns of ${RUNS} runs per tree, taken in turns; load averages during the turns: ${loads.join(' | ')} (2 cores, shared)`,
@@ -70,7 +74,7 @@ const out = [
   '',
   table(['where it goes (median ms of each step)', 'before', 'after'], phaseNames.map((p) => [p, phase('before', p), phase('after', p)])),
   '',
-  table([`${JOINS} sessions asked for at once, until every prompt`, 'before ms', 'after ms'], [
+  table([`${JOINS} sessions asked for at once, until every prompt: median (each turn)`, 'before ms', 'after ms'], [
     ['warm pool of 2 (nslab serve\'s default), the rest cold', rushOf('before', 'default'), rushOf('after', 'default')],
     [`warm pool of ${JOINS}, filled beforehand`, rushOf('before', 'full'), rushOf('after', 'full')],
   ]),

@@ -77,18 +77,20 @@ export function crunBaseline(imageRoot: string): { run: () => number; cleanup: (
  * Spawns terminal 1 and resolves when both its prompt bytes arrived and the command
  * log said 'ready' (performance.now() of each, and the terminal's host pid).
  */
-export function firstPrompt(s: LocalSandbox, timeoutMs = 30_000): Promise<{ pid: number; promptBytesAt: number; readyAt: number }> {
+export function firstPrompt(s: LocalSandbox, timeoutMs = 120_000): Promise<{ pid: number; promptBytesAt: number; readyAt: number }> {
   const term = s.spawnPty({ terminal: 1 });
   return new Promise((resolve, reject) => {
     let promptBytesAt = 0;
     let readyAt = 0;
-    const timer = setTimeout(() => reject(new Error(`no prompt in ${timeoutMs} ms`)), timeoutMs);
+    let bytes = '';
+    const timer = setTimeout(() => reject(new Error(`sandbox ${s.id}: no prompt in ${timeoutMs} ms (prompt bytes ${promptBytesAt ? 'seen' : 'not seen'}, ready ${readyAt ? 'seen' : 'not seen'}; output so far ${JSON.stringify(bytes.slice(-300))})`)), timeoutMs);
     const check = () => {
       if (!promptBytesAt || !readyAt) return;
       clearTimeout(timer); off(); data.dispose();
       resolve({ pid: term.pid, promptBytesAt, readyAt });
     };
-    const data = term.onData((d) => { if (!promptBytesAt && d.includes('# ')) { promptBytesAt = performance.now(); check(); } });
+    // the whole output so far: a prompt's "# " may arrive split over two reads
+    const data = term.onData((d) => { bytes += d; if (!promptBytesAt && bytes.includes('# ')) { promptBytesAt = performance.now(); check(); } });
     const off = s.onCommand((e) => { if (!readyAt && e.kind === 'ready' && e.terminal === 1) { readyAt = performance.now(); check(); } });
   });
 }
