@@ -25,7 +25,9 @@ const now = () => performance.now();
 
 function timeCommand(file: string, args: string[]): number {
   const t = now();
-  const r = spawnSync(file, args, { stdio: 'ignore' });
+  // pipes, never 'ignore': crun (before 1.24) fchowns the std streams it is given to the
+  // container's root, and 'ignore' is the host's /dev/null (docs/security.md, known gap 7)
+  const r = spawnSync(file, args, { stdio: 'pipe', input: '' });
   if (r.status !== 0) throw new Error(`${file} ${args.join(' ')} failed: ${r.status}`);
   return now() - t;
 }

@@ -18,6 +18,7 @@ const commands: Record<string, Command> = {
   lessons: { summary: 'list lessons and their step ids', load: () => import('./cli/lessons.ts') },
   lint: { summary: 'validate every lesson', load: () => import('./cli/lint.ts') },
   export: { summary: 'export a workshop: export CODE --format csv|json|junit', load: () => import('./cli/export.ts') },
+  kube: { summary: 'the Kubernetes install as YAML: kube render [--values FILE] [--learners N] [--pod ID]', load: () => import('./cli/kube.ts') },
   attach: { summary: 'attach grade reports to a workshop: attach CODE REPORT.json|- ... [--learner NAME | --learner-from-file]', load: () => import('./cli/attach.ts') },
 };
 

@@ -4,15 +4,19 @@
 #   - npm dependencies (npm ci when node_modules is missing or stale)
 #   - the default sandbox image (built once, then cached under $NSLAB_DATA)
 #   - with --with-browser, Debian's chromium for the browser tests (npm test asks for it)
-# usage: scripts/setup.sh [--with-browser] [--quiet] [--list-packages]
+#   - with --with-postgres, Debian's postgresql: the classroom store tests start a
+#     throwaway server of their own with it (test/classroom/postgres.ts); npm start
+#     does not need it (SQLite is the default store)
+# usage: scripts/setup.sh [--with-browser] [--with-postgres] [--quiet] [--list-packages]
 #   --list-packages: print the Debian packages this set-up ensures, one a line, and stop
 set -euo pipefail
 cd "$(dirname "$0")/.."
-quiet=0; browser=0; list=0
+quiet=0; browser=0; postgres=0; list=0
 for a in "$@"; do
   case $a in
     --quiet) quiet=1 ;;
     --with-browser) browser=1 ;;
+    --with-postgres) postgres=1 ;;
     --list-packages) list=1 ;;
     *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
   esac
@@ -21,6 +25,7 @@ say() { [ $quiet = 1 ] || echo "[setup] $*"; }
 
 pkgs=(crun mmdebstrap erofs-utils gcc libc6-dev util-linux iproute2 python3 make g++)
 [ $browser = 1 ] && pkgs+=(chromium)
+[ $postgres = 1 ] && pkgs+=(postgresql)
 if [ $list = 1 ]; then printf '%s\n' "${pkgs[@]}"; exit 0; fi
 
 if [ "$(id -u)" != 0 ]; then

@@ -7,7 +7,7 @@ import { t, type Lang } from './i18n.ts';
 import type { SelfPacedOpenResult, SelfPacedProgress } from '../lab-server/contract/classroom-api.ts';
 import type { CreateSessionResponse, SessionInfo as ServerSessionInfo } from '../lab-server/contract/session-protocol.ts';
 
-export interface LessonSummary { id: string; title: string; summary: string; order: number; minutes: number }
+export interface LessonSummary { id: string; title: string; summary: string; order: number; minutes: number; requires: string[] }
 export interface LessonView {
   id: string;
   title: string;

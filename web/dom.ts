@@ -47,11 +47,15 @@ const ICONS = {
   keyboard: '<rect x="2.5" y="6" width="19" height="12" rx="2"/><path d="M6 10h.01M10 10h.01M14 10h.01M18 10h.01M7 14h10"/>',
   search: '<circle cx="11" cy="11" r="6.5"/><path d="M16 16l4.5 4.5"/>',
   arrowLeft: '<path d="M19 12H5M11 6l-6 6 6 6"/>',
+  'arrow-right': '<path d="M4 12h15M13 6l6 6-6 6"/>',
   clock: '<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 2"/>',
   prompt: '<path d="M7 8l4.5 4L7 16M13 16h5"/>',
   terminal: '<rect x="2.5" y="4" width="19" height="16" rx="2"/><path d="M7 9l3 3-3 3M12.5 15H17"/>',
   alert: '<path d="M12 3l10 18H2z"/><path d="M12 10v5M12 18h.01"/>',
   copy: '<rect x="9" y="9" width="11" height="11" rx="2"/><path d="M5 15V6a2 2 0 0 1 2-2h9"/>',
+  table: '<rect x="3" y="4" width="18" height="16" rx="2"/><path d="M3 9h18M3 14h18M9 9v11"/>',
+  /** nested boxes: the namespace map */
+  map: '<rect x="3" y="3" width="18" height="18" rx="2"/><rect x="7" y="10" width="6" height="7" rx="1"/><path d="M3 7h18M16 10h2M16 14h2"/>',
   trophy: '<path d="M8 4h8v5a4 4 0 0 1-8 0z"/><path d="M16 5h3v2a3 3 0 0 1-3 3M8 5H5v2a3 3 0 0 0 3 3M12 13v4M8 20h8"/>',
 } as const;
 export type IconName = keyof typeof ICONS;

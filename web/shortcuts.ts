@@ -18,6 +18,7 @@ export const SHORTCUTS: { keys: string[]; label: MessageKey }[] = [
   { keys: ['Alt', 'L'], label: 'shortcuts.lesson' },
   { keys: ['Alt', 'S'], label: 'shortcuts.step' },
   { keys: ['Alt', 'F'], label: 'shortcuts.search' },
+  { keys: ['Alt', 'M'], label: 'map.shortcut' },
   { keys: IS_MAC ? ['⌘', 'V'] : ['Ctrl', 'V'], label: 'shortcuts.paste' },
   { keys: IS_MAC ? ['⌘', 'C'] : ['Ctrl', 'Shift', 'C'], label: 'shortcuts.copy' },
   { keys: ['Delete'], label: 'shortcuts.closeTab' },

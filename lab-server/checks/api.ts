@@ -10,13 +10,32 @@
  * fail (with a message that teaches) or pending (nothing to judge yet).
  */
 import type {
-  CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceKind, NamespaceSet, ProcessInfo, SysvIpc, SysvQueue, SysvSem, SysvShm,
+  CgroupInfo, CommandEvent, MountInfo, MountPropagation, MqueueEntry, NamespaceKind, NamespaceSet, ProcessInfo, SysvIpc, SysvQueue, SysvSem, SysvShm,
 } from '../sandbox/types.ts';
 import type { Lang } from '../contract/lang.ts';
+import type { IdentityLab } from './api-identity.ts';
+
+export { mapsInside } from './api-identity.ts';
+export type {
+  Capabilities, CapabilityName, IdentityLab, IdMapRange, NamespaceOwners, TimeOffsets, UserNamespaceInfo,
+} from './api-identity.ts';
+import type { NetLab } from './net-lab.ts';
+import type { CgroupLab } from './cgroup-lab.ts';
+
+// cgroup namespaces: a process's cgroup as it sees it (cgroup-lab.ts)
+export type { CgroupLab } from './cgroup-lab.ts';
+
+// network namespaces: what is in each, read over rtnetlink (net-lab.ts)
+export { crossNamespaceVeths, MAX_NET_NAMESPACES, pingedAddresses } from './net-lab.ts';
+export type {
+  NetAddress, NetFamily, NetLab, NetLink, NetNamespace, NetNeighbour, NetRoute, NetState, OperState, VethEnd,
+} from './net-lab.ts';
 
 export type { CgroupInfo, CommandEvent, MountInfo, MqueueEntry, NamespaceSet, ProcessInfo, SysvIpc };
 // the parts of SysvIpc and NamespaceSet, so checks can name them without reaching into the driver
-export type { NamespaceKind, SysvQueue, SysvSem, SysvShm };
+export type { MountPropagation, NamespaceKind, SysvQueue, SysvSem, SysvShm };
+// mount tables as checks ask about them (mount-table.ts)
+export { MountTable, arePeers, describeSource, mountTable, mountedDir, propagationName, sameFsLocation, type FsLocation } from './mount-table.ts';
 
 export type { Lang };
 /** Inline text (a quick prototype or a test); a lesson's checks use `msg` instead. */
@@ -45,7 +64,8 @@ export const pass = (message?: Message): CheckResult => ({ status: 'pass', messa
 export const fail = (message: Message): CheckResult => ({ status: 'fail', message });
 export const pending = (message?: Message): CheckResult => ({ status: 'pending', message });
 
-export interface Lab {
+/** IdentityLab (api-identity.ts): user namespaces and id maps, namespace owners, capabilities, clock offsets; NetLab (net-lab.ts): network namespaces; CgroupLab (cgroup-lab.ts): a process's cgroup seen from its cgroup namespace */
+export interface Lab extends IdentityLab, NetLab, CgroupLab {
   /** every process in the sandbox (host pid, in-sandbox pid, parent, cmdline, uid, cwd, namespaces) */
   processes(): Promise<ProcessInfo[]>;
   /** the namespaces of the sandbox's PID 1 (what a fresh login shell has) */
@@ -83,6 +103,32 @@ export interface Lab {
 export type Check = (lab: Lab) => Promise<CheckResult>;
 export type LessonChecks = Record<string, Check>;
 
-export function defineChecks<T extends LessonChecks>(checks: T): T {
+export interface ChecksOptions {
+  /**
+   * Steps whose state the lesson itself later asks the learner to leave behind (the
+   * next step says "exit the PID namespace shell first"). Every other passed step is
+   * watched: when its check stops passing while a later step is still open, the
+   * learner sees "passed earlier; its state is gone" and what to redo
+   * (docs/authoring-lessons.md, "When a passed step's state goes away").
+   */
+  leftBehind?: readonly string[];
+}
+
+const OPTIONS = Symbol.for('nslab.checks.options');
+
+export function defineChecks<T extends LessonChecks>(checks: T, options?: ChecksOptions): T {
+  // not an enumerable key: the checks stay a plain map of step id -> check
+  if (options) Object.defineProperty(checks, OPTIONS, { value: options, enumerable: false, configurable: true });
   return checks;
+}
+
+/** the options given to defineChecks (none: {}) */
+export function checksOptions(checks: LessonChecks): ChecksOptions {
+  return (checks as { [OPTIONS]?: ChecksOptions })[OPTIONS] ?? {};
+}
+
+/** carries the options of defineChecks over to a copy of the checks (e.g. a validated one) */
+export function withChecksOptions<T extends LessonChecks>(copy: T, from: LessonChecks): T {
+  const options = (from as { [OPTIONS]?: ChecksOptions })[OPTIONS];
+  return options ? defineChecks(copy, options) : copy;
 }

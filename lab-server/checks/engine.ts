@@ -12,6 +12,12 @@
  *
  * Rules that matter to learners:
  * - a passed step stays passed (undoing the state later does not take progress away);
+ * - but its state is watched: the passed steps before the first open step are checked
+ *   again every round, and when the ones right before it stop passing (the learner
+ *   typed `exit` in the shell that held a namespace, the machine is a fresh one) they
+ *   are reported `stale`, with what the check misses now, because the next step would
+ *   fail on them. A step the lesson itself asks to leave behind (defineChecks'
+ *   `leftBehind`) is not watched, and neither is anything before it;
  * - a check that throws, hangs or returns garbage is a failure with a clear message
  *   and a server log line, never a crash of the session;
  * - rounds never overlap: events during a round coalesce into one more round.
@@ -20,7 +26,10 @@ import { z } from 'zod';
 import type { Lang } from '../contract/lang.ts';
 import type { StepStatus } from '../contract/steps.ts';
 import type { Sandbox } from '../sandbox/types.ts';
-import { msg, type Check, type CheckResult, type LessonChecks, type Message, type MessageParam } from './api.ts';
+import type { NamespaceMapChannel } from '../contract/lessons-plugin.ts';
+import { collectNamespaceMap, snapshotKey, usageMoved } from './namespace-map.ts';
+import type { NsmapSnapshot } from '../contract/namespace-map.ts';
+import { checksOptions, msg, type Check, type CheckResult, type LessonChecks, type Message, type MessageParam } from './api.ts';
 import { createLab, type TerminalTextProvider } from './lab.ts';
 import { PollBackoff } from './poll-backoff.ts';
 import { renderAll, renderMessage, type MessageCatalog } from './messages.ts';
@@ -51,7 +60,27 @@ export interface CheckEngineOptions {
   passed?: Iterable<string> | ReadonlyMap<string, number>;
   /** where check errors are logged (they are lesson bugs an operator should see) */
   log?: (line: string) => void;
+  /**
+   * check passed steps again and report the ones whose state is gone (`stale`).
+   * Default true; `nslab grade` turns it off: a report has no use for it.
+   */
+  watchPassed?: boolean;
+  /**
+   * the namespace map: while someone wants it, every round also builds a snapshot
+   * from the round's probe reads and pushes it when it changed (namespace-map.ts)
+   */
+  map?: NamespaceMapChannel;
 }
+
+type RunResult = CheckResult & {
+  /** the check itself broke */
+  error?: boolean;
+  /** the check threw once: the result only repeats what was known (see runOne) */
+  forgiven?: boolean;
+};
+
+/** how long after a first look that says a passed step's state is gone the second look comes */
+const STALE_CONFIRM_MS = 300;
 
 const paramSchema: z.ZodType<MessageParam> = z.lazy(() => z.union([z.string(), z.number(), refSchema, z.array(refSchema)]));
 const refSchema = z.object({ key: z.string(), params: z.record(z.string(), paramSchema).optional() });
@@ -94,6 +123,12 @@ export class CheckEngine {
   private readonly logged = new Map<string, string>();
   /** the message each step's check last returned, as data (kept when a throw is forgiven) */
   private readonly lastMessage = new Map<string, Message | undefined>();
+  /** passed steps whose check did not pass when it last looked, with what it said */
+  private readonly missing = new Map<string, Message | undefined>();
+  private readonly leftBehind: ReadonlySet<string>;
+  /** the last map snapshot pushed, and its key (namespace-map.ts, snapshotKey) */
+  private mapLast: NsmapSnapshot | null = null;
+  private mapKey: string | null = null;
 
   constructor(private readonly opts: CheckEngineOptions) {
     const restored: ReadonlyMap<string, number> = opts.passed instanceof Map
@@ -105,6 +140,7 @@ export class CheckEngine {
         : { id, status: 'pending', message: null, passedAt: null });
     }
     if (opts.onStatus) this.listeners.add(opts.onStatus);
+    this.leftBehind = new Set(checksOptions(opts.checks).leftBehind ?? []);
   }
 
   /** Subscribe to status changes; returns the unsubscribe function. */
@@ -122,7 +158,7 @@ export class CheckEngine {
     if (pollMs > 0) {
       this.poll = new PollBackoff(pollMs, Math.max(pollMs, this.opts.maxPollMs ?? DEFAULT_MAX_POLL_MS), async () => {
         // the poll only fills gaps: skip it while a round is running
-        if (this.inFlight || !this.open().length) return false;
+        if (this.inFlight || (!this.open().length && !this.mapWanted())) return false;
         const before = this.changes;
         await this.evaluate();
         return this.changes !== before;
@@ -136,6 +172,12 @@ export class CheckEngine {
     this.unsubscribe.push(sandbox.onCommand(onEvent));
     if (sandbox.onActivity) this.unsubscribe.push(sandbox.onActivity(onEvent));
     this.unsubscribe.push(sandbox.onExit(() => this.stop()));
+    if (this.opts.map) {
+      this.unsubscribe.push(this.opts.map.onWanted((wanted) => {
+        // a new viewer gets a current map without waiting for the next command
+        if (wanted) onEvent();
+      }));
+    }
     void this.evaluate();
     return this;
   }
@@ -166,6 +208,33 @@ export class CheckEngine {
   }
 
   /**
+   * Passed steps whose state may still matter: those before the first open step,
+   * nearest first, back to a step the lesson leaves behind. None when every step passed.
+   */
+  private watched(): string[] {
+    if (this.opts.watchPassed === false) return [];
+    const { steps } = this.opts;
+    const first = steps.findIndex((id) => this.status.get(id)!.status !== 'pass');
+    const out: string[] = [];
+    for (let i = first - 1; i >= 0 && !this.leftBehind.has(steps[i]); i--) out.push(steps[i]);
+    return out;
+  }
+
+  /**
+   * Which passed steps are stale: the run right before the first open step whose
+   * checks no longer pass. A step further back that fails while one nearer the open
+   * step still passes is not: the lesson went on past it (a later step used it up).
+   */
+  private staleSteps(): Set<string> {
+    const stale = new Set<string>();
+    for (const id of this.watched()) {
+      if (!this.missing.has(id)) break;
+      stale.add(id);
+    }
+    return stale;
+  }
+
+  /**
    * Run one round over the open steps. If a round is running, one more round is
    * queued after it (however many events arrive meanwhile) and that one is awaited,
    * so the caller always sees state at least as new as the moment it asked.
@@ -192,23 +261,64 @@ export class CheckEngine {
   private async round(): Promise<void> {
     const { sandbox } = this.opts;
     if (this.stopped || sandbox.state === 'dead') return;
+    // a finished lesson is not checked any more; only the map may still want rounds
+    const finished = !this.open().length;
+    if (finished && !this.mapWanted()) return;
     // a step whose check is still running from an earlier round is not started again
     const open = this.open().filter((id) => !this.running.has(id));
-    if (!open.length) return;
+    const watched = finished ? [] : this.watched().filter((id) => !this.running.has(id));
+    const wantMap = this.mapWanted();
+    if (!open.length && !watched.length && !wantMap) return;
     const lab = createLab(sandbox, { lang: this.opts.lang, terminalText: this.opts.terminalText });
+    // the map shares the round's memoised reads (process walk, root namespaces, cgroups)
+    const mapTask = wantMap ? this.buildMap(lab) : null;
     const changed: StepStatus[] = [];
     let batching = true;
     const flush = () => {
       if (!changed.length || this.gone()) return;
-      this.emit(changed.splice(0));
+      // a step can change twice before a flush (passed, then marked stale): its last state counts
+      const last = new Map(changed.splice(0).map((c) => [c.id, c]));
+      this.emit([...last.values()]);
     };
-    const apply = (id: string, r: CheckResult & { error?: boolean }) => {
+    const catalog = this.opts.messages ?? new Map();
+    const push = (next: StepStatus) => {
+      this.status.set(next.id, next);
+      this.changes++;
+      changed.push(next.messages ? { ...next, messages: { ...next.messages } } : { ...next });
+    };
+    /** passing steps and rechecks both move the stale run: set `stale` where it changed */
+    const markStale = () => {
+      const stale = this.staleSteps();
+      for (const id of this.opts.steps) {
+        const st = this.status.get(id)!;
+        if (st.status !== 'pass') continue;
+        let next: StepStatus['stale'];
+        if (stale.has(id)) {
+          const said = this.missing.get(id);
+          next = { message: renderMessage(catalog, this.opts.lang, said) };
+          const all = renderAll(catalog, said);
+          if (all) next.messages = all;
+        }
+        if (JSON.stringify(next) === JSON.stringify(st.stale)) continue;
+        const { stale: _old, ...rest } = st;
+        push(next ? { ...rest, stale: next } : rest);
+      }
+    };
+    const recheck = (id: string, r: RunResult) => {
+      // a broken check, or one that threw once, says nothing about the learner's state
+      if (this.gone() || r.error || r.forgiven) return;
+      if (this.status.get(id)!.status !== 'pass') return;
+      if (r.status === 'pass') this.missing.delete(id);
+      else this.missing.set(id, r.message);
+      markStale();
+      if (!batching) flush();
+    };
+    const apply = (id: string, r: RunResult) => {
       // a sandbox that died during the round makes every probe fail: that says
       // nothing about the learner's work, so those results are dropped
       if (this.gone()) return;
       const before = this.status.get(id)!;
       if (before.status === 'pass') return;
-      const catalog = this.opts.messages ?? new Map();
       const message = renderMessage(catalog, this.opts.lang, r.message);
       const next: StepStatus = { id, status: r.status, message, passedAt: r.status === 'pass' ? Date.now() : null };
       const all = renderAll(catalog, r.message);
@@ -217,9 +327,11 @@ export class CheckEngine {
       this.lastMessage.set(id, r.message);
       if (next.status === before.status && next.message === before.message && !!next.error === !!before.error
         && JSON.stringify(next.messages) === JSON.stringify(before.messages)) return;
-      this.status.set(id, next);
-      this.changes++;
-      changed.push(next.messages ? { ...next, messages: { ...next.messages } } : { ...next });
+      push(next);
+      if (next.status === 'pass') {
+        this.missing.delete(id);
+        markStale();
+      }
       if (!batching) flush();
     };
     // All open steps at once: they share the round's memoised probe calls (one
@@ -227,16 +339,55 @@ export class CheckEngine {
     // go out in one push and end the round; a check still running then reports on
     // its own when it ends, and meanwhile the next round can start without it, so
     // one slow or hung check never holds back the step the learner just did.
-    const tasks = open.map((id) => {
-      const task = this.runOne(id, lab).then((r) => apply(id, r)).finally(() => this.running.delete(id));
+    const start = (id: string, then: (id: string, r: RunResult) => void, run = () => this.runOne(id, lab)) => {
+      const task = run().then((r) => then(id, r)).finally(() => this.running.delete(id));
       this.running.set(id, task);
       return task;
-    });
+    };
+    // a passed step whose state looks gone is looked at once more, with fresh reads,
+    // before the learner is told to redo it: a probe read that timed out on a loaded
+    // host, or a process caught mid-change, is not a state that is gone
+    const lookTwice = async (id: string): Promise<RunResult> => {
+      const first = await this.runOne(id, lab);
+      if (first.status === 'pass' || first.error || first.forgiven || this.missing.has(id) || this.gone()) return first;
+      await new Promise((r) => setTimeout(r, STALE_CONFIRM_MS));
+      if (this.gone()) return first;
+      return this.runOne(id, createLab(sandbox, { lang: this.opts.lang, terminalText: this.opts.terminalText }));
+    };
+    const tasks = [...open.map((id) => start(id, apply)), ...watched.map((id) => start(id, recheck, () => lookTwice(id)))];
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(tasks), new Promise<void>((r) => { timer = setTimeout(r, BATCH_MS); })]);
     clearTimeout(timer);
     batching = false;
     flush();
+    // the round ends with the map, so map reads never overlap and a slow one coalesces events
+    await mapTask;
+  }
+
+  private mapWanted(): boolean {
+    return !!this.opts.map?.wanted;
+  }
+
+  private async buildMap(lab: ReturnType<typeof createLab>): Promise<void> {
+    const { sandbox, map } = this.opts;
+    try {
+      const snapshot = await collectNamespaceMap({
+        processes: lab.processes, rootNamespaces: lab.rootNamespaces, cgroups: lab.cgroups,
+        commands: () => sandbox.commands(), probe: sandbox.probe,
+      }, (this.mapLast?.seq ?? 0) + 1);
+      if (this.gone() || !map?.wanted) return;
+      const key = snapshotKey(snapshot);
+      const news = key !== this.mapKey;
+      if (!news && !(this.mapLast && usageMoved(this.mapLast, snapshot))) return;
+      this.mapKey = key;
+      this.mapLast = snapshot;
+      // only what the learner did keeps the poll fast, not memory usage drifting
+      if (news) this.changes++;
+      map.push(snapshot);
+    } catch (err) {
+      // a process that left mid-round: the next round (the poll, the next command) reads again
+      if (!this.gone()) this.logOnce('(namespace map)', `building the namespace map failed: ${(err as Error)?.message ?? String(err)}`);
+    }
   }
 
   private emit(changed: StepStatus[]): void {
@@ -250,7 +401,7 @@ export class CheckEngine {
     }
   }
 
-  private async runOne(id: string, lab: ReturnType<typeof createLab>): Promise<CheckResult & { error?: boolean }> {
+  private async runOne(id: string, lab: ReturnType<typeof createLab>): Promise<RunResult> {
     const check: Check | undefined = this.opts.checks[id];
     if (!check) return { status: 'fail', message: broken(`no check for step "${id}"`), error: true };
     const timeoutMs = this.opts.checkTimeoutMs ?? 10_000;
@@ -287,7 +438,7 @@ export class CheckEngine {
         const prev = this.status.get(id)!;
         if (this.opts.pollMs !== 0) this.retrySoon();
         const last = this.lastMessage.get(id);
-        return (prev.status === 'fail' ? { status: 'fail', message: last ?? '' } : { status: 'pending', message: last }) as CheckResult;
+        return { ...(prev.status === 'fail' ? { status: 'fail', message: last ?? '' } : { status: 'pending', message: last }) as CheckResult, forgiven: true };
       }
       // keyed by the message: stacks of the same failure differ in their async frames
       this.logOnce(id, `check "${id}" threw: ${(err as Error)?.stack ?? String(err)}`, `threw: ${(err as Error)?.message ?? String(err)}`);

@@ -7,6 +7,9 @@
  */
 import type { NamespaceKind, ProcessInfo, Sandbox } from '../sandbox/types.ts';
 import type { Lab, Lang } from './api.ts';
+import { createCgroupLab } from './cgroup-lab.ts';
+import { identityLab } from './lab-identity.ts';
+import { createNetLab } from './net-lab.ts';
 
 export type TerminalTextProvider = (n: number) => string;
 
@@ -40,6 +43,7 @@ export function createLab(sandbox: Sandbox, opts: { lang: Lang; terminalText?: T
   const byNs = <T>(what: string, hostPid: number, kinds: ('ipc' | 'uts' | 'net')[], f: () => Promise<T>): Promise<T> =>
     nsKey(hostPid, kinds).then((key) => once(`${what}:${key}`, f));
   const rootNamespaces = () => once('root', () => probe.rootNamespaces());
+  const cgroups = () => once('cgroups', () => probe.cgroups());
   const init = () => once('init', async () => {
     const p = (await processes()).find((x) => x.pid === 1);
     if (!p) throw new Error('the sandbox has no PID 1');
@@ -57,6 +61,7 @@ export function createLab(sandbox: Sandbox, opts: { lang: Lang; terminalText?: T
   // a copy each time: one check may change its map without touching the next check's
   const newNamespaces = (kind: NamespaceKind) => newNamespaceMap(kind).then((m) => new Map(m));
   return {
+    ...createNetLab(probe, once, processes, () => rootNamespaces().then((r) => r.net)),
     processes,
     rootNamespaces,
     ipc: (hostPid) => byNs('ipc', hostPid, ['ipc'], () => probe.sysvipc(hostPid)),
@@ -66,7 +71,9 @@ export function createLab(sandbox: Sandbox, opts: { lang: Lang; terminalText?: T
     hostname: (hostPid) => byNs('hostname', hostPid, ['uts'], () => probe.hostname(hostPid)),
     mounts: (hostPid) => once(`mounts:${hostPid}`, () => probe.mounts(hostPid)),
     readFile: (hostPid, file) => once(`file:${hostPid}:${file}`, () => probe.readFile(hostPid, file)),
-    cgroups: () => once('cgroups', () => probe.cgroups()),
+    cgroups,
+    ...createCgroupLab(probe, once, processes),
+    ...identityLab(probe, once, processes),
     commands: () => sandbox.commands(),
     terminalText: (n) => {
       try {

@@ -11,12 +11,14 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type { Problem } from '../lessons/problems.ts';
 import { LessonError } from '../lessons/problems.ts';
-import type { Check, LessonChecks } from './api.ts';
+import { checksOptions, withChecksOptions, type Check, type LessonChecks } from './api.ts';
 
 const checksSchema = z.record(
   z.string(),
   z.custom<Check>((v) => typeof v === 'function', { message: 'must be an async function (lab) => pass() | fail(message) | pending()' }),
 );
+
+const optionsSchema = z.strictObject({ leftBehind: z.array(z.string()).optional() });
 
 const rel = (file: string): string => path.relative(process.cwd(), file) || file;
 
@@ -42,7 +44,11 @@ export async function loadChecks(lessonDir: string): Promise<LessonChecks> {
       : parsed.error.issues.map((i) => `${i.path.length ? `check "${i.path.join('.')}"` : 'default export'}: ${i.message}`).join('; ');
     throw new LessonError([{ file: rel(file), severity: 'error', message: what }]);
   }
-  return parsed.data;
+  const options = optionsSchema.safeParse(checksOptions(mod.default as LessonChecks));
+  if (!options.success) {
+    throw new LessonError([{ file: rel(file), severity: 'error', message: `defineChecks options: ${options.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ')}` }]);
+  }
+  return withChecksOptions(parsed.data, mod.default as LessonChecks);
 }
 
 /** Step ids in checks.ts must be exactly the lesson's: an unknown id is a typo that would never run. */
@@ -58,6 +64,11 @@ export async function compareChecks(lessonDir: string, checks: LessonChecks, ste
   for (const id of Object.keys(checks)) {
     if (!stepIds.includes(id)) {
       problems.push({ file: rel(file), line: lineOf(id), severity: 'error', message: `check "${id}" has no step in lesson.md (steps: ${stepIds.join(', ')})` });
+    }
+  }
+  for (const id of checksOptions(checks).leftBehind ?? []) {
+    if (!stepIds.includes(id)) {
+      problems.push({ file: rel(file), line: lineOf(id), severity: 'error', message: `leftBehind names "${id}", which is no step of lesson.md (steps: ${stepIds.join(', ')})` });
     }
   }
   for (const id of stepIds) {

@@ -123,6 +123,7 @@ export function createLessonsPlugin(opts: LessonsPluginOptions = {}) {
         lang: session.lang,
         sandbox: session.sandbox,
         terminalText: (n) => session.terminalText(n),
+        map: session.map,
         passed,
         pollMs: opts.pollMs,
         log: (l) => log(`[${session.lesson} / session ${session.id}] ${l}`),

@@ -13,6 +13,7 @@ import { CheckEngine } from './engine.ts';
 import type { StepStatus } from '../contract/steps.ts';
 import { loadChecks } from './load.ts';
 import { loadMessages } from './messages.ts';
+import type { NamespaceMapChannel } from '../contract/lessons-plugin.ts';
 import type { TerminalTextProvider } from './lab.ts';
 
 export interface LessonChecksOptions {
@@ -27,6 +28,8 @@ export interface LessonChecksOptions {
   pollMs?: number;
   maxPollMs?: number;
   log?: (line: string) => void;
+  /** the session's namespace map channel (CheckEngineOptions.map) */
+  map?: NamespaceMapChannel;
 }
 
 const cache = new Map<string, { mtime: number; checks: Promise<LessonChecks> }>();
@@ -66,6 +69,7 @@ export async function startLessonChecks(opts: LessonChecksOptions): Promise<Chec
     onStatus: opts.onStatus,
     pollMs: opts.pollMs,
     maxPollMs: opts.maxPollMs,
+    map: opts.map,
     log: opts.log ?? ((l) => console.warn(`nslab checks [${opts.lessonId}]: ${l}`)),
   });
   return engine.start();

@@ -7,7 +7,8 @@
  *                                     the upgrade must carry the instructor's sign-in cookie
  *     {type:'subscribe', workshop}    board snapshots of that workshop from now on
  *     {type:'watch', learner}         terminal output of that learner (replay, then live)
- *     {type:'unwatch'} {type:'ping'}
+ *     {type:'watch-map-subscribe'}   during a watch: that learner's namespace map too
+ *     {type:'watch-map-unsubscribe'} {type:'unwatch'} {type:'ping'}
  *   server -> client: BoardServerMessage (JSON), and during a watch binary frames
  *     [terminal number, ...output bytes] as on the learner's own socket.
  *
@@ -103,7 +104,24 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
       pending = setTimeout(() => void pushBoard(), wait);
     };
 
-    const endWatch = () => { stopWatch?.(); stopWatch = null; };
+    /** the watched session, for its namespace map */
+    let watchedSession: string | null = null;
+    let stopMap: (() => void) | null = null;
+    const endMap = () => { stopMap?.(); stopMap = null; };
+    const endWatch = () => { endMap(); stopWatch?.(); stopWatch = null; watchedSession = null; };
+
+    const watchMap = () => {
+      endMap();
+      if (!watchedSession || !stopWatch) return refuse('not-watching', 'watch a learner first');
+      const limit = opts.watchBufferBytes ?? 1024 * 1024;
+      const stop = classroom.sessions?.watchMap?.(watchedSession, (snapshot) => {
+        // a map is whole each time: one the socket has no room for is skipped, the next replaces it
+        if (ws.readyState !== ws.OPEN || ws.bufferedAmount > limit) return;
+        send({ type: 'watch-map', snapshot });
+      });
+      if (!stop) return refuse('no-map', 'this learner\'s namespace map is not available');
+      stopMap = stop;
+    };
 
     const watch = async (learnerId: string) => {
       endWatch();
@@ -134,6 +152,8 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
           if (!live) return;
           live = false;
           stopWatch = null;
+          endMap();
+          watchedSession = null;
           send({ type: 'watch-ended', learner: learnerId, reason });
           if (workshop?.id === wsId) schedule();
         },
@@ -141,6 +161,7 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
       if (!unwatch) return refuse('no-session', 'this learner has no running sandbox right now');
       if (!live) { unwatch(); return; }
       stopWatch = () => { live = false; unwatch(); };
+      watchedSession = handle.id;
     };
 
     const onMessage = async (data: RawData, isBinary: boolean) => {
@@ -197,6 +218,8 @@ export function createBoardSocketServer(opts: BoardSocketOptions): BoardSocketSe
         }
         case 'watch': return watch(m.learner);
         case 'unwatch': return endWatch();
+        case 'watch-map-subscribe': return watchMap();
+        case 'watch-map-unsubscribe': return endMap();
       }
     };
 

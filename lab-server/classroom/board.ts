@@ -44,7 +44,7 @@ export function buildBoard(input: BoardInput): BoardData {
     const cells = columns.map((c, i): BoardCell => {
       const r = results.get(key(c.lesson, c.step));
       if (r?.status === 'pass') counts[i]++;
-      return { status: r?.status ?? null, passedAt: r?.firstPassAt ?? null, message: r?.message ?? null, messages: r?.messages ?? null };
+      return { status: r?.status ?? null, passedAt: r?.firstPassAt ?? null, message: r?.message ?? null, messages: r?.messages ?? null, stale: r?.status === 'pass' ? r.stale : null };
     });
     const passed = cells.filter((c) => c.status === 'pass').length;
     const complete = columns.length > 0 && passed === columns.length;

@@ -34,7 +34,10 @@ function classroomKeeper(classroom: Classroom, sessionId: string): ProgressKeepe
   if (!owner) return null;
   return {
     passed: () => classroom.passedSteps(owner.learnerId, owner.lesson),
-    record: (steps) => classroom.recordSteps(sessionId, steps.map((s) => ({ stepId: s.id, status: s.status, message: s.message, messages: s.messages ?? null }))),
+    record: (steps) => classroom.recordSteps(sessionId, steps.map((s) => ({
+      stepId: s.id, status: s.status, message: s.message, messages: s.messages ?? null,
+      stale: s.stale ? { message: s.stale.message, messages: s.stale.messages ?? null } : null,
+    }))),
   };
 }
 
@@ -74,6 +77,7 @@ export function withClassroom<P extends LessonsPlugin<Sandbox, unknown>>(inner: 
         lang: session.lang,
         sandbox: session.sandbox,
         terminalText: (n) => session.terminalText(n),
+        map: session.map,
         passed,
         pollMs: opts.pollMs,
         log: (l) => log(`[${session.lesson} / session ${session.id}] ${l}`),

@@ -21,6 +21,7 @@ import { processStartTime } from '../sandbox/process-identity.ts';
 import { buildBoard } from './board.ts';
 import { generateJoinCode, generateToken, hashToken, normalizeJoinCode } from './codes.ts';
 import type { ClassroomStore, Learner, StepUpdate, Workshop } from './store.ts';
+import type { NsmapSnapshot } from '../contract/namespace-map.ts';
 
 /** What a read-only watcher receives from one session's terminals. */
 export interface WatchSink {
@@ -46,6 +47,12 @@ export interface LabSessionPort {
    * way to send input through a watch. Null when the session does not exist.
    */
   watch(id: string, sink: WatchSink): (() => void) | null;
+  /**
+   * Subscribe to a session's namespace map (docs/namespace-map.md): the last snapshot
+   * at once, then every new one; while subscribed the session builds the map even if
+   * the learner has it closed. Null when the session does not exist or has no map.
+   */
+  watchMap?(id: string, deliver: (snapshot: NsmapSnapshot) => void): (() => void) | null;
 }
 
 export class LabFullError extends Error {
@@ -178,6 +185,23 @@ export class Classroom extends EventEmitter<{ changed: [workshopId: string] }> {
     this.emit('changed', id);
     this.emitAllQueues();
     return { workshop: w, endedSessions: mine.length };
+  }
+
+  /**
+   * Another front (sharing the database, change-relay.ts) changed this workshop. If it
+   * closed it, the sandboxes and the queue this front holds for it end now, as they
+   * would had the instructor closed it here.
+   */
+  async changedElsewhere(workshopId: string): Promise<void> {
+    const mine = [...this.active.values()].filter((a) => a.workshopId === workshopId);
+    if (!mine.length && !this.queue.some((q) => q.workshopId === workshopId)) return;
+    const w = await this.store.workshop(workshopId);
+    if (!w || w.closedAt === null) return;
+    this.queue = this.queue.filter((q) => q.workshopId !== workshopId);
+    // those still ours: a learner may have left meanwhile
+    await Promise.all(mine.filter((a) => this.active.get(a.learnerId) === a).map((a) => this.endActive(a, 'workshop-closed')));
+    this.emit('changed', workshopId);
+    this.emitAllQueues();
   }
 
   // ------------------------------------------------------------------ learners

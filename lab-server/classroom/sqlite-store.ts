@@ -11,17 +11,19 @@
  *   transaction together with its row in schema_migrations, so a crash mid-migration
  *   leaves the previous version intact.
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { generateId } from './codes.ts';
+import { loadMigrationFiles, type Migration } from './migration-files.ts';
 import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
 import { lookalikeOf } from './name-key.ts';
+import { toLearner, toSession } from './store-rows.ts';
 import {
   type ClassroomStore, type GradingRun, type Learner, type LearnerSession, NameTakenError,
-  type NewWorkshop, type SelfPacedLearner, type SelfPacedPass, type StepResult, type StepUpdate, type Workshop,
+  type NewWorkshop, type SelfPacedLearner, type SelfPacedPass, type StaleNote, type StepResult, type StepUpdate, type Workshop,
 } from './store.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -40,21 +42,10 @@ export function defaultDbFile(settings: Settings = loadSettings()): string {
   return settings.NSLAB_CLASSROOM_DB ? path.resolve(settings.NSLAB_CLASSROOM_DB) : path.join(dataDir(settings), DB_FILE);
 }
 
-export interface Migration { version: number; name: string; sql: string }
+export type { Migration };
 
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  const out: Migration[] = [];
-  for (const file of readdirSync(dir).sort()) {
-    const m = /^(\d+)_([\w-]+)\.sql$/.exec(file);
-    if (!m) continue;
-    out.push({ version: Number(m[1]), name: m[2], sql: readFileSync(path.join(dir, file), 'utf8') });
-  }
-  out.sort((a, b) => a.version - b.version);
-  for (let i = 0; i < out.length; i++) {
-    // a gap or a duplicate means two people numbered migrations the same way: fail loudly
-    if (out[i].version !== i + 1) throw new Error(`classroom migrations must be numbered 1..n without gaps; found ${out.map((x) => x.version).join(', ')} in ${dir}`);
-  }
-  return out;
+  return loadMigrationFiles(dir);
 }
 
 /** Applies pending migrations; returns the versions applied now. */
@@ -90,18 +81,27 @@ const workshopRow = z.object({
   id: z.string(), code: z.string(), title: z.string(), created_at: z.number(),
   ends_at: z.number().nullable(), closed_at: z.number().nullable(), lessons: z.string().nullable(),
 });
-const learnerRow = z.object({
-  id: z.string(), workshop_id: z.string(), display_name: z.string(), joined_at: z.number(),
-  last_seen_at: z.number(), current_lesson: z.string().nullable(),
-});
-const sessionRow = z.object({
-  id: z.string(), server: z.string().nullable(), learner_id: z.string(), lesson_id: z.string(), started_at: z.number(),
-  ended_at: z.number().nullable(), end_reason: z.string().nullable(),
-});
 const stepRow = z.object({
   learner_id: z.string(), lesson_id: z.string(), step_id: z.string(), status: z.enum(['pass', 'fail', 'pending']),
-  message: z.string().nullable(), messages: z.string().nullable().optional(), first_pass_at: z.number().nullable(), updated_at: z.number(),
+  message: z.string().nullable(), messages: z.string().nullable().optional(), stale: z.string().nullable().optional(),
+  first_pass_at: z.number().nullable(), updated_at: z.number(),
 });
+const staleJson = z.object({ message: z.string().nullable(), messages: z.record(z.string(), z.string()).nullable() });
+
+/** the stale column: a damaged value reads as "not stale" (the pass is what counts) */
+function parseStale(text: string | null | undefined): StaleNote | null {
+  if (!text) return null;
+  try {
+    const r = staleJson.safeParse(JSON.parse(text));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
+}
+
+function staleText(note: StaleNote | null | undefined): string | null {
+  return note ? JSON.stringify({ message: note.message, messages: note.messages ? JSON.parse(messagesText(note.messages) ?? 'null') : null }) : null;
+}
 const messagesJson = z.record(z.string(), z.string());
 
 /** the messages column: a hand-edited or damaged value reads as "none" (the board falls back to message) */
@@ -140,17 +140,9 @@ const toWorkshop = (r: unknown): Workshop => {
   const w = workshopRow.parse(r);
   return { id: w.id, code: w.code, title: w.title, lessons: w.lessons ? w.lessons.split('\n') : [], createdAt: w.created_at, endsAt: w.ends_at, closedAt: w.closed_at };
 };
-const toLearner = (r: unknown): Learner => {
-  const l = learnerRow.parse(r);
-  return { id: l.id, workshopId: l.workshop_id, displayName: l.display_name, joinedAt: l.joined_at, lastSeenAt: l.last_seen_at, currentLesson: l.current_lesson };
-};
-const toSession = (r: unknown): LearnerSession => {
-  const s = sessionRow.parse(r);
-  return { id: s.id, server: s.server, learnerId: s.learner_id, lessonId: s.lesson_id, startedAt: s.started_at, endedAt: s.ended_at, endReason: s.end_reason };
-};
 const toStep = (r: unknown): StepResult => {
   const s = stepRow.parse(r);
-  return { learnerId: s.learner_id, lessonId: s.lesson_id, stepId: s.step_id, status: s.status, message: s.message, messages: parseMessages(s.messages), firstPassAt: s.first_pass_at, updatedAt: s.updated_at };
+  return { learnerId: s.learner_id, lessonId: s.lesson_id, stepId: s.step_id, status: s.status, message: s.message, messages: parseMessages(s.messages), firstPassAt: s.first_pass_at, stale: parseStale(s.stale), updatedAt: s.updated_at };
 };
 const toGrading = (r: unknown): GradingRun => {
   const g = gradingRow.parse(r);
@@ -300,20 +292,30 @@ export class SqliteClassroomStore implements ClassroomStore {
 
   async recordSteps(learnerId: string, lessonId: string, updates: StepUpdate[], at = Date.now()): Promise<StepResult[]> {
     const get = this.db.prepare('SELECT * FROM step_results WHERE learner_id = ? AND lesson_id = ? AND step_id = ?');
-    const put = this.db.prepare(`INSERT INTO step_results (learner_id, lesson_id, step_id, status, message, messages, first_pass_at, updated_at)
-      VALUES (@learner, @lesson, @step, @status, @message, @messages, @firstPass, @at)
-      ON CONFLICT (learner_id, lesson_id, step_id) DO UPDATE SET status = @status, message = @message, messages = @messages,
+    const put = this.db.prepare(`INSERT INTO step_results (learner_id, lesson_id, step_id, status, message, messages, stale, first_pass_at, updated_at)
+      VALUES (@learner, @lesson, @step, @status, @message, @messages, @stale, @firstPass, @at)
+      ON CONFLICT (learner_id, lesson_id, step_id) DO UPDATE SET status = @status, message = @message, messages = @messages, stale = @stale,
         first_pass_at = COALESCE(step_results.first_pass_at, @firstPass), updated_at = @at`);
+    // only on a passed row: the pass itself is never written over
+    const setStale = this.db.prepare(`UPDATE step_results SET stale = @stale, updated_at = @at
+      WHERE learner_id = @learner AND lesson_id = @lesson AND step_id = @step AND status = 'pass'`);
     return this.db.transaction(() => {
       const changed: StepResult[] = [];
       for (const u of updates) {
         const before = get.get(learnerId, lessonId, u.stepId);
         const prev = before ? toStep(before) : null;
-        // a passed step stays passed (DESIGN.md): a later fail/pending does not undo it
-        if (prev?.status === 'pass') continue;
+        const stale = u.status === 'pass' ? staleText(u.stale) : null;
+        // a passed step stays passed (DESIGN.md): a later fail/pending does not undo it;
+        // only whether its state is still there changes
+        if (prev?.status === 'pass') {
+          if (u.status !== 'pass' || staleText(prev.stale) === stale) continue;
+          setStale.run({ learner: learnerId, lesson: lessonId, step: u.stepId, stale, at });
+          changed.push(toStep(get.get(learnerId, lessonId, u.stepId)));
+          continue;
+        }
         const messages = messagesText(u.messages);
-        if (prev && prev.status === u.status && prev.message === u.message && messagesText(prev.messages) === messages) continue;
-        put.run({ learner: learnerId, lesson: lessonId, step: u.stepId, status: u.status, message: u.message, messages, firstPass: u.status === 'pass' ? at : null, at });
+        if (prev && prev.status === u.status && prev.message === u.message && messagesText(prev.messages) === messages && staleText(prev.stale) === stale) continue;
+        put.run({ learner: learnerId, lesson: lessonId, step: u.stepId, status: u.status, message: u.message, messages, stale, firstPass: u.status === 'pass' ? at : null, at });
         changed.push(toStep(get.get(learnerId, lessonId, u.stepId)));
       }
       return changed;

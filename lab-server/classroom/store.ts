@@ -47,6 +47,12 @@ export interface LearnerSession {
   endReason: string | null;
 }
 
+/**
+ * A passed step whose state is gone (contract/steps.ts `stale`): what the check says
+ * is missing now, in the learner's language and by language.
+ */
+export interface StaleNote { message: string | null; messages: Record<string, string> | null }
+
 export interface StepResult {
   learnerId: string;
   lessonId: string;
@@ -57,6 +63,8 @@ export interface StepResult {
   messages: Record<string, string> | null;
   /** written once, when the step first passed; a passed step stays passed */
   firstPassAt: number | null;
+  /** on a passed step whose state is gone; null otherwise (it never takes the pass away) */
+  stale: StaleNote | null;
   updatedAt: number;
 }
 
@@ -67,6 +75,8 @@ export interface StepUpdate {
   message: string | null;
   /** the same message by language, when the lesson translates it */
   messages?: Record<string, string> | null;
+  /** with status 'pass': the step's state is gone (null or absent: it is there) */
+  stale?: StaleNote | null;
 }
 
 export interface GradingRun {
@@ -158,6 +168,15 @@ export interface ClassroomStore {
 
   addGradingRun(run: Omit<GradingRun, 'id' | 'createdAt'>, at?: number): Promise<GradingRun>;
   gradingRuns(workshopId: string): Promise<GradingRun[]>;
+
+  /**
+   * Several servers on one database (PostgreSQL fronts): tell the others that a
+   * workshop's board changed, and hear them (change-relay.ts). A store only one
+   * server writes at a time leaves both out; boards then refresh on their timer.
+   */
+  announceChange?(workshopId: string): Promise<void>;
+  /** calls listener for other servers' announcements (not this store's own); returns the stop */
+  onChange?(listener: (workshopId: string) => void): Promise<() => Promise<void>>;
 
   close(): Promise<void>;
 }

@@ -14,7 +14,8 @@ import path from 'node:path';
 import { loadSettings, type Settings } from '../config/settings.ts';
 import { normalizeJoinCode } from '../classroom/codes.ts';
 import { gradeReportSchema } from '../classroom/schemas.ts';
-import { defaultDbFile, SqliteClassroomStore } from '../classroom/sqlite-store.ts';
+import { describeStore, openClassroomStore } from '../classroom/open-store.ts';
+import type { ClassroomStore } from '../classroom/store.ts';
 
 const USAGE = 'usage: nslab attach CODE REPORT.json|- ... [--learner NAME | --learner-from-file] [--source LABEL]   (reports from `nslab grade --format json`)';
 
@@ -60,10 +61,10 @@ export async function run(args: string[], settings: Settings = loadSettings()): 
     reports.push({ file: f, report: parsed.data });
   }
 
-  const file = defaultDbFile(settings);
-  let store: SqliteClassroomStore;
+  const file = describeStore(settings);
+  let store: ClassroomStore;
   try {
-    store = new SqliteClassroomStore({ file });
+    store = await openClassroomStore(settings, { log: (l) => console.error(`nslab attach: ${l}`) });
   } catch (err) {
     console.error(`nslab attach: cannot open ${file}: ${(err as Error).message}`);
     return 2;

@@ -16,10 +16,12 @@ import { generateToken } from '../classroom/codes.ts';
 import { withClassroom } from '../classroom/plugin.ts';
 import { InstructorSessions } from '../classroom/instructor-sessions.ts';
 import { createClassroomRouter } from '../classroom/routes.ts';
-import { Classroom, LabFullError, type ClassroomOptions, type LabSessionPort, type WatchSink } from '../classroom/service.ts';
+import { Classroom, LabFullError, serverId, type ClassroomOptions, type LabSessionPort, type WatchSink } from '../classroom/service.ts';
 import { SelfPaced } from '../classroom/self-paced.ts';
 import { createSelfPacedRouter } from '../classroom/self-paced-routes.ts';
-import { defaultDbFile, SqliteClassroomStore } from '../classroom/sqlite-store.ts';
+import { relayBoardChanges } from '../classroom/change-relay.ts';
+import { describeStore, openClassroomStore, usesPostgres } from '../classroom/open-store.ts';
+import { SqliteClassroomStore } from '../classroom/sqlite-store.ts';
 import type { ClassroomStore } from '../classroom/store.ts';
 import { allowedOrigins, loadSettings, type Settings } from '../config/settings.ts';
 import { suggestedMaxSessions } from './doctor.ts';
@@ -83,6 +85,11 @@ export function labSessionPort(sessions: SessionManager): LabSessionPort {
       sync();
       return stop;
     },
+    watchMap(id, deliver) {
+      const s = sessions.get(id);
+      if (!s || s.ended) return null;
+      return s.hub.map.watch(deliver);
+    },
   };
 }
 
@@ -108,7 +115,7 @@ export async function setupClassroom(opts: {
   catalog: LessonCatalog;
   /** the NSLAB_* settings read at start (config/settings.ts); default: read from the environment now */
   settings?: Settings;
-  /** the store to keep the classroom in; default the SQLite store on `dbFile` */
+  /** the store to keep the classroom in; default the SQLite store on `dbFile`, or the one the settings name (open-store.ts) */
   store?: ClassroomStore;
   dbFile?: string;
   /** capacity, stuckMinutes, ... (defaults come from the settings) */
@@ -116,8 +123,17 @@ export async function setupClassroom(opts: {
   log?: (line: string) => void;
 }): Promise<ClassroomSetup> {
   const settings = opts.settings ?? loadSettings();
-  const store = opts.store ?? new SqliteClassroomStore({ file: opts.dbFile ?? defaultDbFile(settings) });
+  if (!opts.store && !opts.dbFile && usesPostgres(settings) && settings.NSLAB_INSTRUCTOR_SECRET === undefined) {
+    // every front would make up its own secret, and a sign-in on one front deletes the
+    // sign-ins made with another secret (instructor-sessions.ts): the board would keep signing out
+    throw new Error('NSLAB_DATABASE_URL is set: set NSLAB_INSTRUCTOR_SECRET too, the same on every front sharing the database (docs/classroom-store.md)');
+  }
+  const store = opts.store
+    ?? (opts.dbFile ? new SqliteClassroomStore({ file: opts.dbFile }) : await openClassroomStore(settings, { server: serverId(), log: opts.log }));
+  if (!opts.store && !opts.dbFile && usesPostgres(settings)) opts.log?.(`classroom: kept in ${describeStore(settings)}`);
   const classroom = new Classroom({ log: opts.log, settings, ...opts.classroom, store, catalog: opts.catalog });
+  // several fronts on one database: a change through one refreshes the boards on all
+  const stopRelay = await relayBoardChanges(classroom, store, opts.log);
   const ended = await classroom.recover();
   if (ended) opts.log?.(`classroom: ${ended} learner session(s) of the previous server are over; their learners get fresh sandboxes with their progress`);
   // the settings schema refuses a secret shorter than 16 characters
@@ -152,6 +168,7 @@ export async function setupClassroom(opts: {
     async close() {
       board?.close();
       await classroom.shutdown();
+      await stopRelay();
       await store.close();
     },
   };

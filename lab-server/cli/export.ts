@@ -13,10 +13,11 @@ import { buildBoard } from '../classroom/board.ts';
 import { normalizeJoinCode } from '../classroom/codes.ts';
 import { EXPORT_EXT, EXPORT_FORMATS, formatExport, type ExportFormat } from '../classroom/export.ts';
 import { Classroom } from '../classroom/service.ts';
-import { defaultDbFile, SqliteClassroomStore } from '../classroom/sqlite-store.ts';
+import { describeStore, openClassroomStore } from '../classroom/open-store.ts';
+import type { ClassroomStore } from '../classroom/store.ts';
 import { defaultLessonsDir, LessonCatalog } from '../lessons/loader.ts';
 
-const USAGE = 'usage: nslab export CODE [--format csv|json|junit] [--out FILE|DIR] [--learner NAME]   (database: $NSLAB_CLASSROOM_DB, or $NSLAB_DATA/classroom.db with NSLAB_DATA default /var/lib/nslab)';
+const USAGE = 'usage: nslab export CODE [--format csv|json|junit] [--out FILE|DIR] [--learner NAME]   (database: $NSLAB_DATABASE_URL, else $NSLAB_CLASSROOM_DB, else $NSLAB_DATA/classroom.db with NSLAB_DATA default /var/lib/nslab)';
 
 const argsSchema = z.object({
   code: z.string(),
@@ -52,12 +53,12 @@ export async function run(args: string[], settings: Settings = loadSettings()): 
   if (typeof parsed === 'string') { (parsed === USAGE ? console.log : console.error)(parsed); return parsed === USAGE ? 0 : 2; }
   const code = normalizeJoinCode(parsed.code);
   if (!code) { console.error(`nslab export: "${parsed.code}" is not a join code (6 characters like K7QX3M)`); return 2; }
-  const file = defaultDbFile(settings);
-  let store: SqliteClassroomStore;
+  const file = describeStore(settings);
+  let store: ClassroomStore;
   try {
-    store = new SqliteClassroomStore({ file, readonly: true });
+    store = await openClassroomStore(settings, { readonly: true, log: (l) => console.error(`nslab export: ${l}`) });
   } catch (err) {
-    console.error(`nslab export: cannot open ${file}: ${(err as Error).message}\n  (set NSLAB_DATA to the server's data directory, or NSLAB_CLASSROOM_DB to the file)`);
+    console.error(`nslab export: cannot open ${file}: ${(err as Error).message}\n  (set NSLAB_DATA to the server's data directory, NSLAB_CLASSROOM_DB to the file, or NSLAB_DATABASE_URL to the server's PostgreSQL)`);
     return 2;
   }
   try {

@@ -15,6 +15,7 @@ import { applyRaises, plannedRaises, raisedLine, sessionCapForHost } from '../sa
 import { defaultLessonsDir, LessonCatalog } from '../lessons/loader.ts';
 import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
 import { setupClassroom } from './classroom-setup.ts';
+import { describeStore } from '../classroom/open-store.ts';
 import { poolPlan } from './doctor.ts';
 import { imageStoreHint } from './image-store-hint.ts';
 
@@ -87,7 +88,13 @@ export async function run(args: string[], settings: Settings = loadSettings()): 
   const catalog = new LessonCatalog({ dir: defaultLessonsDir(settings) });
   const lessonsPlugin: LessonsPlugin = createLessonsPlugin({ catalog });
   // the classroom (docs/classroom.md): workshops, board and exports; wraps the lessons plug-in
-  const classroom = await setupClassroom({ lessons: lessonsPlugin, catalog, settings, log: (l) => console.error(`nslab: ${l}`) });
+  let classroom;
+  try {
+    classroom = await setupClassroom({ lessons: lessonsPlugin, catalog, settings, log: (l) => console.error(`nslab: ${l}`) });
+  } catch (e) {
+    console.error(`nslab: cannot open the classroom store (${describeStore(settings)}): ${(e as Error).message}`);
+    return 2;
+  }
   const lessons = classroom.lessons;
   // a couple of sandboxes kept warm: a learner opening a lesson gets a prompt without a cold start
   const warmPool = settings.NSLAB_POOL ?? DEFAULTS.servePool;

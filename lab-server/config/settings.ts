@@ -50,6 +50,8 @@ const fields = {
   NSLAB_LESSONS: text(),
   // the classroom
   NSLAB_CLASSROOM_DB: text(),
+  // PostgreSQL instead of the SQLite file, for several fronts on one database (docs/classroom-store.md)
+  NSLAB_DATABASE_URL: z.preprocess(unset, z.string().regex(/^postgres(ql)?:\/\/\S+$/, { error: 'must be a postgres:// or postgresql:// URL' }).optional()),
   NSLAB_CLASSROOM_CAPACITY: whole(1, 10_000),
   NSLAB_STUCK_MINUTES: number('a number from 0 to 1440', (n) => n.min(0, { error: 'must be a number from 0 to 1440' }).max(24 * 60, { error: 'must be a number from 0 to 1440' })),
   NSLAB_INSTRUCTOR_SECRET: z.preprocess(unset, z.string().min(16, { error: 'must be at least 16 characters (it is the only thing between the internet and the board)' }).optional()),
@@ -90,6 +92,7 @@ export const SHOWN_DEFAULTS: Record<SettingName, string> = {
   NSLAB_CGROUP_ROOT: '(found at start)',
   NSLAB_LESSONS: '<checkout>/lessons',
   NSLAB_CLASSROOM_DB: '$NSLAB_DATA/classroom.db',
+  NSLAB_DATABASE_URL: '(none: SQLite)',
   NSLAB_CLASSROOM_CAPACITY: '40',
   NSLAB_STUCK_MINUTES: '10',
   NSLAB_INSTRUCTOR_SECRET: '(generated at each start)',
@@ -129,8 +132,8 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
   const lines = parsed.error.issues.map((i) => {
     const name = String(i.path[0]);
     const value = env[name] ?? '';
-    // the secret's value never reaches a log
-    if (name === 'NSLAB_INSTRUCTOR_SECRET') return `${name} ${i.message}`;
+    // secrets never reach a log (a database URL may carry a password)
+    if (name === 'NSLAB_INSTRUCTOR_SECRET' || name === 'NSLAB_DATABASE_URL') return `${name} ${i.message}`;
     return `${name}="${value.length > 60 ? `${value.slice(0, 60)}...` : value}" ${i.message}`;
   });
   throw new SettingsError(`bad nslab setting${lines.length > 1 ? 's' : ''} (see docs/server.md): ${lines.join('; ')}`);

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { StepState } from './steps.ts';
+import type { NsmapSnapshot } from './namespace-map.ts';
 
 export interface LessonSteps { id: string; title: string; steps: { id: string; title: string }[] }
 
@@ -19,6 +20,11 @@ export interface BoardCell {
   message: string | null;
   /** the same message by language (lang -> text), so each viewer reads it in their own; null: only `message` is known */
   messages: Record<string, string> | null;
+  /**
+   * a passed step whose state is gone (steps.ts `stale`): what the check misses now,
+   * in the learner's language and by language. Still counted as passed. null: not stale.
+   */
+  stale: { message: string | null; messages: Record<string, string> | null } | null;
 }
 
 export type Admission = 'active' | 'queued' | 'offline';
@@ -65,6 +71,9 @@ export const boardClientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('subscribe'), workshop: z.string().max(20), stuckMinutes: z.number().min(0).max(24 * 60).optional() }),
   z.strictObject({ type: z.literal('watch'), learner: z.string().max(64) }),
   z.strictObject({ type: z.literal('unwatch') }),
+  /** during a watch: the watched learner's namespace map from now on (`watch-map`), until unsubscribed or the watch ends */
+  z.strictObject({ type: z.literal('watch-map-subscribe') }),
+  z.strictObject({ type: z.literal('watch-map-unsubscribe') }),
   z.strictObject({ type: z.literal('ping'), id: z.union([z.string().max(64), z.number()]).optional() }),
 ]);
 export type BoardClientMessage = z.infer<typeof boardClientMessageSchema>;
@@ -79,6 +88,8 @@ export type BoardServerMessage =
   | { type: 'watch-size'; terminal: number; cols: number; rows: number }
   | { type: 'watch-ended'; learner: string; reason: string }
   | { type: 'watch-lagged'; droppedBytes: number }
+  /** the watched learner's namespace map (namespace-map.ts): the last one at once, then each new one */
+  | { type: 'watch-map'; snapshot: NsmapSnapshot }
   | { type: 'pong'; id?: string | number }
   | { type: 'error'; code: string; message: string };
 

@@ -10,6 +10,21 @@
  */
 import type { Lang } from './lang.ts';
 import type { StepsReport } from './steps.ts';
+import type { NsmapSnapshot } from './namespace-map.ts';
+
+/**
+ * The namespace map's link between a session's socket and its check engine: the
+ * socket says whether anyone is looking (`map-subscribe`), the engine then builds a
+ * snapshot in each probe round and pushes it here.
+ */
+export interface NamespaceMapChannel {
+  /** a socket of the session is subscribed to the map right now */
+  readonly wanted: boolean;
+  /** called when `wanted` changes; returns the unsubscribe function */
+  onWanted(listener: (wanted: boolean) => void): () => void;
+  /** a snapshot that differs from the last one pushed */
+  push(snapshot: NsmapSnapshot): void;
+}
 
 /** What the server needs to know about a lesson to start a session for it. */
 export interface LessonLaunchInfo {
@@ -34,6 +49,8 @@ export interface PluginSession<S> {
    * it on reconnect and includes it in GET /api/sessions/:id.
    */
   pushSteps(e: StepsReport): void;
+  /** the namespace map's channel; absent where nobody can look at a map (grading) */
+  readonly map?: NamespaceMapChannel;
 }
 
 /** Called when a session's sandbox goes away; may return nothing. */

@@ -48,47 +48,20 @@
  * `highWater` bytes per terminal and then nothing more.
  * Replayed bytes count like any other output and must be acked too.
  *
- * ## Close codes (the `reason` string is a human sentence the UI may show)
+ * ## Close codes
+ *
+ * `CloseCode` (session-constants.ts, with the size bounds): the `reason` string is a
+ * human sentence the UI may show.
  */
 import { z } from 'zod';
 import { LANGS, type Lang } from './lang.ts';
 import type { StepsReport } from './steps.ts';
+import type { NsmapSnapshot } from './namespace-map.ts';
 
-/** terminals per session; terminal numbers are 1..MAX_TERMINALS */
-export const MAX_TERMINALS = 4;
-/** bounds for a terminal size; anything else is rejected with `bad-size` */
-export const MIN_COLS = 2;
-export const MAX_COLS = 500;
-export const MIN_ROWS = 1;
-export const MAX_ROWS = 200;
-/** largest WebSocket message the server accepts (bigger: close 1009) */
-export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
-/** largest binary payload the server sends in one frame (header excluded) */
-export const MAX_SERVER_FRAME_BYTES = 64 * 1024;
-
-export const CloseCode = {
-  /** normal: the client closed, or the session was deleted by its owner */
-  normal: 1000,
-  /** the server is shutting down */
-  goingAway: 1001,
-  /** repeated malformed messages */
-  policy: 1008,
-  /** a message bigger than MAX_CLIENT_MESSAGE_BYTES */
-  tooBig: 1009,
-  /** too many sockets waiting for their hello right now; retry shortly */
-  tryAgainLater: 1013,
-  /** missing or wrong token, or no hello in time */
-  unauthorized: 4001,
-  /** the Origin header is not allowed (cross-site WebSocket hijacking guard) */
-  badOrigin: 4003,
-  /** no such session (never existed, expired, reaped or deleted) */
-  unknownSession: 4004,
-  /** a newer socket for the same session took over (e.g. the page was reloaded in another tab) */
-  replaced: 4009,
-  /** the session ended: idle timeout, lifetime over, or deleted */
-  sessionEnded: 4010,
-} as const;
-export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+export {
+  CloseCode, MAX_CLIENT_MESSAGE_BYTES, MAX_COLS, MAX_ROWS, MAX_SERVER_FRAME_BYTES, MAX_TERMINALS, MIN_COLS, MIN_ROWS,
+} from './session-constants.ts';
+import { MAX_COLS, MAX_ROWS, MAX_TERMINALS, MIN_COLS, MIN_ROWS } from './session-constants.ts';
 
 const terminal = z.number().int().min(1).max(MAX_TERMINALS);
 const cols = z.number().int().min(MIN_COLS).max(MAX_COLS);
@@ -117,12 +90,25 @@ export const closeSchema = z.strictObject({ type: z.literal('close'), terminal }
 /** Keep-alive / latency probe; answered with `pong` carrying the same id. */
 export const pingSchema = z.strictObject({ type: z.literal('ping'), id: z.union([z.string().max(64), z.number()]).optional() });
 
-export const clientMessageSchema = z.discriminatedUnion('type', [helloSchema, openSchema, resizeSchema, ackSchema, closeSchema, pingSchema]);
+/**
+ * Start receiving the namespace map (namespace-map.ts): the server answers with a
+ * `map` event carrying a full snapshot as soon as its next probe round ends (at
+ * once if it has a current one), then a new `map` whenever a round finds the
+ * machine changed. Subscribing again is a no-op. The subscription belongs to the
+ * socket: a reconnect subscribes again.
+ */
+export const mapSubscribeSchema = z.strictObject({ type: z.literal('map-subscribe') });
+/** Stop receiving `map` events (e.g. the map panel was closed); the server stops collecting the map when no socket wants it. */
+export const mapUnsubscribeSchema = z.strictObject({ type: z.literal('map-unsubscribe') });
+
+export const clientMessageSchema = z.discriminatedUnion('type', [helloSchema, openSchema, resizeSchema, ackSchema, closeSchema, pingSchema, mapSubscribeSchema, mapUnsubscribeSchema]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 export type HelloMessage = z.infer<typeof helloSchema>;
 export type OpenMessage = z.infer<typeof openSchema>;
 export type ResizeMessage = z.infer<typeof resizeSchema>;
 export type AckMessage = z.infer<typeof ackSchema>;
+export type MapSubscribeMessage = z.infer<typeof mapSubscribeSchema>;
+export type MapUnsubscribeMessage = z.infer<typeof mapUnsubscribeSchema>;
 
 // ---------------------------------------------------------------- server -> client
 
@@ -207,6 +193,15 @@ export interface ShellNamespacesEvent { type: 'shell'; terminal: number; namespa
 export interface StepsEvent extends StepsReport { type: 'steps' }
 
 /**
+ * The namespace map, to subscribed sockets only (`map-subscribe`): always a full,
+ * bounded snapshot (never a diff), sent after a probe round whose snapshot differs
+ * from the last one sent (seq and time aside). A client highlights what changed by
+ * comparing with the previous snapshot it drew (namespaces by id, processes by pid,
+ * objects by id/name).
+ */
+export interface MapEvent { type: 'map'; snapshot: NsmapSnapshot }
+
+/**
  * The sandbox died under the session (lifetime over, killed, crashed). Terminals are
  * gone; the client should offer "reset" (POST /api/sessions/:id/reset).
  */
@@ -248,7 +243,7 @@ export interface ErrorEvent { type: 'error'; code: ErrorCode; message: string; t
 
 export type ServerEvent =
   | WelcomeEvent | OpenedEvent | ReplayStartEvent | ReplayEndEvent | ExitedEvent | ResizedEvent
-  | CommandLogEvent | ShellNamespacesEvent | StepsEvent | SandboxDiedEvent | SandboxEmptiedEvent | SessionResetEvent | ExpiringEvent | PongEvent | ErrorEvent;
+  | CommandLogEvent | ShellNamespacesEvent | StepsEvent | MapEvent | SandboxDiedEvent | SandboxEmptiedEvent | SessionResetEvent | ExpiringEvent | PongEvent | ErrorEvent;
 export type ServerEventType = ServerEvent['type'];
 
 // ---------------------------------------------------------------- binary framing helpers

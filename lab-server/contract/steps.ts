@@ -18,6 +18,14 @@ export interface StepStatus {
   passedAt: number | null;
   /** true when the check itself broke (a lesson bug, not the learner's mistake) */
   error?: boolean;
+  /**
+   * Set on a passed step whose check no longer passes while a later step is still open:
+   * what the step made is gone (the shell that held it exited, the machine is a fresh
+   * one), so the next step would fail on it. The step still counts as passed
+   * (`status` stays 'pass', `passedAt` is kept); `message`/`messages` here are what the
+   * check says is missing now, that is what to redo. Absent when the state is there.
+   */
+  stale?: { message: string | null; messages?: Record<string, string> };
 }
 
 /**

@@ -15,6 +15,7 @@ import { loadChecks } from '../checks/load.ts';
 import { loadMessages, type MessageCatalog } from '../checks/messages.ts';
 import { LessonCatalog } from '../lessons/loader.ts';
 import { LessonError } from '../lessons/problems.ts';
+import type { StepStatus } from '../contract/steps.ts';
 import type { SandboxBackend } from '../sandbox/types.ts';
 import { buildReport, type GradeReport } from './report.ts';
 import { TranscriptRunner, type RunnerOptions } from './runner.ts';
@@ -28,6 +29,14 @@ export interface GradeOptions {
   runner?: Pick<RunnerOptions, 'quietMs' | 'lineTimeoutMs' | 'startTimeoutMs' | 'totalTimeoutMs' | 'onLine'>;
   /** check errors and other operator-facing notes */
   log?: (line: string) => void;
+  /**
+   * watch passed steps as a learner's session does (`stale` when their state goes);
+   * off by default: a report has no use for it. Lesson tests turn it on to prove a
+   * lesson's own path never tells the learner to redo a step.
+   */
+  watchPassed?: boolean;
+  /** every status change while the transcript runs, as the learner would see it */
+  onStatus?: (changed: StepStatus[]) => void;
 }
 
 export interface PreparedLesson {
@@ -79,6 +88,8 @@ export async function gradeTranscript(lesson: PreparedLesson, transcript: Transc
     // that a background job completes is seen as soon as it was before
     pollMs: 1000,
     maxPollMs: 1000,
+    watchPassed: opts.watchPassed ?? false,
+    onStatus: opts.onStatus,
     log: opts.log,
   });
   runner = new TranscriptRunner(sandbox, { ...opts.runner, engine });

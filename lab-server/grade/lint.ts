@@ -9,7 +9,7 @@ import path from 'node:path';
 import { lintMessages } from '../checks/lint-messages.ts';
 import { compareChecks, loadChecks } from '../checks/load.ts';
 import { HOST_VARIANTS, hostKey, isSolutionName, parseTranscriptName, solutionFor } from '../lessons/host-conditions.ts';
-import { LessonCatalog, UnknownLessonError } from '../lessons/loader.ts';
+import { LessonCatalog, UnknownLessonError, type Lesson } from '../lessons/loader.ts';
 import { LessonError, type Problem } from '../lessons/problems.ts';
 import { readTranscript } from './grade.ts';
 
@@ -51,6 +51,7 @@ export async function lintLesson(id: string, catalog = new LessonCatalog()): Pro
     else throw err;
   }
   problems.push(...await lintMessages(lesson.dir, Object.keys(lesson.versions)));
+  problems.push(...await pathProblems(lesson, catalog));
 
   // solution.txt, or solution.<condition>.txt per kind of host: every kind must get one
   const solutions = (await transcriptFiles(lesson.dir)).filter((f) => isSolutionName(path.basename(f)));
@@ -102,4 +103,24 @@ export async function lintAll(catalog = new LessonCatalog(), ids?: string[]): Pr
   const out = new Map<string, Problem[]>();
   for (const id of ids ?? await catalog.ids()) out.set(id, await lintLesson(id, catalog));
   return out;
+}
+
+/** `requires`: lessons that exist, other than this one, and come earlier in the path (so the path has no cycle) */
+async function pathProblems(lesson: Lesson, catalog: LessonCatalog): Promise<Problem[]> {
+  const file = rel(path.join(lesson.dir, 'lesson.md'));
+  const problems: Problem[] = [];
+  const ids = await catalog.ids();
+  for (const id of lesson.front.requires ?? []) {
+    if (id === lesson.id) {
+      problems.push({ file, severity: 'error', message: 'requires: a lesson cannot require itself' });
+    } else if (!ids.includes(id)) {
+      problems.push({ file, severity: 'error', message: `requires: no lesson "${id}" (lessons: ${ids.join(', ')})` });
+    } else {
+      const other = await catalog.inspect(id).catch(() => null);
+      if (other?.lesson && other.lesson.front.order >= lesson.front.order) {
+        problems.push({ file, severity: 'error', message: `requires: "${id}" comes later in the path (order ${other.lesson.front.order}, this lesson ${lesson.front.order}): give it a smaller order or drop it` });
+      }
+    }
+  }
+  return problems;
 }

@@ -68,6 +68,7 @@ export class Session implements PluginSession {
 
   terminalText(n: number): string { return this.hub.text(n); }
   pushSteps(e: Omit<StepsEvent, 'type'>): void { this.hub.send({ type: 'steps', ...e }); }
+  get map() { return this.hub.map; }
 
   setPluginDetach(f: (() => void) | null): void { this.pluginDetach = f; }
   runPluginDetach(log: (l: string) => void): void {

@@ -25,7 +25,7 @@ const CLOSER = /^( {0,3}):{3,}\s*$/;
 interface Node { open: number; close: number; height: number; children: Node[] }
 
 /** Container kinds the renderer knows; anything else is an author's typo, reported with its line. */
-export const CONTAINER_KINDS = ['step', 'hint', 'solution', 'note', 'warning', 'only'] as const;
+export const CONTAINER_KINDS = ['step', 'hint', 'solution', 'note', 'warning', 'only', 'map'] as const;
 
 export function normalizeContainers(file: string, body: string, bodyOffset: number): { text: string; problems: Problem[] } {
   const lines = body.split('\n');

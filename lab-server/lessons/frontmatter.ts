@@ -25,6 +25,11 @@ export const frontMatterSchema = z.strictObject({
   minutes: z.number().int('must be a whole number').positive().max(600),
   image: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a sandbox image name (e.g. default)'),
   terminals: z.number().int('must be a whole number').min(1).max(4),
+  /** lessons to take first, as a comma-separated list of ids (the front matter is flat) */
+  requires: z.string().trim()
+    .refine((v) => v.split(',').every((id) => LESSON_ID.test(id.trim())), 'lesson ids separated by commas (e.g. namespaces-tour, ipc-namespace)')
+    .transform((v) => v.split(',').map((id) => id.trim()))
+    .optional(),
 });
 export type FrontMatter = z.infer<typeof frontMatterSchema>;
 
@@ -122,7 +127,7 @@ export function validateFrontMatter<S extends z.ZodType>(
     let message = issue.message;
     if (issue.code === 'unrecognized_keys') {
       key = issue.keys[0];
-      message = `unknown front matter field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed: id, title, summary, order, minutes, image, terminals)`;
+      message = `unknown front matter field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed: id, title, summary, order, minutes, image, terminals, requires)`;
     } else if (key !== undefined && !(key in split.data)) {
       message = `missing required field "${key}"`;
     } else if (key !== undefined) {

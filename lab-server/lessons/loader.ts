@@ -20,6 +20,7 @@ import {
 import { currentHostFacts, type HostFacts, type HostKey, hostKey, HOST_VARIANTS } from './host-conditions.ts';
 import { LessonError, type Problem } from './problems.ts';
 import { getRenderer, type StepInfo } from './render.ts';
+import type { NsmapKind } from '../contract/namespace-map.ts';
 
 /** NSLAB_LESSONS, else the checkout's lessons/ */
 export function defaultLessonsDir(settings: Settings = loadSettings()): string {
@@ -27,7 +28,11 @@ export function defaultLessonsDir(settings: Settings = loadSettings()): string {
 }
 
 /** GET /api/lessons */
-export interface LessonSummary { id: string; title: string; summary: string; order: number; minutes: number }
+export interface LessonSummary {
+  id: string; title: string; summary: string; order: number; minutes: number;
+  /** lessons to take first (front matter `requires`), each earlier in the order */
+  requires: string[];
+}
 /** GET /api/lessons/:id */
 export interface LessonView {
   id: string;
@@ -38,7 +43,8 @@ export interface LessonView {
   /** true when the requested translation is missing or broken and English is served instead */
   fallback?: boolean;
   html: string;
-  steps: { id: string; title: string }[];
+  /** `map`: the namespace kind the map focuses on at the step (`::: map <kind>`), when the step says */
+  steps: { id: string; title: string; map?: NsmapKind }[];
   terminals: number;
 }
 
@@ -151,6 +157,13 @@ export function compareSteps(file: string, english: StepInfo[], translated: Step
   if (!problems.length && common.join() !== enCommon.join()) {
     problems.push({ file, severity: 'error', message: `steps are in a different order than in English (English: ${en.join(', ')}; here: ${tr.join(', ')})` });
   }
+  // the map's focus is part of the step, like its id: the same in every language
+  for (const s of translated) {
+    const e = english.find((x) => x.id === s.id);
+    if (e && e.map !== s.map) {
+      problems.push({ file, line: s.line, severity: 'error', message: `step "${s.id}" focuses the map on ${s.map ? `"${s.map}"` : 'nothing'}, English on ${e.map ? `"${e.map}"` : 'nothing'} ("::: map <kind>" must match)` });
+    }
+  }
   return problems;
 }
 
@@ -196,12 +209,16 @@ export async function parseLessonDir(dir: string, id = path.basename(dir), host:
     const tr = await parseFile(file, text, lang, front.terminals);
     const trProblems = [...tr.problems];
     if (tr.front) {
-      for (const key of ['id', 'order', 'minutes', 'image', 'terminals'] as const) {
+      for (const key of ['id', 'order', 'minutes', 'image', 'terminals'] as const) { // requires: compared below
         const v = (tr.front as TranslationFrontMatter)[key];
         if (v !== undefined && v !== front[key]) {
           trProblems.push({ file: rel(file), line: tr.frontLines[key], severity: 'error', message: `${key} is ${JSON.stringify(v)} here but ${JSON.stringify(front[key])} in lesson.md (leave it out or make it the same)` });
         }
       }
+    }
+    const trRequires = (tr.front as TranslationFrontMatter | null)?.requires;
+    if (trRequires !== undefined && trRequires.join(',') !== (front.requires ?? []).join(',')) {
+      trProblems.push({ file: rel(file), line: tr.frontLines.requires, severity: 'error', message: `requires is ${JSON.stringify(trRequires.join(', '))} here but ${JSON.stringify((front.requires ?? []).join(', '))} in lesson.md (leave it out or make it the same)` });
     }
     trProblems.push(...compareSteps(rel(file), en.steps, tr.steps));
     problems.push(...trProblems);
@@ -297,7 +314,7 @@ export class LessonCatalog {
       const l = entry.lesson;
       if (!l) continue;
       const v = pickVersion(l, lang);
-      out.push({ id: l.id, title: v.title, summary: v.summary, order: l.front.order, minutes: l.front.minutes });
+      out.push({ id: l.id, title: v.title, summary: v.summary, order: l.front.order, minutes: l.front.minutes, requires: l.front.requires ?? [] });
     }
     return out.sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
   }
@@ -307,7 +324,7 @@ export class LessonCatalog {
     const v = pickVersion(lesson, lang);
     const view: LessonView = {
       id: lesson.id, title: v.title, summary: v.summary, lang: v.lang, html: v.html,
-      steps: v.steps.map((s) => ({ id: s.id, title: s.title })), terminals: lesson.front.terminals,
+      steps: v.steps.map((s) => ({ id: s.id, title: s.title, ...(s.map ? { map: s.map } : {}) })), terminals: lesson.front.terminals,
     };
     if (v.lang !== lang) view.fallback = true;
     return view;

@@ -14,16 +14,17 @@ import type { Lang } from '../contract/lang.ts';
 import { STEP_ID } from './frontmatter.ts';
 import { HOST_CONDITIONS, type HostFacts, holds, isHostCondition } from './host-conditions.ts';
 import type { Problem } from './problems.ts';
+import { NSMAP_KINDS, type NsmapKind } from '../contract/namespace-map.ts';
 
 /** Languages highlighted; others render as plain text with a lint warning. */
 export const CODE_LANGS = ['bash', 'c', 'python', 'yaml', 'diff', 'json', 'ini', 'make', 'shellsession'] as const;
 const PLAIN = new Set(['', 'text', 'txt', 'plain', 'plaintext', 'output']);
 export const THEMES = { light: 'github-light', dark: 'github-dark' } as const;
 
-const LABELS: Record<Lang, { hint: string; solution: string; run: string; runTitle: (n: number) => string; note: string; warning: string }> = {
-  en: { hint: 'Hint', solution: 'Solution', run: 'Run', runTitle: (n) => `Type this into terminal ${n}`, note: 'Note', warning: 'Careful' },
-  ko: { hint: '힌트', solution: '풀이', run: '실행', runTitle: (n) => `터미널 ${n}에 입력합니다`, note: '참고', warning: '주의' },
-  zh: { hint: '提示', solution: '答案', run: '运行', runTitle: (n) => `输入到终端 ${n}`, note: '说明', warning: '注意' },
+const LABELS: Record<Lang, { hint: string; solution: string; run: string; runTitle: (n: number) => string; note: string; warning: string; map: string }> = {
+  en: { hint: 'Hint', solution: 'Solution', run: 'Run', runTitle: (n) => `Type this into terminal ${n}`, note: 'Note', warning: 'Careful', map: 'On the namespace map' },
+  ko: { hint: '힌트', solution: '풀이', run: '실행', runTitle: (n) => `터미널 ${n}에 입력합니다`, note: '참고', warning: '주의', map: '네임스페이스 지도에서' },
+  zh: { hint: '提示', solution: '答案', run: '运行', runTitle: (n) => `输入到终端 ${n}`, note: '说明', warning: '注意', map: '在命名空间图上' },
 };
 
 export interface StepInfo {
@@ -31,6 +32,8 @@ export interface StepInfo {
   title: string;
   /** 1-based line in the lesson file */
   line: number;
+  /** the namespace kind the map focuses on at this step (`::: map <kind>`) */
+  map?: NsmapKind;
 }
 
 export interface RenderEnv {
@@ -186,6 +189,51 @@ function createMarkdown(highlighter: Highlighter): InstanceType<typeof MarkdownI
       if (stack.every(Boolean)) kept.push(t);
     }
     state.tokens = kept;
+  });
+
+  // `::: map <kind>` inside a step: the namespace map focuses on that kind while the
+  // learner is at the step (the step list carries it, the page gets a placeholder
+  // with the optional caption). docs/authoring-lessons.md, "The namespace map".
+  md.use(container, 'map', {
+    render(tokens: any[], idx: number, _opts: unknown, env: RenderEnv) {
+      const token = tokens[idx];
+      if (token.nesting !== 1) return '</div></figure>\n';
+      const kind = token.meta?.kind as NsmapKind | null;
+      const step = env.steps.find((st) => st.id === token.meta?.step);
+      if (kind && step && !step.map) step.map = kind;
+      const label = `${LABELS[env.lang].map}: ${kind ?? ''}`;
+      return `<figure class="nslab-map" data-map-kind="${escapeHtml(kind ?? '')}"${step ? ` data-step="${escapeHtml(step.id)}"` : ''}><p class="nslab-map-title">${escapeHtml(label)}</p><div class="nslab-map-caption">\n`;
+    },
+  });
+  md.core.ruler.push('nslab_map', (state) => {
+    const env = state.env as unknown as RenderEnv;
+    const steps: string[] = [];
+    const mapped = new Map<string, number | undefined>();
+    for (const t of state.tokens) {
+      if (t.type === 'container_step_open') steps.push(/^step\s+(\S+)/.exec(t.info.trim())?.[1] ?? '');
+      else if (t.type === 'container_step_close') steps.pop();
+      else if (t.type === 'container_map_open') {
+        const line = fileLine(env, t.map);
+        const words = t.info.trim().split(/\s+/).slice(1);
+        let kind: NsmapKind | null = null;
+        if (words.length !== 1) {
+          env.problems.push({ file: env.file, line, severity: 'error', message: `"::: map" takes exactly one namespace kind, e.g. "::: map ipc" (known: ${NSMAP_KINDS.join(', ')})` });
+        } else if (!(NSMAP_KINDS as readonly string[]).includes(words[0])) {
+          env.problems.push({ file: env.file, line, severity: 'error', message: `unknown namespace kind "${words[0]}" in "::: map" (known: ${NSMAP_KINDS.join(', ')})` });
+        } else {
+          kind = words[0] as NsmapKind;
+        }
+        const step = steps.at(-1) ?? null;
+        if (step === null) {
+          env.problems.push({ file: env.file, line, severity: 'error', message: '"::: map" belongs inside a step: the map focuses on the kind while the learner is at that step' });
+        } else if (mapped.has(step)) {
+          env.problems.push({ file: env.file, line, severity: 'error', message: `step "${step}" has a second "::: map" (the first is on line ${mapped.get(step) ?? '?'}); a step focuses the map on one kind` });
+        } else if (kind) {
+          mapped.set(step, line);
+        }
+        t.meta = { ...t.meta, kind, step };
+      }
+    }
   });
 
   for (const kind of ['note', 'warning'] as const) {

@@ -96,6 +96,7 @@ export class CgroupGuard {
   stop(): void {
     this.stopped = true;
     if (this.pending) clearImmediate(this.pending);
+    if (this.lookAgain) clearTimeout(this.lookAgain);
     for (const t of this.trees) {
       for (const w of t.watchers.values()) w.close();
       t.watchers.clear();
@@ -189,7 +190,12 @@ export class CgroupGuard {
       else if (tooDeep.length) this.lock(`nested cgroups deeper than ${this.quota.depth}`);
     }
     if (this.locked && this.mode === 'v1') {
-      for (const { t, dirs } of perTree) this.trim(t, dirs);
+      let acted = false;
+      for (const { t, dirs } of perTree) acted = this.trim(t, dirs) || acted;
+      // a group made between this look's walk and its chown is answered by its own
+      // event; one more look shortly after anything was done catches one whose event
+      // came before the walk, and stops once a look finds nothing to do
+      if (acted) this.lookAgainSoon();
     }
     if (!this.locked && this.mode === 'v2') {
       for (const { t, dirs } of perTree) this.narrow(t, dirs.length - 1);
@@ -217,14 +223,23 @@ export class CgroupGuard {
     this.onLock({ kind: 'locked', reason });
   }
 
-  /** v1, locked: every directory back to host root, and the groups beyond the budgets removed */
-  private trim(t: Tree, dirs: string[]): void {
+  private lookAgain: NodeJS.Timeout | null = null;
+
+  private lookAgainSoon(): void {
+    if (this.lookAgain || this.stopped) return;
+    this.lookAgain = setTimeout(() => { this.lookAgain = null; this.check(); }, 250);
+    this.lookAgain.unref();
+  }
+
+  /** v1, locked: every directory back to host root, and the groups beyond the budgets removed; true if it did anything */
+  private trim(t: Tree, dirs: string[]): boolean {
+    let acted = false;
     // only what is not host root's yet: a chown is an inotify event like a mkdir, and
     // chowning every look would make the next look, forever
     for (const d of dirs) {
       try {
         const st = lstatSync(d);
-        if (st.uid !== 0 || st.gid !== 0) chownSync(d, 0, 0);
+        if (st.uid !== 0 || st.gid !== 0) { chownSync(d, 0, 0); acted = true; }
       } catch { /* removed meanwhile */ }
     }
     // a learner who got ahead of us: the newest groups go first, deepest first
@@ -233,7 +248,8 @@ export class CgroupGuard {
       .sort((a, b) => b.ino - a.ino);
     const tooDeep = extra.filter((e) => e.depth - t.root.split('/').length > this.quota.depth);
     const over = extra.filter((e) => !tooDeep.includes(e)).slice(0, Math.max(0, extra.length - tooDeep.length - this.quota.live));
-    for (const { d } of [...tooDeep, ...over].sort((a, b) => b.depth - a.depth)) removeGroup(d);
+    for (const { d } of [...tooDeep, ...over].sort((a, b) => b.depth - a.depth)) { removeGroup(d); acted = true; }
+    return acted;
   }
 }
 

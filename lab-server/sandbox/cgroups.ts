@@ -263,7 +263,7 @@ export function readCgroups(id: string, toSandboxPid: (hostPid: number) => numbe
   const get = (rel: string, version: 1 | 2): CgroupInfo => {
     let g = groups.get(rel);
     if (!g) {
-      g = { path: rel, version, pids: [], hostPids: [], memoryLimit: null, memoryUsage: null, oomKills: 0, memoryEvents: { max: 0, oom: 0, oomKill: 0 }, pidsMax: null };
+      g = { path: rel, version, pids: [], hostPids: [], memoryLimit: null, memoryUsage: null, oomKills: 0, memoryEvents: { max: 0, oom: 0, oomKill: 0 }, pidsMax: null, pidsCurrent: null };
       groups.set(rel, g);
     }
     return g;
@@ -288,6 +288,7 @@ export function readCgroups(id: string, toSandboxPid: (hostPid: number) => numbe
       g.memoryEvents = { max: ev.max ?? 0, oom: ev.oom ?? 0, oomKill: ev.oom_kill ?? 0 };
       g.oomKills = g.memoryEvents.oomKill;
       g.pidsMax = readNumber(join(d, 'pids.max'));
+      g.pidsCurrent = readNumber(join(d, 'pids.current'));
     }
   } else {
     const mem = join(ROOT, 'memory', 'nslab', id);
@@ -307,6 +308,7 @@ export function readCgroups(id: string, toSandboxPid: (hostPid: number) => numbe
       const g = get(rel(pidsBase, d), 1);
       members(g, d);
       g.pidsMax = readNumber(join(d, 'pids.max'));
+      g.pidsCurrent = readNumber(join(d, 'pids.current'));
     }
   }
   return [...groups.values()].sort((a, b) => a.path.localeCompare(b.path));

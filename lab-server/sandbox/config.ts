@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULTS, loadSettings, type Settings } from '../config/settings.ts';
+import type { PodConditions } from './oci-spec.ts';
 import type { SandboxLimits } from './types.ts';
 
 const MiB = 1024 * 1024;
@@ -39,6 +40,12 @@ export interface DriverConfig {
    * this long (another server may be creating that sandbox right now). Default 60 s.
    */
   strayGraceMs?: number;
+  /**
+   * Tests only, never from the environment: run every sandbox as a Kubernetes
+   * pod's container would be set up (oci-spec.ts, PodConditions) instead of as
+   * nslab's own sandbox. Unset, the sandbox is exactly the default one.
+   */
+  pod?: PodConditions;
 }
 
 /** The environment's settings (throws naming a bad variable), then driverConfig. */

@@ -184,6 +184,8 @@ export class LocalBackend implements SandboxBackend {
     const sandbox = new LocalSandbox(id, image, limits, hostUid, {
       dir,
       probeHelper: this.probeHelper,
+      // a pod's exec'd processes run with the container's settings, and a pod cannot set no_new_privs
+      noNewPrivs: !this.cfg.pod,
       execArgv: (args, execOpts) => this.crunExec(id, args, execOpts),
       teardown: () => this.teardown(id),
     });
@@ -204,7 +206,7 @@ export class LocalBackend implements SandboxBackend {
       mark('cgroups');
       const userNs = await userNsReady;
       mark('userns');
-      writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id), userNsPath: userNs.path, cgroupV1: hostInfo().cgroupMode !== 'v2' })));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id), userNsPath: userNs.path, cgroupV1: hostInfo().cgroupMode !== 'v2', pod: this.cfg.pod })));
       const reader = new CommandLogReader(fifo, (e) => sandbox.commandFeed.push(e));
       const inodes = Math.max(4096, Math.floor(limits.diskBytes / 16384));
       // detached: crun starts init and exits; nslab-reaper -d keeps init as its child

@@ -30,6 +30,8 @@ export interface OwningBackend {
   readonly dir: string;
   /** helpers/nslab-probe.c, for the probe */
   readonly probeHelper: string;
+  /** processes entering through `crun exec` get no_new_privs (the default sandbox; a pod cannot) */
+  readonly noNewPrivs: boolean;
   /** argv of `crun exec` in this sandbox (args start with the verb; crun.ts, crunExecArgv) */
   execArgv(args: string[], opts?: { detach?: boolean }): Argv;
   /** removes whatever is left of the sandbox on the host: runtime state, cgroups, files, uid range */
@@ -190,6 +192,10 @@ export class LocalSandbox implements Sandbox {
     return warm.pty;
   }
 
+  private nnp(): string[] {
+    return this.backend.noNewPrivs ? ['--no-new-privs'] : [];
+  }
+
   spawnPty(opts: SpawnOptions): pty.IPty {
     if (this._state !== 'running') throw new Error(`sandbox ${this.id} is not running`);
     if (!Number.isInteger(opts.terminal) || opts.terminal < 0 || opts.terminal > 1024) throw new Error('terminal must be an integer 0..1024');
@@ -207,7 +213,7 @@ export class LocalSandbox implements Sandbox {
     // detached: a terminal lives long, and a resident `crun exec` beside each cost 3 MiB RSS
     // (bench/session-memory.ts); its nslab-reaper keeps script(1) instead (crun.ts, crunExecArgv)
     const argv = this.backend.execArgv([
-      'exec', '--no-new-privs', '--cwd', opts.cwd ?? '/root', ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...inner,
+      'exec', ...this.nnp(), '--cwd', opts.cwd ?? '/root', ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...inner,
     ], { detach: true });
     const p = pty.spawn(argv.file, argv.args, { name: 'xterm-256color', cols, rows, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...argv.env } });
     this.ptys.add(p);
@@ -224,7 +230,7 @@ export class LocalSandbox implements Sandbox {
   spawnProcess(command: string[], env: Record<string, string> = {}): ChildProcess & { stdin: Writable; stdout: Readable; stderr: Readable } {
     if (this._state !== 'running') throw new Error(`sandbox ${this.id} is not running`);
     const full = { LANG: 'C.UTF-8', HOME: '/root', PATH: SANDBOX_PATH, ...env };
-    const argv = this.backend.execArgv(['exec', '--no-new-privs', '--cwd', '/root', ...Object.entries(full).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...command]);
+    const argv = this.backend.execArgv(['exec', ...this.nnp(), '--cwd', '/root', ...Object.entries(full).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...command]);
     return spawn(argv.file, argv.args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
   }
 

@@ -33,13 +33,51 @@ export interface SpecInput {
   userNsPath?: string;
   /** v1 or hybrid cgroups (kmem.tcp must be limited explicitly) */
   cgroupV1?: boolean;
+  /** set up as a Kubernetes pod's container would be, instead of as nslab's own sandbox (tests only) */
+  pod?: PodConditions;
 }
+
+/**
+ * What a sandbox looks like when a Kubernetes node runs it as the sandbox pod
+ * (lab-server/kube, docs/kubernetes-pod-conditions.md), as far as one crun
+ * container on this host can show it. Only the tests use it: they prove the
+ * lessons work under the pod's kernel conditions without a cluster.
+ */
+export interface PodConditions {
+  /**
+   * 'Default': the runtime masks parts of /proc and /sys (maskedPaths,
+   * readonlyPaths below); 'Unmasked': securityContext.procMount: Unmasked, none.
+   */
+  procMount: 'Default' | 'Unmasked';
+  /** the container's capability set (bounding = effective = permitted), CAP_ names */
+  capabilities: readonly string[];
+  /**
+   * /sys/fs/cgroup: 'ro' is what containerd and CRI-O give every unprivileged
+   * container; 'rw' is containerd >= 2.1 with `cgroup_writable = true` on the
+   * runtime handler (containerd/containerd#11131) or CRI-O's writable-cgroups annotation.
+   */
+  cgroupfs: 'ro' | 'rw';
+}
+
+/** containerd's defaults for a container without procMount: Unmasked (oci/spec.go, populateDefaultUnixSpec) */
+export const RUNTIME_MASKED_PATHS = [
+  '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+] as const;
+export const RUNTIME_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'] as const;
+
+/** the directories the sandbox pod mounts writable emptyDirs on (readOnlyRootFilesystem: true) */
+export const POD_WRITABLE_DIRS = [
+  { dir: '/root', mode: '700' }, { dir: '/tmp', mode: '1777' }, { dir: '/home', mode: '755' },
+  { dir: '/run', mode: '755' }, { dir: '/var/tmp', mode: '1777' }, { dir: '/mnt', mode: '755' }, { dir: '/srv', mode: '755' },
+] as const;
 
 export function ociSpec(i: SpecInput) {
   const imageBind = (dir: string) => ({
     destination: dir, type: 'bind', source: `${i.imageRoot}${dir}`, options: ['rbind', 'ro', 'nosuid', 'nodev', 'idmap'],
   });
-  const caps = { bounding: ALL_CAPS, effective: ALL_CAPS, permitted: ALL_CAPS };
+  const capSet = i.pod ? [...i.pod.capabilities] : ALL_CAPS;
+  const caps = { bounding: capSet, effective: capSet, permitted: capSet };
   return {
     ociVersion: '1.0.2',
     process: {
@@ -49,7 +87,8 @@ export function ociSpec(i: SpecInput) {
       env: [`PATH=${SANDBOX_PATH}`, 'HOME=/root', 'TERM=xterm-256color', 'LANG=C.UTF-8'],
       cwd: '/',
       capabilities: caps,
-      noNewPrivileges: true,
+      // a pod cannot have it: Kubernetes refuses allowPrivilegeEscalation: false beside SYS_ADMIN
+      noNewPrivileges: !i.pod,
       // Neutral, not positive: when the sandbox overruns its memory cgroup the
       // OOM killer must take the learner's biggest process, never PID 1 (whose
       // death ends the sandbox). With 800, four 150 MB processes in a 512 MB
@@ -61,7 +100,7 @@ export function ociSpec(i: SpecInput) {
         { type: 'RLIMIT_CORE', hard: 0, soft: 0 },
       ],
     },
-    root: { path: i.rootfs, readonly: false },
+    root: { path: i.rootfs, readonly: Boolean(i.pod) },
     hostname: i.hostname,
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'nodev', 'noexec'] },
@@ -69,13 +108,15 @@ export function ociSpec(i: SpecInput) {
       { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5', `max=${i.limits.ptys}`] },
       { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'nodev', 'noexec', 'mode=1777', `size=${SHM_BYTES}`] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'rw'] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', i.pod?.cgroupfs ?? 'rw'] },
       imageBind('/usr'),
       imageBind('/etc'),
       imageBind('/opt'),
       imageBind('/var'),
-      { destination: '/var/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', 'size=64m'] },
-      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755', 'size=16m'] },
+      ...(i.pod ? podWritableMounts() : [
+        { destination: '/var/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', 'size=64m'] },
+        { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755', 'size=16m'] },
+      ]),
       { destination: '/run/nslab/cmdlog', type: 'bind', source: i.cmdlogFifo, options: ['bind', 'rw', 'nosuid', 'nodev', 'noexec'] },
     ],
     linux: {
@@ -93,6 +134,15 @@ export function ociSpec(i: SpecInput) {
       },
       rootfsPropagation: 'private',
       seccomp: seccompProfile(),
+      ...(i.pod?.procMount === 'Default' ? { maskedPaths: [...RUNTIME_MASKED_PATHS], readonlyPaths: [...RUNTIME_READONLY_PATHS] } : {}),
     },
   };
+}
+
+/** the pod's memory emptyDirs; containerd also mounts an mqueue on /dev/mqueue in every container */
+function podWritableMounts() {
+  return [
+    ...POD_WRITABLE_DIRS.map(({ dir, mode }) => ({ destination: dir, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', `mode=${mode}`, 'size=64m'] })),
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+  ];
 }

@@ -10,13 +10,15 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 
-export type ProbeOp = 'read' | 'ipc' | 'mq' | 'sysctl';
+export type ProbeOp = 'read' | 'ipc' | 'mq' | 'sysctl' | 'owners' | 'nsbatch' | 'net';
 
 export interface HelperAnswer {
-  /** 0 ok, 2 no such file, 3 failure, 4 not a regular file */
+  /** 0 ok, 2 no such file, 3 failure, 4 not a regular file (`net`: not a network namespace) */
   code: number;
   /** the data, or the error text when code != 0 */
   text: string;
+  /** the same bytes undecoded (a length-framed answer must be split before decoding) */
+  raw: Buffer;
 }
 
 interface Waiting { resolve: (a: HelperAnswer) => void; reject: (e: Error) => void }
@@ -72,9 +74,9 @@ class ProbeHelper {
       }
       const len = Number(m[2]);
       if (this.buf.length < nl + 1 + len) return;
-      const text = this.buf.subarray(nl + 1, nl + 1 + len).toString('utf8');
+      const raw = Buffer.from(this.buf.subarray(nl + 1, nl + 1 + len));
       this.buf = this.buf.subarray(nl + 1 + len);
-      this.waiting.shift()?.resolve({ code: Number(m[1]), text });
+      this.waiting.shift()?.resolve({ code: Number(m[1]), text: raw.toString('utf8'), raw });
       if (!this.waiting.length) this.hold(false);
     }
   }

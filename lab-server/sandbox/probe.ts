@@ -10,16 +10,20 @@
  * joins the process's user and mount namespaces and its root and then only open(2)s
  * and read(2)s: a symlink the learner planted resolves inside the sandbox, and no
  * program of the learner's can ever be run in its place. For the rest it joins only
- * ipc/uts/net namespaces and reads the host's procfs. None joins the sandbox's pid
+ * ipc/uts/net namespaces and reads the host's procfs, or asks rtnetlink (links,
+ * addresses, routes; net-state.ts). None joins the sandbox's pid
  * namespace: the learner cannot see or ptrace them.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { z } from 'zod';
 import { readCgroups, sandboxHostPids } from './cgroups.ts';
+import { parseNetState, type NetState } from './net-state.ts';
 import { probeHelper } from './probe-helper.ts';
+import { LocalIdentityProbe } from './identity-probe.ts';
+import type { Capabilities, NamespaceOwners, TimeOffsets, UserNamespaceInfo } from './identity.ts';
 import {
-  NAMESPACE_KINDS, type CgroupInfo, type MountInfo, type MqueueEntry, type NamespaceSet, type ProcessInfo,
-  type Probe, type SysvIpc,
+  NAMESPACE_KINDS, type CgroupInfo, type MountInfo, type MountPropagation, type MqueueEntry, type NamespaceInfo, type NamespaceSet, type NetInterface,
+  type NsinfoSection, type ProcessInfo, type Probe, type SysvIpc,
 } from './types.ts';
 
 const MAX_READ = 1024 * 1024;
@@ -88,12 +92,94 @@ export function parseMountinfo(text: string): MountInfo[] {
     const f = line.split(' ');
     const sep = f.indexOf('-');
     if (sep < 6) continue;
+    const propagation: MountPropagation = { shared: null, master: null, propagateFrom: null, unbindable: false };
+    for (const tag of f.slice(6, sep)) {
+      const [k, v] = tag.split(':');
+      if (k === 'shared') propagation.shared = Number(v);
+      else if (k === 'master') propagation.master = Number(v);
+      else if (k === 'propagate_from') propagation.propagateFrom = Number(v);
+      else if (k === 'unbindable') propagation.unbindable = true;
+    }
     out.push({
-      mountId: Number(f[0]), parentId: Number(f[1]), root: unescape(f[3]), mountPoint: unescape(f[4]),
-      options: f[5].split(','), fsType: f[sep + 1], source: unescape(f[sep + 2] ?? ''), superOptions: (f[sep + 3] ?? '').split(','),
+      mountId: Number(f[0]), parentId: Number(f[1]), device: f[2], root: unescape(f[3]), mountPoint: unescape(f[4]),
+      options: f[5].split(','), propagation, fsType: f[sep + 1], source: unescape(f[sep + 2] ?? ''), superOptions: (f[sep + 3] ?? '').split(','),
     });
   }
   return out;
+}
+
+/** the helper's mq answer: "NAME\tMODE\tINFO" lines */
+export function parseMqueueList(text: string): MqueueEntry[] {
+  return text.split('\n').filter(Boolean).map((line) => {
+    const [name, mode, info] = line.split('\t');
+    return { name, mode: parseInt(mode, 8), qsize: Number(/QSIZE:(\d+)/.exec(info ?? '')?.[1] ?? 0) };
+  });
+}
+
+/** the helper's interface list: "L\tNAME\tFLAGS", "A\tNAME\tFAMILY\tADDR\tPREFIX", "T\tLINKS\tADDRS" */
+export function parseInterfaces(text: string): NonNullable<NamespaceInfo['net']> {
+  const byName = new Map<string, NetInterface>();
+  let totalInterfaces = 0;
+  let totalAddresses = 0;
+  for (const line of text.split('\n')) {
+    const f = line.split('\t');
+    if (f[0] === 'L' && f.length === 3) byName.set(f[1], { name: f[1], flags: parseInt(f[2], 16) || 0, addresses: [] });
+    else if (f[0] === 'A' && f.length === 5 && (f[2] === 'inet' || f[2] === 'inet6')) {
+      byName.get(f[1])?.addresses.push({ family: f[2], address: f[3], prefix: Number(f[4]) || 0 });
+    } else if (f[0] === 'T') { totalInterfaces = Number(f[1]) || 0; totalAddresses = Number(f[2]) || 0; }
+  }
+  return { interfaces: [...byName.values()], totalInterfaces: Math.max(totalInterfaces, byName.size), totalAddresses };
+}
+
+/** "@NAME LEN\n" + LEN bytes, repeated (helpers/nslab-probe.c, nsinfo) */
+export function splitSections(buf: Buffer): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  let at = 0;
+  while (at < buf.length) {
+    const nl = buf.indexOf(10, at);
+    const m = nl < 0 ? null : /^@([a-z]+) (\d+)$/.exec(buf.subarray(at, nl).toString('latin1'));
+    if (!m) throw new Error('the probe helper sent a malformed namespace report');
+    const len = Number(m[2]);
+    out.set(m[1], buf.subarray(nl + 1, nl + 1 + len));
+    at = nl + 1 + len;
+  }
+  return out;
+}
+
+/** the nsbatch answer: "@p|@e|@s PID LEN\n" + LEN bytes per process (helpers/nslab-probe.c) */
+export function splitBatch(buf: Buffer): Map<number, { kind: 'p' | 'e' | 's'; body: Buffer }> {
+  const out = new Map<number, { kind: 'p' | 'e' | 's'; body: Buffer }>();
+  let at = 0;
+  while (at < buf.length) {
+    const nl = buf.indexOf(10, at);
+    const m = nl < 0 ? null : /^@([pes]) (\d+) (\d+)$/.exec(buf.subarray(at, nl).toString('latin1'));
+    if (!m) throw new Error('the probe helper sent a malformed namespace report');
+    const len = Number(m[3]);
+    out.set(Number(m[2]), { kind: m[1] as 'p' | 'e' | 's', body: buf.subarray(nl + 1, nl + 1 + len) });
+    at = nl + 1 + len;
+  }
+  return out;
+}
+
+/** up to maxBytes of a file, and whether that was all of it */
+function readBounded(path: string, maxBytes: number): { text: string; complete: boolean } {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(maxBytes + 1);
+    let n = 0;
+    for (;;) {
+      const r = readSync(fd, buf, n, buf.length - n, null);
+      if (r === 0) break;
+      n += r;
+      if (n === buf.length) break;
+    }
+    if (n <= maxBytes) return { text: buf.subarray(0, n).toString('utf8'), complete: true };
+    // only whole lines
+    const cut = buf.subarray(0, maxBytes);
+    return { text: cut.subarray(0, cut.lastIndexOf(10) + 1).toString('utf8'), complete: false };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const sysctlName = z.string().min(1).max(200).regex(/^[a-z0-9_]+([./][a-z0-9_-]+)*$/, 'a sysctl name like kernel.msgmni');
@@ -109,6 +195,11 @@ export class LocalProbe implements Probe {
   ) {}
 
   private toSandboxUid = (hostUid: number) => (hostUid >= this.hostUidBase && hostUid < this.hostUidBase + 65536 ? hostUid - this.hostUidBase : 65534);
+  // made on first use: parameter properties are not yet assigned while field initialisers run
+  private identityProbe: LocalIdentityProbe | null = null;
+  private get identity(): LocalIdentityProbe {
+    return (this.identityProbe ??= new LocalIdentityProbe((pid) => this.own(pid), this.toSandboxUid, this.helperBin));
+  }
 
   /** refuses pids that are not the sandbox's: a check can never read a host process */
   private own(hostPid: number): number {
@@ -130,12 +221,14 @@ export class LocalProbe implements Probe {
       if (!ns) continue;
       let cmdline: string[] = [];
       let cwd = '';
+      let root = '';
       try { cmdline = readFileSync(`/proc/${hostPid}/cmdline`, 'utf8').split('\0').filter((x, i, a) => x !== '' || i < a.length - 1); } catch { /* exited */ }
       try { cwd = readlinkSync(`/proc/${hostPid}/cwd`); } catch { /* exited or kernel thread */ }
+      try { root = readlinkSync(`/proc/${hostPid}/root`); } catch { /* exited or kernel thread */ }
       const parent = statuses.get(s.ppid);
       out.push({
         hostPid, pid: s.nsPids[1], nsPids: s.nsPids.slice(1), ppid: parent ? parent.nsPids[1] : 0, hostPpid: s.ppid,
-        comm: s.name, cmdline, uid: this.toSandboxUid(s.uid), hostUid: s.uid, cwd, ns, state: s.state,
+        comm: s.name, cmdline, uid: this.toSandboxUid(s.uid), hostUid: s.uid, cwd, root, ns, state: s.state,
       });
     }
     return out.sort((a, b) => a.pid - b.pid);
@@ -169,10 +262,51 @@ export class LocalProbe implements Probe {
     // helper mounts one in a throwaway mount namespace after joining the process's.
     const r = await probeHelper(this.helperBin).request('mq', this.own(hostPid), MAX_READ);
     if (r.code !== 0) throw new Error(`cannot list POSIX message queues of ${hostPid}: ${r.text.trim()}`);
-    return r.text.split('\n').filter(Boolean).map((line) => {
-      const [name, mode, info] = line.split('\t');
-      return { name, mode: parseInt(mode, 8), qsize: Number(/QSIZE:(\d+)/.exec(info ?? '')?.[1] ?? 0) };
-    });
+    return parseMqueueList(r.text);
+  }
+
+  async namespaceInfo(requests: readonly { hostPid: number; sections: readonly NsinfoSection[] }[], maxBytes: number): Promise<Map<number, NamespaceInfo | Error>> {
+    const out = new Map<number, NamespaceInfo | Error>();
+    // one read of the sandbox's cgroup for every pid of the batch (own() reads it per call)
+    const mine = new Set(sandboxHostPids(this.id));
+    const lines: string[] = [];
+    for (const r of requests) {
+      const sections = r.sections.filter((s) => ['ipc', 'mq', 'uts', 'net', 'nest', 'cgroupns'].includes(s));
+      if (!Number.isInteger(r.hostPid) || !mine.has(r.hostPid)) out.set(r.hostPid, new Error(`process ${r.hostPid} is not in sandbox ${this.id}`));
+      else if (sections.length) lines.push(`${r.hostPid} ${sections.join(',')}`);
+    }
+    if (!lines.length) return out;
+    const r = await probeHelper(this.helperBin).request('nsbatch', 0, maxBytes, lines.join('\n'));
+    if (r.code !== 0) throw new Error(`cannot read the sandbox's namespaces: ${r.text.trim()}`);
+    for (const [hostPid, entry] of splitBatch(r.raw)) {
+      if (entry.kind === 'e') { out.set(hostPid, new Error(`cannot read the namespaces of ${hostPid}: ${entry.body.toString('utf8')}`)); continue; }
+      if (entry.kind === 's') { out.set(hostPid, new Error('not read this round: the probe had spent its bound of bytes or time')); continue; }
+      out.set(hostPid, this.namespaceSections(splitSections(entry.body), maxBytes));
+    }
+    return out;
+  }
+
+  private namespaceSections(parts: Map<string, Buffer>, maxBytes: number): NamespaceInfo {
+    const out: NamespaceInfo = {};
+    const ipc = parts.get('ipc');
+    if (ipc) out.ipc = { sysv: parseSysvipc(ipc.toString('utf8'), this.toSandboxUid), complete: ipc.length < maxBytes };
+    const mq = parts.get('mq');
+    if (mq) out.mq = { queues: parseMqueueList(mq.toString('utf8')), total: Number(parts.get('mqtotal')?.toString('latin1') ?? 0) };
+    const uts = parts.get('uts');
+    if (uts) {
+      const [hostname = '', domainname = ''] = uts.toString('utf8').split('\n');
+      out.uts = { hostname, domainname };
+    }
+    const net = parts.get('net');
+    if (net) out.net = parseInterfaces(net.toString('utf8'));
+    const nest = parts.get('nest');
+    if (nest) {
+      const chain = (kind: string) => (new RegExp(`^${kind}((?: \\d+)*)$`, 'm').exec(nest.toString('latin1'))?.[1] ?? '').split(' ').filter(Boolean).map(Number);
+      out.nest = { pid: chain('pid'), user: chain('user') };
+    }
+    const cgroupns = parts.get('cgroupns');
+    if (cgroupns) out.cgroupns = cgroupns.toString('utf8').split('\n').filter(Boolean);
+    return out;
   }
 
   async sysctl(hostPid: number, name: string): Promise<string> {
@@ -186,9 +320,26 @@ export class LocalProbe implements Probe {
     return this.sysctl(hostPid, 'kernel.hostname');
   }
 
+  async net(hostPid: number, pinned?: string): Promise<NetState | null> {
+    const p = pinned === undefined ? '' : filePath.parse(pinned);
+    const r = await probeHelper(this.helperBin).request('net', this.own(hostPid), MAX_READ, p);
+    if (r.code === 2 || r.code === 4) return null;
+    if (r.code !== 0) throw new Error(`cannot read the network namespace ${p ? `${p} as seen by` : 'of'} process ${hostPid}: ${r.text.trim()}`);
+    return parseNetState(r.text);
+  }
+
   async mounts(hostPid: number): Promise<MountInfo[]> {
     const pid = this.own(hostPid);
     return parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'));
+  }
+
+  userNamespace(hostPid: number): Promise<UserNamespaceInfo> { return this.identity.userNamespace(hostPid); }
+  namespaceOwners(hostPid: number): Promise<NamespaceOwners> { return this.identity.namespaceOwners(hostPid); }
+  capabilities(hostPid: number): Promise<Capabilities> { return this.identity.capabilities(hostPid); }
+  timeOffsets(hostPid: number): Promise<TimeOffsets> { return this.identity.timeOffsets(hostPid); }
+  async mountsBounded(hostPid: number, maxBytes: number): Promise<{ mounts: MountInfo[]; complete: boolean }> {
+    const r = readBounded(`/proc/${this.own(hostPid)}/mountinfo`, maxBytes);
+    return { mounts: parseMountinfo(r.text), complete: r.complete };
   }
 
   async cgroups(): Promise<CgroupInfo[]> {

@@ -6,7 +6,11 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { IPty } from 'node-pty';
+import type { IdentityProbe } from './identity.ts';
 
+import type { NetState } from './net-state.ts';
+
+export type { NetState };
 export type NamespaceKind = 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'pid_for_children' | 'time' | 'user' | 'uts';
 export const NAMESPACE_KINDS: readonly NamespaceKind[] = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'user', 'uts'];
 /** Inode number of each namespace (what `readlink /proc/PID/ns/KIND` shows in brackets). */
@@ -75,6 +79,12 @@ export interface ProcessInfo {
   hostUid: number;
   /** working directory as the process sees it (relative to its own root), '' if unreadable */
   cwd: string;
+  /**
+   * the process's root directory as a path in its mount namespace, '' if unreadable:
+   * '/' unless it ran chroot (then the chroot directory, e.g. '/opt/minirootfs');
+   * pivot_root changes the mount at '/' and leaves this '/'
+   */
+  root: string;
   ns: NamespaceSet;
   /** process state letter from /proc/PID/stat (R, S, Z, ...) */
   state: string;
@@ -87,12 +97,30 @@ export interface SysvIpc { queues: SysvQueue[]; shm: SysvShm[]; sems: SysvSem[] 
 
 export interface MqueueEntry { name: string; qsize: number; mode: number }
 
+/**
+ * The optional fields of a mountinfo line (proc(5), Documentation/filesystems/sharedsubtree.rst):
+ * `shared:N` the mount is in peer group N, `master:N` it receives from peer group N (a slave),
+ * `propagate_from:N` the nearest dominant peer group visible from the reader's root,
+ * `unbindable`. A private mount has none of them.
+ */
+export interface MountPropagation {
+  shared: number | null;
+  master: number | null;
+  propagateFrom: number | null;
+  unbindable: boolean;
+}
+
 export interface MountInfo {
   mountId: number;
   parentId: number;
+  /** st_dev of the filesystem, 'major:minor' (one superblock, one value: binds of it share it) */
+  device: string;
+  /** the directory of the filesystem that is mounted here ('/' unless a bind of a subdirectory) */
   root: string;
+  /** relative to the root of the process whose table this is */
   mountPoint: string;
   options: string[];
+  propagation: MountPropagation;
   fsType: string;
   source: string;
   superOptions: string[];
@@ -113,6 +141,8 @@ export interface CgroupInfo {
   /** how many times the group hit its limit */
   memoryEvents: { max: number; oom: number; oomKill: number };
   pidsMax: number | null;
+  /** tasks (processes and threads) in the group and below it (pids.current); null if unreadable */
+  pidsCurrent: number | null;
 }
 
 export interface CommandEvent {
@@ -131,7 +161,36 @@ export interface CommandEvent {
   at: number;
 }
 
-export interface Probe {
+/** An interface of a network namespace, as getifaddrs(3) sees it from inside. */
+export interface NetInterface {
+  name: string;
+  /** IFF_* flags (IFF_UP 0x1, IFF_LOOPBACK 0x8, IFF_RUNNING 0x40) */
+  flags: number;
+  addresses: { family: 'inet' | 'inet6'; address: string; prefix: number }[];
+}
+
+export type NsinfoSection = 'ipc' | 'mq' | 'uts' | 'net' | 'nest' | 'cgroupns';
+
+/**
+ * What the namespace map shows of one process's IPC, UTS and network namespaces,
+ * read in one go and bounded in bytes per section (`complete: false`: the section
+ * was cut at the bound, its lists are the first entries only).
+ */
+export interface NamespaceInfo {
+  ipc?: { sysv: SysvIpc; complete: boolean };
+  /** `total`: queues in the namespace, also those past the bound */
+  mq?: { queues: MqueueEntry[]; total: number };
+  uts?: { hostname: string; domainname: string };
+  /** `totalInterfaces`/`totalAddresses` count also those past the bound */
+  net?: { interfaces: NetInterface[]; totalInterfaces: number; totalAddresses: number };
+  /** the namespaces (inodes) the process's pid and user namespaces are nested in, nearest first */
+  nest?: { pid: number[]; user: number[] };
+  /** /proc/PID/cgroup as seen from inside the process's cgroup namespace: its lines, as they are */
+  cgroupns?: string[];
+}
+
+/** what checks can learn about the sandbox; IdentityProbe (identity.ts): user namespaces, owners, capabilities, clock offsets */
+export interface Probe extends IdentityProbe {
   /** every process of the sandbox, nested namespaces included */
   processes(): Promise<ProcessInfo[]>;
   /** namespaces of the sandbox's PID 1: the sandbox's "root" namespaces */
@@ -144,7 +203,22 @@ export interface Probe {
   sysctl(hostPid: number, name: string): Promise<string>;
   hostname(hostPid: number): Promise<string>;
   mounts(hostPid: number): Promise<MountInfo[]>;
+  /** the first mounts of the process's mount table, reading at most maxBytes of it */
+  mountsBounded(hostPid: number, maxBytes: number): Promise<{ mounts: MountInfo[]; complete: boolean }>;
   cgroups(): Promise<CgroupInfo[]>;
+  /**
+   * the namespace map's view of each process's IPC, UTS and net namespaces, at most
+   * maxBytes per section, in one helper fork; per pid the info, or an Error when that
+   * process could not be read (it left) or the batch's byte bound was spent before it
+   */
+  namespaceInfo(requests: readonly { hostPid: number; sections: readonly NsinfoSection[] }[], maxBytes: number): Promise<Map<number, NamespaceInfo | Error>>;
+  /**
+   * links, addresses, routes and neighbours of the network namespace the process is
+   * in, or, with `pinned`, of the namespace file at that path as the process sees it
+   * (a mount `ip netns add` made, /run/netns/NAME); null when `pinned` is gone or is
+   * not a network namespace
+   */
+  net(hostPid: number, pinned?: string): Promise<NetState | null>;
 }
 
 export type SandboxState = 'running' | 'dead';

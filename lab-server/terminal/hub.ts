@@ -20,6 +20,7 @@ import { sameKinds, shellNamespaces } from './shell-namespaces.ts';
 import type { Lang } from '../contract/lang.ts';
 import { checkSize, SizeError, TerminalSession } from './terminal.ts';
 import { splitUtf8 } from './utf8.ts';
+import { MapSubscription } from './map-subscription.ts';
 
 export interface HubOptions {
   sessionId: string;
@@ -63,9 +64,12 @@ export class TerminalHub {
   private readonly flow: FlowOptions & { ackEveryBytes: number };
   /** terminals whose input is being dropped (told once per episode) */
   private readonly overflowing = new Set<number>();
+  /** the namespace map: wanted while the attached socket is subscribed */
+  readonly map: MapSubscription;
 
   constructor(private readonly opts: HubOptions) {
     this.flow = { ...DEFAULT_FLOW, ...opts.flow };
+    this.map = new MapSubscription((snapshot) => this.send({ type: 'map', snapshot }), opts.log);
   }
 
   get connected(): boolean { return this.socket !== null; }
@@ -92,6 +96,7 @@ export class TerminalHub {
     this.lastSteps = null;
     this.shellNs.clear();
     this.rootNs = null;
+    this.map.last = null;
     this.unsubscribe = [
       sandbox.onCommand((e: CommandEvent) => {
         this.send({ type: 'command', kind: e.kind, terminal: e.terminal, command: e.command, status: e.status, at: e.at });
@@ -182,6 +187,7 @@ export class TerminalHub {
   private detachSocket(ws: WebSocket): void {
     if (this.socket !== ws) return;
     this.socket = null;
+    this.map.set(false);
     for (const t of this.terminals.values()) t.detach();
   }
 
@@ -240,6 +246,15 @@ export class TerminalHub {
       case 'hello': return; // already authenticated; a repeated hello is harmless
       case 'ping': return this.send({ type: 'pong', ...(m.id !== undefined ? { id: m.id } : {}) });
       case 'ack': { this.terminals.get(m.terminal)?.ack(m.bytes); return; }
+      case 'map-subscribe': {
+        // a watcher (the board) may want the map already; this socket is what counts here
+        if (this.map.subscribed) return;
+        this.map.set(true);
+        // the current one at once; the engine's next round sends a newer one if the machine changed
+        if (this.map.last) this.send({ type: 'map', snapshot: this.map.last });
+        return;
+      }
+      case 'map-unsubscribe': return this.map.set(false);
       case 'open': { this.opts.onActivity?.(); return this.open(m.terminal, m.cols, m.rows); }
       case 'resize': {
         const t = this.terminals.get(m.terminal);
@@ -355,6 +370,7 @@ export class TerminalHub {
     this.unsubscribe = [];
     const ws = this.socket;
     this.socket = null;
+    this.map.set(false);
     ws?.close(code, reason);
   }
 }

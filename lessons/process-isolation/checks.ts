@@ -105,4 +105,8 @@ export default defineChecks({
     }
     return pending(msg('mini-container.not-yet'));
   },
+}, {
+  // the next step begins with "Leave the PID namespace shell (`exit`)": that its
+  // namespace is then gone is the plan, not something to redo
+  leftBehind: ['pid-one'],
 });

@@ -35,6 +35,9 @@ describe('the rules fail on a broken arrow', () => {
     ['the contract importing the sandbox', edge('lab-server/contract/steps.ts', '../sandbox/types.ts', true), /contract imports nothing of ours/],
     ['the contract importing a node module', edge('lab-server/contract/lang.ts', 'node:fs'), /no server-only package/],
     ['web importing the contract at run time', edge('web/lesson/pane.ts', '../../lab-server/contract/steps.ts'), /`import type` only/],
+    ['web importing the session protocol at run time', edge('web/term/connection.ts', '../../lab-server/contract/session-protocol.ts'), /`import type` only/],
+    ['the constants the web loads importing zod', edge('lab-server/contract/session-constants.ts', 'zod'), /loads at run time imports nothing/],
+    ['the constants the web loads importing a contract sibling', edge('lab-server/contract/session-constants.ts', './lang.ts', true), /loads at run time imports nothing/],
     ['web importing the classroom service', edge('web/board/client.ts', '../../lab-server/classroom/service.ts', true), /nothing of the server but the contract/],
     ["a lesson's checks importing the sandbox", edge('lessons/ipc-namespace/checks.ts', '../../lab-server/sandbox/probe.ts'), /only the checks API/],
     ["a lesson's checks importing the check engine", edge('lessons/ipc-namespace/checks.ts', '../../lab-server/checks/engine.ts'), /only the checks API/],
@@ -55,6 +58,7 @@ describe('the rules fail on a broken arrow', () => {
     const fine = [
       edge('web/lesson/pane.ts', '../../lab-server/contract/steps.ts', true),
       edge('web/board/client.ts', '../api.ts'),
+      edge('web/term/connection.ts', '../../lab-server/contract/session-constants.ts'),
       edge('lessons/ipc-namespace/checks.ts', '../../lab-server/checks/api.ts'),
       edge('lab-server/cli/serve.ts', '../http/app.ts'),
       edge('lab-server/http/app.ts', '../classroom/routes.ts'),

@@ -62,7 +62,7 @@ export function readImports(root: string, files: string[]): ImportEdge[] {
 
 /** The floors of docs/architecture.md, lowest first, by path. */
 export type Area =
-  | 'contract' | 'config' | 'lib' | 'sandbox' | 'lessons' | 'terminal' | 'checks' | 'grade' | 'classroom' | 'http' | 'cli'
+  | 'contract' | 'config' | 'lib' | 'sandbox' | 'kube' | 'lessons' | 'terminal' | 'checks' | 'grade' | 'classroom' | 'http' | 'cli'
   | 'web' | 'lesson-checks' | 'other';
 
 export function areaOf(file: string): Area {
@@ -70,7 +70,7 @@ export function areaOf(file: string): Area {
   const m = /^lab-server\/([a-z-]+)\//.exec(file);
   if (m) {
     const dir = m[1];
-    const known: Area[] = ['contract', 'config', 'lib', 'sandbox', 'lessons', 'terminal', 'checks', 'grade', 'classroom', 'http', 'cli'];
+    const known: Area[] = ['contract', 'config', 'lib', 'sandbox', 'kube', 'lessons', 'terminal', 'checks', 'grade', 'classroom', 'http', 'cli'];
     return (known as string[]).includes(dir) ? (dir as Area) : 'other';
   }
   if (file.startsWith('web/')) return 'web';
@@ -84,17 +84,24 @@ export const MAY_IMPORT: Partial<Record<Area, readonly Area[]>> = {
   config: [],
   lib: [],
   sandbox: ['contract', 'config', 'lib'],
+  kube: ['sandbox', 'contract', 'config', 'lib'],
   lessons: ['sandbox', 'contract', 'config', 'lib'],
   terminal: ['sandbox', 'contract', 'config', 'lib'],
   checks: ['lessons', 'sandbox', 'contract', 'config', 'lib'],
   grade: ['checks', 'lessons', 'sandbox', 'contract', 'config', 'lib'],
   classroom: ['checks', 'lessons', 'sandbox', 'contract', 'config', 'lib'],
   http: ['classroom', 'terminal', 'grade', 'checks', 'lessons', 'sandbox', 'contract', 'config', 'lib'],
-  cli: ['http', 'classroom', 'terminal', 'grade', 'checks', 'lessons', 'sandbox', 'contract', 'config', 'lib'],
+  cli: ['http', 'classroom', 'terminal', 'grade', 'checks', 'lessons', 'kube', 'sandbox', 'contract', 'config', 'lib'],
 };
 
 /** The one file lessons' checks.ts may import from the server. */
 export const CHECKS_API = 'lab-server/checks/api.ts';
+
+/**
+ * Contract files the web app may load at run time: plain constants that import
+ * nothing at all, so the browser bundle gets them and nothing else of the server.
+ */
+export const WEB_RUNTIME_CONTRACT = ['lab-server/contract/session-constants.ts'];
 
 export interface Violation { rule: string; edge: ImportEdge }
 
@@ -103,12 +110,13 @@ export function brokenRule(e: ImportEdge): string | null {
   const from = areaOf(e.from);
   if (from === 'other' && e.from.startsWith('lab-server/')) return 'every server module sits on a floor of docs/architecture.md';
   // the floor the browser shares: packages only when they run anywhere (zod), never node's
+  if (WEB_RUNTIME_CONTRACT.includes(e.from)) return 'a contract file the web app loads at run time imports nothing';
   if (from === 'contract' && e.to === null && (e.specifier.startsWith('node:') || e.specifier === 'express' || e.specifier === 'ws')) return 'the contract imports no server-only package';
   if (e.to === null) return null;
   const to = areaOf(e.to);
   if (from === 'web' && !e.to.startsWith('web/')) {
     if (to !== 'contract') return 'web imports nothing of the server but the contract';
-    if (!e.typeOnly) return 'web imports the contract with `import type` only';
+    if (!e.typeOnly && !WEB_RUNTIME_CONTRACT.includes(e.to)) return 'web imports the contract with `import type` only (at run time only its constants files)';
   }
   if (from === 'lesson-checks' && e.to !== CHECKS_API && !(e.to.startsWith('lessons/') && e.to.split('/')[1] === e.from.split('/')[1])) {
     return "lessons' checks import only the checks API (lab-server/checks/api.ts)";

@@ -28,7 +28,7 @@ const lessons: LessonSteps[] = [
 ];
 const workshop: Workshop = { id: 'w', code: 'ABCDEF', title: 'T & <x>', lessons: ['l1', 'l2'], createdAt: 0, endsAt: null, closedAt: null };
 const learner = (id: string, name: string, joinedAt: number, currentLesson: string | null = null): Learner => ({ id, workshopId: 'w', displayName: name, joinedAt, lastSeenAt: joinedAt, currentLesson });
-const pass = (learnerId: string, lessonId: string, stepId: string, at: number): StepResult => ({ learnerId, lessonId, stepId, status: 'pass', message: null, messages: null, firstPassAt: at, updatedAt: at });
+const pass = (learnerId: string, lessonId: string, stepId: string, at: number): StepResult => ({ learnerId, lessonId, stepId, status: 'pass', message: null, messages: null, firstPassAt: at, stale: null, updatedAt: at });
 
 function board(now: number, admission: 'active' | 'queued' | 'offline' = 'active') {
   return buildBoard({
@@ -36,7 +36,7 @@ function board(now: number, admission: 'active' | 'queued' | 'offline' = 'active
     learners: [learner('u1', 'Slow', 0, 'l1'), learner('u2', 'Fast', 0, 'l1'), learner('u3', '=cmd|\x07bell', 0)],
     results: [
       pass('u2', 'l1', 'a', 2 * MIN), pass('u2', 'l1', 'b', 3 * MIN),
-      { learnerId: 'u1', lessonId: 'l1', stepId: 'a', status: 'fail', message: 'try `unshare`', messages: { en: 'try `unshare`', ko: '`unshare`를 써 보세요' }, firstPassAt: null, updatedAt: 5 * MIN },
+      { learnerId: 'u1', lessonId: 'l1', stepId: 'a', status: 'fail', message: 'try `unshare`', messages: { en: 'try `unshare`', ko: '`unshare`를 써 보세요' }, firstPassAt: null, stale: null, updatedAt: 5 * MIN },
       pass('u2', 'l2', 'c', 20 * MIN),
     ],
     sessions: [{ id: 's1', server: null, learnerId: 'u1', lessonId: 'l1', startedAt: 1 * MIN, endedAt: null, endReason: null }],

@@ -93,4 +93,31 @@ describe('self-paced progress in Chromium', () => {
       await srv.close();
     }
   });
+  it('the home page is a learning path: its total time, and on each card the lessons to take first', async () => {
+    const srv = await startClassroomServer({ app: { webRoot: env.webRoot } });
+    try {
+      const lessons = await (await fetch(`${srv.base}/api/lessons?lang=en`)).json() as { id: string; title: string; minutes: number; requires: string[] }[];
+      const total = lessons.reduce((n, l) => n + l.minutes, 0);
+      const needing = lessons.filter((l) => l.requires.length);
+      expect(needing.length).toBeGreaterThan(0);
+      const ctx = await env.browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await ctx.newPage();
+      await page.goto(`${srv.base}/#/`);
+      await page.locator('.lesson-card').first().waitFor({ timeout: WAIT });
+      expect(await page.locator('.hero-intro').textContent()).toContain(`A path of ${lessons.length} lessons, about ${Math.floor(total / 60)} h ${total % 60} min in all.`);
+      for (const l of lessons) {
+        const card = page.locator('.lesson-card', { has: page.locator(`a[href="#/lessons/${l.id}"]`) });
+        const requires = card.locator('.lesson-card-requires');
+        if (!l.requires.length) {
+          expect(await requires.count(), l.id).toBe(0);
+          continue;
+        }
+        const titles = l.requires.map((id) => lessons.find((o) => o.id === id)!.title);
+        expect(await requires.textContent(), l.id).toBe(`After: ${titles.join(', ')}`);
+      }
+      await ctx.close();
+    } finally {
+      await srv.close();
+    }
+  }, 120_000);
 });

@@ -3,8 +3,9 @@
  * (cli/classroom-setup.ts), on a loopback port, with a real SQLite file in a temp
  * dir and the real sandbox back end. Plus a small board-socket client.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -39,6 +40,60 @@ export async function startClassroomServer(o: { dataDir?: string; port?: number;
     base: `http://127.0.0.1:${addr.port}`, wsBase: `ws://127.0.0.1:${addr.port}`,
     close: async () => { await setup.close(); await lab.close(); },
   };
+}
+
+const REPO = path.resolve(import.meta.dirname, '../..');
+
+/** A real `nslab serve` process on a loopback port, with its output. */
+export interface ServeProcess { proc: ChildProcess; out: () => string; port: number; base: string; wsBase: string }
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function serveOn(port: number, env: Record<string, string>, procs: ChildProcess[]): Promise<ServeProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'lab-server/cli.ts', 'serve', '--port', String(port), '--host', '127.0.0.1'], {
+    cwd: REPO,
+    env: { ...process.env, NSLAB_HOST_TUNING: 'off', NSLAB_INSTRUCTOR_SECRET: SECRET, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  procs.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (d) => { out += d; });
+  proc.stderr!.on('data', (d) => { out += d; });
+  await until(() => /instructor board: /.test(out) || proc.exitCode !== null, 'server start', () => out, 4800);
+  if (proc.exitCode !== null) throw new Error(`server exited: ${out}`);
+  return { proc, out: () => out, port, base: `http://127.0.0.1:${port}`, wsBase: `ws://127.0.0.1:${port}` };
+}
+
+/**
+ * Start `nslab serve` (with `env` over this process's environment) on a free port.
+ * Another test (in a parallel worker) may take a port between our probe and the
+ * server's bind, so "in use" means: pick another. The process is added to `procs`.
+ */
+export async function serveAnywhere(env: Record<string, string>, procs: ChildProcess[]): Promise<ServeProcess> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await serveOn(await freePort(), env, procs);
+    } catch (err) {
+      if (attempt < 5 && /port is in use/.test((err as Error).message)) continue;
+      throw err;
+    }
+  }
+}
+
+/** a clean stop destroys the sandboxes; SIGKILL only if it hangs (the next server reaps those) */
+export async function stopServeProcesses(procs: ChildProcess[]): Promise<void> {
+  for (const p of procs) {
+    if (p.exitCode !== null || p.signalCode !== null) continue;
+    p.kill('SIGTERM');
+    await until(() => p.exitCode !== null || p.signalCode !== null, 'server stop', () => '', 800).catch(() => p.kill('SIGKILL'));
+  }
 }
 
 /**

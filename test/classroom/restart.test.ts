@@ -5,65 +5,22 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LabClient, until } from '../server/client.ts';
-import { call, createWorkshop, join, openLesson, SECRET } from './helpers.ts';
+import { call, createWorkshop, join, openLesson, SECRET, serveAnywhere as serveAnywhereWith, stopServeProcesses } from './helpers.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 // only the classroom database is throwaway: images and sandboxes stay where the driver keeps them
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nslab-restart-'));
 const procs: ChildProcess[] = [];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * Start `nslab serve` on a free port. Another test (in a parallel worker) may take a
- * port between our probe and the server's bind, so "in use" means: pick another.
- */
-async function serveAnywhere(): Promise<{ proc: ChildProcess; out: () => string; port: number }> {
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    try {
-      return { ...(await serve(port)), port };
-    } catch (err) {
-      if (attempt < 5 && /port is in use/.test((err as Error).message)) continue;
-      throw err;
-    }
-  }
-}
-
-async function serve(port: number): Promise<{ proc: ChildProcess; out: () => string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'lab-server/cli.ts', 'serve', '--port', String(port), '--host', '127.0.0.1'], {
-    cwd: REPO,
-    env: { ...process.env, NSLAB_HOST_TUNING: 'off', NSLAB_CLASSROOM_DB: path.join(dataDir, 'classroom.db'), NSLAB_INSTRUCTOR_SECRET: SECRET },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  procs.push(proc);
-  let out = '';
-  proc.stdout!.on('data', (d) => { out += d; });
-  proc.stderr!.on('data', (d) => { out += d; });
-  await until(() => /instructor board: /.test(out) || proc.exitCode !== null, 'server start', () => out, 4800);
-  if (proc.exitCode !== null) throw new Error(`server exited: ${out}`);
-  return { proc, out: () => out };
-}
+/** `nslab serve` on the throwaway database */
+const serveAnywhere = () => serveAnywhereWith({ NSLAB_CLASSROOM_DB: path.join(dataDir, 'classroom.db') }, procs);
 
 afterAll(async () => {
-  // a clean stop destroys the sandboxes; SIGKILL only if it hangs (the next server reaps those)
-  for (const p of procs) {
-    if (p.exitCode !== null || p.signalCode !== null) continue;
-    p.kill('SIGTERM');
-    await until(() => p.exitCode !== null || p.signalCode !== null, 'server stop', () => '', 800).catch(() => p.kill('SIGKILL'));
-  }
+  await stopServeProcesses(procs);
   rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -240,6 +240,48 @@ describe('live board, progress and watching', () => {
     learner.close();
   });
 
+  it('the watch carries the learner\'s namespace map on request, and only then', async () => {
+    const w = await createWorkshop(srv.base, ['ipc-namespace'], 'Map watch');
+    const board = await BoardClient.connect(srv.wsBase);
+    await board.waitMessage((m) => m.type === 'welcome', 'welcome');
+    board.send({ type: 'subscribe', workshop: w.code });
+    const a = await join(srv.base, w.code, 'Hedy');
+    const opened = await openLesson(srv.base, a.token, 'ipc-namespace');
+    const learner = await LabClient.connect(srv, opened.body.session);
+    await learner.open(1);
+    await learner.run(1, 'true');
+    await board.waitBoard((b) => b.learners.some((l: any) => l.name === 'Hedy'), 'Hedy on the board');
+    const maps = () => board.messages.filter((m: any) => m.type === 'watch-map');
+
+    // no watch, no map
+    board.send({ type: 'watch-map-subscribe' });
+    await board.waitMessage((m) => m.type === 'error' && m.code === 'not-watching', 'not-watching refusal');
+
+    board.send({ type: 'watch', learner: a.learner.id });
+    await board.waitMessage((m) => m.type === 'watch-started', 'watch-started');
+    board.send({ type: 'watch-map-subscribe' });
+    const first = await board.waitMessage((m) => m.type === 'watch-map' && m.snapshot.kinds.find((k: any) => k.kind === 'ipc').namespaces.length === 1, 'the map');
+    expect(first.snapshot.kinds.find((k: any) => k.kind === 'ipc').namespaces[0].terminals).toEqual([1]);
+    // the learner did not subscribe: their socket gets no map
+    learner.type(1, 'unshare --ipc bash\r');
+    await learner.run(1, 'ipcmk -Q');
+    await board.waitMessage((m) => m.type === 'watch-map' && m.snapshot.kinds.find((k: any) => k.kind === 'ipc').namespaces.length === 2, 'the new IPC namespace on the board');
+    expect(learner.events.filter((e) => e.type === 'map')).toEqual([]);
+
+    // unsubscribed: the watch goes on, the maps stop
+    board.send({ type: 'watch-map-unsubscribe' });
+    // the board socket handles its messages in order: the pong says the unsubscribe is done
+    board.send({ type: 'ping', id: 'after-unsubscribe' });
+    await board.waitMessage((m) => m.type === 'pong' && m.id === 'after-unsubscribe', 'pong');
+    const count = maps().length;
+    await learner.run(1, 'ipcmk -Q');
+    await learner.run(1, 'echo after-$((2+3))');
+    await until(() => board.output.get(1)?.includes('after-5'), 'terminal output after the change');
+    expect(maps().length).toBe(count);
+    board.close();
+    learner.close();
+  });
+
   it('exports parse: CSV, JSON and JUnit XML', async () => {
     const w = await createWorkshop(srv.base, ['sample-hostname'], 'Export, "quoted" & <xml>');
     const a = await join(srv.base, w.code, '=HYPERLINK("x")');

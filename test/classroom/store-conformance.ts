@@ -4,7 +4,7 @@
  * step results), board.ts and board-socket.ts (learners, sessions and results of a
  * workshop), routes.ts and `nslab export` (workshops, grading runs). One suite,
  * registered for every implementation by a test file of its own
- * (sqlite-store.test.ts), on real storage.
+ * (sqlite-store.test.ts, pg-store.test.ts), on real storage.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateJoinCode } from '../../lab-server/classroom/codes.ts';
@@ -117,6 +117,21 @@ export function classroomStoreConformance(name: string, subject: ClassroomStoreS
         expect((await store.learners(w1.id)).map((l) => l.displayName)).toEqual(['Dana']);
       });
 
+      it('a name that looks like one taken (another script, full width, I for l) is refused without saying whose; a different one is not', async () => {
+        const w = await workshop();
+        await store.addLearner({ workshopId: w.id, displayName: 'Dana', tokenHash: 'a' });
+        await store.addLearner({ workshopId: w.id, displayName: 'Adal', tokenHash: 'b' });
+        for (const impostor of ['D\u0430na', 'Ｄａｎａ', 'AdaI']) {
+          const err = await store.addLearner({ workshopId: w.id, displayName: impostor, tokenHash: 'x' }).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(NameTakenError);
+          expect((err as NameTakenError).lookalike).toBe(true);
+          expect((err as Error).message).not.toMatch(/Dana|Adal/);
+        }
+        await store.addLearner({ workshopId: w.id, displayName: 'Danae', tokenHash: 'c' });
+        await store.addLearner({ workshopId: w.id, displayName: '김민수', tokenHash: 'd' });
+        expect((await store.learners(w.id)).map((l) => l.displayName).sort()).toEqual(['Adal', 'Dana', 'Danae', '김민수']);
+      });
+
       it('two look-alikes joining at the same moment: exactly one gets in', async () => {
         const w = await workshop();
         const other = await open();
@@ -177,8 +192,8 @@ export function classroomStoreConformance(name: string, subject: ClassroomStoreS
         const l = await store.addLearner({ workshopId: w.id, displayName: 'Cy', tokenHash: 'c' });
         const changed = await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: 'no queue yet' }, { stepId: 'b', status: 'pending', message: null }], 10);
         expect(changed).toEqual([
-          { learnerId: l.id, lessonId: 'ipc', stepId: 'a', status: 'fail', message: 'no queue yet', messages: null, firstPassAt: null, updatedAt: 10 },
-          { learnerId: l.id, lessonId: 'ipc', stepId: 'b', status: 'pending', message: null, messages: null, firstPassAt: null, updatedAt: 10 },
+          { learnerId: l.id, lessonId: 'ipc', stepId: 'a', status: 'fail', message: 'no queue yet', messages: null, firstPassAt: null, stale: null, updatedAt: 10 },
+          { learnerId: l.id, lessonId: 'ipc', stepId: 'b', status: 'pending', message: null, messages: null, firstPassAt: null, stale: null, updatedAt: 10 },
         ]);
         expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: 'no queue yet' }], 11)).toEqual([]);
         expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: 'still no queue' }], 12)).toHaveLength(1);
@@ -206,6 +221,23 @@ export function classroomStoreConformance(name: string, subject: ClassroomStoreS
         expect((await store.stepResults(w.id)).find((r) => r.stepId === 'b')).toMatchObject({ message: 'run it', messages: { en: 'run it' } });
       });
 
+      it('a passed step whose state is gone keeps its pass and first pass time; the note comes and goes', async () => {
+        const w = await workshop();
+        const l = await store.addLearner({ workshopId: w.id, displayName: 'Ex', tokenHash: 'x' });
+        await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'pass', message: null }], 20);
+        const gone = { message: '새 IPC 네임스페이스가 없습니다', messages: { ko: '새 IPC 네임스페이스가 없습니다', en: 'no new IPC namespace' } };
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'pass', message: null, stale: gone }], 30))
+          .toMatchObject([{ status: 'pass', firstPassAt: 20, stale: gone, updatedAt: 30 }]);
+        // the same note again (in another key order) is no change; a fail never lands on the pass
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'pass', message: null, stale: { message: gone.message, messages: { en: 'no new IPC namespace', ko: gone.message } } }], 31)).toEqual([]);
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'fail', message: 'gone' }], 32)).toEqual([]);
+        expect((await store.stepResults(w.id))[0]).toMatchObject({ status: 'pass', message: null, firstPassAt: 20, stale: gone });
+        // the state is back
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'a', status: 'pass', message: null }], 40)).toMatchObject([{ status: 'pass', firstPassAt: 20, stale: null }]);
+        // a step that is not passed has no such note, whatever is sent
+        expect(await store.recordSteps(l.id, 'ipc', [{ stepId: 'b', status: 'pending', message: null, stale: gone }], 50)).toMatchObject([{ status: 'pending', stale: null }]);
+      });
+
       it('a pass and a later fail written at the same moment from two servers: the step stays passed', async () => {
         const w = await workshop();
         const l = await store.addLearner({ workshopId: w.id, displayName: 'Di', tokenHash: 'd' });
@@ -228,6 +260,66 @@ export function classroomStoreConformance(name: string, subject: ClassroomStoreS
         await store.recordSteps(b.id, 'ipc', [{ stepId: 's', status: 'fail', message: 'no' }], 1);
         expect((await store.stepResults(w.id)).map((r) => r.learnerId)).toEqual([a.id]);
         expect((await store.stepResults(elsewhere.id)).map((r) => r.learnerId)).toEqual([b.id]);
+      });
+    });
+
+    describe('self-paced learners', () => {
+      it('are found by token hash only; a step\'s first pass time is kept; all of it there for the next server', async () => {
+        const a = await store.addSelfPacedLearner('hash-a', 1000);
+        expect(a).toEqual({ id: a.id, createdAt: 1000, lastSeenAt: 1000 });
+        await store.addSelfPacedLearner('hash-b', 1000);
+        expect(await store.selfPacedLearnerByTokenHash('hash-x')).toBeNull();
+        expect(await store.recordSelfPacedPasses(a.id, 'l1', ['s1', 's2'], 2000)).toHaveLength(2);
+        // a second pass of the same step changes nothing
+        expect(await store.recordSelfPacedPasses(a.id, 'l1', ['s1', 's3'], 3000)).toEqual([{ lessonId: 'l1', stepId: 's3', passedAt: 3000 }]);
+        await store.close();
+        opened = opened.filter((s) => s !== store);
+
+        const next = await open();
+        expect(await next.selfPacedLearnerByTokenHash('hash-a', 5000)).toEqual({ id: a.id, createdAt: 1000, lastSeenAt: 5000 });
+        expect(await next.selfPacedPasses(a.id)).toEqual([
+          { lessonId: 'l1', stepId: 's1', passedAt: 2000 }, { lessonId: 'l1', stepId: 's2', passedAt: 2000 }, { lessonId: 'l1', stepId: 's3', passedAt: 3000 },
+        ]);
+        const b = await next.selfPacedLearnerByTokenHash('hash-b');
+        expect(await next.selfPacedPasses(b!.id)).toEqual([]);
+      });
+
+      it('the same pass from two servers at once is kept once, with one time', async () => {
+        const a = await store.addSelfPacedLearner('hash-a', 1000);
+        const other = await open();
+        const [x, y] = await Promise.all([
+          store.recordSelfPacedPasses(a.id, 'l1', ['s1'], 2000),
+          other.recordSelfPacedPasses(a.id, 'l1', ['s1'], 2001),
+        ]);
+        expect(x.length + y.length).toBe(1);
+        expect(await store.selfPacedPasses(a.id)).toHaveLength(1);
+      });
+    });
+
+    describe('instructor sign-ins', () => {
+      it('are valid with their secret and age only; a new secret or an expiry removes old ones; sign out one or all', async () => {
+        await store.addInstructorSession('t1', 'secret-1', 1000);
+        await store.addInstructorSession('t2', 'secret-1', 2000);
+        expect(await store.instructorSessionValid('t1', 'secret-1', 0, 3000)).toBe(true);
+        expect(await store.instructorSessionValid('t1', 'secret-2', 0, 3000)).toBe(false);
+        expect(await store.instructorSessionValid('t1', 'secret-1', 1500, 3000)).toBe(false);
+        expect(await store.instructorSessionValid('nope', 'secret-1', 0, 3000)).toBe(false);
+        // another server on the same storage knows the sign-in
+        const other = await open();
+        expect(await other.instructorSessionValid('t2', 'secret-1', 0, 3000)).toBe(true);
+        // signing in with a new secret voids every sign-in made with the old one
+        await other.addInstructorSession('t3', 'secret-2', 4000);
+        expect(await store.instructorSessionValid('t2', 'secret-1', 0, 4100)).toBe(false);
+        // sign-ins made before expireBefore are removed
+        await store.addInstructorSession('t4', 'secret-2', 5000, 4500);
+        expect(await store.instructorSessionValid('t3', 'secret-2', 0, 5100)).toBe(false);
+        await store.addInstructorSession('t5', 'secret-2', 5200);
+        expect(await store.removeInstructorSessions('t4')).toBe(1);
+        expect(await store.instructorSessionValid('t4', 'secret-2', 0, 5300)).toBe(false);
+        expect(await store.removeInstructorSessions('t4')).toBe(0);
+        await store.addInstructorSession('t6', 'secret-2', 5400);
+        expect(await other.removeInstructorSessions(null)).toBe(2);
+        expect(await store.instructorSessionValid('t5', 'secret-2', 0, 5500)).toBe(false);
       });
     });
 

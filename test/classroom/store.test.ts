@@ -1,6 +1,7 @@
 /**
- * The SQLite store on a real file in a temp dir: migrations, restart survival (close
- * and reopen), step result semantics, codes and tokens.
+ * What only the SQLite store has, on a real file in a temp dir: its migrations and
+ * pragmas, the file's bytes, the read-only handle; plus codes and tokens. What every
+ * store must do is in store-conformance.ts, run on SQLite and PostgreSQL.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -116,29 +117,6 @@ describe('migrations', () => {
 });
 
 describe('store', () => {
-  it('keeps workshops, learners, sessions, step results and grading runs across close and reopen', async () => {
-    let store = new SqliteClassroomStore({ file });
-    const w = await store.createWorkshop({ title: 'Namespaces 101', lessons: ['b-lesson', 'a-lesson'], endsAt: null }, generateJoinCode, 1000);
-    expect(w.lessons).toEqual(['b-lesson', 'a-lesson']);
-    const token = generateToken();
-    const l = await store.addLearner({ workshopId: w.id, displayName: 'Ada', tokenHash: hashToken(token) }, 2000);
-    await store.startSession({ id: 's1', learnerId: l.id, lessonId: 'b-lesson' }, 3000);
-    await store.recordSteps(l.id, 'b-lesson', [{ stepId: 'one', status: 'pass', message: null }, { stepId: 'two', status: 'fail', message: 'not yet' }], 4000);
-    await store.addGradingRun({ workshopId: w.id, learnerId: l.id, lessonId: 'b-lesson', source: 'ada.txt', passed: 1, total: 2, report: { lesson: 'b-lesson', steps: [], passed: 1, total: 2 } }, 5000);
-    await store.close();
-
-    store = new SqliteClassroomStore({ file });
-    expect(await store.workshopByCode(w.code.toLowerCase())).toEqual(w);
-    expect((await store.learnerByTokenHash(hashToken(token)))?.displayName).toBe('Ada');
-    expect(await store.endOpenSessions('server-restart', 6000)).toBe(1);
-    expect((await store.sessions(l.id))[0]).toMatchObject({ id: 's1', endedAt: 6000, endReason: 'server-restart' });
-    const steps = await store.learnerStepResults(l.id);
-    expect(steps.find((s) => s.stepId === 'one')).toMatchObject({ status: 'pass', firstPassAt: 4000 });
-    expect(steps.find((s) => s.stepId === 'two')).toMatchObject({ status: 'fail', message: 'not yet' });
-    expect((await store.gradingRuns(w.id))[0]).toMatchObject({ source: 'ada.txt', passed: 1, total: 2, report: { lesson: 'b-lesson' } });
-    await store.close();
-  });
-
   it('never stores a learner token, only its hash', async () => {
     const store = new SqliteClassroomStore({ file });
     const w = await store.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);
@@ -149,78 +127,6 @@ describe('store', () => {
     const bytes = Buffer.concat([readFileSync(file), ...['-wal'].map((s) => { try { return readFileSync(file + s); } catch { return Buffer.alloc(0); } })]);
     expect(bytes.includes(Buffer.from(token))).toBe(false);
     expect(bytes.includes(Buffer.from(hashToken(token)))).toBe(true);
-  });
-
-  it('a passed step stays passed and keeps its first pass time', async () => {
-    const store = new SqliteClassroomStore({ file });
-    const w = await store.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);
-    const l = await store.addLearner({ workshopId: w.id, displayName: 'Cy', tokenHash: 'h1' });
-    expect(await store.recordSteps(l.id, 'x', [{ stepId: 's', status: 'fail', message: 'no' }], 10)).toHaveLength(1);
-    expect(await store.recordSteps(l.id, 'x', [{ stepId: 's', status: 'fail', message: 'no' }], 11)).toHaveLength(0);
-    expect(await store.recordSteps(l.id, 'x', [{ stepId: 's', status: 'pass', message: null }], 20)).toHaveLength(1);
-    expect(await store.recordSteps(l.id, 'x', [{ stepId: 's', status: 'pending', message: null }], 30)).toHaveLength(0);
-    expect(await store.recordSteps(l.id, 'x', [{ stepId: 's', status: 'pass', message: null }], 40)).toHaveLength(0);
-    expect((await store.learnerStepResults(l.id))[0]).toMatchObject({ status: 'pass', firstPassAt: 20 });
-    await store.close();
-  });
-
-  it('self-paced learners: found by token hash only, first pass time kept, across close and reopen', async () => {
-    const store = new SqliteClassroomStore({ file });
-    const a = await store.addSelfPacedLearner(hashToken('tok-a'), 1000);
-    await store.addSelfPacedLearner(hashToken('tok-b'), 1000);
-    expect(await store.selfPacedLearnerByTokenHash(hashToken('tok-x'))).toBeNull();
-    expect(await store.recordSelfPacedPasses(a.id, 'l1', ['s1', 's2'], 2000)).toHaveLength(2);
-    // a second pass of the same step changes nothing
-    expect(await store.recordSelfPacedPasses(a.id, 'l1', ['s1', 's3'], 3000)).toEqual([{ lessonId: 'l1', stepId: 's3', passedAt: 3000 }]);
-    await store.close();
-    const again = new SqliteClassroomStore({ file });
-    const found = await again.selfPacedLearnerByTokenHash(hashToken('tok-a'), 5000);
-    expect(found).toEqual({ id: a.id, createdAt: 1000, lastSeenAt: 5000 });
-    expect(await again.selfPacedPasses(a.id)).toEqual([
-      { lessonId: 'l1', stepId: 's1', passedAt: 2000 }, { lessonId: 'l1', stepId: 's2', passedAt: 2000 }, { lessonId: 'l1', stepId: 's3', passedAt: 3000 },
-    ]);
-    const other = await again.selfPacedLearnerByTokenHash(hashToken('tok-b'));
-    expect(await again.selfPacedPasses(other!.id)).toEqual([]);
-    expect(JSON.stringify(again.db.prepare('SELECT * FROM self_paced_learners').all())).not.toContain('tok-a');
-    await again.close();
-  });
-
-  it('display names are unique per workshop, ignoring case', async () => {
-    const store = new SqliteClassroomStore({ file });
-    const w1 = await store.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);
-    const w2 = await store.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);
-    await store.addLearner({ workshopId: w1.id, displayName: 'Dana', tokenHash: 'a' });
-    await expect(store.addLearner({ workshopId: w1.id, displayName: 'dana', tokenHash: 'b' })).rejects.toBeInstanceOf(NameTakenError);
-    await store.addLearner({ workshopId: w2.id, displayName: 'Dana', tokenHash: 'c' });
-    await store.close();
-  });
-
-  it('a name that looks like one taken (another script, full width, I for l) is refused; a different one is not', async () => {
-    const store = new SqliteClassroomStore({ file });
-    const w = await store.createWorkshop({ title: 't', lessons: ['x'], endsAt: null }, generateJoinCode);
-    await store.addLearner({ workshopId: w.id, displayName: 'Dana', tokenHash: 'a' });
-    await store.addLearner({ workshopId: w.id, displayName: 'Adal', tokenHash: 'b' });
-    for (const impostor of ['D\u0430na', 'Ｄａｎａ', 'AdaI']) {
-      const err = await store.addLearner({ workshopId: w.id, displayName: impostor, tokenHash: 'x' }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(NameTakenError);
-      expect((err as NameTakenError).lookalike).toBe(true);
-      // the joining person is not told whose name it resembles
-      expect((err as Error).message).not.toMatch(/Dana|Adal/);
-    }
-    await store.addLearner({ workshopId: w.id, displayName: 'Danae', tokenHash: 'c' });
-    await store.addLearner({ workshopId: w.id, displayName: '김민수', tokenHash: 'd' });
-    expect((await store.learners(w.id)).map((l) => l.displayName).sort()).toEqual(['Adal', 'Dana', 'Danae', '김민수']);
-    await store.close();
-  });
-
-  it('a join code collision draws a new code', async () => {
-    const store = new SqliteClassroomStore({ file });
-    const codes = ['AAAAAA', 'AAAAAA', 'BBBBBB'];
-    const make = () => codes.shift()!;
-    const a = await store.createWorkshop({ title: 'a', lessons: ['x'], endsAt: null }, make);
-    const b = await store.createWorkshop({ title: 'b', lessons: ['x'], endsAt: null }, make);
-    expect([a.code, b.code]).toEqual(['AAAAAA', 'BBBBBB']);
-    await store.close();
   });
 
   it('a second process (nslab export) can read while the server writes', async () => {

@@ -153,15 +153,114 @@ describe('check engine', () => {
     let calls = 0;
     const engine = new CheckEngine({
       sandbox, steps: ['a', 'b'], lang: 'en', pollMs: 50, passed: ['a'],
-      checks: { a: async () => { throw new Error('never runs: already passed'); }, b: async () => { calls++; return pending(); } },
+      // a is watched (b is open), and on this fresh machine what it made is not there
+      checks: { a: async () => pending('make a again'), b: async () => { calls++; return pending(); } },
     }).start();
     await engine.idle();
     expect(engine.statuses().map((s) => s.status)).toEqual(['pass', 'pending']);
+    expect(engine.statuses()[0]).toMatchObject({ status: 'pass', passedAt: expect.any(Number), stale: { message: 'make a again' } });
     await sandbox.destroy();
     const after = calls;
     await new Promise((r) => setTimeout(r, 300));
     expect(calls).toBe(after);
     expect(engine.statuses().map((s) => s.status)).toEqual(['pass', 'pending']);
+  });
+
+  it('reports a passed step whose state is gone as stale, with what to redo, and keeps it passed', async () => {
+    const sandbox = await backend.create({ label: 'check-engine stale' });
+    const changes: StepStatus[] = [];
+    const made = (file: string) => async (lab: Parameters<typeof fileExists>[0]) => (await fileExists(lab, file) ? pass() : pending({ en: `make ${file}`, ko: `${file}을 만드세요` }));
+    const checks = defineChecks({ first: made('/tmp/first'), second: made('/tmp/second'), open: async () => pending() });
+    const engine = new CheckEngine({
+      sandbox, checks, steps: ['first', 'second', 'open'], lang: 'ko', pollMs: 0, log: () => {},
+      onStatus: (changed) => changes.push(...changed),
+    });
+    const stale = () => Object.fromEntries(engine.statuses().map((s) => [s.id, s.stale ?? null]));
+    try {
+      const t = shell(sandbox);
+      engine.start();
+      await t.ready;
+      await t.run('touch /tmp/first /tmp/second');
+      await engine.idle();
+      // the near miss: both passed and their state is there, so neither is stale
+      expect(engine.statuses().map((s) => s.status)).toEqual(['pass', 'pass', 'pending']);
+      expect(stale()).toEqual({ first: null, second: null, open: null });
+      const passedAt = engine.statuses()[1].passedAt;
+
+      changes.length = 0;
+      await t.run('rm /tmp/second');
+      await engine.idle();
+      const second = engine.statuses()[1];
+      expect(second).toMatchObject({ status: 'pass', passedAt, stale: { message: '/tmp/second을 만드세요', messages: { en: 'make /tmp/second', ko: '/tmp/second을 만드세요' } } });
+      expect(stale().first).toBeNull();
+      expect(changes.map((c) => `${c.id}:${c.status}:${!!c.stale}`)).toEqual(['second:pass:true']);
+
+      // further back: stale only while every step between it and the open one is stale too
+      await t.run('rm /tmp/first');
+      await engine.idle();
+      expect(stale().first).toMatchObject({ message: '/tmp/first을 만드세요' });
+      await t.run('touch /tmp/second');
+      await engine.idle();
+      expect(stale()).toEqual({ first: null, second: null, open: null });
+      expect(engine.statuses().map((s) => s.status)).toEqual(['pass', 'pass', 'pending']);
+    } finally {
+      engine.stop();
+      await sandbox.destroy();
+    }
+  });
+
+  it('a passed step that fails one look (a read that timed out) is looked at again before it is called stale', async () => {
+    const sandbox = await backend.create({ label: 'check-engine blip' });
+    let looks = 0;
+    // passes, then fails exactly one look, then passes again: a transient probe failure
+    const blip = async () => (++looks === 2 ? pending('gone?') : pass());
+    const changes: StepStatus[] = [];
+    const engine = new CheckEngine({
+      sandbox, steps: ['kept', 'open'], lang: 'en', pollMs: 0, log: () => {},
+      checks: { kept: blip, open: async () => pending() }, onStatus: (changed) => changes.push(...changed),
+    });
+    try {
+      const t = shell(sandbox);
+      engine.start();
+      await t.ready;
+      await t.run('true');
+      await engine.idle();
+      await t.run('true');
+      await engine.idle();
+      expect(looks).toBeGreaterThanOrEqual(3);
+      expect(changes.filter((c) => c.stale)).toEqual([]);
+      expect(engine.statuses()[0]).toMatchObject({ status: 'pass' });
+      expect(engine.statuses()[0].stale).toBeUndefined();
+    } finally {
+      engine.stop();
+      await sandbox.destroy();
+    }
+  });
+
+  it('does not watch a step the lesson leaves behind, nor when told not to watch', async () => {
+    const sandbox = await backend.create({ label: 'check-engine left behind' });
+    const made = (file: string) => async (lab: Parameters<typeof fileExists>[0]) => (await fileExists(lab, file) ? pass() : pending(`make ${file}`));
+    const checks = defineChecks({ left: made('/tmp/left'), kept: made('/tmp/kept'), open: async () => pending() }, { leftBehind: ['left'] });
+    const engine = new CheckEngine({ sandbox, checks, steps: ['left', 'kept', 'open'], lang: 'en', pollMs: 0, log: () => {} });
+    const unwatched = new CheckEngine({ sandbox, checks, steps: ['left', 'kept', 'open'], lang: 'en', pollMs: 0, log: () => {}, watchPassed: false });
+    try {
+      const t = shell(sandbox);
+      engine.start();
+      unwatched.start();
+      await t.ready;
+      await t.run('touch /tmp/left /tmp/kept');
+      await engine.idle();
+      await unwatched.idle();
+      await t.run('rm /tmp/left /tmp/kept');
+      await engine.idle();
+      await unwatched.idle();
+      expect(engine.statuses().map((s) => `${s.id}:${s.status}:${s.stale?.message ?? '-'}`)).toEqual(['left:pass:-', 'kept:pass:make /tmp/kept', 'open:pending:-']);
+      expect(unwatched.statuses().map((s) => `${s.id}:${s.status}:${s.stale?.message ?? '-'}`)).toEqual(['left:pass:-', 'kept:pass:-', 'open:pending:-']);
+    } finally {
+      engine.stop();
+      unwatched.stop();
+      await sandbox.destroy();
+    }
   });
 
   /** waits (no time limit: the test runner's own timeout is the bound) until `cond` holds */

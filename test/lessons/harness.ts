@@ -9,6 +9,9 @@
  * - the solution for this host passes every step (solution.txt, or solution.cgroup-v2.txt
  *   on a cgroup v2 host and solution.cgroup-v1.txt on a v1/hybrid one when the lesson
  *   teaches each its own files: lab-server/lessons/host-conditions.ts);
+ *   and, with passed steps watched as in a learner's session, never marks one "passed
+ *   earlier; its state is gone" (a step the lesson itself leaves behind is named in
+ *   defineChecks' `leftBehind`);
  * - a transcript that only runs `true` passes no step (a fresh sandbox proves nothing);
  * - every near-misses/*.txt that applies on this host fails each step its `## near-miss:`
  *   line names (NAME.cgroup-v2.txt only on v2 hosts, NAME.cgroup-v1.txt only on v1).
@@ -23,6 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gradeTranscript, prepareLesson, readTranscript, type PreparedLesson } from '../../lab-server/grade/grade.ts';
 import { lintLesson } from '../../lab-server/grade/lint.ts';
 import { formatText, type GradeReport } from '../../lab-server/grade/report.ts';
+import type { StepStatus } from '../../lab-server/contract/steps.ts';
 import type { Transcript } from '../../lab-server/grade/transcript.ts';
 import { appliesTo, currentHostFacts, hostKey, solutionFor } from '../../lab-server/lessons/host-conditions.ts';
 import { LessonCatalog } from '../../lab-server/lessons/loader.ts';
@@ -63,8 +67,8 @@ export function lessonTests(lessonId: string, opts: LessonTestOptions = {}): voi
       await backend?.destroyAll();
     });
 
-    const grade = (t: Transcript): Promise<GradeReport> =>
-      gradeTranscript(lesson, t, { backend, lang: opts.lang ?? 'en', runner: opts.quietMs ? { quietMs: opts.quietMs } : undefined });
+    const grade = (t: Transcript, more: { watchPassed?: boolean; onStatus?: (changed: StepStatus[]) => void } = {}): Promise<GradeReport> =>
+      gradeTranscript(lesson, t, { backend, lang: opts.lang ?? 'en', runner: opts.quietMs ? { quietMs: opts.quietMs } : undefined, ...more });
 
     it('lints clean', async () => {
       const errors = (await lintLesson(lessonId, catalog)).filter((p) => p.severity === 'error').map(formatProblem);
@@ -73,9 +77,15 @@ export function lessonTests(lessonId: string, opts: LessonTestOptions = {}): voi
 
     it(`${solution ?? 'solution.txt'} passes every step`, async () => {
       expect(solution, `no solution transcript for a ${hostKey(host)} host in ${dir}`).not.toBeNull();
-      const report = await grade(await readTranscript(path.join(dir, solution!)));
+      const stale: string[] = [];
+      const report = await grade(await readTranscript(path.join(dir, solution!)), {
+        watchPassed: true,
+        onStatus: (changed) => { for (const c of changed) if (c.stale) stale.push(`${c.id}: ${c.stale.message}`); },
+      });
       const failed = report.steps.filter((s) => !s.passed).map((s) => `${s.id}: ${s.message}`);
       expect(failed, formatText(report, solution!)).toEqual([]);
+      // the lesson's own path never tells the learner a step's state is gone
+      expect(stale, 'steps marked stale on the intended path: name them in defineChecks\' leftBehind if the lesson means to leave them').toEqual([]);
     });
 
     it('a transcript of only `true` passes no step', async () => {

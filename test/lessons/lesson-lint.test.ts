@@ -66,6 +66,16 @@ describe('lint', () => {
     ]);
   });
 
+  it('reports a leftBehind step that is not in lesson.md, and leftBehind that is not a list', async () => {
+    const withOptions = (options: string) => CHECKS(['make-queue', 'look']).replace(/\n\}\);\n$/, `\n}, ${options});\n`);
+    const good = await lesson({ 'lesson.md': LESSON, 'checks.ts': withOptions("{ leftBehind: ['make-queue'] }"), 'solution.txt': 'true\n' });
+    expect(await messages(good)).toEqual([]);
+    const typo = await lesson({ 'lesson.md': LESSON, 'checks.ts': withOptions("{ leftBehind: ['make-queu'] }"), 'solution.txt': 'true\n' });
+    expect(await messages(typo)).toEqual(['checks.ts:5: leftBehind names "make-queu", which is no step of lesson.md (steps: make-queue, look)']);
+    const bad = await lesson({ 'lesson.md': LESSON, 'checks.ts': withOptions("{ leftBehind: 'look' }"), 'solution.txt': 'true\n' });
+    expect((await messages(bad))[0]).toMatch(/checks\.ts:: defineChecks options: leftBehind: /);
+  });
+
   it('reports a checks.ts without a default export, or with a non-function', async () => {
     const c = await lesson({ 'lesson.md': LESSON, 'checks.ts': 'export const x = 1;', 'solution.txt': 'true\n' });
     expect((await messages(c))[0]).toMatch(/checks\.ts:: has no default export/);
@@ -106,6 +116,40 @@ describe('lint', () => {
       'lesson.ko.md': '---\ntitle: 데모\nsummary: 데모.\n---\n::: step make-queue 큐 만들기\n:::\n',
     });
     expect(await messages(c)).toEqual(['lesson.ko.md:: missing step "look" (every translation must have exactly the English step ids)']);
+  });
+});
+
+describe('the learning path (front matter requires)', () => {
+  /** demo (order 5) plus two more lessons: basics (order 1) and advanced (order 9) */
+  async function path3(requires: string, ko?: string): Promise<LessonCatalog> {
+    for (const [id, order] of [['basics', 1], ['advanced', 9]] as const) {
+      await mkdir(path.join(root, id), { recursive: true });
+      await writeFile(path.join(root, id, 'lesson.md'), LESSON.replace('id: demo', `id: ${id}`).replace('order: 1', `order: ${order}`));
+    }
+    const files: Record<string, string> = {
+      'lesson.md': LESSON.replace('order: 1', 'order: 5').replace('terminals: 1', `terminals: 1\nrequires: ${requires}`),
+      'checks.ts': CHECKS(['make-queue', 'look']), 'solution.txt': 'true\n',
+    };
+    if (ko) files['lesson.ko.md'] = `---\ntitle: 데모\nsummary: 데모.\nrequires: ${ko}\n---\n::: step make-queue 큐 만들기\n:::\n\n::: step look 보기\n:::\n`;
+    return lesson(files);
+  }
+
+  it('passes lessons that exist and come earlier, and lists them in the summary', async () => {
+    const c = await path3('basics', 'basics');
+    expect(await messages(c)).toEqual([]);
+    expect((await c.list()).map((l) => [l.id, l.requires])).toEqual([['basics', []], ['demo', ['basics']], ['advanced', []]]);
+  });
+
+  it('names an unknown lesson, the lesson itself, and one later in the path', async () => {
+    expect(await messages(await path3('basic'))).toEqual([`lesson.md:: requires: no lesson "basic" (lessons: advanced, basics, demo)`]);
+    expect(await messages(await path3('demo'))).toEqual(['lesson.md:: requires: a lesson cannot require itself']);
+    expect(await messages(await path3('basics, advanced'))).toEqual(['lesson.md:: requires: "advanced" comes later in the path (order 9, this lesson 5): give it a smaller order or drop it']);
+  });
+
+  it('refuses a value that is not a list of ids, and a translation that says otherwise', async () => {
+    expect(await messages(await path3('[basics]'))).toEqual(['lesson.md:9: requires: only plain values are allowed in lesson front matter (no lists, maps or block strings)']);
+    expect(await messages(await path3('basics; advanced'))).toEqual(['lesson.md:9: requires: lesson ids separated by commas (e.g. namespaces-tour, ipc-namespace)']);
+    expect(await messages(await path3('basics', 'advanced'))).toEqual(['lesson.ko.md:4: requires is "advanced" here but "basics" in lesson.md (leave it out or make it the same)']);
   });
 });
 

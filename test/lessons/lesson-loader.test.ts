@@ -135,7 +135,7 @@ describe('steps and containers', () => {
     const body = '\n::: step a One\n::: hint\nx\n:::\n\n::: tip\ny\n:::\n:::\n:::\n';
     const { problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${body}` }));
     const msgs = errors(problems).map((p) => `${p.line}: ${p.message}`);
-    expect(msgs).toContain('16: unknown container "::: tip" (known: step, hint, solution, note, warning, only)');
+    expect(msgs).toContain('16: unknown container "::: tip" (known: step, hint, solution, note, warning, only, map)');
     expect(msgs).toContain('20: ":::" closes nothing: there is no open ::: step / hint / solution here');
   });
 
@@ -235,8 +235,8 @@ describe('catalog', () => {
     await lesson({ 'lesson.md': `${FRONT({ id: 'broken' }, ['title'])}\n${BODY}` }, 'broken');
     const catalog = new LessonCatalog({ dir: root });
     expect(await catalog.list()).toEqual([
-      { id: 'alpha', title: 'Alpha', summary: 'A demo.', order: 1, minutes: 5 },
-      { id: 'demo', title: 'Demo lesson', summary: 'A demo.', order: 2, minutes: 5 },
+      { id: 'alpha', title: 'Alpha', summary: 'A demo.', order: 1, minutes: 5, requires: [] },
+      { id: 'demo', title: 'Demo lesson', summary: 'A demo.', order: 2, minutes: 5, requires: [] },
     ]);
     await expect(catalog.load('broken')).rejects.toBeInstanceOf(LessonError);
     await expect(catalog.view('nope')).rejects.toThrow('unknown lesson "nope"');
@@ -338,5 +338,76 @@ echo 100M > /sys/fs/cgroup/memory/g/memory.limit_in_bytes
       'lesson.ko.md:7: unknown host condition "cgroup-2" in "::: only" (known: cgroup-v1, cgroup-v2)',
     ]);
     expect(l!.versions.ko!.broken).toBe(true);
+  });
+});
+
+describe('the namespace map: ::: map', () => {
+  const MAP_BODY = `
+::: step make-queue Make a queue
+\`\`\`bash run
+unshare --ipc bash
+\`\`\`
+
+::: map ipc
+Terminal 1 is now in a new IPC namespace.
+:::
+:::
+
+::: step look Look around
+Nothing to map here.
+:::
+`;
+
+  it('puts the kind on the step the web gets, and a placeholder with the caption in the page', async () => {
+    await lesson({ 'lesson.md': `${FRONT()}\n${MAP_BODY}`, 'lesson.ko.md': translation(MAP_BODY.replace('Make a queue', '큐 만들기').replace('Look around', '둘러보기')) });
+    const catalog = new LessonCatalog({ dir: root });
+    for (const lang of ['en', 'ko'] as const) {
+      const view = await catalog.view('demo', lang);
+      expect(view.lang).toBe(lang);
+      expect(view.steps).toEqual([{ id: 'make-queue', title: lang === 'en' ? 'Make a queue' : '큐 만들기', map: 'ipc' }, { id: 'look', title: lang === 'en' ? 'Look around' : '둘러보기' }]);
+      expect(view.html).toMatch(/<figure class="nslab-map" data-map-kind="ipc" data-step="make-queue">[^]*Terminal 1 is now in a new IPC namespace\.[^]*<\/figure>/);
+    }
+  });
+
+  it('rejects an unknown or missing kind, a map outside a step, and two maps in one step, with lines', async () => {
+    const body = [
+      '', '::: step a One', '::: map ipcs', 'x', ':::', ':::',
+      '::: step b Two', '::: map', ':::', ':::',
+      '::: map net', ':::',
+      '::: step c Three', '::: map uts', ':::', '::: map net', ':::', ':::', '',
+    ].join('\n');
+    const { lesson: l, problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${body}` }));
+    expect(l).toBeNull();
+    expect(errors(problems).map((p) => `${p.line}: ${p.message}`)).toEqual([
+      '12: unknown namespace kind "ipcs" in "::: map" (known: ipc, pid, mnt, net, uts, user, cgroup, time)',
+      '17: "::: map" takes exactly one namespace kind, e.g. "::: map ipc" (known: ipc, pid, mnt, net, uts, user, cgroup, time)',
+      '20: "::: map" belongs inside a step: the map focuses on the kind while the learner is at that step',
+      '25: step "c" has a second "::: map" (the first is on line 23); a step focuses the map on one kind',
+    ]);
+  });
+
+  it('a translation must focus the same steps on the same kinds', async () => {
+    const ko = translation(MAP_BODY.replace('::: map ipc', '::: map net'));
+    const { lesson: l, problems } = await parseLessonDir(await lesson({ 'lesson.md': `${FRONT()}\n${MAP_BODY}`, 'lesson.ko.md': ko }));
+    expect(errors(problems).map((p) => `${path.basename(p.file)}: ${p.message}`)).toEqual([
+      'lesson.ko.md: step "make-queue" focuses the map on "net", English on "ipc" ("::: map <kind>" must match)',
+    ]);
+    expect(l!.versions.ko!.broken).toBe(true);
+  });
+
+  it('the shipped lessons focus the map where it teaches, in every language', async () => {
+    const catalog = new LessonCatalog();
+    const want: [string, string, string][] = [
+      ['ipc-namespace', 'check-from-parent', 'ipc'], ['ipc-deep-dive', 'same-key', 'ipc'], ['containers-ipc', 'pod', 'ipc'],
+      ['namespaces-tour', 'new-uts', 'uts'], ['process-isolation', 'memory-limit', 'cgroup'],
+      ['build-a-container', 'namespaces', 'user'],
+    ];
+    for (const [id, step, kind] of want) {
+      for (const lang of ['en', 'ko', 'zh'] as const) {
+        const view = await catalog.view(id, lang);
+        expect(view.lang).toBe(lang);
+        expect(view.steps.filter((s) => s.map).map((s) => `${s.id}:${s.map}`)).toEqual([`${step}:${kind}`]);
+      }
+    }
   });
 });

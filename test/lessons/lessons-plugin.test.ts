@@ -38,7 +38,7 @@ describe('lesson routes', () => {
   it('lists lessons and serves one in the asked language, falling back to English', async () => {
     const list = await get('/lessons?lang=ko');
     expect(list.status).toBe(200);
-    expect(list.body).toContainEqual({ id: 'sample-hostname', title: '나만의 호스트 이름', summary: expect.any(String), order: 900, minutes: 5 });
+    expect(list.body).toContainEqual({ id: 'sample-hostname', title: '나만의 호스트 이름', summary: expect.any(String), order: 900, minutes: 5, requires: [] });
     const zh = await get('/lessons/sample-hostname?lang=zh');
     expect(zh.body).toMatchObject({ id: 'sample-hostname', lang: 'zh', terminals: 2, steps: [{ id: 'look' }, { id: 'new-uts' }, { id: 'check-outside' }] });
     expect(zh.body.fallback).toBeUndefined();

@@ -178,8 +178,32 @@ export function sandboxBackendConformance(name: string, subject: SandboxBackendS
       expect((await s.probe.mounts(init.hostPid)).some((m) => m.mountPoint === '/')).toBe(true);
       const root = (await s.probe.cgroups()).find((g) => g.path === '/')!;
       expect(root).toMatchObject({ memoryLimit: s.limits.memoryBytes, pidsMax: s.limits.pids });
+      // the network: loopback only, up; a namespace pinned by `ip netns add` is read through its pin
+      const net = (await s.probe.net(init.hostPid))!;
+      expect(net.inode).toBe(init.ns.net);
+      expect(net.links.map((l) => [l.name, l.type, l.up])).toEqual([['lo', 'loopback', true]]);
+      await sh(s, 'ip netns add contract');
+      const pinned = (await s.probe.net(init.hostPid, '/run/netns/contract'))!;
+      expect(pinned.inode).not.toBe(init.ns.net);
+      expect(pinned.links.map((l) => [l.name, l.up])).toEqual([['lo', false]]);
+      expect(await s.probe.net(init.hostPid, '/root/made')).toBeNull();
       // a check can never read a process outside the sandbox
       await expect(s.probe.readFile(process.pid, '/etc/hostname')).rejects.toThrow();
+    });
+
+    it('the probe reports identity from outside: the sandbox\'s user namespace, its owners, capabilities and clock offsets', async () => {
+      const s = await create();
+      const procs = await s.probe.processes();
+      const init = procs.find((p) => p.pid === 1)!;
+      const root = await s.probe.rootNamespaces();
+      const user = await s.probe.userNamespace(init.hostPid);
+      // the learner is root in a user namespace of the sandbox's own, with the sandbox's ids from 0
+      expect(user).toMatchObject({ ns: root.user, uid: 0, gid: 0, ownerUid: 0 });
+      expect(user.uidMap[0]).toMatchObject({ inside: 0, outside: 0 });
+      expect((await s.probe.namespaceOwners(init.hostPid)).mnt).toBe(root.user);
+      expect((await s.probe.capabilities(init.hostPid)).effective).toContain('cap_sys_admin');
+      expect(await s.probe.timeOffsets(init.hostPid)).toEqual({ monotonic: 0, boottime: 0 });
+      await expect(s.probe.userNamespace(process.pid)).rejects.toThrow();
     });
 
     it('sandboxes do not see each other', async () => {

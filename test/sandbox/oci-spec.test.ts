@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, limitsSchema } from '../../lab-server/sandbox/config.ts';
-import { ociSpec, TCP_BYTES } from '../../lab-server/sandbox/oci-spec.ts';
+import { ALL_CAPS, ociSpec, POD_WRITABLE_DIRS, RUNTIME_MASKED_PATHS, RUNTIME_READONLY_PATHS, TCP_BYTES } from '../../lab-server/sandbox/oci-spec.ts';
 
 const limits = limitsSchema.parse({ ...DEFAULT_LIMITS, memoryBytes: 512 * 1048576, pids: 300, cpus: 0.5 });
 const input = {
@@ -48,5 +48,41 @@ describe.each([
     }
     expect(spec.process.noNewPrivileges).toBe(true);
     expect(spec.process.rlimits).toContainEqual({ type: 'RLIMIT_CORE', hard: 0, soft: 0 });
+  });
+});
+
+describe('the test-only pod profile (docs/kubernetes-pod-conditions.md)', () => {
+  const caps = ['CAP_CHOWN', 'CAP_SYS_ADMIN'];
+  const mount = (spec: ReturnType<typeof ociSpec>, dest: string) => spec.mounts.find((m) => m.destination === dest);
+
+  it('leaves the default sandbox as it is: every capability, no_new_privs, a writable root, nothing masked', () => {
+    const spec = ociSpec(input);
+    expect(spec.process.capabilities.bounding).toEqual(ALL_CAPS);
+    expect(spec.process.noNewPrivileges).toBe(true);
+    expect(spec.root.readonly).toBe(false);
+    expect(spec.linux).not.toHaveProperty('maskedPaths');
+    expect(mount(spec, '/sys/fs/cgroup')!.options).toContain('rw');
+    expect(mount(spec, '/root')).toBeUndefined();
+    expect(mount(spec, '/dev/mqueue')).toBeUndefined();
+  });
+
+  it('sets up the container as the pod would be: its capabilities, no no_new_privs, read-only root, writable dirs', () => {
+    const spec = ociSpec({ ...input, pod: { procMount: 'Unmasked', capabilities: caps, cgroupfs: 'ro' } });
+    for (const set of ['bounding', 'effective', 'permitted'] as const) expect(spec.process.capabilities[set]).toEqual(caps);
+    expect(spec.process.noNewPrivileges).toBe(false);
+    expect(spec.root.readonly).toBe(true);
+    for (const { dir } of POD_WRITABLE_DIRS) expect(mount(spec, dir)?.type, dir).toBe('tmpfs');
+    expect(mount(spec, '/dev/mqueue')?.type).toBe('mqueue');
+    expect(mount(spec, '/sys/fs/cgroup')!.options).toContain('ro');
+    expect(spec.linux).not.toHaveProperty('maskedPaths');
+    // the command-log FIFO is bound under /run: after /run's tmpfs, or the tmpfs would hide it
+    const at = (d: string) => spec.mounts.findIndex((m) => m.destination === d);
+    expect(at('/run')).toBeLessThan(at('/run/nslab/cmdlog'));
+  });
+
+  it('masks what the runtime masks only for procMount Default', () => {
+    const spec = ociSpec({ ...input, pod: { procMount: 'Default', capabilities: caps, cgroupfs: 'rw' } });
+    expect(spec.linux).toMatchObject({ maskedPaths: [...RUNTIME_MASKED_PATHS], readonlyPaths: [...RUNTIME_READONLY_PATHS] });
+    expect(mount(spec, '/sys/fs/cgroup')!.options).toContain('rw');
   });
 });

@@ -28,13 +28,15 @@ beforeAll(async () => {
 afterAll(async () => { await s?.destroy(); rmSync(hostSecret, { force: true }); });
 
 describe('probe', () => {
-  it('lists processes with host pid, sandbox pid, parent, cmdline, uid, cwd and namespaces', () => {
+  it('lists processes with host pid, sandbox pid, parent, cmdline, uid, cwd, root and namespaces', () => {
     expect(child.hostPid).toBeGreaterThan(child.pid);
     expect(child.ppid).toBe(parent.pid);
     expect(child.cmdline).toEqual(['bash']);
     expect(child.uid).toBe(0);
     expect(child.hostUid).toBe(s.hostUid);
     expect(child.cwd).toBe('/tmp');
+    // no chroot: the root directory is '/' of the process's own mount namespace
+    expect(child.root).toBe('/');
     expect(child.ns.uts).not.toBe(parent.ns.uts);
     expect(child.ns.mnt).not.toBe(parent.ns.mnt);
     expect(child.ns.net).toBe(parent.ns.net);

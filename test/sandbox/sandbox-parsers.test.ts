@@ -48,7 +48,26 @@ describe('procfs parsers', () => {
   });
   it('parses mountinfo with escaped paths and optional fields', () => {
     const m = parseMountinfo('36 35 98:0 /mnt1 /mnt\\040two rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n');
-    expect(m).toEqual([{ mountId: 36, parentId: 35, root: '/mnt1', mountPoint: '/mnt two', options: ['rw', 'noatime'], fsType: 'ext3', source: '/dev/root', superOptions: ['rw', 'errors=continue'] }]);
+    expect(m).toEqual([{
+      mountId: 36, parentId: 35, device: '98:0', root: '/mnt1', mountPoint: '/mnt two', options: ['rw', 'noatime'],
+      propagation: { shared: null, master: 1, propagateFrom: null, unbindable: false },
+      fsType: 'ext3', source: '/dev/root', superOptions: ['rw', 'errors=continue'],
+    }]);
+  });
+  it('reads every propagation field of mountinfo, and none on a private mount', () => {
+    const m = parseMountinfo([
+      '263 262 0:61 / /mnt/shared/inner rw,relatime shared:2 - tmpfs inner rw',
+      '40 30 0:62 / /slave rw shared:5 master:2 propagate_from:1 - tmpfs a rw',
+      '41 30 0:63 /sub /u rw unbindable - tmpfs b rw',
+      '42 30 0:64 / /p rw - tmpfs c rw',
+    ].join('\n'));
+    expect(m.map((x) => x.propagation)).toEqual([
+      { shared: 2, master: null, propagateFrom: null, unbindable: false },
+      { shared: 5, master: 2, propagateFrom: 1, unbindable: false },
+      { shared: null, master: null, propagateFrom: null, unbindable: true },
+      { shared: null, master: null, propagateFrom: null, unbindable: false },
+    ]);
+    expect(m[2]).toMatchObject({ device: '0:63', root: '/sub', mountPoint: '/u', fsType: 'tmpfs', source: 'b' });
   });
 });
 

@@ -519,6 +519,23 @@ chmod +x /tmp/evil && mount --bind /tmp/evil /usr/bin/head && echo planted`,
     },
   },
   {
+    group: 'escaping', name: 'point an `ip netns` pin at a namespace outside the sandbox, for the probe to read (lab.net in lesson checks)',
+    script: `mkdir -p /run/netns && ln -s /proc/self/ns/net /run/netns/self-link && ln -s /proc/1/ns/net /run/netns/init-link \
+&& ln -s ../../../../proc/1/root/proc/1/ns/net /run/netns/climb && echo planted`,
+    check: async (r, c) => {
+      expect(r.stdout).toContain('planted');
+      const init = (await c.a.probe.processes()).find((p) => p.pid === 1)!;
+      const hostNet = Number(/\d+/.exec(execFileSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }))![0]);
+      // every path resolves inside the sandbox (its procfs, its root): at most the sandbox's own namespace
+      for (const pin of ['/run/netns/self-link', '/run/netns/init-link', '/run/netns/climb']) {
+        const state = await c.a.probe.net(init.hostPid, pin);
+        expect(state === null || state.inode === init.ns.net, pin).toBe(true);
+        expect(state?.inode, pin).not.toBe(hostNet);
+      }
+      await c.a.exec(['bash', '-c', 'rm -f /run/netns/self-link /run/netns/init-link /run/netns/climb']);
+    },
+  },
+  {
     group: 'escaping', name: 'kill or stop the sandbox init from inside',
     script: 'kill -KILL 1; kill -SEGV 1; kill -STOP 1; sleep 0.2; cat /proc/1/status | grep State',
     check: async (r, c) => {
@@ -599,8 +616,9 @@ echo status=$?`,
       if (V2) {
         // v2 charges socket buffers to memory.max: the queues end in the memory cgroup's
         // OOM killer or the timeout (the script is killed), or stop below the limit; either
-        // way the sandbox lives on, its PID 1 out of the killer's reach (docs/security.md known gap 2)
-        if (r.stdout.includes('status=137')) {
+        // way the sandbox lives on, its PID 1 out of the killer's reach (docs/security.md known gap 2).
+        // The killer may take the row's shell as well as python (then no status line at all)
+        if (r.stdout.includes('status=137') || r.code === 137) {
           expect((await c.a.probe.cgroups()).find((g) => g.path === '/')!.memoryLimit).toBe(c.a.limits.memoryBytes);
         } else {
           expect(queued).toBeGreaterThan(8);

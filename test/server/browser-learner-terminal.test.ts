@@ -3,10 +3,11 @@
  * against the real lab server: clipboard keys, run buttons for a closed terminal,
  * wide lesson blocks, the completion card, and the phone layout.
  */
+import path from 'node:path';
 import { type BrowserContext, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { terminalRows } from '../browser.ts';
-import { labInBrowser, tcpRelay, WAIT, waitForRow } from './lab-in-browser.ts';
+import { endSessions, labInBrowser, tcpRelay, typeInto, WAIT, waitForRow } from './lab-in-browser.ts';
 
 
 const lab = labInBrowser('nslab-e2e-learner-');
@@ -32,19 +33,6 @@ async function withPage<T>(opts: { width?: number; height?: number; clipboard?: 
   } finally {
     await endSessions(page, lab.srv.base);
     await ctx.close();
-  }
-}
-
-/**
- * The sessions this page started (one per lesson it opened): ended now, not at their idle
- * timeout, so that later tests find room and the machine is not kept busy.
- */
-async function endSessions(page: Page, base: string): Promise<void> {
-  const stored = await page.evaluate(() => Object.keys(sessionStorage)
-    .filter((k) => k.startsWith('nslab.session.'))
-    .map((k) => JSON.parse(sessionStorage.getItem(k)!) as { id: string; token: string })).catch(() => []);
-  for (const s of stored) {
-    await fetch(`${base}/api/sessions/${s.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${s.token}` } }).catch(() => {});
   }
 }
 
@@ -395,7 +383,7 @@ describe('the first screen of a lesson', () => {
   it('shows the goal and step 1 without scrolling; the introduction folds and unfolds', async () => {
     await withPage({ width: 1280, height: 720 }, async (page) => {
       const seen: string[] = [];
-      for (const lesson of ['namespaces-tour', 'process-isolation', 'ipc-namespace', 'ipc-deep-dive', 'containers-ipc', 'sample-hostname']) {
+      for (const lesson of ['namespaces-tour', 'process-isolation', 'ipc-namespace', 'ipc-deep-dive', 'containers-ipc', 'network-namespace', 'mount-namespace', 'sample-hostname']) {
         await page.goto(`${lab.srv.base}/#/lessons/${lesson}`);
         await page.waitForSelector('.lesson-content section.nslab-step');
         await page.waitForTimeout(300);
@@ -432,6 +420,71 @@ describe('after a reset', () => {
       expect(await status.innerText()).toContain('Run it again');
       // still passed: progress is kept
       expect(await page.locator('section.nslab-step[data-step="look"]').getAttribute('data-state')).toBe('pass');
+    });
+  });
+});
+
+describe('after `exit` of the shell that held a step\'s state', () => {
+  it('a passed step whose state is gone says so and what to redo, in every language; one whose state is there stays plain', async () => {
+    await withPage({}, async (page) => {
+      await openLesson(page, 'ipc-namespace');
+      const section = (step: string) => page.locator(`section.nslab-step[data-step="${step}"]`);
+      const status = (step: string) => section(step).locator('.step-status');
+      const passed = (step: string) => page.waitForSelector(`section.nslab-step[data-step="${step}"][data-state="pass"]`, { timeout: WAIT });
+      await typeInto(page, 1, 'echo $$; ls -l /proc/$$/ns');
+      await passed('inspect-shell');
+      await typeInto(page, 1, 'unshare --ipc bash');
+      await passed('unshare-ipc');
+      await typeInto(page, 1, 'ipcmk --queue');
+      await passed('create-queue');
+
+      // the near miss: the shell and its queue are still there. Listing the queues inside
+      // is a round the next step answers ("you listed them inside"), with the passed
+      // steps checked again in it: they stay plainly done
+      await typeInto(page, 1, 'ipcs -q');
+      await expect.poll(() => status('check-from-parent').innerText(), { timeout: WAIT }).toContain('inside the child namespace');
+      for (const step of ['unshare-ipc', 'create-queue']) {
+        expect(await status(step).getAttribute('class')).not.toContain('is-state-gone');
+        expect(await status(step).innerText()).toContain('Done');
+      }
+
+      await typeInto(page, 1, 'exit');
+      for (const step of ['unshare-ipc', 'create-queue']) {
+        // each step's check reports on its own (a slow one after the round's first push)
+        await expect.poll(() => status(step).innerText(), { timeout: WAIT }).toContain('Passed earlier; its state is gone');
+        const text = await status(step).innerText();
+        expect(text, step).toContain('the shell that held it has exited');
+        // what to redo: the check's own words about what is missing now
+        expect(text, step).toMatch(/To redo:\s+No (shell|process) is in a new IPC namespace/);
+        expect(text, step).toContain('unshare --ipc bash');
+        // still passed: the record and the progress keep it
+        expect(await section(step).getAttribute('data-state')).toBe('pass');
+        expect(await status(step).getAttribute('class')).toContain('is-state-gone');
+        expect(await section(step).getAttribute('class')).toContain('is-state-gone');
+      }
+      // a step that changes nothing has no state to lose
+      expect(await status('inspect-shell').innerText()).not.toContain('state is gone');
+      expect(await page.locator('.progress-text').innerText()).toBe('3 of 5 steps done');
+      expect(await page.locator('.step-item.is-state-gone').count()).toBe(2);
+      if (process.env.NSLAB_E2E_SHOTS) {
+        await section('create-queue').scrollIntoViewIfNeeded();
+        await page.screenshot({ path: path.join(process.env.NSLAB_E2E_SHOTS, 'step-state-gone.png') });
+      }
+
+      await page.selectOption('#lang-select', 'ko');
+      await expect.poll(() => status('create-queue').innerText(), { timeout: WAIT }).toContain('이전에 통과함 · 만든 것은 사라짐');
+      expect(await status('create-queue').innerText()).toContain('다시 할 일:');
+      expect(await status('create-queue').innerText()).toContain('새 IPC 네임스페이스에 있는 프로세스가 없습니다');
+      await page.selectOption('#lang-select', 'zh');
+      await expect.poll(() => status('create-queue').innerText(), { timeout: WAIT }).toContain('之前已通过 · 创建的东西已不在');
+      expect(await status('create-queue').innerText()).toContain('没有进程处于新的 IPC 命名空间中');
+      await page.selectOption('#lang-select', 'en');
+
+      // redone: the notes go
+      await typeInto(page, 1, 'unshare --ipc bash');
+      await typeInto(page, 1, 'ipcmk --queue');
+      await expect.poll(() => page.locator('.step-status.is-state-gone').count(), { timeout: WAIT }).toBe(0);
+      expect(await status('create-queue').innerText()).toContain('Done');
     });
   });
 });

@@ -70,6 +70,19 @@ export async function waitForRow(page: Page, n: number, pred: (row: string) => b
   throw new Error(`terminal ${n} never showed ${what}; ${await pageState(page)}; screen:\n${rows.join('\n')}`);
 }
 
+/**
+ * The sessions this page started (one per lesson it opened): ended now, not at their idle
+ * timeout, so that later tests find room and the machine is not kept busy.
+ */
+export async function endSessions(page: Page, base: string): Promise<void> {
+  const stored = await page.evaluate(() => Object.keys(sessionStorage)
+    .filter((k) => k.startsWith('nslab.session.'))
+    .map((k) => JSON.parse(sessionStorage.getItem(k)!) as { id: string; token: string })).catch(() => []);
+  for (const s of stored) {
+    await fetch(`${base}/api/sessions/${s.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${s.token}` } }).catch(() => {});
+  }
+}
+
 /** a line typed into terminal n as a learner would: its tab, its input, Enter */
 export async function typeInto(page: Page, n: number, text: string): Promise<void> {
   await page.click(`.term-tab[data-terminal="${n}"]`);

@@ -1,7 +1,8 @@
 /**
  * The README's two commands on a fresh machine: `npm test` must bring what its
- * browser tests launch (Debian's chromium, test/browser.ts) by itself, not only
- * when CI's .ci/run asked for it first; `npm start` needs no browser.
+ * browser tests launch (Debian's chromium, test/browser.ts) and the PostgreSQL the
+ * store tests start (test/classroom/postgres.ts) by itself, not only when CI's
+ * .ci/run asked for it first; `npm start` needs neither.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -25,5 +26,11 @@ describe('the README commands set up what they use', () => {
     expect(packagesOf('test')).toContain('chromium');
     expect(packagesOf('start')).not.toContain('chromium');
     expect(packagesOf('start')).toContain('crun');
+  });
+
+  it('npm test installs the postgresql the store tests start; npm start keeps to SQLite', () => {
+    expect(readFileSync(path.join(ROOT, 'test/classroom/postgres.ts'), 'utf8')).toContain("'/usr/lib/postgresql'");
+    expect(packagesOf('test')).toContain('postgresql');
+    expect(packagesOf('start')).not.toContain('postgresql');
   });
 });

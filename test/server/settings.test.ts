@@ -55,6 +55,9 @@ describe('settings', () => {
     }
     // the secret's value is never repeated
     expect(() => loadSettings({ NSLAB_INSTRUCTOR_SECRET: 'short-secret' })).toThrow(/^(?!.*short-secret).*NSLAB_INSTRUCTOR_SECRET must be at least 16 characters/);
+    // nor a database URL's (it may carry a password)
+    expect(() => loadSettings({ NSLAB_DATABASE_URL: 'mysql://nslab:hunter2@db/nslab' })).toThrow(/^(?!.*hunter2).*NSLAB_DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/);
+    expect(loadSettings({ NSLAB_DATABASE_URL: 'postgresql://nslab:hunter2@db:5432/nslab' }).NSLAB_DATABASE_URL).toBe('postgresql://nslab:hunter2@db:5432/nslab');
   });
 
   it('every reader takes the same schema: the server, the classroom numbers, the driver', () => {

@@ -5,9 +5,11 @@
  */
 import { ApiError } from '../api.ts';
 import { h, icon, setChildren } from '../dom.ts';
-import { getLang, onLangChange } from '../i18n.ts';
+import { getLang, onLangChange, t } from '../i18n.ts';
+import { snapshotModel } from '../nsmap/adapt.ts';
+import { NamespaceMapPanel } from '../nsmap/panel.ts';
 import type { PageFactory } from '../router.ts';
-import type { BoardClientMessage, BoardData, BoardServerMessage } from '../../lab-server/contract/board-protocol.ts';
+import type { BoardCell, BoardClientMessage, BoardData, BoardServerMessage } from '../../lab-server/contract/board-protocol.ts';
 import { confirmDialog } from '../confirm.ts';
 import { classroomApi, classroomHref } from './client.ts';
 import { joinQrSvg, projectJoin } from './join-qr.ts';
@@ -23,6 +25,13 @@ const errorText = (e: unknown) => (e instanceof ApiError ? e.message : String(e)
  * the learner's language.
  */
 const inMyLanguage = (m: { message: string | null; messages: Record<string, string> | null }) => m.messages?.[getLang()] ?? m.message;
+
+/** a cell's hover text: the check's message, or for a passed step whose state is gone, that and what is missing now */
+function cellNote(c: BoardCell): string | null {
+  if (!c.stale) return inMyLanguage(c);
+  const missing = inMyLanguage(c.stale);
+  return missing ? `${ct('board.stateGone')}: ${missing}` : ct('board.stateGone');
+}
 
 /**
  * #/instructor/SECRET: the secret leaves the address bar and history at once, and is
@@ -184,8 +193,14 @@ export const boardPage: PageFactory = (root, params) => {
   const grid = h('div', { class: 'cr-grid-wrap' });
   const conn = h('span', { class: 'cr-conn', role: 'status' });
   const watchPanel = h('aside', { class: 'cr-watch', 'aria-live': 'polite' }, h('p', { class: 'muted small' }, ct('board.watchHint')));
+  // the watched learner's namespace map: outside the live region above (it has its own)
+  const MAP_KEY = 'nslab.board.map';
+  let mapPanel: NamespaceMapPanel | null = null;
+  let mapShown = localStorage.getItem(MAP_KEY) === '1';
+  const mapSlot = h('div', { class: 'cr-watch-map', id: 'cr-watch-map', hidden: true });
+  const watchCol = h('div', { class: 'cr-watch-col' }, watchPanel, mapSlot);
   const runs = h('div', { class: 'cr-runs' });
-  root.append(h('section', { class: 'page cr-board' }, head, h('div', { class: 'cr-board-main' }, h('div', null, grid, runs), watchPanel)));
+  root.append(h('section', { class: 'page cr-board' }, head, h('div', { class: 'cr-board-main' }, h('div', null, grid, runs), watchCol)));
 
   /** `nslab grade` reports attached to the workshop (nslab attach, or POST grading-runs) */
   const loadRuns = () => classroomApi.gradingRuns(code).then((list) => {
@@ -280,8 +295,9 @@ export const boardPage: PageFactory = (root, params) => {
       return h('tr', { class: `${l.stuck ? 'is-stuck' : ''}${watching?.id === l.id ? ' is-watched' : ''}`, 'data-learner-row': l.name },
         h('th', { scope: 'row', class: 'cr-name-col' }, nameBtn, ' ', status),
         l.cells.map((c, i) => h('td', {
-          class: `cr-cell cr-${c.status ?? 'none'}`, 'data-step': `${b.columns[i].lesson}/${b.columns[i].step}`, 'data-status': c.status ?? 'none',
-          title: `${b.columns[i].title}${c.passedAt ? ` — ${new Date(c.passedAt).toLocaleTimeString(locale())}` : ''}${inMyLanguage(c) ? ` — ${inMyLanguage(c)}` : ''}`,
+          class: `cr-cell cr-${c.status ?? 'none'}${c.stale ? ' is-stale' : ''}`, 'data-step': `${b.columns[i].lesson}/${b.columns[i].step}`, 'data-status': c.status ?? 'none',
+          'data-stale': c.stale ? 'true' : null,
+          title: `${b.columns[i].title}${c.passedAt ? ` — ${new Date(c.passedAt).toLocaleTimeString(locale())}` : ''}${cellNote(c) ? ` — ${cellNote(c)}` : ''}`,
         }, c.status === 'pass' ? icon('check') : c.status === 'fail' ? icon('cross') : '')),
         h('td', { class: 'cr-current', title: (l.current && inMyLanguage(l.current)) ?? '' }, cur ? cur.title : '—'),
         h('td', { class: `cr-time${l.stuck ? ' is-stuck' : ''}` }, l.current ? ct('board.minutes', { n: minutes(l.current.minutes) }) : ''),
@@ -292,7 +308,37 @@ export const boardPage: PageFactory = (root, params) => {
     setChildren(grid, h('table', { class: 'cr-grid' }, h('thead', null, lessonRow, stepRow), h('tbody', null, rows), h('tfoot', null, countRow)));
   };
 
+  /** the map beside the watched terminal: subscribed while shown, for the learner being watched */
+  const paintMap = () => {
+    const on = mapShown && mapPanel !== null;
+    mapSlot.hidden = !on;
+    watchCol.classList.toggle('has-map', on);
+    const btn = watchPanel.querySelector<HTMLButtonElement>('.cr-map-toggle');
+    if (btn) {
+      btn.setAttribute('aria-expanded', String(on));
+      btn.replaceChildren(icon('map'), h('span', null, t('map.open')));
+      btn.title = t('map.openTitle');
+    }
+    mapPanel?.setVisible(on && document.visibilityState === 'visible');
+  };
+  const setMapShown = (on: boolean, focus = false) => {
+    mapShown = on;
+    localStorage.setItem(MAP_KEY, on ? '1' : '0');
+    paintMap();
+    if (on && focus) mapPanel?.focusPicker();
+    if (!on && focus) watchPanel.querySelector<HTMLButtonElement>('.cr-map-toggle')?.focus();
+  };
+  const dropMap = () => {
+    mapPanel?.dispose();
+    mapPanel = null;
+    mapSlot.replaceChildren();
+    paintMap();
+  };
+  const onVisibility = () => paintMap();
+  document.addEventListener('visibilitychange', onVisibility);
+
   const stopWatch = () => {
+    dropMap();
     send({ type: 'unwatch' });
     watching?.view.dispose();
     watching = null;
@@ -302,13 +348,21 @@ export const boardPage: PageFactory = (root, params) => {
 
   const watch = (learnerId: string) => {
     watching?.view.dispose();
+    // the previous learner's map ends with their watch
+    dropMap();
     const view = new WatchView();
     watching = { id: learnerId, view };
     const name = board?.learners.find((l) => l.id === learnerId)?.name ?? '';
     const stop = h('button', { type: 'button', class: 'button button-ghost' }, icon('close'), ct('board.stopWatch'));
     stop.addEventListener('click', stopWatch);
-    setChildren(watchPanel, h('div', { class: 'cr-watch-head' }, h('strong', null, ct('board.watch', { name })), stop), view.el);
+    const mapBtn = h('button', { type: 'button', class: 'button button-ghost cr-map-toggle nsmap-toggle', 'aria-controls': 'cr-watch-map', 'aria-expanded': 'false' });
+    mapBtn.addEventListener('click', () => setMapShown(!mapShown, true));
+    setChildren(watchPanel, h('div', { class: 'cr-watch-head' }, h('strong', null, ct('board.watch', { name })), h('span', { class: 'cr-watch-actions' }, mapBtn, stop)), view.el);
     send({ type: 'watch', learner: learnerId });
+    // after `watch`: the server takes the map subscription for the learner being watched
+    mapPanel = new NamespaceMapPanel({ subscribe: (on) => send({ type: on ? 'watch-map-subscribe' : 'watch-map-unsubscribe' }) }, { onClose: () => setMapShown(false, true) });
+    mapSlot.replaceChildren(mapPanel.el);
+    paintMap();
     paintGrid();
   };
 
@@ -331,8 +385,10 @@ export const boardPage: PageFactory = (root, params) => {
       else if (m.type === 'board') { board = m.board as BoardData; retitle(); paintHead(); paintGrid(); conn.textContent = ct('board.live'); }
       else if (m.type === 'watch-size') watching?.view.size(m.terminal, m.cols, m.rows);
       else if (m.type === 'watch-terminal') { if (m.state === 'opened') watching?.view.opened(m.terminal); else watching?.view.exited(m.terminal); }
-      else if (m.type === 'watch-ended') { if (watching) setChildren(watchPanel, h('p', { class: 'muted' }, ct('board.watchEnded', { reason: m.reason }))); watching?.view.dispose(); watching = null; paintGrid(); }
-      else if (m.type === 'error' && m.code === 'no-session') { if (watching) setChildren(watchPanel, h('p', { class: 'muted' }, m.message)); watching = null; }
+      else if (m.type === 'watch-map') { const snapshot = m.snapshot; mapPanel?.show((kind) => snapshotModel(snapshot, kind)); }
+      else if (m.type === 'error' && m.code === 'no-map') mapPanel?.setUnavailable();
+      else if (m.type === 'watch-ended') { if (watching) setChildren(watchPanel, h('p', { class: 'muted' }, ct('board.watchEnded', { reason: m.reason }))); watching?.view.dispose(); watching = null; dropMap(); paintGrid(); }
+      else if (m.type === 'error' && m.code === 'no-session') { if (watching) setChildren(watchPanel, h('p', { class: 'muted' }, m.message)); watching = null; dropMap(); }
       else if (m.type === 'error' && m.code === 'unknown-workshop') { setChildren(grid, h('p', { class: 'cr-error' }, m.message)); }
     };
     sock.onclose = (ev) => {
@@ -352,6 +408,8 @@ export const boardPage: PageFactory = (root, params) => {
   const off = onLangChange(() => {
     paintStuckLabel();
     if (!watching) setChildren(watchPanel, h('p', { class: 'muted small' }, ct('board.watchHint')));
+    mapPanel?.relabel();
+    paintMap();
     retitle();
     paintHead();
     paintGrid();
@@ -364,6 +422,8 @@ export const boardPage: PageFactory = (root, params) => {
       clearInterval(runsTimer);
       if (retry) clearTimeout(retry);
       watching?.view.dispose();
+      mapPanel?.dispose();
+      document.removeEventListener('visibilitychange', onVisibility);
       ws?.close(1000);
     },
   };

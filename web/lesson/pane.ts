@@ -19,6 +19,8 @@ export interface PaneCallbacks {
   run(terminal: number, command: string): void;
   /** next lesson by order, for the completion card; null when this is the last */
   nextLesson(): Promise<{ id: string; title: string } | null>;
+  /** the current step changed (or the lesson was shown): its id and section; null when all passed */
+  currentStep?(id: string | null, section: HTMLElement | null): void;
 }
 
 export class LessonPane {
@@ -44,6 +46,8 @@ export class LessonPane {
   private readonly stateGone = new Set<string>();
   /** the step that passed in the update being rendered: where the learner is looking */
   private lastPassed: string | null = null;
+  /** the current step last reported through cb.currentStep (undefined: none reported yet) */
+  private reportedCurrent: string | null | undefined = undefined;
 
   constructor(private readonly cb: PaneCallbacks) {
     this.header = h('div', { class: 'lesson-head' });
@@ -111,6 +115,8 @@ export class LessonPane {
       section.tabIndex = -1;
     }
     this.wasComplete = null;
+    // a new rendering (another language) is a new page for what the current step shows
+    this.reportedCurrent = undefined;
     this.render();
   }
 
@@ -202,7 +208,7 @@ export class LessonPane {
         h('span', { class: `step-dot step-${state}`, 'aria-hidden': 'true' }, state === 'pass' ? icon('check') : state === 'fail' ? icon('cross') : String(i + 1)),
         h('span', { class: 'step-link-text' },
           h('span', { class: 'step-link-title' }, step.title),
-          h('span', { class: 'visually-hidden' }, ` — ${stateLabel(st)}`),
+          h('span', { class: 'visually-hidden' }, ` — ${this.isStateGone(step.id) ? t('step.passedStateGone') : stateLabel(st)}`),
           state === 'fail' && messageOf(st) ? h('span', { class: 'step-link-message' }, richText(messageOf(st)!)) : null,
         ),
       );
@@ -213,7 +219,7 @@ export class LessonPane {
         section?.scrollIntoView({ behavior: prefersReducedMotion() ? 'auto' : 'smooth', block: 'start' });
         section?.focus({ preventScroll: true });
       });
-      return h('li', { class: `step-item step-item-${state}${isCurrent ? ' is-current' : ''}`, 'aria-current': isCurrent ? 'step' : null }, link);
+      return h('li', { class: `step-item step-item-${state}${isCurrent ? ' is-current' : ''}${this.isStateGone(step.id) ? ' is-state-gone' : ''}`, 'aria-current': isCurrent ? 'step' : null }, link);
     }));
 
     for (const section of this.content.querySelectorAll<HTMLElement>('section.nslab-step')) {
@@ -221,16 +227,24 @@ export class LessonPane {
       const st = this.statuses.get(id);
       const state: State = st?.status ?? 'pending';
       section.classList.toggle('is-current', id === current);
+      section.classList.toggle('is-state-gone', this.isStateGone(id));
       section.dataset.state = state;
       const line = section.querySelector<HTMLElement>(`.step-status[data-status-for="${CSS.escape(id)}"]`);
       if (line) {
-        const gone = state === 'pass' && this.stateGone.has(id);
+        const gone = this.isStateGone(id);
         line.className = `step-status step-status-${state}${st?.error ? ' is-broken' : ''}${gone ? ' is-state-gone' : ''}`;
         setChildren(line,
-          h('span', { class: 'step-status-badge' }, state === 'pass' ? icon('check') : state === 'fail' ? icon('cross') : h('span', { class: 'pulse-dot' }), st?.error ? t('step.checkBroken') : gone ? t('step.passedEarlier') : stateLabel(st)),
-          gone ? h('span', { class: 'step-status-message' }, t('step.stateGone')) : messageOf(st) ? h('span', { class: 'step-status-message' }, richText(messageOf(st)!)) : null,
+          h('span', { class: 'step-status-badge' }, state === 'pass' ? icon('check') : state === 'fail' ? icon('cross') : h('span', { class: 'pulse-dot' }), st?.error ? t('step.checkBroken') : gone ? t('step.passedStateGone') : stateLabel(st)),
+          gone ? this.stateGoneNote(id, st) : messageOf(st) ? h('span', { class: 'step-status-message' }, richText(messageOf(st)!)) : null,
         );
       }
+    }
+
+    // only once the statuses are known: before, "current" is step 1 for everyone
+    if (this.statuses.size > 0 && current !== this.reportedCurrent) {
+      this.reportedCurrent = current;
+      const section = current ? this.content.querySelector<HTMLElement>(`section.nslab-step[data-step="${CSS.escape(current)}"]`) : null;
+      this.cb.currentStep?.(current, section);
     }
 
     const complete = total > 0 && done === total;
@@ -242,6 +256,23 @@ export class LessonPane {
       this.content.querySelector('.complete-card')?.remove();
       if (complete) this.showComplete(celebrate);
     }
+  }
+
+  /**
+   * Passed, but what the step made is gone: the machine was reset here (the pane knows),
+   * or the server's check of it no longer passes (`stale`: the shell that held it exited).
+   */
+  private isStateGone(id: string): boolean {
+    const st = this.statuses.get(id);
+    return st?.status === 'pass' && (this.stateGone.has(id) || !!st.stale);
+  }
+
+  /** why the state is gone and, when the check says it, what to redo */
+  private stateGoneNote(id: string, st: StepStatus | undefined): HTMLElement {
+    const redo = st?.stale ? (st.stale.messages?.[getLang()] ?? st.stale.messages?.en ?? st.stale.message) : null;
+    return h('span', { class: 'step-status-message' },
+      this.stateGone.has(id) ? t('step.stateGone') : t('step.stale'),
+      redo ? h('span', { class: 'step-redo' }, h('strong', null, t('step.redo')), ' ', richText(redo)) : null);
   }
 
   private showComplete(celebrate: boolean): void {

@@ -14,10 +14,19 @@ import { openShortcuts } from '../shortcuts.ts';
 import { CLOSE, DEFAULT_MAX_TERMINALS, LabSocket, type ConnectionState, type ServerEvent } from '../term/connection.ts';
 import { TerminalTabs } from '../term/tabs.ts';
 import { confirmDialog } from '../confirm.ts';
+import { snapshotModel } from '../nsmap/adapt.ts';
+import { enhanceMapDirectives, mapFocusOf } from '../nsmap/directive.ts';
+import type { MapKind } from '../nsmap/model.ts';
+import { NamespaceMapPanel } from '../nsmap/panel.ts';
 
 /** Terminals shown from the start: the lessons need "another shell on the same machine". */
 const MIN_TERMINALS = 2;
 const SPLIT_KEY = 'nslab.split';
+/** the map drawer stays open across visits once the learner opened it */
+const MAP_OPEN_KEY = 'nslab.nsmap.open';
+
+type View = 'lesson' | 'terminal' | 'map';
+const VIEWS: View[] = ['lesson', 'terminal', 'map'];
 
 export const lessonPage: PageFactory = (root, params) => {
   const lessonId = params.id;
@@ -50,6 +59,11 @@ export const lessonPage: PageFactory = (root, params) => {
       const i = list.findIndex((l) => l.id === lessonId);
       return i >= 0 && i + 1 < list.length ? list[i + 1] : null;
     },
+    // a step whose text focuses the map on a kind brings the map up when it becomes current
+    currentStep: (_id, section) => {
+      const kind = section ? mapFocusOf(section) : null;
+      if (kind) showMapFor(kind);
+    },
   });
 
   const tabs = new TerminalTabs({
@@ -70,28 +84,41 @@ export const lessonPage: PageFactory = (root, params) => {
   const status = h('span', { class: 'conn', role: 'status' });
   const resetBtn = h('button', { type: 'button', class: 'button button-ghost reset-button' });
   resetBtn.addEventListener('click', () => void reset(true));
-  tabs.toolbarEnd.append(status, resetBtn);
+
+  // the namespace map: a drawer beside the terminals (a view of its own on a phone)
+  let mapOpen = localStorage.getItem(MAP_OPEN_KEY) === '1';
+  const mapPanel = new NamespaceMapPanel({
+    subscribe: (on) => socket?.send({ type: on ? 'map-subscribe' : 'map-unsubscribe' }),
+  }, { onClose: () => closeMap() });
+  const mapToggle = h('button', { type: 'button', class: 'button button-ghost nsmap-toggle', 'aria-controls': 'nsmap-drawer', 'aria-expanded': 'false' });
+  mapToggle.addEventListener('click', () => (mapShown() ? closeMap() : openMap(true)));
+  const mapDrawer = h('aside', { class: 'nsmap-drawer', id: 'nsmap-drawer', hidden: true }, mapPanel.el);
+  tabs.toolbarEnd.append(mapToggle, status, resetBtn);
 
   const banner = h('div', { class: 'banner-slot' });
   const noticeEl = h('div', { class: 'notice', role: 'status', 'aria-live': 'polite' });
   const cover = h('div', { class: 'term-cover', hidden: true });
-  const workbench = h('section', { class: 'workbench', id: 'workbench' }, banner, tabs.el, cover, noticeEl);
+  const workbench = h('section', { class: 'workbench', id: 'workbench' }, banner, h('div', { class: 'workbench-row' }, tabs.el, mapDrawer), cover, noticeEl);
 
   // narrow screens show the lesson or the terminals, switched here (styles.css hides this bar on wide ones)
   const lessonViewTab = h('button', { type: 'button', role: 'tab', class: 'view-tab', 'aria-controls': 'lesson-pane', 'data-view': 'lesson' });
   const termViewTab = h('button', { type: 'button', role: 'tab', class: 'view-tab', 'aria-controls': 'workbench', 'data-view': 'terminal' });
-  const viewSwitch = h('div', { class: 'view-switch', role: 'tablist' }, lessonViewTab, termViewTab);
+  const mapViewTab = h('button', { type: 'button', role: 'tab', class: 'view-tab', 'aria-controls': 'nsmap-drawer', 'data-view': 'map' });
+  const viewTabs: Record<View, HTMLButtonElement> = { lesson: lessonViewTab, terminal: termViewTab, map: mapViewTab };
+  const viewSwitch = h('div', { class: 'view-switch', role: 'tablist' }, lessonViewTab, termViewTab, mapViewTab);
   lessonViewTab.addEventListener('click', () => showView('lesson'));
   termViewTab.addEventListener('click', () => {
     showView('terminal');
     tabs.focusActive();
   });
+  mapViewTab.addEventListener('click', () => showView('map'));
   viewSwitch.addEventListener('keydown', (e) => {
     if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
     e.preventDefault();
-    const next = layout.dataset.view === 'lesson' ? 'terminal' : 'lesson';
+    const i = VIEWS.indexOf(layout.dataset.view as View);
+    const next = VIEWS[(i + (e.key === 'ArrowRight' ? 1 : VIEWS.length - 1)) % VIEWS.length];
     showView(next);
-    (next === 'lesson' ? lessonViewTab : termViewTab).focus();
+    viewTabs[next].focus();
   });
 
   const divider = h('div', { class: 'split-divider', role: 'separator', tabindex: '0', 'aria-orientation': 'vertical', 'aria-valuemin': '25', 'aria-valuemax': '75', 'aria-controls': 'lesson-pane' });
@@ -105,20 +132,87 @@ export const lessonPage: PageFactory = (root, params) => {
     return window.matchMedia('(max-width: 900px)').matches;
   }
 
-  function showView(view: 'lesson' | 'terminal'): void {
+  function showView(view: View): void {
     layout.dataset.view = view;
-    for (const tab of [lessonViewTab, termViewTab]) {
+    if (view === 'map') {
+      mapViewTab.classList.remove('has-news');
+      mapViewTab.removeAttribute('aria-description');
+    }
+    for (const tab of Object.values(viewTabs)) {
       const on = tab.dataset.view === view;
       tab.setAttribute('aria-selected', String(on));
       tab.tabIndex = on ? 0 : -1;
     }
+    paintMap();
   }
+
+  // ---------------------------------------------------------------- namespace map
+
+  /** wide: the drawer beside the terminals, open or not; narrow: the map view */
+  function mapShown(): boolean {
+    return isNarrow() ? layout.dataset.view === 'map' : mapOpen;
+  }
+
+  function paintMap(): void {
+    const shown = mapShown();
+    mapDrawer.hidden = !shown;
+    mapToggle.setAttribute('aria-expanded', String(shown));
+    // only a map someone can see is worth the server's work
+    mapPanel.setVisible(shown && document.visibilityState === 'visible');
+  }
+
+  /**
+   * A lesson step's map focus: the kind is picked and, on a wide screen, the drawer
+   * opens beside the terminals; focus stays where the learner is typing. On a phone
+   * the map is a view of its own and would hide the terminal: its tab gets a mark.
+   */
+  function showMapFor(kind: MapKind): void {
+    mapPanel.setKind(kind);
+    if (isNarrow()) {
+      if (layout.dataset.view !== 'map') {
+        mapViewTab.classList.add('has-news');
+        // the dot in words, for screen readers
+        mapViewTab.setAttribute('aria-description', t('map.focused', { kind }));
+      }
+    } else if (!mapOpen) {
+      mapOpen = true;
+      paintMap();
+    }
+  }
+
+  function openMap(focus: boolean): void {
+    if (isNarrow()) showView('map');
+    else {
+      mapOpen = true;
+      localStorage.setItem(MAP_OPEN_KEY, '1');
+      paintMap();
+    }
+    if (focus) mapPanel.focusPicker();
+  }
+
+  function closeMap(): void {
+    if (isNarrow()) showView('terminal');
+    else {
+      mapOpen = false;
+      localStorage.setItem(MAP_OPEN_KEY, '0');
+      paintMap();
+    }
+    mapToggle.focus();
+  }
+
+  const onVisibility = () => paintMap();
+  document.addEventListener('visibilitychange', onVisibility);
+  const narrowQuery = window.matchMedia('(max-width: 900px)');
+  const onNarrowChange = () => paintMap();
+  narrowQuery.addEventListener('change', onNarrowChange);
 
   function paintViewSwitch(): void {
     const { done, total } = pane.progress;
     viewSwitch.setAttribute('aria-label', t('view.label'));
     setChildren(lessonViewTab, h('span', null, t('view.lesson')), total ? h('span', { class: 'view-tab-count' }, t('view.progress', { done, total })) : null);
     termViewTab.replaceChildren(icon('terminal'), h('span', null, t('view.terminal')));
+    mapViewTab.replaceChildren(icon('map'), h('span', null, t('map.open')));
+    mapViewTab.title = t('map.openTitle');
   }
 
   function setSplit(pct: number): void {
@@ -161,6 +255,9 @@ export const lessonPage: PageFactory = (root, params) => {
     resetBtn.replaceChildren(icon('reset'), h('span', null, t('reset.button')));
     resetBtn.title = t('reset.title');
     divider.setAttribute('aria-label', t('split.label'));
+    mapToggle.replaceChildren(icon('map'), h('span', null, t('map.open')));
+    mapToggle.title = t('map.openTitle');
+    mapPanel.relabel();
     tabs.relabel();
     paintStatus();
     paintViewSwitch();
@@ -236,6 +333,10 @@ export const lessonPage: PageFactory = (root, params) => {
       lesson = l;
       lessonTerminals = Math.max(MIN_TERMINALS, l.terminals ?? 0);
       pane.show(l);
+      enhanceMapDirectives(pane.el, (kind) => {
+        mapPanel.setKind(kind);
+        openMap(true);
+      });
       paintViewSwitch();
       return true;
     } catch (e) {
@@ -408,6 +509,13 @@ export const lessonPage: PageFactory = (root, params) => {
         // `open` is a no-op for shells that survived; it (re)starts the others at our size
         tabs.openAllOnServer();
         if (!tabs.activeTerminal) tabs.select(1, false);
+        // subscriptions belong to a socket: a new one asks again
+        mapPanel.resubscribe();
+        break;
+      }
+      case 'map': {
+        const snapshot = ev.snapshot;
+        mapPanel.show((kind) => snapshotModel(snapshot, kind));
         break;
       }
       case 'opened':
@@ -435,6 +543,8 @@ export const lessonPage: PageFactory = (root, params) => {
         paintViewSwitch();
         break;
       case 'sandbox-died':
+        // the map showed a machine that is gone
+        mapPanel.forget();
         if (!resetting) showDied(ev.reason);
         break;
       case 'sandbox-emptied':
@@ -442,6 +552,7 @@ export const lessonPage: PageFactory = (root, params) => {
         if (!resetting) showEmptied();
         break;
       case 'session-reset':
+        mapPanel.forget();
         pane.machineReset();
         clearBanner();
         tabs.clearAll();
@@ -531,6 +642,7 @@ export const lessonPage: PageFactory = (root, params) => {
     else if (c === 'KeyL' && !e.shiftKey) { showView('lesson'); pane.focus(); }
     else if (c === 'KeyS' && !e.shiftKey) { showView('lesson'); pane.focusCurrentStep(); }
     else if (c === 'KeyF' && !e.shiftKey) { showView('terminal'); tabs.showSearch(); }
+    else if (c === 'KeyM' && !e.shiftKey) { if (mapShown()) closeMap(); else openMap(true); }
     else if (c === 'Slash') openShortcuts();
     else handled = false;
     if (handled) e.preventDefault();
@@ -563,6 +675,9 @@ export const lessonPage: PageFactory = (root, params) => {
     unmount() {
       disposed = true;
       document.removeEventListener('keydown', onKey);
+      document.removeEventListener('visibilitychange', onVisibility);
+      narrowQuery.removeEventListener('change', onNarrowChange);
+      mapPanel.dispose();
       offLang();
       clearBanner();
       if (noticeTimer) clearTimeout(noticeTimer);

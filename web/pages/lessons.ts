@@ -18,6 +18,11 @@ export const lessonListPage: PageFactory = (root) => {
   let generation = 0;
   /** what the server keeps for this browser; null on a server without self-paced progress */
   let saved: SelfProgress | null = null;
+  /** every lesson's title by id, to name the lessons a card requires */
+  let titles = new Map<string, string>();
+  const duration = (minutes: number) => minutes < 60
+    ? t('list.minutes', { n: minutes })
+    : t('list.hours', { h: Math.floor(minutes / 60), m: minutes % 60 });
   async function load(): Promise<void> {
     const mine = ++generation;
     document.title = `${t('list.title')} · nslab`;
@@ -42,6 +47,9 @@ export const lessonListPage: PageFactory = (root) => {
       return;
     }
     lessons.sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
+    titles = new Map(lessons.map((l) => [l.id, l.title]));
+    const total = lessons.reduce((sum, l) => sum + l.minutes, 0);
+    intro.textContent = `${t('list.intro')} ${t('list.path', { n: lessons.length, time: duration(total) })}`;
     body.replaceChildren(h('ol', { class: 'lesson-grid' }, lessons.map((l, i) => card(l, i + 1))));
   }
 
@@ -71,6 +79,9 @@ export const lessonListPage: PageFactory = (root) => {
         ),
         h('h2', { class: 'lesson-card-title', id: titleId }, l.title),
         h('p', { class: 'lesson-card-summary' }, l.summary),
+        l.requires.length
+          ? h('p', { class: 'lesson-card-requires' }, icon('arrow-right'), t('list.after', { titles: l.requires.map((id) => titles.get(id) ?? id).join(', ') }))
+          : null,
         h('div', { class: 'lesson-card-bottom' },
           progress && progress.done > 0
             ? h('span', { class: 'lesson-card-progress' },

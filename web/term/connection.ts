@@ -3,32 +3,21 @@
  * the session's terminals and its events. This class owns reconnecting and the
  * wire format; it knows nothing about xterm or the DOM.
  *
- * Protocol definitions are imported type-only: web/ must not bundle server code
- * (or zod). The few constants we need are repeated here and tied to the server's
- * types, so a change on the server side breaks the type check instead of the wire.
+ * The protocol's types come type-only from the contract; its numbers (close codes,
+ * size bounds) from session-constants.ts, the one contract file the web app may load at
+ * run time because it imports nothing (docs/architecture.md). The rest of the contract
+ * would pull zod and server code into the bundle.
  */
-import type { ClientMessage, CloseCode, FlowParams, ServerEvent } from '../../lab-server/contract/session-protocol.ts';
+import type { ClientMessage, FlowParams, ServerEvent } from '../../lab-server/contract/session-protocol.ts';
+import { CloseCode, MAX_COLS, MAX_ROWS, MAX_TERMINALS, MIN_COLS, MIN_ROWS } from '../../lab-server/contract/session-constants.ts';
 
 export type { FlowParams, ServerEvent };
 
-export const CLOSE = {
-  normal: 1000,
-  goingAway: 1001,
-  policy: 1008,
-  tooBig: 1009,
-  /** the server is busy accepting sockets: an ordinary retry with backoff */
-  tryAgainLater: 1013,
-  unauthorized: 4001,
-  badOrigin: 4003,
-  unknownSession: 4004,
-  replaced: 4009,
-  sessionEnded: 4010,
-} as const satisfies typeof CloseCode;
+export const CLOSE = CloseCode;
 
-/** session-protocol.ts MAX_TERMINALS; welcome.maxTerminals is authoritative once connected */
-export const DEFAULT_MAX_TERMINALS = 4;
-/** session-protocol.ts bounds for open/resize */
-export const SIZE_BOUNDS = { minCols: 2, maxCols: 500, minRows: 1, maxRows: 200 } as const;
+/** welcome.maxTerminals is authoritative once connected */
+export const DEFAULT_MAX_TERMINALS = MAX_TERMINALS;
+export const SIZE_BOUNDS = { minCols: MIN_COLS, maxCols: MAX_COLS, minRows: MIN_ROWS, maxRows: MAX_ROWS } as const;
 
 export type ConnectionState =
   | { kind: 'connecting'; attempt: number }

@@ -629,13 +629,13 @@ export function isPasteKey(e: KeyboardEvent): boolean {
   return !IS_MAC && e.ctrlKey && !e.altKey && !e.metaKey && e.code === 'KeyV';
 }
 
-/** Alt+digit, Alt+[ / ], Alt+Shift+N, Alt+L, Alt+S, Alt+F, Alt+/ (see shortcuts.ts) */
+/** Alt+digit, Alt+[ / ], Alt+Shift+N, Alt+L, Alt+S, Alt+F, Alt+M, Alt+/ (see shortcuts.ts) */
 export function isAppShortcut(e: KeyboardEvent): boolean {
   if (!e.altKey || e.ctrlKey || e.metaKey) return false;
   const c = e.code;
   if (/^Digit[1-9]$/.test(c) && !e.shiftKey) return true;
   if (c === 'BracketLeft' || c === 'BracketRight') return true;
   if (c === 'KeyN' && e.shiftKey) return true;
-  if ((c === 'KeyL' || c === 'KeyS' || c === 'KeyF' || c === 'Slash') && !e.shiftKey) return true;
+  if ((c === 'KeyL' || c === 'KeyS' || c === 'KeyF' || c === 'KeyM' || c === 'Slash') && !e.shiftKey) return true;
   return false;
 }
