@@ -34,7 +34,7 @@ export interface OwningBackend {
   /** how long a pre-started shell may take to show its prompt (DriverConfig.startTimeoutMs) */
   readonly startTimeoutMs: number;
   /** argv of `crun exec` in this sandbox (args start with the verb; crun.ts, crunExecArgv) */
-  execArgv(args: string[]): Argv;
+  execArgv(args: string[], opts?: { detach?: boolean }): Argv;
   /** removes whatever is left of the sandbox on the host: runtime state, cgroups, files, uid range */
   teardown(): Promise<void>;
 }
@@ -96,6 +96,12 @@ export class LocalSandbox implements Sandbox {
   }
 
   label?: string;
+
+  /**
+   * performance.now() at each step of a cold create (local-backend.ts, coldCreate):
+   * start, cgroups, userns, spawned, runtime, attached. bench/cold-start.ts prints the gaps.
+   */
+  readonly startupTimes: Record<string, number> = {};
 
   private startLifetime(): void {
     if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
@@ -205,9 +211,11 @@ export class LocalSandbox implements Sandbox {
     // sandbox's own devpts instead (and keeps the host pty out of its hands).
     const command = opts.command ?? ['/bin/bash', '-i'];
     const inner = ['/usr/bin/script', '-q', '-e', '-c', `exec ${command.map(shellQuote).join(' ')}`, '/dev/null'];
+    // detached: a terminal lives long, and a resident `crun exec` beside each cost 3 MiB RSS
+    // (bench/session-memory.ts); its nslab-reaper keeps script(1) instead (crun.ts, crunExecArgv)
     const argv = this.backend.execArgv([
       'exec', ...this.nnp(), '--cwd', opts.cwd ?? '/root', ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...inner,
-    ]);
+    ], { detach: true });
     const p = pty.spawn(argv.file, argv.args, { name: 'xterm-256color', cols, rows, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...argv.env } });
     this.ptys.add(p);
     p.onExit(() => this.ptys.delete(p));
