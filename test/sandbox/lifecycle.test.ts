@@ -207,6 +207,25 @@ describe('sandbox lifecycle', () => {
     }
   });
 
+  it('a shell that may not write the command log (a user namespace with no mapping) prints no error at its prompts', async () => {
+    const s = await (await testBackend()).create();
+    try {
+      const t = terminal(s, 1);
+      await t.ready();
+      t.term.write('unshare --user bash\r');
+      t.term.write('id -u; echo "marker-$((6 * 7))"\r');
+      for (let i = 0; i < 400 && !/marker-42[\s\S]*\$ $/.test(t.screen); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(t.screen).toMatch(/65534/);
+      expect(t.screen).toMatch(/marker-42/);
+      // bash applies redirections left to right: `>> log 2>/dev/null` printed the failed open
+      expect(t.screen).not.toMatch(/Permission denied|cmdlog/);
+      const back = await t.run('exit');
+      expect(back).toMatchObject({ kind: 'cmd', command: 'unshare --user bash' });
+    } finally {
+      await s.destroy();
+    }
+  });
+
   it('stops a fork bomb at the pids limit and a memory hog at the memory limit; the sandbox survives', async () => {
     const backend = await testBackend();
     const s = await backend.create({ limits: { pids: 128, memoryBytes: 256 * 1024 * 1024 } });
