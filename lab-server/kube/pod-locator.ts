@@ -147,6 +147,9 @@ class CgroupPod implements PodSandbox {
   }
 
   commands(): CommandSource {
+    // a reader that ended while the pod lives (the FIFO was not there to open, the
+    // helper was killed) is tried again: the history it held is lost, the rest is not
+    if (this.log?.ended() && this.alive()) { this.log.close(); this.log = null; }
     const log = (this.log ??= this.openLog(this));
     return { all: () => log.feed.all(), subscribe: (l) => log.feed.subscribe(l), ended: () => log.ended() };
   }

@@ -165,6 +165,31 @@ describe("the pod's command log, read from the host side", () => {
     expect((await sh(s, 'cat /etc/hostname')).code).toBe(0);
   });
 
+  it('the locator opens the log again once a failed reader has ended', async () => {
+    const uid = randomUUID();
+    const sandboxDir = layPod(`kubepods/besteffort/pod${uid}`, (id) => id);
+    await sh(s, 'mkdir -p /run/retry && ln -sf /etc/hostname /run/retry/cmdlog');
+    const locator = new CgroupPodLocator({ helperBin, cgroupRoot: root, commandLogPath: '/run/retry/cmdlog' });
+    try {
+      const pod = locator.locate(uid)!;
+      const failed = pod.commands();
+      for (let i = 0; i < 400 && !failed.ended?.(); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(failed.ended?.()).toMatch(/symlink/);
+      await sh(s, 'rm /run/retry/cmdlog');
+      const source = pod.commands();
+      const seen: CommandEvent[] = [];
+      source.subscribe((e) => seen.push(e));
+      for (let i = 0; i < 400 && (await sh(s, 'test -p /run/retry/cmdlog')).code !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await sh(s, "printf 'nslab1\\tprompt\\t1\\t1\\t0\\t4\\t\\t\\n' >> /run/retry/cmdlog");
+      for (let i = 0; i < 400 && !seen.length; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(seen.map((e) => e.kind)).toEqual(['prompt']);
+      expect(source.ended?.()).toBeNull();
+    } finally {
+      locator.close();
+      rmSync(sandboxDir, { recursive: true, force: true });
+    }
+  });
+
   it('ends when the process it was opened through is not there', async () => {
     const log = new PodCommandLog(helperBin, 999_999_999, hostPids, '/run/x');
     await expect(log.opened).rejects.toThrow(/open target|helper/);
