@@ -30,6 +30,7 @@ export class KubePty implements IPty {
   private readonly exitListeners = new Set<Listener<{ exitCode: number; signal?: number }>>();
   private readonly decoder = new StringDecoder('utf8');
   private exited: { exitCode: number; signal?: number } | null = null;
+  private killed = false;
   readonly onData: IEvent<string> = event(this.dataListeners);
   readonly onExit: IEvent<{ exitCode: number; signal?: number }>;
 
@@ -45,8 +46,9 @@ export class KubePty implements IPty {
     stream.on('end', (r: { code: number } | { error: string }) => {
       const rest = this.decoder.end();
       if (rest) for (const l of [...this.dataListeners]) l(rest);
-      if ('error' in r) onError?.(r.error);
-      this.exited = { exitCode: 'code' in r ? r.code : LOST_EXIT_CODE };
+      if ('error' in r && !this.killed) onError?.(r.error);
+      // ended by kill(): the shell got a hangup (SIGHUP, 1), as a local pty's would
+      this.exited = 'code' in r ? { exitCode: r.code } : this.killed ? { exitCode: 0, signal: 1 } : { exitCode: LOST_EXIT_CODE };
       for (const l of [...this.exitListeners]) l(this.exited);
     });
     const onExit = event(this.exitListeners);
@@ -80,6 +82,7 @@ export class KubePty implements IPty {
    * runtime close the pod's pty, and the shell gets its hangup (SIGHUP).
    */
   kill(_signal?: string): void {
+    this.killed = true;
     this.stream.close();
   }
 
