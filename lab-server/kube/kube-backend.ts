@@ -209,7 +209,14 @@ export class KubeBackend implements SandboxBackend {
       await this.removePod(name).catch((err: Error) => this.log(`pod ${name} of a failed create: ${err.message}`));
       throw e;
     }
-    const view = await this.opts.viewFor(running);
+    let view: SandboxView;
+    try {
+      view = await this.opts.viewFor(running);
+    } catch (e) {
+      // no checks without the agent's view: the pod is of no use to a learner
+      await this.removePod(name).catch((err: Error) => this.log(`pod ${name} without a view: ${err.message}`));
+      throw new Error(`pod ${name} runs, but the node agent's view of it failed: ${(e as Error).message}`);
+    }
     const s: KubeSandbox = new KubeSandbox(id, uid, limits, new Date(), {
       api: this.api,
       namespace: this.ns,

@@ -84,6 +84,15 @@ export class PodWatch {
     return this.synced;
   }
 
+  /** the first list failed (no credentials, no RBAC): the next start() tries again */
+  private restartable(e: Error): void {
+    const failed = this.failSync;
+    this.loop = null;
+    this.synced = new Promise((resolve, reject) => { this.markSynced = resolve; this.failSync = reject; });
+    this.synced.catch(() => {});
+    failed(e);
+  }
+
   get(name: string): Pod | undefined {
     return this.pods.get(name);
   }
@@ -140,13 +149,19 @@ export class PodWatch {
         if (first) { first = false; this.markSynced(); }
         const timeout = this.opts.timeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
         const res = await this.api.watch(`${this.base()}&watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(this.rv!)}&timeoutSeconds=${timeout}`);
-        backoff = 500;
+        const opened = Date.now();
         this.current = res;
-        await this.consume(res);
+        const events = await this.consume(res);
         this.current = null;
+        // a watch the server ends at once, again and again (an overloaded API server, a
+        // proxy cutting it), must not become a busy loop of requests: back off as client-go does
+        if (events === 0 && this.rv !== null && Date.now() - opened < 1000) {
+          await delay(backoff, undefined, { ref: false });
+          backoff = Math.min(backoff * 2, 30_000);
+        } else backoff = 500;
       } catch (e) {
         this.current = null;
-        if (first) { this.failSync(e as Error); return; }
+        if (first) { this.restartable(e as Error); return; }
         if (this.stopped) return;
         if (e instanceof ApiError && e.code === 410) {
           this.opts.log?.(`pod watch: resourceVersion ${this.rv} is gone (410): listing again`);
@@ -160,14 +175,16 @@ export class PodWatch {
     }
   }
 
-  /** reads one watch to its end; a 410 ERROR event sets rv to null (list again) */
-  private consume(res: IncomingMessage): Promise<void> {
+  /** reads one watch to its end, resolving with how many events it had; a 410 ERROR event sets rv to null (list again) */
+  private consume(res: IncomingMessage): Promise<number> {
     return new Promise((resolve) => {
+      let events = 0;
       const decoder = new StringDecoder('utf8');
       let buf = '';
       let ended = false;
       const line = (text: string) => {
         if (ended || !text.trim()) return;
+        events++;
         let ev: z.infer<typeof watchEventSchema>;
         try { ev = watchEventSchema.parse(JSON.parse(text)); } catch (e) { this.opts.log?.(`pod watch: a bad event line (${(e as Error).message})`); return; }
         if (ev.type === 'ERROR') {
@@ -193,7 +210,7 @@ export class PodWatch {
         let i: number;
         while ((i = buf.indexOf('\n')) >= 0) { line(buf.slice(0, i)); buf = buf.slice(i + 1); }
       });
-      const done = () => { buf += decoder.end(); if (buf) line(buf); buf = ''; resolve(); };
+      const done = () => { buf += decoder.end(); if (buf) line(buf); buf = ''; resolve(events); };
       res.on('end', done);
       res.on('close', done);
       res.on('error', () => done());

@@ -201,6 +201,13 @@ describe('creates that fail leave nothing behind', () => {
     expect(posted()).toBe(before);
   });
 
+  it('a pod whose node agent view cannot be had', async () => {
+    const blind = more({ viewFor: () => { throw new Error('agent on node-1 refused the front\'s certificate'); } });
+    const before = posted();
+    await expect(blind.create()).rejects.toThrow(/the node agent's view of it failed: agent on node-1 refused/);
+    expect(posted()).toBe(before);
+  });
+
   it('a pod the admission policy refuses (422): nothing was made, and the next create works', async () => {
     const before = posted();
     server.failNextCreates(1, 'admission');
@@ -221,6 +228,16 @@ describe('credentials and reachability', () => {
     expect((err as Error).message).toMatch(/refused the front's credentials \(401 Unauthorized\)/);
     expect((err as HostError).fix).toMatch(/ServiceAccount nslab-front/);
     await expect(bad.create()).rejects.toThrow(/401/);
+  });
+
+  it('a token fixed after a refusal (rotated, or the RoleBinding applied late) is used: the watch starts on the next try', async () => {
+    let token = 'stale';
+    const rotating = more({ connection: { apiUrl: server.url, token: () => token } });
+    await expect(rotating.create()).rejects.toThrow(/401/);
+    token = TOKEN;
+    const s = await rotating.create();
+    expect((await s.exec(['echo', 'in'])).stdout).toBe('in\n');
+    await s.destroy();
   });
 
   it('no API server at the URL: checkHost says it cannot reach it', async () => {
