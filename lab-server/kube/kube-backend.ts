@@ -165,11 +165,11 @@ export class KubeBackend implements SandboxBackend {
   }
 
   async create(opts: CreateOptions = {}): Promise<KubeSandbox> {
-    await this.startWatch();
     if ((opts.image ?? 'default') !== 'default') throw new Error(`image ${JSON.stringify(opts.image)}: a Kubernetes install runs only its sandbox image (${this.values.images.sandbox}), named 'default'`);
     const limits = limitsSchema.parse({ ...this.defaultLimits, ...opts.limits });
     if (limits.lifetimeMs > this.values.sandbox.lifetimeSeconds * 1000) throw new Error(`lifetime ${limits.lifetimeMs} ms is past the install's ${this.values.sandbox.lifetimeSeconds} s (sandbox.lifetimeSeconds)`);
     if (opts.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})$/.test(opts.hostname)) throw new Error(`bad hostname '${opts.hostname}'`);
+    await this.startWatch();
     for (let attempt = 0; ; attempt++) {
       const id = randomBytes(8).toString('hex');
       try {

@@ -150,6 +150,7 @@ export class PodWatch {
         const timeout = this.opts.timeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
         const res = await this.api.watch(`${this.base()}&watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(this.rv!)}&timeoutSeconds=${timeout}`);
         const opened = Date.now();
+        if (this.stopped) { res.destroy(); return; }
         this.current = res;
         const events = await this.consume(res);
         this.current = null;
