@@ -9,6 +9,7 @@
  * install: a create waits on it for Running, a sandbox hears its death from it.
  */
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { limitsSchema } from '../sandbox/config.ts';
 import { HostError, type CreateOptions, type SandboxBackend, type SandboxLimits } from '../sandbox/types.ts';
 import { ApiError, KubeApi, type KubeConnection } from './api-client.ts';
@@ -16,7 +17,7 @@ import { KubeSandbox, type SandboxView } from './kube-sandbox.ts';
 import type { IPod } from 'kubernetes-models/v1';
 import { PodWatch, podSchema, type Pod, type PodEventType } from './pod-watch.ts';
 import { formatBytes, formatCpu, parseQuantity } from './quantity.ts';
-import { sandboxPod } from './sandbox-pod.ts';
+import { sandboxPod, sandboxPodName } from './sandbox-pod.ts';
 import { resolveValues, type ResolvedValues } from './values.ts';
 
 export const INSTALL_LABEL = 'nslab.io/install';
@@ -24,6 +25,9 @@ export const INSTALL_LABEL = 'nslab.io/install';
 export const LIMITS_ANNOTATION = 'nslab.io/limits';
 export const SANDBOX_LABEL = 'nslab.io/sandbox';
 const CONTAINER = 'sandbox';
+
+const limitsAnnotation = z.object({ pids: z.number().int(), ptys: z.number().int() }).partial();
+const safeJson = (s: string | undefined): unknown => { try { return s ? JSON.parse(s) : undefined; } catch { return undefined; } };
 
 /** container waiting reasons that never get better by waiting */
 const HOPELESS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'CrashLoopBackOff']);
@@ -209,15 +213,26 @@ export class KubeBackend implements SandboxBackend {
       await this.removePod(name).catch((err: Error) => this.log(`pod ${name} of a failed create: ${err.message}`));
       throw e;
     }
+    try {
+      return await this.track(id, running, limits, new Date());
+    } catch (e) {
+      // no checks without the agent's view: the pod is of no use to a learner
+      await this.removePod(name).catch((err: Error) => this.log(`pod ${name} without a view: ${err.message}`));
+      throw e;
+    }
+  }
+
+  /** a running pod as a sandbox of this front: its view from the node agent, its death from the watch */
+  private async track(id: string, running: Pod, limits: SandboxLimits, createdAt: Date, seenByWatch = true): Promise<KubeSandbox> {
+    const name = running.metadata.name;
+    const uid = running.metadata.uid ?? '';
     let view: SandboxView;
     try {
       view = await this.opts.viewFor(running);
     } catch (e) {
-      // no checks without the agent's view: the pod is of no use to a learner
-      await this.removePod(name).catch((err: Error) => this.log(`pod ${name} without a view: ${err.message}`));
       throw new Error(`pod ${name} runs, but the node agent's view of it failed: ${(e as Error).message}`);
     }
-    const s: KubeSandbox = new KubeSandbox(id, uid, limits, new Date(), {
+    const s: KubeSandbox = new KubeSandbox(id, uid, limits, createdAt, {
       api: this.api,
       namespace: this.ns,
       pod: name,
@@ -226,11 +241,55 @@ export class KubeBackend implements SandboxBackend {
       forget: () => { if (this.sandboxes.get(name) === s) this.sandboxes.delete(name); },
     }, view);
     this.sandboxes.set(name, s);
-    // it may have ended between Running and now
+    // it may have ended between Running and now. A pod the watch has not shown yet
+    // (read by GET, an instant after another front made it) is taken as it was read:
+    // its later events reach the sandbox from here on.
     const now = this.watch.get(name);
-    const end = now ? podEnd('MODIFIED', now) : "the sandbox's pod was deleted";
+    const end = now ? podEnd('MODIFIED', now) : seenByWatch ? "the sandbox's pod was deleted" : null;
     if (end) void s.ended(end, !!now);
     return s;
+  }
+
+  /**
+   * A sandbox another front made (any front serves any learner), by its id: its
+   * limits and start read back from its pod, its view asked of the node agent. Null
+   * when there is no such pod of this install, or it is over.
+   */
+  async adopt(id: string): Promise<KubeSandbox | null> {
+    if (!/^[a-z0-9]{1,40}$/.test(id)) throw new Error(`sandbox id ${JSON.stringify(id)}: lower-case letters and digits only`);
+    const name = sandboxPodName(id);
+    const held = this.sandboxes.get(name);
+    if (held) return held;
+    await this.startWatch();
+    let pod = this.watch.get(name);
+    const seenByWatch = pod !== undefined;
+    if (!pod) {
+      try {
+        pod = podSchema.parse(await this.api.call('GET', this.podPath(name)));
+      } catch (e) {
+        if (e instanceof ApiError && e.code === 404) return null;
+        throw e;
+      }
+    }
+    if (pod.metadata.labels?.[INSTALL_LABEL] !== this.install || pod.metadata.deletionTimestamp || podEnd('MODIFIED', pod)) return null;
+    const running = pod.status?.phase === 'Running' ? pod : await this.untilRunning(name, pod.metadata.uid ?? '');
+    return this.track(id, running, this.limitsOf(running), new Date(running.status?.startTime ?? running.metadata.creationTimestamp ?? Date.now()), seenByWatch || running !== pod);
+  }
+
+  /** a pod's limits, as podFor wrote them (the rest from this front's defaults) */
+  private limitsOf(pod: Pod): SandboxLimits {
+    const spec = pod.spec as { activeDeadlineSeconds?: number; containers?: { resources?: { limits?: Record<string, string> } }[]; volumes?: { emptyDir?: { sizeLimit?: string } }[] } | undefined;
+    const lim = spec?.containers?.[0]?.resources?.limits ?? {};
+    const size = spec?.volumes?.find((v) => v.emptyDir)?.emptyDir?.sizeLimit;
+    const ann = limitsAnnotation.safeParse(safeJson(pod.metadata.annotations?.[LIMITS_ANNOTATION]));
+    return limitsSchema.parse({
+      ...this.defaultLimits,
+      ...(lim.memory ? { memoryBytes: parseQuantity(lim.memory) } : {}),
+      ...(lim.cpu ? { cpus: parseQuantity(lim.cpu) } : {}),
+      ...(size ? { diskBytes: parseQuantity(size) } : {}),
+      ...(spec?.activeDeadlineSeconds ? { lifetimeMs: spec.activeDeadlineSeconds * 1000 } : {}),
+      ...(ann.success ? ann.data : {}),
+    });
   }
 
   /** resolves with the pod once it runs; rejects, naming why, once it cannot or does not in time */

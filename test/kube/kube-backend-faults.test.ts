@@ -267,6 +267,40 @@ describe('orphans', () => {
   });
 });
 
+describe('another front', () => {
+  it('adopts a sandbox by its id: the same machine, its limits and start read back from the pod; it hears the pod go', async () => {
+    const s = await backend.create({ limits: { pids: 300, lifetimeMs: 600_000 }, hostname: 'adopted' });
+    await s.exec(['sh', '-c', 'echo made-by-a > /root/note']);
+    const other = more();
+    const t = (await other.adopt(s.id))!;
+    expect(t).not.toBeNull();
+    expect(t.id).toBe(s.id);
+    expect(t.podName).toBe(s.podName);
+    expect(t.limits).toEqual(s.limits);
+    expect(Math.abs(t.createdAt.getTime() - s.createdAt.getTime())).toBeLessThan(5000);
+    expect(other.list()).toEqual([t]);
+    expect(await other.adopt(s.id)).toBe(t);
+    expect((await t.exec(['cat', '/root/note'])).stdout).toBe('made-by-a\n');
+    expect((await t.exec(['hostname'])).stdout).toBe('adopted\n');
+    const reason = exited(t);
+    await s.destroy();
+    expect(await reason).toBe("the sandbox's pod was deleted");
+    expect(other.list()).toEqual([]);
+    // gone, unknown or not a sandbox id: nothing to adopt
+    expect(await other.adopt(s.id)).toBeNull();
+    expect(await other.adopt('0123456789abcdef')).toBeNull();
+    await expect(other.adopt('../etc')).rejects.toThrow(/lower-case letters and digits/);
+  });
+
+  it('does not adopt a pod of another install, nor one that is over', async () => {
+    const s = await backend.create();
+    expect(await more({ install: 'another-install' }).adopt(s.id)).toBeNull();
+    await server.killSandbox(s.podName);
+    await until('the pod has failed', () => server.pod(s.podName)?.status.phase === 'Failed' || !server.podNames().includes(s.podName));
+    expect(await more().adopt(s.id)).toBeNull();
+  });
+});
+
 describe('the in-process API server answers as a real one does', () => {
   it('401, 404, 409, 422 as Status objects', async () => {
     const a = api();
