@@ -27,7 +27,7 @@ export interface KubeConnection {
 }
 
 /** The front's ServiceAccount, as the kubelet mounts it in the front's pod. */
-export function inClusterConnection(dir = SA_DIR, env: NodeJS.ProcessEnv = process.env): KubeConnection {
+export function inClusterConnection(dir = SA_DIR, env: NodeJS.ProcessEnv = process.env, rereadMs = TOKEN_REREAD_MS): KubeConnection {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT ?? '443';
   if (!host) throw new Error('KUBERNETES_SERVICE_HOST is not set: this is not a pod in a cluster (give an API URL instead)');
@@ -37,7 +37,7 @@ export function inClusterConnection(dir = SA_DIR, env: NodeJS.ProcessEnv = proce
     apiUrl: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
     ca: readFileSync(`${dir}/ca.crt`, 'utf8'),
     token() {
-      if (Date.now() - readAt > TOKEN_REREAD_MS) {
+      if (!token || Date.now() - readAt >= rereadMs) {
         token = readFileSync(`${dir}/token`, 'utf8').trim();
         readAt = Date.now();
       }

@@ -83,7 +83,7 @@ export class ExecStream extends EventEmitter {
       else if (ch === Channel.Stderr) this.emit('stderr', body);
       else if (ch === Channel.Status) this.status = exitCodeOf(body.toString('utf8'));
     });
-    this.ws.on('unexpected-response', (_req, res) => {
+    this.ws.on('unexpected-response', (req, res) => {
       const parts: Buffer[] = [];
       res.on('data', (b: Buffer) => parts.push(b));
       res.on('end', () => {
@@ -91,6 +91,8 @@ export class ExecStream extends EventEmitter {
         let st = null;
         try { st = parseStatus(JSON.parse(text)); } catch { /* not JSON */ }
         this.finish({ error: `exec refused: ${res.statusCode} ${st?.reason ?? res.statusMessage ?? ''}${st?.message ? `: ${st.message}` : ''}` });
+        // the handshake failed: nothing more comes on this connection
+        req.destroy();
       });
     });
     this.ws.on('error', (e) => this.finish({ error: `exec: ${e.message}` }));

@@ -18,6 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { LocalBackend, LocalSandbox } from '../../../lab-server/sandbox/index.ts';
@@ -49,6 +50,8 @@ export interface FakeApiServerOptions {
   compactionWindow?: number;
   /** the timeoutSeconds a watch gets when it asks for none */
   defaultWatchSeconds?: number;
+  /** serve https with this key and certificate (PEM), as a real API server does */
+  tls?: { key: string; cert: string };
 }
 
 function parseSelector(s: string | null): Selector | string {
@@ -90,13 +93,14 @@ export class FakeApiServer {
   url = '';
 
   constructor(private readonly opts: FakeApiServerOptions) {
-    this.server = http.createServer((req, res) => { this.handle(req, res).catch((e: Error) => this.send(res, failure(500, 'InternalError', e.message))); });
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => { this.handle(req, res).catch((e: Error) => this.send(res, failure(500, 'InternalError', e.message))); };
+    this.server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : http.createServer(handler);
     this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as import('node:net').Socket, head));
   }
 
   async listen(): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.url;
   }
 
