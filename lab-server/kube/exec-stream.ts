@@ -105,6 +105,11 @@ export class ExecStream extends EventEmitter {
     this.emit('end', r);
   }
 
+  /** bytes written but not yet sent: still connecting, or held because the other side does not read */
+  get unsent(): number {
+    return this.ws.bufferedAmount + this.early.reduce((n, f) => n + f.length, 0);
+  }
+
   get isOpen(): boolean {
     return this.opened && !this.ended;
   }

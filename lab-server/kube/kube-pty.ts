@@ -18,6 +18,13 @@ function event<T>(set: Set<Listener<T>>): IEvent<T> {
   };
 }
 
+/**
+ * Input the pod has not taken yet, past which typed input is dropped: a program
+ * that never reads its terminal must not make the front hold a learner's endless
+ * paste in memory (the bound a local terminal gets from terminal.ts, MAX_QUEUED_INPUT).
+ */
+export const MAX_UNSENT_INPUT = 1024 * 1024;
+
 /** what the exit of a terminal says when the stream ended without an exit code */
 export const LOST_EXIT_CODE = 255;
 
@@ -73,8 +80,16 @@ export class KubePty implements IPty {
   /** node-pty clears only on Windows; a Unix pty has nothing to clear */
   clear(): void {}
 
+  /** input bytes dropped because the pod did not take them (MAX_UNSENT_INPUT) */
+  droppedInput = 0;
+
   write(data: string | Buffer): void {
-    this.stream.write(data);
+    const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (this.stream.unsent + b.length > MAX_UNSENT_INPUT) {
+      this.droppedInput += b.length;
+      return;
+    }
+    this.stream.write(b);
   }
 
   /**

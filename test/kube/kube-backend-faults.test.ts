@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { ApiError, KubeApi, urlConnection } from '../../lab-server/kube/api-client.ts';
 import type { KubeBackend } from '../../lab-server/kube/kube-backend.ts';
 import type { KubeSandbox } from '../../lab-server/kube/kube-sandbox.ts';
+import type { KubePty } from '../../lab-server/kube/kube-pty.ts';
 import { HostError } from '../../lab-server/sandbox/types.ts';
 import { kubeBackend, startApiServer, TOKEN, VALUES } from './apiserver/harness.ts';
 import type { FakeApiServer } from './apiserver/server.ts';
@@ -81,6 +82,27 @@ describe('terminals and commands over pods/exec (v5)', () => {
     const big = 'x'.repeat(1 << 20);
     expect((await s.exec(['wc', '-c'], { input: big })).stdout.trim()).toBe(String(1 << 20));
     await s.destroy();
+  });
+});
+
+describe('input the pod does not take', () => {
+  it('is held up to a bound, then dropped: the front does not keep an endless paste', async () => {
+    const s = await backend.create();
+    const term = s.spawnPty({ terminal: 1 }) as KubePty;
+    let out = '';
+    term.onData((d) => { out += d; });
+    term.write('echo ready\r');
+    await until('the shell answers', () => out.includes('ready'));
+    server.stallExecs();
+    const chunk = 'x'.repeat(256 * 1024);
+    for (let i = 0; i < 64; i++) { term.write(chunk); await new Promise((r) => setImmediate(r)); }
+    expect(term.droppedInput).toBeGreaterThan(0);
+    // all of it was offered; what was not dropped went to the socket or waits in its bound
+    expect(term.droppedInput).toBeLessThan(64 * chunk.length);
+    expect(term.droppedInput % chunk.length).toBe(0);
+    term.kill();
+    await s.destroy();
+    server.resumeExecs();
   });
 });
 

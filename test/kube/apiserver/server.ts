@@ -88,6 +88,7 @@ export class FakeApiServer {
   private readonly createFaults: CreateFault[] = [];
   /** watch requests held unanswered (holdWatches) */
   private held: (() => void)[] | null = null;
+  private stalled = false;
   /** counters the tests read */
   readonly stats = { creates: 0, deletes: 0, watches: 0, execs: 0, gone410: 0 };
   url = '';
@@ -161,6 +162,17 @@ export class FakeApiServer {
       this.stats.gone410++;
       this.endWatch(w, false);
     }
+  }
+
+  /** exec streams stop reading what clients send (a node whose pty nobody drains), until resumeExecs */
+  stallExecs(): void {
+    this.stalled = true;
+    for (const c of this.wss.clients) c.pause();
+  }
+
+  resumeExecs(): void {
+    this.stalled = false;
+    for (const c of this.wss.clients) c.resume();
   }
 
   /** SIGKILL the sandbox's init, as an OOM kill or a node's runtime crash would end it */
@@ -421,6 +433,7 @@ export class FakeApiServer {
     const sandbox = p.sandbox;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.stats.execs++;
+      if (this.stalled) ws.pause();
       let done: () => void = () => {};
       this.track(new Promise<void>((resolve) => { done = resolve; }));
       serveExec(ws, sandbox, params, () => done());
