@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 const extra = process.argv.slice(2);
 let failed = 0;
-for (const name of ['sandbox', 'terminal', 'checks', 'classroom', 'nsmap-render']) {
+for (const name of ['sandbox', 'cold-start', 'session-memory', 'terminal', 'checks', 'classroom', 'nsmap-render']) {
   console.log(`\n=== bench/${name}.ts ===`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, `${name}.ts`), ...extra], { stdio: 'inherit' });
   if (r.status !== 0) failed++;

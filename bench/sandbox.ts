@@ -8,12 +8,12 @@
  *   two such files, from this host and from the cgroup v2 VM)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSandboxBackend, type LocalSandbox } from '../lab-server/sandbox/index.ts';
 import { v2SandboxesDir } from '../lab-server/sandbox/cgroup-root.ts';
 import { hostInfo } from '../lab-server/sandbox/host.ts';
-import { memUsedBytes, pct, table, writeSection } from './lib.ts';
+import { crunBaseline, firstPrompt as promptOf, memUsedBytes, pct, table, writeSection } from './lib.ts';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,16 +34,7 @@ function timeCommand(file: string, args: string[]): number {
 
 /** terminal 1 spawned until both its prompt bytes arrived and the command log said 'ready' */
 async function firstPrompt(s: LocalSandbox): Promise<number> {
-  const term = s.spawnPty({ terminal: 1 });
-  await new Promise<void>((resolve, reject) => {
-    let sawPrompt = false;
-    let sawReady = false;
-    const timer = setTimeout(() => reject(new Error('no prompt in 10 s')), 10_000);
-    const check = () => { if (sawPrompt && sawReady) { clearTimeout(timer); off(); data.dispose(); resolve(); } };
-    const data = term.onData((d) => { if (d.includes('# ')) { sawPrompt = true; check(); } });
-    const off = s.onCommand((e) => { if (e.kind === 'ready' && e.terminal === 1) { sawReady = true; check(); } });
-  });
-  return term.pid;
+  return (await promptOf(s)).pid;
 }
 
 /** host memory a sandbox costs: what its memory cgroup is charged + host-side crun processes */
@@ -73,26 +64,10 @@ async function main() {
   const unshareTimes = Array.from({ length: RUNS }, () => timeCommand('unshare', unshareArgs));
 
   // baseline 2: the runtime alone, crun run of a minimal bundle (same image, no limits/seccomp/cgroup work)
-  const bundle = mkdtempSync('/run/nslab/bench-');
-  mkdirSync(join(bundle, 'rootfs'));
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify({
-    ociVersion: '1.0.2',
-    process: { terminal: false, user: { uid: 0, gid: 0 }, args: ['/bin/bash', '-c', 'true'], env: ['PATH=/usr/bin:/bin'], cwd: '/' },
-    root: { path: imageRoot, readonly: true },
-    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs' }],
-    linux: {
-      uidMappings: [{ containerID: 0, hostID: 3_000_000_000, size: 65536 }],
-      gidMappings: [{ containerID: 0, hostID: 3_000_000_000, size: 65536 }],
-      namespaces: ['pid', 'ipc', 'uts', 'mount', 'network', 'user'].map((type) => ({ type })),
-    },
-  }));
-  const crunBase = (i: number) => {
-    const wrap = ['-c', 'umount -l /sys/fs/cgroup/unified 2>/dev/null; exec crun --root /run/nslab/bench-crun run --bundle "$0" "$1"', bundle, `bench-${process.pid}-${i}`];
-    return timeCommand('unshare', ['--mount', '--propagation', 'private', 'sh', ...wrap]);
-  };
-  crunBase(-1);
-  const crunTimes = Array.from({ length: RUNS }, (_, i) => crunBase(i));
-  rmSync(bundle, { recursive: true, force: true });
+  const baseline = crunBaseline(imageRoot);
+  baseline.run();
+  const crunTimes = Array.from({ length: RUNS }, () => baseline.run());
+  baseline.cleanup();
 
   // nslab: create -> terminal 1 -> first prompt reported by the command log
   const createTimes: number[] = [];
@@ -180,12 +155,10 @@ async function main() {
     '',
     'What a learner waits for is the warm-pool row: `nslab serve` keeps 2 sandboxes whose terminal 1 is already at',
     'a prompt (docs/sandbox.md, Lifecycle), so create-to-prompt is a hand-over. A cold start needs two runtime calls',
-    '(`crun run` of the sandbox, then `crun exec` of the shell through script(1)) plus the user-namespace holder,',
-    'the tmpfs, cgroup delegation and seccomp, so it stays a few times the bare `crun run bash -c true`; when the',
-    'pool is empty (a class joining at once) sessions still pre-start terminal 1 while the browser connects.',
-    'Both runtime calls run under nslab-reaper (docs/security.md, known gap 3), which costs about 0.5 ms per call',
-    'over the `prlimit` it replaced (500 runs of each in front of /bin/true); destroy SIGKILLs init and waits for',
-    '`crun run` to reap it instead of calling `crun delete`.',
+    '(`crun run --detach` of the sandbox, then `crun exec -d` of the shell through script(1)) plus the user-namespace',
+    'holder, the tmpfs, cgroup delegation and seccomp; bench/cold-start.ts breaks it down. Both runtime calls run under',
+    'nslab-reaper (docs/security.md, known gap 3), which keeps what the detached crun leaves; destroy SIGKILLs init,',
+    'waits for the reapers, then calls `crun delete --force` for the detached runtime state.',
   ].join('\n');
   console.log(out);
   if (process.argv.includes('--write-docs')) writeSection('Sandbox', out);

@@ -45,6 +45,8 @@ const fields = {
   NSLAB_DISK_MB: whole(1, 1 << 20),
   NSLAB_LIFETIME_MIN: whole(1, 1 << 20),
   NSLAB_POOL: whole(0, 64),
+  // a slow or emulated host (the cgroup v2 test VM runs under qemu TCG) needs longer
+  NSLAB_START_SECONDS: whole(1, 600),
   NSLAB_CGROUP_ROOT: text(),
   // lessons
   NSLAB_LESSONS: text(),
@@ -89,6 +91,7 @@ export const SHOWN_DEFAULTS: Record<SettingName, string> = {
   NSLAB_DISK_MB: '256',
   NSLAB_LIFETIME_MIN: '240',
   NSLAB_POOL: '0 (serve: 2)',
+  NSLAB_START_SECONDS: '15',
   NSLAB_CGROUP_ROOT: '(found at start)',
   NSLAB_LESSONS: '<checkout>/lessons',
   NSLAB_CLASSROOM_DB: '$NSLAB_DATA/classroom.db',
@@ -111,6 +114,7 @@ export const DEFAULTS = {
   runDir: '/run/nslab',
   instance: 'default',
   servePool: 2,
+  startSeconds: 15,
   classroomCapacity: 40,
   stuckMinutes: 10,
 } as const;

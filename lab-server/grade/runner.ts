@@ -5,7 +5,8 @@
  * when that terminal's shell reports back (a command-log event: a command finished, a
  * new shell's first prompt, an empty Enter), or when the screen ends in a continuation
  * prompt (`> `, Python's `>>> ` / `... `), or when the terminal has been quiet for a
- * while (a program reading input, a long silent command). The command log is the
+ * while and the sandbox idle (a program reading input, a server waiting; not a silent
+ * compiler, which keeps a core busy). The command log is the
  * primary signal because it is exact; the other two keep transcripts that drive
  * heredocs or interactive programs moving.
  *
@@ -62,6 +63,13 @@ interface Term {
    * its predecessor's event and typed before the checks saw its predecessor's effect.
    */
   owed: string[];
+  /**
+   * A shell heredoc is open (a line with `<<WORD` was typed and no command has finished
+   * since): its lines are read by readline after a `> ` prompt, and a line typed before
+   * that prompt lands in the tty's canonical mode, which eats the Ctrl-V before a Tab.
+   * So in a heredoc only the prompt lets the next line go, never silence.
+   */
+  heredoc: boolean;
 }
 
 const MAX_OWED = 32;
@@ -76,7 +84,22 @@ const CONTINUATION = /(?:^|\n)(?:> |>>> |\.\.\. )$/;
  * output that merely passes through a "> " line must not count.
  */
 const CONTINUATION_QUIET_MS = 40;
+/** `<<WORD`, `<<-WORD`, `<< 'WORD'`, `<<"WORD"`; not a here-string (`<<<`) */
+const HEREDOC = /(?<!<)<<-?[ \t]*(?:'[^']+'|"[^"]+"|\\?[A-Za-z_][A-Za-z0-9_]*)/;
+
+/** whether a typed shell line opens a heredoc */
+export function opensHeredoc(line: string): boolean {
+  return HEREDOC.test(line);
+}
 const POLL_MS = 15;
+/**
+ * Silence counts only while the sandbox is idle too: a compiler is silent and busy,
+ * and on a slow machine (the v2 test VM under emulation) it outlasts any quiet period;
+ * typing ahead of it is harmless in its own terminal but not when the next line goes
+ * to another terminal that needs its result. Idle: under a tenth of a core over this window.
+ */
+const IDLE_WINDOW_MS = 250;
+const BUSY_SHARE = 0.1;
 
 /** Terminal output as plain text: escape sequences removed, CR/LF normalised. */
 export function plainText(raw: string): string {
@@ -145,7 +168,7 @@ export class TranscriptRunner {
     if (existing && !existing.exited) return existing;
     const ready = this.waitForEvent(n, this.opts.startTimeoutMs ?? 20_000, (e) => e.kind === 'ready');
     const pty = this.sandbox.spawnPty({ terminal: n, cols: this.opts.cols ?? 120, rows: this.opts.rows ?? 40 });
-    const term: Term = { n, pty, text: existing?.text ?? '', lastOutput: Date.now(), chunks: 0, exited: false, owed: [] };
+    const term: Term = { n, pty, text: existing?.text ?? '', lastOutput: Date.now(), chunks: 0, exited: false, owed: [], heredoc: false };
     pty.onData((d) => {
       term.text = (term.text + plainText(d)).slice(-KEEP_TEXT);
       term.lastOutput = Date.now();
@@ -176,7 +199,8 @@ export class TranscriptRunner {
    */
   private async send(data: string, line: string | null): Promise<LineEnd> {
     const term = await this.openTerminal(this.current);
-    const quietMs = this.opts.quietMs ?? 1500;
+    const inHeredoc = line !== null && (term.heredoc || opensHeredoc(line));
+    const quietMs = inHeredoc ? Infinity : this.opts.quietMs ?? 1500;
     const started = Date.now();
     if (line === null) term.owed = [];
     const typed = line?.trim() ?? null;
@@ -199,6 +223,18 @@ export class TranscriptRunner {
     const chunksBefore = term.chunks;
     term.pty.write(data);
     let stop = false;
+    let idleFrom: { at: number; cpuUs: number } | null = null;
+    /** silent, and the sandbox's CPU time grew by less than BUSY_SHARE over the last window */
+    const idle = (): boolean => {
+      const cpuUs = this.sandbox.cpuTime?.() ?? null;
+      if (cpuUs === null) return true;
+      const now = Date.now();
+      if (!idleFrom) { idleFrom = { at: now, cpuUs }; return false; }
+      if (now - idleFrom.at < IDLE_WINDOW_MS) return false;
+      const busy = (cpuUs - idleFrom.cpuUs) / 1000 > (now - idleFrom.at) * BUSY_SHARE;
+      idleFrom = { at: now, cpuUs };
+      return !busy;
+    };
     // poll the cheap conditions; the event resolves the wait as soon as it arrives
     const how = await Promise.race<LineEnd>([
       event.promise.then((ok) => (ok ? 'prompt' : 'timeout')),
@@ -208,7 +244,7 @@ export class TranscriptRunner {
           const quiet = Date.now() - term.lastOutput;
           if (term.exited) return 'exited';
           if (quiet >= CONTINUATION_QUIET_MS && term.chunks > chunksBefore && CONTINUATION.test(term.text)) return 'continuation';
-          if (quiet >= quietMs) return 'quiet';
+          if (quiet >= quietMs) { if (idle()) return 'quiet'; } else idleFrom = null;
           if (Date.now() - started >= (this.opts.lineTimeoutMs ?? 60_000)) return 'timeout';
         }
         return 'timeout';
@@ -216,6 +252,8 @@ export class TranscriptRunner {
     ]);
     stop = true;
     event.cancel();
+    // a finished command (or a control key, or the shell gone) ends any heredoc
+    term.heredoc = inHeredoc && how !== 'prompt' && how !== 'exited';
     if ((how === 'quiet' || how === 'timeout') && typed) {
       term.owed.push(typed);
       if (term.owed.length > MAX_OWED) term.owed.shift();

@@ -250,6 +250,21 @@ function readKeyed(file: string): Record<string, number> {
   return out;
 }
 
+/**
+ * CPU time used by every process of the sandbox so far, in microseconds (v2:
+ * cpu.stat usage_usec; v1: cpuacct.usage, in ns); null when unreadable.
+ */
+export function cpuTimeUs(id: string): number | null {
+  const h = hostInfo();
+  if (h.cgroupMode === 'v2') {
+    const usage = readKeyed(join(v2SandboxesDir(), id, 'cpu.stat')).usage_usec;
+    return Number.isFinite(usage) ? usage : null;
+  }
+  const acct = h.v1Hierarchies.find((n) => n.split(',').includes('cpuacct'));
+  const ns = acct ? readNumber(join(ROOT, acct, 'nslab', id, 'cpuacct.usage')) : null;
+  return ns === null ? null : Math.floor(ns / 1000);
+}
+
 /** v1 reports "no limit" as a page-rounded LONG_MAX */
 const V1_UNLIMITED = 2 ** 62;
 

@@ -35,6 +35,8 @@ export interface DriverConfig {
   uidSlots: number;
   /** default sandboxes kept warm (the server sets it; 0 = off) */
   poolSize: number;
+  /** how long a sandbox's init and a pre-started shell may take to be ready (NSLAB_START_SECONDS) */
+  startTimeoutMs: number;
   /**
    * orphan sweep: cgroups and uid claims with no sandbox directory are left alone
    * this long (another server may be creating that sandbox right now). Default 60 s.
@@ -73,6 +75,7 @@ export function driverConfig(e: Settings, overrides: Partial<DriverConfig> = {})
     uidBase: 134_217_728,
     uidSlots: 16_384,
     poolSize: e.NSLAB_POOL ?? 0,
+    startTimeoutMs: (e.NSLAB_START_SECONDS ?? DEFAULTS.startSeconds) * 1000,
     ...overrides,
   };
 }

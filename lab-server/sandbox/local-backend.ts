@@ -18,7 +18,7 @@
  * the warm pool warm-pool.ts, host uid ranges uid-claims.ts, the start-up sweep
  * orphan-sweep.ts.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ import { ociSpec } from './oci-spec.ts';
 import { probeHelper } from './probe-helper.ts';
 import { ensureHelper } from './host-helpers.ts';
 import { protectFromOom } from './oom-score.ts';
+import { waitRuntimeReady } from './runtime-ready.ts';
 import { readOwner, STRAY_GRACE_MS, sweepOrphans, writeOwner } from './orphan-sweep.ts';
 import { processStartTime } from './process-identity.ts';
 import { UID_CLAIM_DIR, UidClaims } from './uid-claims.ts';
@@ -43,7 +44,6 @@ import type { CreateOptions, SandboxBackend, SandboxLimits } from './types.ts';
 import { HostError } from './types.ts';
 
 const run = promisify(execFile);
-const READY_TIMEOUT_MS = 15_000;
 
 const hostnameRe = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})$/;
 
@@ -60,6 +60,7 @@ export class LocalBackend implements SandboxBackend {
   private hostChecked = false;
   private _probeHelper: string | null = null;
   private rootfsHelper: string | null = null;
+  private usernsHelper: string | null = null;
   private _reaper: string | null = null;
   private readonly pool: WarmPool;
 
@@ -92,8 +93,8 @@ export class LocalBackend implements SandboxBackend {
   }
 
   /** argv of `crun exec` in a sandbox (crun.ts, crunExecArgv) */
-  crunExec(id: string, args: string[]): Argv {
-    return crunExecArgv(this.reaper, this.crunRoot, id, args);
+  crunExec(id: string, args: string[], opts: { detach?: boolean } = {}): Argv {
+    return crunExecArgv(this.reaper, this.crunRoot, id, args, opts);
   }
 
   async checkHost(): Promise<void> {
@@ -109,6 +110,7 @@ export class LocalBackend implements SandboxBackend {
     // resident from the start, like the server itself: not a child that appears with the first check
     probeHelper(this._probeHelper).start();
     this.rootfsHelper = ensureHelper(this.cfg.dataDir, 'nslab-rootfs');
+    this.usernsHelper = ensureHelper(this.cfg.dataDir, 'nslab-userns');
     this._reaper = ensureHelper(this.cfg.dataDir, 'nslab-reaper');
     this.hostChecked = true;
   }
@@ -176,6 +178,7 @@ export class LocalBackend implements SandboxBackend {
     const imageRoot = await this.images.mountedRoot(image);
     const id = randomBytes(8).toString('hex');
     const dir = join(this.sandboxesDir, id);
+    const t0 = performance.now();
     const slot = this.uidClaims.claim(dir);
     const hostUid = this.slotUid(slot);
     const sandbox = new LocalSandbox(id, image, limits, hostUid, {
@@ -183,9 +186,12 @@ export class LocalBackend implements SandboxBackend {
       probeHelper: this.probeHelper,
       // a pod's exec'd processes run with the container's settings, and a pod cannot set no_new_privs
       noNewPrivs: !this.cfg.pod,
-      execArgv: (args) => this.crunExec(id, args),
+      startTimeoutMs: this.cfg.startTimeoutMs,
+      execArgv: (args, execOpts) => this.crunExec(id, args, execOpts),
       teardown: () => this.teardown(id),
     });
+    sandbox.startupTimes.start = t0;
+    const mark = (phase: string) => { sandbox.startupTimes[phase] = performance.now(); };
     this.sandboxes.set(id, sandbox);
     const rootfs = join(dir, 'rootfs');
     const fifo = join(dir, 'cmdlog');
@@ -194,23 +200,29 @@ export class LocalBackend implements SandboxBackend {
     writeOwner(dir, { instance: this.cfg.instance, pid: process.pid, startTime: processStartTime(process.pid) ?? '', createdAt: new Date().toISOString(), label: opts.label, slot });
     // started first, it runs while we write the rest; the same process makes the
     // command-log FIFO (every spawn forks the server on its event loop: one, not two)
-    const userNsReady = createUserNamespace(hostUid, { fifo });
+    const userNsReady = createUserNamespace(hostUid, { helper: this.usernsHelper!, fifo });
     userNsReady.catch(() => { /* awaited below */ });
     try {
       prepareCgroups(id, hostUid);
+      mark('cgroups');
       const userNs = await userNsReady;
+      mark('userns');
       writeFileSync(join(dir, 'config.json'), JSON.stringify(ociSpec({ rootfs, imageRoot, cmdlogFifo: fifo, hostname, hostUid, limits, cgroupsPath: cgroupsPath(id), userNsPath: userNs.path, cgroupV1: hostInfo().cgroupMode !== 'v2', pod: this.cfg.pod })));
       const reader = new CommandLogReader(fifo, (e) => sandbox.commandFeed.push(e));
       const inodes = Math.max(4096, Math.floor(limits.diskBytes / 16384));
-      const argv = this.crun(id, ['run', '--bundle', dir, id], {
+      // detached: crun starts init and exits; nslab-reaper -d keeps init as its child
+      // (its exit is the sandbox's end), so no `crun run` stays resident per sandbox
+      const argv = this.crun(id, ['run', '--detach', '--bundle', dir, id], {
         helper: this.rootfsHelper!, rootfs, hostUid, tmpfsOptions: `size=${limits.diskBytes},nr_inodes=${inodes},mode=0755,uid=${hostUid},gid=${hostUid}`,
       });
       // stdin a pipe, never 'ignore': that would be the host's /dev/null, which crun
       // (before 1.24) fchowns to the sandbox's root with the rest of its std streams,
       // and the sandbox's /dev/null is a bind of that very inode (docs/security.md, known gap 7)
-      const runner = spawn(this.reaper, ['--', argv.file, ...argv.args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
+      const runner = spawn(this.reaper, ['-d', '--', argv.file, ...argv.args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...argv.env } });
       runner.stdin?.end();
-      await waitReady(runner);
+      mark('spawned');
+      await waitRuntimeReady(runner, join(this.crunRoot, id, 'status'), this.cfg.startTimeoutMs);
+      mark('runtime');
       userNs.release();
       const initPid = findInitPid(id);
       if (!initPid) throw new Error('the sandbox started but its init process is not visible');
@@ -218,6 +230,7 @@ export class LocalBackend implements SandboxBackend {
       runner.stdout?.resume();
       runner.stderr?.resume();
       sandbox.attach(runner, initPid, reader);
+      mark('attached');
       return sandbox;
     } catch (err) {
       userNsReady.then((h) => h.release(), () => {});
@@ -281,24 +294,4 @@ function findInitPid(id: string): number | undefined {
 
 function sameLimits(a: SandboxLimits, b: SandboxLimits): boolean {
   return (Object.keys(a) as (keyof SandboxLimits)[]).every((k) => a[k] === b[k]);
-}
-
-function waitReady(runner: ChildProcess): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => { runner.kill('SIGTERM'); reject(new Error(`the sandbox did not start within ${READY_TIMEOUT_MS} ms: ${err.trim()}`)); }, READY_TIMEOUT_MS);
-    const done = (e?: Error) => {
-      clearTimeout(timer);
-      runner.stdout?.off('data', onOut);
-      runner.removeListener('exit', onExit);
-      if (e) reject(e); else resolve();
-    };
-    const onOut = (b: Buffer) => { out += b.toString(); if (out.includes('nslab-init ready')) done(); };
-    const onExit = (code: number | null) => done(new Error(`crun exited with ${code}: ${err.trim() || out.trim()}`));
-    runner.stdout?.on('data', onOut);
-    runner.stderr?.on('data', (b: Buffer) => { err += b.toString(); if (err.length > 4000) err = err.slice(-4000); });
-    runner.once('exit', onExit);
-    runner.once('error', (e) => done(e));
-  });
 }

@@ -9,7 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as pty from 'node-pty';
 import { CGROUP_QUOTA, CgroupGuard } from './cgroup-quota.ts';
-import { delegatedDirs, quiesceForDestroy, reclaimDeadSandboxes } from './cgroups.ts';
+import { cpuTimeUs, delegatedDirs, quiesceForDestroy, reclaimDeadSandboxes } from './cgroups.ts';
 import { CommandFeed } from './command-feed.ts';
 import type { CommandLogReader } from './command-log.ts';
 import type { Argv } from './crun.ts';
@@ -21,7 +21,6 @@ import type {
   CommandEvent, ExecResult, Sandbox, SandboxLimits, SandboxState, SpawnOptions,
 } from './types.ts';
 
-const READY_TIMEOUT_MS = 15_000;
 const RUNNER_EXIT_WAIT_MS = 3000;
 
 /** What a sandbox needs of the back end that made it. */
@@ -32,8 +31,10 @@ export interface OwningBackend {
   readonly probeHelper: string;
   /** processes entering through `crun exec` get no_new_privs (the default sandbox; a pod cannot) */
   readonly noNewPrivs: boolean;
+  /** how long a pre-started shell may take to show its prompt (DriverConfig.startTimeoutMs) */
+  readonly startTimeoutMs: number;
   /** argv of `crun exec` in this sandbox (args start with the verb; crun.ts, crunExecArgv) */
-  execArgv(args: string[]): Argv;
+  execArgv(args: string[], opts?: { detach?: boolean }): Argv;
   /** removes whatever is left of the sandbox on the host: runtime state, cgroups, files, uid range */
   teardown(): Promise<void>;
 }
@@ -96,6 +97,12 @@ export class LocalSandbox implements Sandbox {
 
   label?: string;
 
+  /**
+   * performance.now() at each step of a cold create (local-backend.ts, coldCreate):
+   * start, cgroups, userns, spawned, runtime, attached. bench/cold-start.ts prints the gaps.
+   */
+  readonly startupTimes: Record<string, number> = {};
+
   private startLifetime(): void {
     if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
     this.lifetimeTimer = setTimeout(() => { void this.finish('the sandbox reached its lifetime limit'); }, this.limits.lifetimeMs);
@@ -134,7 +141,7 @@ export class LocalSandbox implements Sandbox {
    * is reported; output waits in the paused pty. For the warm pool and
    * CreateOptions.startTerminal.
    */
-  prespawnTerminal(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  prespawnTerminal(timeoutMs = this.backend.startTimeoutMs): Promise<void> {
     if (this.warm) throw new Error('terminal 1 is already pre-started');
     const p = this.spawnPty({ terminal: 1 });
     p.pause();
@@ -204,9 +211,11 @@ export class LocalSandbox implements Sandbox {
     // sandbox's own devpts instead (and keeps the host pty out of its hands).
     const command = opts.command ?? ['/bin/bash', '-i'];
     const inner = ['/usr/bin/script', '-q', '-e', '-c', `exec ${command.map(shellQuote).join(' ')}`, '/dev/null'];
+    // detached: a terminal lives long, and a resident `crun exec` beside each cost 3 MiB RSS
+    // (bench/session-memory.ts); its nslab-reaper keeps script(1) instead (crun.ts, crunExecArgv)
     const argv = this.backend.execArgv([
       'exec', ...this.nnp(), '--cwd', opts.cwd ?? '/root', ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]), this.id, ...inner,
-    ]);
+    ], { detach: true });
     const p = pty.spawn(argv.file, argv.args, { name: 'xterm-256color', cols, rows, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...argv.env } });
     this.ptys.add(p);
     p.onExit(() => this.ptys.delete(p));
@@ -252,6 +261,10 @@ export class LocalSandbox implements Sandbox {
 
   onCommand(listener: (e: CommandEvent) => void): () => void {
     return this.commandFeed.subscribe(listener);
+  }
+
+  cpuTime(): number | null {
+    return this._state === 'running' ? cpuTimeUs(this.id) : null;
   }
 
   onActivity(listener: () => void): () => void {

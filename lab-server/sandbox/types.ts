@@ -261,6 +261,12 @@ export interface Sandbox {
    * Optional: a back end without such events leaves checks to the command log and the poll.
    */
   onActivity?(listener: () => void): () => void;
+  /**
+   * CPU time all of the sandbox's processes used so far, µs (null if unreadable).
+   * Optional: tells a silent busy command (a compiler) from a silent idle one (a server
+   * waiting), for the transcript runner; a back end without it leaves silence alone to judge.
+   */
+  cpuTime?(): number | null;
   /** called once when the sandbox dies (destroyed, lifetime over, or its init was killed) */
   onExit(listener: (reason: string) => void): () => void;
   destroy(): Promise<void>;

@@ -10,11 +10,13 @@
  * root process of the host (docs/security.md, known gap 1). Owned by the
  * sandbox's host uid, each sandbox draws from a counter of its own.
  *
- * How: `setpriv` drops to the host uid, `unshare --user` makes the namespace
- * and a shell waits on stdin; we (host root, CAP_SETUID/CAP_SETGID in the
- * parent namespace) write the 65536-id maps, and crun joins the namespace by
- * path. Closing the holder's stdin ends it once the sandbox is running; the
- * namespace lives on in the sandbox's processes.
+ * How: one small helper (helpers/nslab-userns.c) makes the command-log FIFO,
+ * drops to the host uid with no capabilities, makes the namespace and waits on
+ * stdin; we (host root, CAP_SETUID/CAP_SETGID in the parent namespace) write the
+ * 65536-id maps, and crun joins the namespace by path. Closing the holder's
+ * stdin ends it once the sandbox is running; the namespace lives on in the
+ * sandbox's processes. (It was sh, mkfifo, chown, setpriv, unshare and sh: six
+ * programs on the critical path of every start, bench/cold-start.ts.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -28,18 +30,16 @@ export interface UserNamespaceHolder {
   release(): void;
 }
 
-export function createUserNamespace(hostUid: number, opts: { size?: number; fifo?: string } = {}): Promise<UserNamespaceHolder> {
+/**
+ * `helper`: the nslab-userns binary (host-helpers.ts). `fifo`: also make the
+ * sandbox's command-log FIFO there, owned by the sandbox's uid (as host root,
+ * before dropping to the uid: one process for both).
+ */
+export function createUserNamespace(hostUid: number, opts: { helper: string; size?: number; fifo?: string }): Promise<UserNamespaceHolder> {
   const size = opts.size ?? 65536;
-  const holder = [
-    'setpriv', `--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all',
-    '--', 'unshare', '--user', '--', '/bin/sh', '-c', 'echo up; read _',
-  ];
-  // optionally (as host root, before dropping to the uid) the sandbox's command-log
-  // FIFO, owned by the sandbox's uid: one process for both
-  const script = `${opts.fifo ? 'mkfifo -m 0620 "$NSLAB_FIFO" && chown "$NSLAB_UID:$NSLAB_UID" "$NSLAB_FIFO" || exit 125\n' : ''}exec "$@"`;
-  const child: ChildProcess = spawn('/bin/sh', ['-c', script, 'sh', ...holder], {
+  const child: ChildProcess = spawn(opts.helper, [String(hostUid), ...(opts.fifo ? [opts.fifo] : [])], {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NSLAB_UID: String(hostUid), ...(opts.fifo ? { NSLAB_FIFO: opts.fifo } : {}) },
+    env: {},
   });
   const release = () => {
     child.stdin?.destroy();
@@ -56,10 +56,11 @@ export function createUserNamespace(hostUid: number, opts: { size?: number; fifo
     };
     child.stderr?.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-2000); });
     child.once('error', fail);
-    child.once('exit', (code) => fail(new Error(`the holder exited with ${code}`)));
+    // 'close', not 'exit': its stderr (the reason) is read by then
+    child.once('close', (code) => fail(new Error(`the holder exited with ${code}`)));
     child.stdout?.once('data', () => {
       clearTimeout(timer);
-      child.removeAllListeners('exit');
+      child.removeAllListeners('close');
       child.removeAllListeners('error');
       child.on('error', () => { /* released */ });
       try {

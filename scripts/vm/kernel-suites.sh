@@ -10,9 +10,8 @@
 #     file's count does, and that is what the check is for.
 # Under emulation the guest runs 10-20x slower than a host, and a lesson transcript
 # typed at a learner's pace is timing-sensitive there (a check round that lands
-# late), so each failed test is run once more there (--retry=1; vitest.config.ts does
-# the same on the host, for the reason written there). A test that fails twice fails
-# the run (docs/vm.md).
+# late), so each failed test is run once more there (--retry=1; the host does not
+# retry). A test that fails twice fails the run (docs/vm.md).
 # usage: kernel-suites.sh [REPORT_DIR]   (JSON reports pass1.json and pass2.json)
 # Keep the lists in step with docs/vm.md.
 set -uo pipefail

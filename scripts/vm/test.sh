@@ -14,6 +14,8 @@ cd "$here/../.."
 # image that the host's set-up makes (the guest cannot keep what it builds).
 bash scripts/setup.sh --quiet
 opts=(-m "${NSLAB_VM_MEM:-6144}" -t "${NSLAB_VM_TIMEOUT:-90m}")
+# a sandbox under emulation can take longer than the 15 s a host gets to start
+opts+=(-e "NSLAB_START_SECONDS=${NSLAB_START_SECONDS:-60}")
 [ -n "${NSLAB_VM_CPUS:-}" ] && opts+=(-c "$NSLAB_VM_CPUS")
 [ -n "${NSLAB_VM_OUT:-}" ] && opts+=(-o "$NSLAB_VM_OUT")
 [ $# -gt 0 ] && exec bash scripts/vm/run.sh "${opts[@]}" -- npx vitest run "$@"

@@ -63,6 +63,65 @@ it('types a transcript the way a learner would', async () => {
   }
 });
 
+it('in a heredoc, waits for the continuation prompt however long the shell takes to show it', async () => {
+  const sandbox = await backend.create({ label: 'runner heredoc test' });
+  // PS2's command substitution runs before readline takes the terminal back: for 2 s
+  // the tty is in canonical mode, where a typed Ctrl-V is the tty's own LNEXT and the
+  // Tab after it reaches readline bare (completion). A short quiet period lets the
+  // line go in that window; only the "> " prompt says the shell is reading.
+  const runner = new TranscriptRunner(sandbox, { quietMs: 300 });
+  const { transcript, problems } = parseTranscript([
+    "PS2='$(sleep 2)> '",
+    "cat > /tmp/Makefile <<'EOF'",
+    'all:',
+    '\techo tab-ok',
+    'EOF',
+    `[ "$(sed -n 2p /tmp/Makefile)" = "$(printf '\\techo tab-ok')" ] && echo tab-ok > /tmp/make.out`,
+  ].join('\n'), 'inline');
+  expect(problems).toEqual([]);
+  try {
+    await runner.run(transcript);
+    const r = await sandbox.exec(['/bin/bash', '-c', 'cat -A /tmp/Makefile; cat /tmp/make.out']);
+    expect(r.stdout).toBe('all:$\n^Iecho tab-ok$\ntab-ok\n');
+  } finally {
+    runner.close();
+    await sandbox.destroy();
+  }
+});
+
+it('waits for a silent command that keeps the sandbox busy, and not for one that sleeps', async () => {
+  const sandbox = await backend.create({ label: 'runner busy test' });
+  const how = new Map<string, string>();
+  // a short quiet period, as a slow machine makes the real one: a silent compile outlasts it
+  const runner = new TranscriptRunner(sandbox, { quietMs: 300, onLine: (_n, text, _ms, end) => how.set(text, end) });
+  const busy = "timeout 3 sh -c 'while :; do :; done'; touch /tmp/busy-done";
+  const { transcript, problems } = parseTranscript([
+    busy,
+    '#!term 2',
+    'test -e /tmp/busy-done && echo seen > /tmp/seen || echo missed > /tmp/seen',
+    '#!term 1',
+    'sleep 30',
+    '#!ctrl c',
+  ].join('\n'), 'inline');
+  expect(problems).toEqual([]);
+  try {
+    await runner.run(transcript);
+    expect((await sandbox.exec(['cat', '/tmp/seen'])).stdout).toBe('seen\n');
+    expect(how.get(busy)).toBe('prompt');
+    // idle silence still lets the line go
+    expect(how.get('sleep 30')).toBe('quiet');
+  } finally {
+    runner.close();
+    await sandbox.destroy();
+  }
+});
+
+it('knows a heredoc when a line opens one', async () => {
+  const { opensHeredoc } = await import('../../lab-server/grade/runner.ts');
+  for (const l of ["cat > f <<'EOF'", 'cat <<EOF', 'cat <<-END > f', 'cat << "X"', 'python3 - <<\\EOF', 'a; cat >> m <<EOF && b']) expect(opensHeredoc(l), l).toBe(true);
+  for (const l of ['cat <<< "$x"', 'echo $((1 << 2))', 'echo "<<"', 'ls -l']) expect(opensHeredoc(l), l).toBe(false);
+});
+
 it('gives up on a transcript that never lets go of the terminal', async () => {
   const sandbox = await backend.create({ label: 'runner test 2' });
   const runner = new TranscriptRunner(sandbox, { lineTimeoutMs: 1000, totalTimeoutMs: 2500 });

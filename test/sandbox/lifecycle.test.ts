@@ -7,7 +7,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cgroupDirs, prepareCgroups, removeCgroups } from '../../lab-server/sandbox/cgroups.ts';
-import { loadDriverConfig } from '../../lab-server/sandbox/config.ts';
+import { loadSettings } from '../../lab-server/config/settings.ts';
+import { driverConfig, loadDriverConfig } from '../../lab-server/sandbox/config.ts';
+import { createSandboxBackend } from '../../lab-server/sandbox/index.ts';
 import { LocalBackend } from '../../lab-server/sandbox/local-backend.ts';
 import { hostInfo } from '../../lab-server/sandbox/host.ts';
 import { describeProcess, processTable } from '../procs.ts';
@@ -19,11 +21,16 @@ const repo = join(import.meta.dirname, '..', '..');
 
 /** everything a sandbox id can leave on the host */
 function leftovers(id: string, uidFrom: number) {
-  const procs = processTable().filter((p) => p.euid >= uidFrom && p.euid < uidFrom + 65536);
+  const table = processTable();
+  const procs = table.filter((p) => p.euid >= uidFrom && p.euid < uidFrom + 65536);
+  // host root's runtime processes name the sandbox in their argv (nslab-reaper, crun, nslab-rootfs);
+  // a detached crun leaves its reaper with no parent of ours once the server is gone
+  const runtime = table.filter((p) => p.euid === 0 && p.pid !== process.pid && p.cmdline.split(' ').includes(id));
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(id));
   return {
     // named, so that a failure says what was left (pid, state, parent, command)
     procs: procs.map(describeProcess),
+    runtime: runtime.map(describeProcess),
     mounts,
     cgroups: cgroupDirs(id).filter(existsSync),
     dirs: ['/run/nslab/sandboxes', '/run/nslab/crun'].map((d) => join(d, id)).filter(existsSync),
@@ -49,7 +56,7 @@ describe('sandbox lifecycle', () => {
       for (const s of batch) made.push({ id: s.id, uid: s.hostUid });
       await Promise.all(batch.map((s) => s.destroy()));
     }
-    for (const m of made) expect(leftovers(m.id, m.uid)).toEqual({ procs: [], mounts: [], cgroups: [], dirs: [] });
+    for (const m of made) expect(leftovers(m.id, m.uid)).toEqual({ procs: [], runtime: [], mounts: [], cgroups: [], dirs: [] });
     // the host's own IPC namespace never had any of the sandboxes' objects
     expect(execFileSync('ipcs', ['-q'], { encoding: 'utf8' })).not.toMatch(/0x[0-9a-f]+\s+\d+\s+\S+\s+600\s+0\s+0\s*\n[\s\S]*0x/);
   });
@@ -66,12 +73,16 @@ describe('sandbox lifecycle', () => {
         const exit = new Promise<{ exitCode: number; signal?: number }>((resolve) => t.term.onExit(resolve));
         how(t.term);
         const result = await exit;
+        // the shell is not the terminal's process: script(1) is (crun exec detaches, nslab-reaper
+        // keeps script); the shell, hung up when script ends, is reaped by the sandbox's init
+        // a moment after the terminal has ended. What counts is that nothing stays.
+        for (let i = 0; i < 100 && initOnly().length; i++) await new Promise((r) => setTimeout(r, 50));
         return { result, left: initOnly() };
       };
       // SIGHUP is how a pty says its terminal is gone; script(1) inside ignores it
       expect((await ended(2, (p) => p.kill('SIGHUP'))).left).toEqual([]);
       expect((await ended(3, (p) => p.kill('SIGTERM'))).left).toEqual([]);
-      // the runtime dies under the terminal (as when the cgroup sweep kills it first)
+      // the process under the terminal's nslab-reaper dies (script(1), or crun if it has not detached yet)
       const crunDied = await ended(4, (p) => {
         for (const child of processTable().filter((x) => x.ppid === p.pid)) process.kill(child.pid, 'SIGKILL');
       });
@@ -105,9 +116,14 @@ describe('sandbox lifecycle', () => {
     await new Promise((r) => child.on('exit', r));
     // the orphan is still there: nothing cleaned up after the kill
     expect(leftovers(id, uid).procs.length).toBeGreaterThan(0);
+    // and so is its runtime: the reapers that keep init and the terminal's script(1)
+    // (crun itself detached long ago), now without the server they were children of
+    expect(leftovers(id, uid).runtime.length).toBeGreaterThan(0);
     const reaped = await backend.reapOrphans();
     expect(reaped).toBeGreaterThanOrEqual(1);
-    expect(leftovers(id, uid)).toEqual({ procs: [], mounts: [], cgroups: [], dirs: [] });
+    // a reaper ends once the child it keeps is gone and reaped, a moment after the sweep killed it
+    for (let i = 0; i < 100 && leftovers(id, uid).runtime.length; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(leftovers(id, uid)).toEqual({ procs: [], runtime: [], mounts: [], cgroups: [], dirs: [] });
   });
 
   it('two servers with different run dirs on one host never share a uid range nor reap each other', async () => {
@@ -191,6 +207,25 @@ describe('sandbox lifecycle', () => {
     }
   });
 
+  it('a shell that may not write the command log (a user namespace with no mapping) prints no error at its prompts', async () => {
+    const s = await (await testBackend()).create();
+    try {
+      const t = terminal(s, 1);
+      await t.ready();
+      t.term.write('unshare --user bash\r');
+      t.term.write('id -u; echo "marker-$((6 * 7))"\r');
+      for (let i = 0; i < 400 && !/marker-42[\s\S]*\$ $/.test(t.screen); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(t.screen).toMatch(/65534/);
+      expect(t.screen).toMatch(/marker-42/);
+      // bash applies redirections left to right: `>> log 2>/dev/null` printed the failed open
+      expect(t.screen).not.toMatch(/Permission denied|cmdlog/);
+      const back = await t.run('exit');
+      expect(back).toMatchObject({ kind: 'cmd', command: 'unshare --user bash' });
+    } finally {
+      await s.destroy();
+    }
+  });
+
   it('stops a fork bomb at the pids limit and a memory hog at the memory limit; the sandbox survives', async () => {
     const backend = await testBackend();
     const s = await backend.create({ limits: { pids: 128, memoryBytes: 256 * 1024 * 1024 } });
@@ -223,7 +258,21 @@ describe('sandbox lifecycle', () => {
     const reason = await new Promise<string>((resolve) => s.onExit(resolve));
     expect(reason).toMatch(/lifetime/);
     expect(s.state).toBe('dead');
-    expect(leftovers(s.id, s.hostUid)).toEqual({ procs: [], mounts: [], cgroups: [], dirs: [] });
+    expect(leftovers(s.id, s.hostUid)).toEqual({ procs: [], runtime: [], mounts: [], cgroups: [], dirs: [] });
+  });
+
+  it('gives up on a sandbox not ready within its start timeout (NSLAB_START_SECONDS), says so and leaves nothing', async () => {
+    await testBackend(); // the image built
+    const settings = loadSettings({ NSLAB_START_SECONDS: '1' });
+    expect(driverConfig(settings).startTimeoutMs).toBe(1000);
+    expect(() => loadSettings({ NSLAB_START_SECONDS: '0' })).toThrow(/NSLAB_START_SECONDS/);
+    // 1 ms: the runtime cannot be ready that soon
+    const backend = createSandboxBackend({ startTimeoutMs: 1 });
+    const before = new Set(readdirSync(backend.sandboxesDir));
+    await expect(backend.create()).rejects.toThrow(/did not start within 1 ms \(NSLAB_START_SECONDS\)/);
+    expect(backend.list()).toEqual([]);
+    const made = readdirSync(backend.sandboxesDir).filter((id) => !before.has(id));
+    expect(made).toEqual([]);
   });
 
   it(`writes the CPU, memory and pids limits into the sandbox cgroups (${hybrid ? 'v1 hierarchies' : 'its cgroup v2 group'})`, async () => {

@@ -1,9 +1,10 @@
 /**
  * nslab-reaper, the subreaper every crun process runs under (helpers/nslab-reaper.c):
  * COMMAND's status comes through, what COMMAND leaves behind is killed and reaped,
- * SIGTERM is passed on and followed by SIGKILL, SIGHUP ends COMMAND.
+ * SIGTERM is passed on and followed by SIGKILL, SIGHUP ends COMMAND, -o sets COMMAND's OOM score.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadDriverConfig } from '../../lab-server/sandbox/config.ts';
 import { ensureHelper } from '../../lab-server/sandbox/host-helpers.ts';
@@ -28,6 +29,13 @@ describe('nslab-reaper', () => {
     expect(limits.stdout.split('\n').slice(0, 3)).toEqual(['100', '200', '0']);
     expect(spawnSync(reaper, ['-r', 'bogus=1:2', '--', 'true'], { encoding: 'utf8' }).status).toBe(125);
     expect(spawnSync(reaper, ['--', '/no/such/program']).status).toBe(127);
+  });
+
+  it('sets COMMAND\'s OOM score adjustment (-o) and keeps its own', () => {
+    const own = readFileSync('/proc/self/oom_score_adj', 'utf8').trim();
+    const r = spawnSync(reaper, ['-o', '700', '--', 'sh', '-c', 'cat /proc/$$/oom_score_adj; cat /proc/$PPID/oom_score_adj'], { encoding: 'utf8' });
+    expect(r.stdout.split('\n').slice(0, 2)).toEqual(['700', own]);
+    for (const bad of ['1001', '-1001', 'x', '']) expect(spawnSync(reaper, ['-o', bad, '--', 'true']).status).toBe(125);
   });
 
   it('works when started with SIGCHLD ignored (inherited SIG_IGN would have hidden COMMAND\'s end)', () => {
@@ -69,5 +77,34 @@ describe('nslab-reaper', () => {
     await new Promise((r) => child.stdout.once('data', r));
     child.kill('SIGHUP');
     expect(await exited(child)).toEqual({ code: 42, signal: null });
+  });
+
+  // -d: what `crun run -d` / `crun exec -d` leave (the sandbox's init, a terminal's script(1)) is kept, not killed
+  it('-d: after COMMAND succeeded, stays until what it left has ended and exits with the status of the first of it to end', async () => {
+    const marker = `reaper-detach-${process.pid}`;
+    // COMMAND exits 0 at once; the subshell it left says "up", sleeps, and ends with 3
+    const kept = spawn(reaper, ['-d', '--', 'sh', '-c', `(echo up; bash -c 'exec -a ${marker} sleep 0.5'; exit 3) & exit 0`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((r) => kept.stdout.once('data', r));
+    const ended = exited(kept);
+    expect(kept.exitCode).toBe(null);
+    expect(await ended).toEqual({ code: 3, signal: null });
+    // a failed COMMAND: as without -d, what it left goes at once
+    const failed = spawnSync(reaper, ['-d', '--', 'sh', '-c', `bash -c 'exec -a ${marker} sleep 300' & sleep 0.2; exit 4`], { stdio: 'ignore' });
+    expect(failed.status).toBe(4);
+    expect(alive(marker)).toEqual([]);
+  });
+
+  it('-d: passes SIGTERM and a hangup on to what COMMAND left, and SIGKILLs it after the grace', async () => {
+    const marker = `reaper-detach-term-${process.pid}`;
+    const polite = spawn(reaper, ['-d', '--', 'sh', '-c', `bash -c 'echo up; exec -a ${marker} sleep 300' & exit 0`]);
+    await new Promise((r) => polite.stdout.once('data', r));
+    polite.kill('SIGHUP');
+    expect(await exited(polite)).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(alive(marker)).toEqual([]);
+
+    const stubborn = spawn(reaper, ['-d', '-g', '300', '--', 'sh', '-c', `bash -c "trap '' TERM; echo up; while :; do sleep 0.05; done" & exit 0`]);
+    await new Promise((r) => stubborn.stdout.once('data', r));
+    stubborn.kill('SIGTERM');
+    expect(await exited(stubborn)).toEqual({ code: null, signal: 'SIGKILL' });
   });
 });

@@ -1,5 +1,5 @@
 /*
- * nslab-reaper [-g GRACE_MS] [-r RESOURCE=SOFT:HARD]... -- COMMAND [ARG]...
+ * nslab-reaper [-d] [-g GRACE_MS] [-r RESOURCE=SOFT:HARD]... [-o OOM_SCORE_ADJ] -- COMMAND [ARG]...
  *
  * Runs COMMAND (a `crun run` or `crun exec`) as its child and leaves nothing
  * behind when it ends.
@@ -14,7 +14,7 @@
  * because they belonged to it (a closing terminal's shell, a dead runtime's
  * sandbox init).
  *
- * Signals: SIGTERM, SIGINT, SIGQUIT, SIGUSR1 and SIGUSR2 are passed on to
+ * Signals: SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH are passed on to
  * COMMAND, SIGHUP (the terminal hung up) as SIGTERM. SIGTERM also starts a
  * deadline (GRACE_MS, default 3000): if COMMAND is still running then, it gets
  * SIGKILL. So the server only ever needs SIGTERM here; a SIGKILL of this
@@ -22,14 +22,25 @@
  *
  * -r sets a resource limit before COMMAND starts (crun exec hands its own
  * rlimits down to the sandbox's process): core, nofile, nproc, fsize.
+ * -o sets COMMAND's OOM score adjustment (-1000..1000; this process keeps its
+ * own), what `choom -n` in front of COMMAND did, without a process of its own.
  *
- * Exit status: COMMAND's; a COMMAND killed by a signal is reported as the same
- * signal. 125 for our own errors, 127 if COMMAND cannot be started.
+ * -d: COMMAND detaches (`crun run -d`, `crun exec -d`: the runtime starts the
+ * sandbox's process and exits, and that process becomes ours). If COMMAND
+ * succeeds, what it left is not killed: we stay until the last of it has ended,
+ * pass signals on to it (the SIGTERM deadline then SIGKILLs it), and exit with
+ * the status of the first one to end (the runtime leaves one process: the
+ * sandbox's init, a terminal's script(1); what ends after it are orphans it left). A failed COMMAND ends as without -d. This
+ * way no runtime process stays resident beside each sandbox and each terminal.
+ *
+ * Exit status: COMMAND's (-d: see above); a COMMAND killed by a signal is reported
+ * as the same signal. 125 for our own errors, 127 if COMMAND cannot be started.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +51,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static const int forwarded[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 };
+/* SIGWINCH: a detached terminal's script(1) sits in a session of its own and hears of
+   a resize only through us (a resident crun exec used to pass it on) */
+static const int forwarded[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 
 static void usage(void) {
-  fprintf(stderr, "usage: nslab-reaper [-g GRACE_MS] [-r RESOURCE=SOFT:HARD]... -- COMMAND [ARG]...\n");
+  fprintf(stderr, "usage: nslab-reaper [-d] [-g GRACE_MS] [-r RESOURCE=SOFT:HARD]... [-o OOM_SCORE_ADJ] -- COMMAND [ARG]...\n");
   exit(125);
 }
 
@@ -70,8 +83,8 @@ static void set_limit(const char *spec) {
   }
 }
 
-/* SIGKILL every living child of ours (orphans we adopted); returns how many */
-static int kill_adopted(pid_t self) {
+/* signal every living child of ours (orphans we adopted); returns how many */
+static int signal_adopted(pid_t self, int sig) {
   DIR *proc = opendir("/proc");
   if (!proc) return 0;
   int n = 0;
@@ -90,7 +103,7 @@ static int kill_adopted(pid_t self) {
     int ppid;
     char state;
     if (!close || sscanf(close + 1, " %c %d", &state, &ppid) != 2 || ppid != self || state == 'Z') continue;
-    if (kill(atoi(e->d_name), SIGKILL) == 0) n++;
+    if (kill(atoi(e->d_name), sig) == 0) n++;
   }
   closedir(proc);
   return n;
@@ -104,9 +117,18 @@ static long long now_ms(void) {
 
 int main(int argc, char **argv) {
   long grace_ms = 3000;
+  const char *oom_score_adj = NULL;
+  int detaches = 0;
   int opt;
-  while ((opt = getopt(argc, argv, "+g:r:")) != -1) {
-    if (opt == 'g') {
+  while ((opt = getopt(argc, argv, "+dg:r:o:")) != -1) {
+    if (opt == 'd') {
+      detaches = 1;
+    } else if (opt == 'o') {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (*end || end == optarg || v < -1000 || v > 1000) usage();
+      oom_score_adj = optarg;
+    } else if (opt == 'g') {
       char *end;
       grace_ms = strtol(optarg, &end, 10);
       if (*end || grace_ms < 0) usage();
@@ -137,6 +159,14 @@ int main(int argc, char **argv) {
   }
   if (child == 0) {
     sigprocmask(SIG_SETMASK, &previous, NULL);
+    if (oom_score_adj) {
+      int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, oom_score_adj, strlen(oom_score_adj)) < 0) {
+        fprintf(stderr, "nslab-reaper: oom_score_adj %s: %s\n", oom_score_adj, strerror(errno));
+        _exit(125);
+      }
+      close(fd);
+    }
     execvp(argv[optind], argv + optind);
     fprintf(stderr, "nslab-reaper: cannot run %s: %s\n", argv[optind], strerror(errno));
     _exit(127);
@@ -144,21 +174,28 @@ int main(int argc, char **argv) {
 
   pid_t self = getpid();
   int status = 0;
-  long long deadline = -1; /* when a SIGTERM'd COMMAND gets SIGKILL */
+  int command_status = 0, command_done = 0;
+  int first_adopted_status = 0, adopted_ended = 0;
+  long long deadline = -1; /* when a SIGTERM'd COMMAND (-d: what it left) gets SIGKILL */
   for (;;) {
     pid_t pid;
     int st;
-    int done = 0;
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-      if (pid == child) { status = st; done = 1; }
+      if (pid == child) { command_status = st; command_done = 1; }
+      else if (command_done && !adopted_ended) { first_adopted_status = st; adopted_ended = 1; }
     }
-    if (done) break;
-    if (pid < 0 && errno == ECHILD) { status = 125 << 8; break; } /* cannot happen: COMMAND is ours */
+    int staying = command_done && detaches && WIFEXITED(command_status) && WEXITSTATUS(command_status) == 0;
+    if (command_done && !staying) { status = command_status; break; }
+    if (pid < 0 && errno == ECHILD) {
+      /* -d: the last of what COMMAND left has ended (without -d: cannot happen, COMMAND is ours) */
+      status = staying ? (adopted_ended ? first_adopted_status : command_status) : 125 << 8;
+      break;
+    }
     struct timespec timeout = { 0, 0 }, *t = NULL;
     if (deadline >= 0) {
       long long left = deadline - now_ms();
       if (left <= 0) {
-        kill(child, SIGKILL);
+        if (detaches) signal_adopted(self, SIGKILL); else kill(child, SIGKILL);
         deadline = -1;
         continue;
       }
@@ -171,13 +208,15 @@ int main(int argc, char **argv) {
     /* a hangup means the terminal is gone: end COMMAND as if asked to (script(1) in
        the sandbox ignores SIGHUP and would keep the shell alive) */
     if (sig == SIGHUP) sig = SIGTERM;
-    kill(child, sig);
+    /* -d: every child of ours, COMMAND included while it lives: a COMMAND that has
+       just exited (not reaped yet) must not swallow the signal meant for what it left */
+    if (detaches) signal_adopted(self, sig); else kill(child, sig);
     if (sig == SIGTERM && deadline < 0) deadline = now_ms() + grace_ms;
   }
 
   /* COMMAND has ended: whatever it left to us goes too, and nothing stays unreaped */
   for (;;) {
-    kill_adopted(self);
+    signal_adopted(self, SIGKILL);
     pid_t pid = waitpid(-1, NULL, 0);
     if (pid < 0 && errno == ECHILD) break;
   }

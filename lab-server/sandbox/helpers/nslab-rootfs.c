@@ -1,15 +1,24 @@
 /*
- * nslab-rootfs ROOTFS TMPFS_OPTIONS UID: the sandbox's writable root.
+ * nslab-rootfs [-c CGROUP_PROCS] [-u UNMOUNT] ROOTFS TMPFS_OPTIONS UID -- COMMAND [ARG]...
  *
- * Run by the crun wrapper inside the private mount namespace crun then runs in
- * (crun.ts), so the host never has this tmpfs mounted. Mounts a size-capped
- * tmpfs at ROOTFS and makes the skeleton the OCI config mounts the image parts
- * on, owned by the sandbox's host uid. One small program instead of a dozen
- * coreutils processes: it sits on the critical path of every sandbox start.
+ * The sandbox's writable root, and the private mount namespace `crun run` runs
+ * in (crun.ts), so the host never has this tmpfs mounted:
+ *  1. -c: joins the cgroup whose cgroup.procs is CGROUP_PROCS (hybrid hosts: the
+ *     sandbox's unified group, so the cgroup namespace crun makes is rooted there)
+ *  2. makes a mount namespace of its own, every mount in it private
+ *  3. -u: detaches UNMOUNT there (hybrid hosts: crun refuses to run while it sees
+ *     the cgroup2 at /sys/fs/cgroup/unified)
+ *  4. mounts a size-capped tmpfs at ROOTFS and makes the skeleton the OCI config
+ *     mounts the image parts on, owned by the sandbox's host uid
+ *  5. execs COMMAND (crun run) in that namespace.
+ * One small program instead of a shell, unshare(1), umount(1) and a dozen coreutils
+ * processes: it sits on the critical path of every sandbox start.
+ * Exit status: 125 for our own errors, 127 if COMMAND cannot be started.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,18 +31,45 @@ static void die(const char *what, const char *arg) {
   exit(125);
 }
 
+static void usage(void) {
+  fprintf(stderr, "usage: nslab-rootfs [-c CGROUP_PROCS] [-u UNMOUNT] ROOTFS TMPFS_OPTIONS UID -- COMMAND [ARG]...\n");
+  exit(125);
+}
+
+static void join_cgroup(const char *procs) {
+  int fd = open(procs, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) die("open", procs);
+  char pid[24];
+  int n = snprintf(pid, sizeof pid, "%d", (int)getpid());
+  if (write(fd, pid, n) != n) die("join cgroup", procs);
+  close(fd);
+}
+
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: nslab-rootfs ROOTFS TMPFS_OPTIONS UID\n");
-    return 2;
+  const char *procs = NULL, *unmount = NULL;
+  int opt;
+  while ((opt = getopt(argc, argv, "+c:u:")) != -1) {
+    if (opt == 'c') procs = optarg;
+    else if (opt == 'u') unmount = optarg;
+    else usage();
   }
+  /* ROOTFS TMPFS_OPTIONS UID -- COMMAND... */
+  if (argc - optind < 5 || strcmp(argv[optind + 3], "--") != 0) usage();
+  const char *rootfs = argv[optind], *options = argv[optind + 1], *uid_text = argv[optind + 2];
+  char **command = argv + optind + 4;
   char *end;
   errno = 0;
-  unsigned long uid = strtoul(argv[3], &end, 10);
-  if (errno || *end || uid == 0 || uid > 0xfffeffffUL) { errno = EINVAL; die("bad uid", argv[3]); }
-  if (mount("nslab-rw", argv[1], "tmpfs", MS_NOSUID | MS_NODEV, argv[2]) != 0) die("mount tmpfs on", argv[1]);
-  int root = open(argv[1], O_DIRECTORY | O_PATH | O_CLOEXEC);
-  if (root < 0) die("open", argv[1]);
+  unsigned long uid = strtoul(uid_text, &end, 10);
+  if (errno || *end || uid == 0 || uid > 0xfffeffffUL) { errno = EINVAL; die("bad uid", uid_text); }
+
+  if (procs) join_cgroup(procs);
+  if (unshare(CLONE_NEWNS) != 0) die("unshare", "mount namespace");
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("make private", "/");
+  if (unmount && umount2(unmount, MNT_DETACH) != 0) die("umount", unmount);
+
+  if (mount("nslab-rw", rootfs, "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) die("mount tmpfs on", rootfs);
+  int root = open(rootfs, O_DIRECTORY | O_PATH | O_CLOEXEC);
+  if (root < 0) die("open", rootfs);
   static const char *dirs[] = { "usr", "etc", "opt", "var", "proc", "sys", "dev", "run", "home", "srv", "mnt", "media" };
   struct { const char *name; mode_t mode; } special[] = { { "tmp", 01777 }, { "root", 0700 } };
   for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
@@ -51,5 +87,8 @@ int main(int argc, char **argv) {
     if (symlinkat(links[i][1], root, links[i][0]) != 0) die("symlink", links[i][0]);
     if (fchownat(root, links[i][0], uid, uid, AT_SYMLINK_NOFOLLOW) != 0) die("chown", links[i][0]);
   }
-  return 0;
+  close(root);
+  execvp(command[0], command);
+  fprintf(stderr, "nslab-rootfs: cannot run %s: %s\n", command[0], strerror(errno));
+  return 127;
 }

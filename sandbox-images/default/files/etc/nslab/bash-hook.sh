@@ -16,7 +16,7 @@ if [[ $- == *i* && -p /run/nslab/cmdlog && -z ${__nslab_hooked-} ]]; then
       n=$((HISTCMD - 1))
       if [[ -z $__nslab_last ]]; then kind=ready; elif [[ $n == "$__nslab_last" ]]; then kind=prompt; fi
       __nslab_last=$n
-      builtin printf 'nslab1\t%s\t%s\t%s\t%s\t%s\t\t\n' "$kind" "${NSLAB_TERM-0}" "$$" "$st" "$n" >> /run/nslab/cmdlog 2>/dev/null
+      builtin printf 'nslab1\t%s\t%s\t%s\t%s\t%s\t\t\n' "$kind" "${NSLAB_TERM-0}" "$$" "$st" "$n" 2>/dev/null >> /run/nslab/cmdlog
       return $st
     fi
     out=$(HISTTIMEFORMAT= builtin history 1; builtin printf '\x1e'; exec readlink /proc/self/ns/cgroup /proc/self/ns/ipc /proc/self/ns/mnt /proc/self/ns/net /proc/self/ns/pid /proc/self/ns/time /proc/self/ns/user /proc/self/ns/uts 2>/dev/null)
@@ -34,7 +34,7 @@ if [[ $- == *i* && -p /run/nslab/cmdlog && -z ${__nslab_hooked-} ]]; then
     cmd=${cmd:0:2000}
     cmd=${cmd//\\/\\\\}; cmd=${cmd//$'\t'/\\t}; cmd=${cmd//$'\n'/\\n}; cmd=${cmd//$'\r'/\\r}
     ns=${ns//$'\n'/ }
-    builtin printf 'nslab1\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "${NSLAB_TERM-0}" "$$" "$st" "$n" "$ns" "$cmd" >> /run/nslab/cmdlog 2>/dev/null
+    builtin printf 'nslab1\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "${NSLAB_TERM-0}" "$$" "$st" "$n" "$ns" "$cmd" 2>/dev/null >> /run/nslab/cmdlog
     return $st
   }
   PROMPT_COMMAND="__nslab_report${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
