@@ -19,6 +19,8 @@ export interface SandboxView {
   commands(): readonly CommandEvent[];
   onCommand(listener: (e: CommandEvent) => void): () => void;
   onActivity?(listener: () => void): () => void;
+  /** CPU time of the pod's processes so far, µs (Sandbox.cpuTime); null if unknown */
+  cpuTime?(): number | null;
   /** the front is done with this pod (its subscriptions can go) */
   close?(): void;
 }
@@ -126,6 +128,10 @@ export class KubeSandbox implements Sandbox {
 
   onActivity(listener: () => void): () => void {
     return this.view.onActivity ? this.view.onActivity(listener) : () => {};
+  }
+
+  cpuTime(): number | null {
+    return this._state === 'running' ? (this.view.cpuTime?.() ?? null) : null;
   }
 
   onExit(listener: (reason: string) => void): () => void {

@@ -86,6 +86,18 @@ describe('terminals and commands over pods/exec (v5)', () => {
   });
 });
 
+describe('what the node agent\'s view adds', () => {
+  it('cpuTime: the pod\'s CPU time, growing as it works; null once it is gone', async () => {
+    const s = await backend.create();
+    const before = s.cpuTime();
+    expect(before).not.toBeNull();
+    await s.exec(['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done']);
+    expect(s.cpuTime()!).toBeGreaterThan(before!);
+    await s.destroy();
+    expect(s.cpuTime()).toBeNull();
+  });
+});
+
 describe('a terminal session (terminal/) on a pod\'s terminal', () => {
   it('flow control pauses the exec stream while the client does not ack, and resumes on acks', async () => {
     const s = await backend.create();

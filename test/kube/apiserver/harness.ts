@@ -27,7 +27,7 @@ export async function startApiServer(opts: Partial<FakeApiServerOptions> = {}): 
 export function localView(server: FakeApiServer): (pod: Pod) => SandboxView {
   return (pod) => {
     const s = server.sandboxOf(pod.metadata.name);
-    return { probe: s.probe, commands: () => s.commands(), onCommand: (l) => s.onCommand(l), onActivity: (l) => s.onActivity(l) };
+    return { probe: s.probe, commands: () => s.commands(), onCommand: (l) => s.onCommand(l), onActivity: (l) => s.onActivity(l), cpuTime: () => s.cpuTime() };
   };
 }
 
