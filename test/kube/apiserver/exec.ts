@@ -35,22 +35,42 @@ export function serveExec(ws: WebSocket, sandbox: Sandbox, p: ExecParams, onEnd:
     onEnd();
   };
   if (p.tty) {
-    const pty = sandbox.spawnPty({ terminal: 0, command: p.command, cols: 80, rows: 24 });
-    pty.onData((d) => { if (p.stdout) send(1, d); });
-    pty.onExit(({ exitCode, signal }) => finish(signal ? 128 + signal : exitCode));
+    // The local sandbox's terminal runs script(1) between its pty and the shell's, and
+    // script takes the size once at its start: a resize that came before it was
+    // listening would be lost. So the process starts at the first size the client
+    // sends (or 80x24 if none comes at once); a pod's shell reads its pty directly.
+    let pty: ReturnType<Sandbox['spawnPty']> | null = null;
+    const early: Buffer[] = [];
+    const size = (body: Buffer): { cols: number; rows: number } | null => {
+      try {
+        const { Width, Height } = JSON.parse(body.toString()) as { Width: number; Height: number };
+        return Width > 0 && Height > 0 ? { cols: Width, rows: Height } : null;
+      } catch { return null; /* a bad resize message is ignored, as the kubelet does */ }
+    };
+    const start = (cols: number, rows: number) => {
+      if (pty || finished) return;
+      clearTimeout(fallback);
+      pty = sandbox.spawnPty({ terminal: 0, command: p.command, cols, rows });
+      pty.onData((d) => { if (p.stdout) send(1, d); });
+      pty.onExit(({ exitCode, signal }) => finish(signal ? 128 + signal : exitCode));
+      for (const b of early.splice(0)) pty.write(b);
+    };
+    const fallback = setTimeout(() => start(80, 24), 300);
     ws.on('message', (data: Buffer) => {
       if (data.length === 0) return;
       const body = data.subarray(1);
-      if (data[0] === 0 && p.stdin) pty.write(body);
+      if (data[0] === 0 && p.stdin) { if (pty) pty.write(body); else early.push(Buffer.from(body)); }
       else if (data[0] === 4) {
-        try {
-          const { Width, Height } = JSON.parse(body.toString()) as { Width: number; Height: number };
-          if (Width > 0 && Height > 0) pty.resize(Width, Height);
-        } catch { /* a bad resize message is ignored, as the kubelet does */ }
+        const sz = size(body);
+        if (sz && pty) pty.resize(sz.cols, sz.rows);
+        else if (sz) start(sz.cols, sz.rows);
       }
     });
     // the client went away: the runtime closes the pty, the shell gets its hangup
-    ws.on('close', () => { if (!finished) { finished = true; onEnd(); try { pty.kill('SIGHUP'); } catch { /* gone */ } } });
+    ws.on('close', () => {
+      clearTimeout(fallback);
+      if (!finished) { finished = true; onEnd(); try { pty?.kill('SIGHUP'); } catch { /* gone */ } }
+    });
     return;
   }
   const child = sandbox.spawnProcess(p.command);
