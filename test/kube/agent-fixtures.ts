@@ -49,6 +49,12 @@ export function makeTestTls(): TestTls {
   };
 }
 
+/** a local sandbox as the agent serves a pod: its own probe target and command log */
+export function podSandboxOf(podUid: string, s: LocalSandbox): PodSandbox {
+  const commands: CommandSource = { all: () => s.commands(), subscribe: (l) => s.onCommand(l) };
+  return { podUid, target: s.probe.target, alive: () => s.state === 'running', commands: () => commands };
+}
+
 /** Pods that are local sandboxes: the agent's probe runs against the sandbox's own target. */
 export class SandboxPodLocator implements PodLocator {
   private readonly pods = new Map<string, LocalSandbox>();
@@ -64,8 +70,6 @@ export class SandboxPodLocator implements PodLocator {
   locate(podUid: string): PodSandbox | null {
     this.lookups++;
     const s = this.pods.get(podUid);
-    if (!s) return null;
-    const commands: CommandSource = { all: () => s.commands(), subscribe: (l) => s.onCommand(l) };
-    return { podUid, target: s.probe.target, alive: () => s.state === 'running', commands: () => commands };
+    return s ? podSandboxOf(podUid, s) : null;
   }
 }

@@ -125,6 +125,12 @@ export class FakeApiServer {
     return s;
   }
 
+  /** the local sandbox behind the pod of this UID, while it runs (what a node agent's locator finds on its node) */
+  sandboxOfUid(uid: string): LocalSandbox | undefined {
+    for (const p of this.pods.values()) if (p.obj.metadata.uid === uid) return p.sandbox;
+    return undefined;
+  }
+
   pod(name: string): Json | undefined {
     return this.pods.get(name)?.obj;
   }
