@@ -127,7 +127,7 @@ export class FakeApiServer {
 
   /** the local sandbox behind the pod of this UID, while it runs (what a node agent's locator finds on its node) */
   sandboxOfUid(uid: string): LocalSandbox | undefined {
-    for (const p of this.pods.values()) if (p.obj.metadata.uid === uid) return p.sandbox;
+    for (const p of this.pods.values()) if (p.obj.metadata.uid === uid) return p.sandbox ?? undefined;
     return undefined;
   }
 
