@@ -48,6 +48,18 @@ const fields = {
   // a slow or emulated host (the cgroup v2 test VM runs under qemu TCG) needs longer
   NSLAB_START_SECONDS: whole(1, 600),
   NSLAB_CGROUP_ROOT: text(),
+  // where sandboxes run: this host (crun), or pods of a Kubernetes cluster (docs/kubernetes.md)
+  NSLAB_BACKEND: z.preprocess(unset, z.enum(['local', 'kubernetes'], { error: 'must be local or kubernetes' }).optional()),
+  // a front outside the cluster: the API server's URL and a token file of the ServiceAccount nslab-front
+  NSLAB_KUBE_API_URL: z.preprocess(unset, z.string().regex(/^https?:\/\/\S+$/, { error: 'must be an http:// or https:// URL' }).optional()),
+  NSLAB_KUBE_TOKEN_FILE: absolutePath(),
+  NSLAB_KUBE_CA_FILE: absolutePath(),
+  // the namespace of the sandbox pods, and the install's (the node agents')
+  NSLAB_KUBE_NAMESPACE: z.preprocess(unset, z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: 'must be a namespace name (lower-case letters, digits, dashes)' }).optional()),
+  NSLAB_AGENT_NAMESPACE: z.preprocess(unset, z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: 'must be a namespace name (lower-case letters, digits, dashes)' }).optional()),
+  // the front's client certificate for the node agents (tls.crt, tls.key, ca.crt), and their port
+  NSLAB_AGENT_TLS_DIR: absolutePath(),
+  NSLAB_AGENT_PORT: whole(1, 65_535),
   // lessons
   NSLAB_LESSONS: text(),
   // the classroom
@@ -93,6 +105,14 @@ export const SHOWN_DEFAULTS: Record<SettingName, string> = {
   NSLAB_POOL: '0 (serve: 2)',
   NSLAB_START_SECONDS: '15',
   NSLAB_CGROUP_ROOT: '(found at start)',
+  NSLAB_BACKEND: 'local',
+  NSLAB_KUBE_API_URL: '(in the cluster: its own)',
+  NSLAB_KUBE_TOKEN_FILE: '(in the cluster: the ServiceAccount\'s)',
+  NSLAB_KUBE_CA_FILE: '(in the cluster: the ServiceAccount\'s; outside it: the system CAs)',
+  NSLAB_KUBE_NAMESPACE: 'nslab-sandboxes',
+  NSLAB_AGENT_NAMESPACE: 'nslab',
+  NSLAB_AGENT_TLS_DIR: '/etc/nslab/tls',
+  NSLAB_AGENT_PORT: '7443',
   NSLAB_LESSONS: '<checkout>/lessons',
   NSLAB_CLASSROOM_DB: '$NSLAB_DATA/classroom.db',
   NSLAB_DATABASE_URL: '(none: SQLite)',
@@ -117,6 +137,8 @@ export const DEFAULTS = {
   startSeconds: 15,
   classroomCapacity: 40,
   stuckMinutes: 10,
+  backend: 'local',
+  agentTlsDir: '/etc/nslab/tls',
 } as const;
 
 export class SettingsError extends Error {

@@ -53,6 +53,25 @@ export function urlConnection(apiUrl: string, token: string, ca?: string): KubeC
   return { apiUrl: u.origin, token: () => token, ca };
 }
 
+/**
+ * An API URL and a token file (a front outside the cluster, given a token of its
+ * ServiceAccount); the file is read again each minute, so a rotated token is taken.
+ */
+export function tokenFileConnection(apiUrl: string, tokenFile: string, caFile?: string, rereadMs = TOKEN_REREAD_MS): KubeConnection {
+  const conn = urlConnection(apiUrl, '', caFile ? readFileSync(caFile, 'utf8') : undefined);
+  let token = '';
+  let readAt = 0;
+  const read = () => {
+    if (!token || Date.now() - readAt >= rereadMs) {
+      token = readFileSync(tokenFile, 'utf8').trim();
+      readAt = Date.now();
+    }
+    return token;
+  };
+  read();
+  return { ...conn, token: read };
+}
+
 /** A Status object, what the API server answers a failed call with. */
 const statusSchema = z.object({
   kind: z.literal('Status').optional(),

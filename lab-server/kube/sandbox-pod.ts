@@ -76,7 +76,8 @@ export function sandboxPod(v: ResolvedValues, who: SandboxIdentity): IPod {
       activeDeadlineSeconds: v.sandbox.lifetimeSeconds,
       terminationGracePeriodSeconds: 5,
       priorityClassName: 'nslab-sandbox',
-      hostname: 'lab',
+      // the local sandbox's name, which lessons' checks compare against (sample-hostname, namespaces-tour)
+      hostname: 'nslab',
       // the pod has no network but its own loopback (NetworkPolicy deny-all): no cluster DNS either
       dnsPolicy: 'None',
       dnsConfig: { nameservers: ['127.0.0.1'] },

@@ -131,6 +131,21 @@ export class FakeApiServer {
     return undefined;
   }
 
+  /**
+   * A pod some other controller runs, with no sandbox behind it (a DaemonSet's node
+   * agent): it is Running on `nodeName` at `podIP` from the start.
+   */
+  addRunningPod(ns: string, name: string, labels: Record<string, string>, nodeName: string, podIP: string, phase = 'Running'): void {
+    const obj: Json = {
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name, namespace: ns, labels, uid: randomUUID(), creationTimestamp: new Date().toISOString() },
+      spec: { nodeName, containers: [{ name: 'agent', image: 'registry.example/nslab/server:test' }] },
+      status: { phase, podIP },
+    };
+    this.pods.set(name, { obj, sandbox: null, deadline: null, ending: false });
+    this.emit('ADDED', obj);
+  }
+
   pod(name: string): Json | undefined {
     return this.pods.get(name)?.obj;
   }
