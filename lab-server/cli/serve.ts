@@ -1,14 +1,17 @@
 /**
  * nslab serve [--port 8080] [--host 127.0.0.1]   (env NSLAB_PORT, NSLAB_HOST)
  *
- * Starts the lab server with the local sandbox back end and the lesson engine.
+ * Starts the lab server with the local sandbox back end and the lesson engine, or,
+ * with NSLAB_BACKEND=kubernetes, as a front whose sandboxes are pods (kube-front.ts).
  * Sandboxes a crashed previous server left behind are reaped first; SIGINT/SIGTERM
  * close every session and destroy its sandbox before exiting.
  */
 import { createLessonsPlugin } from '../checks/plugin.ts';
 import { createApp } from '../http/app.ts';
 import type { LessonsPlugin } from '../http/plugins.ts';
-import { createSandboxBackend } from '../sandbox/index.ts';
+import { createSandboxBackend, type LocalBackend } from '../sandbox/index.ts';
+import type { SandboxBackend } from '../sandbox/types.ts';
+import { kubeFront, type KubeFront } from './kube-front.ts';
 import { hostInfo } from '../sandbox/host.ts';
 import { assessHostPools, formatNeeds, readHostFacts, type PoolFinding } from '../sandbox/host-limits.ts';
 import { applyRaises, plannedRaises, raisedLine, sessionCapForHost } from '../sandbox/host-tuning.ts';
@@ -76,11 +79,21 @@ function hostPoolsAtStart(maxSessions: number, warmPool: number, limits: Paramet
 export async function run(args: string[], settings: Settings = loadSettings()): Promise<number> {
   const parsed = parseServeArgs(args, settings);
   if (typeof parsed === 'string') { console.error(parsed); return parsed.startsWith('usage') ? 0 : 2; }
-  const backend = createSandboxBackend({}, settings);
-  await backend.checkHost();
-  const hint = imageStoreHint(settings, backend.images.root);
-  if (hint) console.error(hint);
-  await backend.images.ensureBuilt('default', (l) => console.error(l));
+  let backend: SandboxBackend;
+  let local: LocalBackend | null = null;
+  let kube: KubeFront | null = null;
+  if ((settings.NSLAB_BACKEND ?? DEFAULTS.backend) === 'kubernetes') {
+    kube = kubeFront(settings, (l) => console.error(`nslab: ${l}`));
+    console.log(`nslab: ${kube.describe}`);
+    backend = kube.backend;
+    await backend.checkHost();
+  } else {
+    backend = local = createSandboxBackend({}, settings);
+    await local.checkHost();
+    const hint = imageStoreHint(settings, local.images.root);
+    if (hint) console.error(hint);
+    await local.images.ensureBuilt('default', (l) => console.error(l));
+  }
   const reaped = await backend.reapOrphans();
   if (reaped) console.error(`nslab: reaped ${reaped} sandbox(es) left behind by a previous server`);
 
@@ -100,9 +113,11 @@ export async function run(args: string[], settings: Settings = loadSettings()): 
   const warmPool = settings.NSLAB_POOL ?? DEFAULTS.servePool;
   // without NSLAB_MAX_SESSIONS, as many sessions as the host's RAM holds sandboxes
   let maxSessions = settings.NSLAB_MAX_SESSIONS;
-  if (maxSessions === undefined) {
+  // a front's RAM holds no sandbox: the cluster's size is the operator's to set
+  if (maxSessions === undefined && !local) maxSessions = classroom.suggestedMaxSessions;
+  if (maxSessions === undefined && local) {
     const memTotalBytes = readHostFacts().memTotalBytes;
-    const memoryBytes = backend.cfg.limits.memoryBytes;
+    const memoryBytes = local.cfg.limits.memoryBytes;
     maxSessions = sessionCapForHost({ wanted: classroom.suggestedMaxSessions, warmPool, memoryBytes, memTotalBytes });
     if (maxSessions < classroom.suggestedMaxSessions) {
       console.log(`nslab: ${maxSessions} sessions at most: ${(memTotalBytes / 1024 ** 3).toFixed(1)} GiB of RAM holds that many sandboxes of ${Math.round(memoryBytes / 1048576)} MiB, plus ${warmPool} kept warm (NSLAB_MAX_SESSIONS sets another number)`);
@@ -110,7 +125,7 @@ export async function run(args: string[], settings: Settings = loadSettings()): 
   }
   const lab = createApp({ backend, lessons, settings, maxSessions });
   classroom.connect(lab);
-  hostPoolsAtStart(lab.sessions.config.maxSessions, warmPool, backend.cfg.limits, settings);
+  if (local) hostPoolsAtStart(lab.sessions.config.maxSessions, warmPool, local.cfg.limits, settings);
   let addr;
   try {
     addr = await lab.listen(parsed.port, parsed.host);
@@ -120,7 +135,7 @@ export async function run(args: string[], settings: Settings = loadSettings()): 
     await lab.close();
     return 2;
   }
-  backend.setPoolSize(warmPool);
+  local?.setPoolSize(warmPool);
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   console.log(`nslab: lab server listening on http://${shownHost}:${addr.port}/  (${lab.sessions.config.maxSessions} sessions max; Ctrl-C to stop)`);
   // the instructor link carries the secret (docs/classroom.md)
@@ -135,6 +150,7 @@ export async function run(args: string[], settings: Settings = loadSettings()): 
       classroom.close() // progress is saved; sandboxes go with the sessions
         .then(() => lab.close())
         .then(() => backend.destroyAll())
+        .then(() => kube?.close())
         .then(() => { console.error('nslab: stopped'); resolve(0); }, (e: Error) => { console.error(`nslab: shutdown: ${e.message}`); resolve(1); });
     };
     process.on('SIGINT', () => stop('SIGINT'));
