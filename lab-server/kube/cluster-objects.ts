@@ -114,7 +114,17 @@ function frontRights(v: ResolvedValues): (IServiceAccount | IRole | IRoleBinding
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'nslab-front-lease' },
     subjects: [{ kind: 'ServiceAccount', name: 'nslab-front', namespace: v.namespace }],
   };
-  return [sa, role, binding, leaseRole, leaseBinding];
+  // a front finds the node agent of a sandbox's node by listing the agent pods (agent-discovery.ts): read only
+  const agentsRole: IRole = {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'nslab-front-agents', namespace: v.namespace, labels: PART_OF },
+    rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
+  };
+  const agentsBinding: IRoleBinding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'nslab-front-agents', namespace: v.namespace, labels: PART_OF },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'nslab-front-agents' },
+    subjects: [{ kind: 'ServiceAccount', name: 'nslab-front', namespace: v.namespace }],
+  };
+  return [sa, role, binding, leaseRole, leaseBinding, agentsRole, agentsBinding];
 }
 
 function profiles(v: ResolvedValues): IConfigMap[] {
@@ -213,6 +223,8 @@ function fronts(v: ResolvedValues): (IDeployment | IService | IPodDisruptionBudg
               env: [
                 { name: 'NSLAB_BACKEND', value: 'kubernetes' },
                 { name: 'NSLAB_KUBE_NAMESPACE', value: v.sandboxNamespace },
+                { name: 'NSLAB_AGENT_NAMESPACE', value: v.namespace },
+                { name: 'NSLAB_AGENT_PORT', value: String(v.agent.port) },
                 { name: 'NSLAB_DATABASE_URL', valueFrom: { secretKeyRef: { name: v.fronts.databaseSecret, key: 'url' } } },
                 { name: 'NSLAB_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
               ],

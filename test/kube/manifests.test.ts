@@ -82,6 +82,24 @@ describe('the rendered install', () => {
       { apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] },
     ]);
   });
+
+  it('in the install\'s namespace the fronts only read pods (to find the node agents) and hold the lease', () => {
+    const objs = clusterObjects(V);
+    const roles = objs.filter((o) => o.kind === 'Role' && o.metadata!.namespace === V.namespace) as rbac.IRole[];
+    expect(Object.fromEntries(roles.map((r) => [r.metadata!.name, r.rules]))).toEqual({
+      'nslab-front-lease': [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'update'] }],
+      'nslab-front-agents': [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
+    });
+    const bound = objs.filter((o) => o.kind === 'RoleBinding' && o.metadata!.namespace === V.namespace) as rbac.IRoleBinding[];
+    expect(bound.map((b) => [b.roleRef.name, b.subjects])).toEqual(roles.map((r) => [r.metadata!.name, [{ kind: 'ServiceAccount', name: 'nslab-front', namespace: V.namespace }]]));
+    // and what a front is told by its Deployment is where the agents are
+    const front = objs.find((o) => o.kind === 'Deployment') as apps.IDeployment;
+    expect(front.spec!.template.spec!.containers[0].env).toEqual(expect.arrayContaining([
+      { name: 'NSLAB_BACKEND', value: 'kubernetes' },
+      { name: 'NSLAB_AGENT_NAMESPACE', value: V.namespace },
+      { name: 'NSLAB_AGENT_PORT', value: String(V.agent.port) },
+    ]));
+  });
 });
 
 describe('the sandbox pod', () => {
