@@ -2,9 +2,9 @@
  * The Kubernetes back end on the in-process API server (server.ts), for tests.
  *
  * TEST-ONLY stand-in: `localView` gives a pod's SandboxView (probe, command log)
- * straight from the local sandbox behind it. On a cluster that view comes from the
- * node agent on the pod's node (its client, `agentProbeFor`, is being written on
- * another branch); when it lands, these tests take the agent's view instead.
+ * straight from the local sandbox behind it, so the back end's pod handling is
+ * tested alone. On a cluster that view is the node agent's (`agentViewFor`); the
+ * tests of the whole path take that one (test/kube/agent-cluster.ts).
  */
 import { KubeBackend, type KubeBackendOptions } from '../../../lab-server/kube/kube-backend.ts';
 import { urlConnection } from '../../../lab-server/kube/api-client.ts';
