@@ -35,6 +35,8 @@ export interface AgentCluster {
   agent: RunningAgent;
   locator: ApiServerPodLocator;
   tls: TestTls;
+  /** the probe helper the agents run (to start another agent) */
+  helperBin: string;
   views: AgentViewFor;
   backend: KubeBackend;
   close(): Promise<void>;
@@ -64,7 +66,7 @@ export async function startAgentCluster(opts: { discover?: boolean } = {}): Prom
   const backend = kubeBackend(server, { viewFor: views });
   await backend.checkHost();
   return {
-    server, agent, locator, tls, views, backend,
+    server, agent, locator, tls, views, backend, helperBin: local.probeHelper,
     close: async () => {
       await backend.destroyAll();
       await backend.close();

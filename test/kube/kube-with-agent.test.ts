@@ -11,9 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gradeTranscript, prepareLesson, readTranscript } from '../../lab-server/grade/grade.ts';
 import { formatText } from '../../lab-server/grade/report.ts';
 import { AgentClient, AgentProbe } from '../../lab-server/kube/agent-probe.ts';
+import { startAgent } from '../../lab-server/kube/agent-server.ts';
+import { agentViewFor } from '../../lab-server/kube/agent-view.ts';
 import type { KubeSandbox } from '../../lab-server/kube/kube-sandbox.ts';
 import { startAgentCluster, type AgentCluster } from './agent-cluster.ts';
-import { TOKEN, VALUES } from './apiserver/harness.ts';
+import { kubeBackend, TOKEN, VALUES } from './apiserver/harness.ts';
 
 let c: AgentCluster;
 
@@ -72,6 +74,35 @@ describe('a pod deleted from outside', () => {
       await expect(probe.processes()).rejects.toMatchObject({ status: 404, code: 'no_such_pod' });
     } finally {
       client.close();
+    }
+  });
+});
+
+describe('an agent that restarts at another address', () => {
+  it('the checks of a sandbox made before follow it to the new address', async () => {
+    const start = () => startAgent({ port: 0, host: '127.0.0.1', tls: c.tls.server, locator: c.locator, helperBin: c.helperBin });
+    const first = await start();
+    let where = first.url;
+    const views = agentViewFor({ tls: c.tls.client, agentUrlFor: () => where });
+    const backend = kubeBackend(c.server, { viewFor: views });
+    const second = await start();
+    try {
+      const s = await backend.create();
+      const init = (await s.probe.processes()).find((p) => p.pid === 1);
+      expect(init).toBeDefined();
+      expect(first.served.get('processes')).toBe(1);
+      await first.close();
+      // the node's agent is still the old one as far as discovery knows: the call fails
+      await expect(s.probe.processes()).rejects.toThrow(/ECONNREFUSED|socket hang up|ECONNRESET/);
+      where = second.url;
+      expect(await s.probe.hostname(init!.hostPid)).toBe('nslab');
+      expect(second.served.get('processes') ?? 0).toBe(0);
+      expect(second.served.get('hostname')).toBe(1);
+      await s.destroy();
+    } finally {
+      await backend.close();
+      views.close();
+      await second.close();
     }
   });
 });
