@@ -67,7 +67,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * headroom: its memory (cgroup charge + its share of the server and host-side helpers),
  * tasks (in the sandbox and beside it) and ptys (the sandbox's devpts and the server's).
  */
-const FOOTPRINT = { memoryBytes: 16 * MiB, pids: 16, ptys: 4, files: 64 };
+const FOOTPRINT = { memoryBytes: 16 * MiB, pids: 16, ptys: 4, files: 128 };
+/** fds one session takes in the server process (measured: 5: its socket, pty master, command log, two pipes), doubled */
+const FD_PER_SESSION = 10;
 
 // ------------------------------------------------------------------ host pools
 
@@ -106,6 +108,10 @@ async function preflight(): Promise<boolean> {
     console.error(`bench: for ${SESSIONS} learners trying hard (512 pids, 64 ptys, the memory limit each), \`nslab doctor --sessions ${SESSIONS}\` wants more (not needed for this bench's idle shells):`);
     for (const f of worst) console.error(`bench:   ${f.sysctl} = ${f.current}, needs ${f.recommended ?? '-'}${f.fix ? `; ${f.fix}` : ''}`);
   }
+  // per process, not a sysctl: the server holds ~5 fds per session, this client 1-2 (node raises its soft limit to the hard one)
+  const nofile = Number(/^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? Infinity);
+  const wantFiles = SESSIONS * FD_PER_SESSION + 1024;
+  if (nofile < wantFiles) left.push({ sysctl: 'RLIMIT_NOFILE (hard)', current: String(nofile), recommended: String(wantFiles), severity: 'error', why: 'open files per process', fix: `ulimit -Hn ${wantFiles} in the shell that starts the bench (LimitNOFILE= for a systemd unit)`, sysctlD: null });
   if (!left.length) return true;
   console.error(`bench: the host's pools are short for ${SESSIONS} sessions of this bench (${FOOTPRINT.memoryBytes / MiB} MiB, ${FOOTPRINT.pids} tasks, ${FOOTPRINT.ptys} ptys, ${FOOTPRINT.files} open files each):`);
   for (const f of left) console.error(`bench:   ${f.sysctl} = ${f.current}, needs >= ${f.recommended}; fix: ${f.fix ?? '(none: fewer --sessions)'}`);
