@@ -37,7 +37,7 @@ import { cgroupDirs } from '../lab-server/sandbox/cgroups.ts';
 import { hostInfo } from '../lab-server/sandbox/host.ts';
 import { assessHostPools, memoryCgroupsInUse, readHostFacts, sysctlFix, type PoolFinding, type PoolPlan } from '../lab-server/sandbox/host-limits.ts';
 import { applyRaises, plannedRaises } from '../lab-server/sandbox/host-tuning.ts';
-import { fdKinds, hardLeftovers, leftoverCount, leftovers, ownedSandboxes, reapOwned, SandboxRecorder, serve, waitExited, type ServeProcess } from '../test/soak/host.ts';
+import { fdKinds, hardLeftovers, leftoverCount, leftovers, ownedSandboxes, reapOwned, SandboxRecorder, serve, waitExited, type OwnedSandbox, type ServeProcess } from '../test/soak/host.ts';
 import { pct, table } from './lib.ts';
 
 const argv = process.argv;
@@ -237,8 +237,19 @@ class Session {
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nslab-thousand-'));
 let server: ServeProcess | null = null;
 let recorder: SandboxRecorder | null = null;
+/** every sandbox the server owned (the recorder polls only until the window: 1,000 owner files a poll would load the host) */
+const seen = new Map<string, OwnedSandbox>();
+function recorded(): OwnedSandbox[] {
+  for (const x of recorder?.stop() ?? []) seen.set(x.id, x);
+  recorder = null;
+  if (server) for (const x of ownedSandboxes(server.pid)) seen.set(x.id, x);
+  return [...seen.values()];
+}
 const sessions: Session[] = [];
 let stopping = false;
+/** set on the deadline or an error: every wait of run() ends at its next step */
+let aborted = false;
+function alive(): void { if (aborted) throw new Error('aborted'); }
 
 async function createOne(s: ServeProcess, lesson: string): Promise<{ session: Session; ms: number }> {
   const t = now();
@@ -280,6 +291,7 @@ async function run(): Promise<string> {
     ...(TUNE ? { NSLAB_HOST_TUNING: 'on' } : {}),
   });
   const srv = server;
+  alive();
   recorder = new SandboxRecorder(srv.pid, 500);
   const lessons = readdirSync(path.join(import.meta.dirname, '..', 'lessons')).filter((d) => !d.startsWith('.')).sort();
   // warm-up (lesson catalogue, sqlite, lazily loaded code) and the baseline, pool full
@@ -287,13 +299,14 @@ async function run(): Promise<string> {
   warm.session.close();
   await fetch(`${srv.base}/api/sessions/${warm.session.info.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${warm.session.info.token}` } });
   sessions.length = 0;
-  for (let i = 0; i < 600 && ownedSandboxes(srv.pid).length !== POOL; i++) await sleep(250);
+  for (let i = 0; i < 600 && ownedSandboxes(srv.pid).length !== POOL; i++) { alive(); await sleep(250); }
   await sleep(2000);
   const base = { host: hostCounts(), rss: rssOf(srv.pid), fds: fdsOf(srv.pid), kinds: fdKinds(srv.pid), helpers: hostHelpers(srv.pid), mem: memAvailable() };
 
   const createMs: number[] = [];
   const tc = now();
-  for (let w = 0; w * WAVE < SESSIONS && !stopping; w++) {
+  for (let w = 0; w * WAVE < SESSIONS; w++) {
+    alive();
     const k = Math.min(WAVE, SESSIONS - w * WAVE);
     const made = await Promise.all(Array.from({ length: k }, (_, i) => createOne(srv, lessons[(w * WAVE + i) % lessons.length])));
     createMs.push(...made.map((m) => m.ms));
@@ -304,12 +317,15 @@ async function run(): Promise<string> {
   const full = { host: hostCounts(), rss: rssOf(srv.pid), fds: fdsOf(srv.pid), kinds: fdKinds(srv.pid), helpers: hostHelpers(srv.pid), mem: memAvailable() };
   const ids = ownedSandboxes(srv.pid).map((x) => x.id);
   const charges = ids.map(cgroupCharge).filter(Number.isFinite);
+  recorded();
   const charge = charges.reduce((a, b) => a + b, 0) / Math.max(1, charges.length);
 
   // the window: A active, the rest idle
   const samples: number[] = [];
   const lost = { n: 0 };
-  const loops = sessions.slice(0, ACTIVE).map((s) => activeLoop(s, samples, lost));
+  // caught here: a loop that fails while run() is elsewhere must not be an unhandled rejection
+  let loopError: Error | null = null;
+  const loops = sessions.slice(0, ACTIVE).map((s) => activeLoop(s, samples, lost).catch((e: Error) => { loopError ??= e; }));
   await sleep(3000); // every active loop past its first line
   samples.length = 0; lost.n = 0;
   const c0 = statTicks(srv.pid);
@@ -317,7 +333,12 @@ async function run(): Promise<string> {
   const w0 = now();
   const loadW0 = os.loadavg()[0];
   let rssMax = 0;
-  while (now() - w0 < WINDOW_S * 1000 && !stopping) { rssMax = Math.max(rssMax, rssOf(srv.pid)); await sleep(1000); }
+  while (now() - w0 < WINDOW_S * 1000) {
+    alive();
+    if (loopError) throw loopError;
+    rssMax = Math.max(rssMax, rssOf(srv.pid));
+    await sleep(1000);
+  }
   const windowS = (now() - w0) / 1000;
   const c1 = statTicks(srv.pid);
   const h1 = hostHelpers(srv.pid).ticks;
@@ -325,6 +346,7 @@ async function run(): Promise<string> {
   const lostN = lost.n;
   stopping = true;
   await Promise.all(loops);
+  if (loopError) throw loopError;
   let helperTicks = 0;
   for (const [pid, t] of h1) helperTicks += t - (h0.get(pid) ?? 0);
   const cpu = (ticks: number) => (ticks / TICK / windowS) * 100;
@@ -342,11 +364,11 @@ async function run(): Promise<string> {
     }));
   }
   const deleteS = (now() - td) / 1000;
-  for (let i = 0; i < 1200 && ownedSandboxes(srv.pid).length > POOL; i++) await sleep(250);
+  for (let i = 0; i < 1200 && ownedSandboxes(srv.pid).length > POOL; i++) { alive(); await sleep(250); }
   // past the server's HTTP keep-alive (5 s), so our idle fetch connections are not counted as its fds
   await sleep(6000);
   const pool = new Set(ownedSandboxes(srv.pid).map((x) => x.id));
-  const gone = recorder.stop().filter((x) => !pool.has(x.id));
+  const gone = recorded().filter((x) => !pool.has(x.id));
   const left = hardLeftovers(leftovers(gone));
   const exited = await waitExited(gone, 60_000);
   const metrics = await (await fetch(`${srv.base}/metrics`)).text();
@@ -409,7 +431,7 @@ async function cleanup(): Promise<void> {
   for (const s of sessions) { try { s.close(); } catch { /* already closed */ } }
   if (server) {
     const pid = server.pid;
-    const all = recorder?.stop() ?? [];
+    const all = recorded();
     const code = await server.stop(120_000);
     const reaped = await reapOwned(pid);
     if (code !== 0 || reaped) console.error(`bench: server stop exit ${code}; ${reaped} sandbox(es) reaped after it`);
@@ -429,11 +451,18 @@ const deadline = new Promise<never>((_, rej) => { timer = setTimeout(() => rej(n
 const hard = setTimeout(() => { console.error('bench: cleanup did not finish; exiting (run again: nslab serve reaps orphans at start)'); process.exit(3); }, (DEADLINE_S + 300) * 1000);
 hard.unref();
 let code = 0;
+const running = run();
 try {
-  console.log(await Promise.race([run(), deadline]));
+  console.log(await Promise.race([running, deadline]));
 } catch (e) {
   console.error(`bench: ${(e as Error).stack ?? e}`);
   code = 1;
+  // closed sockets end every wait of run(); give it a bounded moment, so that a server it was
+  // still starting is known (and stopped) before the cleanup
+  stopping = true;
+  aborted = true;
+  for (const s of sessions) s.close();
+  await Promise.race([running.catch(() => {}), sleep(30_000)]);
 } finally {
   clearTimeout(timer);
   await cleanup();
