@@ -3,6 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const extra = process.argv.slice(2);
+// the short benches only; run by hand: idle.ts and nsmap.ts (minutes each), and thousand.ts, which wants
+// a quiet machine and raised host pools (docs/benchmarks.md, "1,000 sessions")
 let failed = 0;
 for (const name of ['sandbox', 'cold-start', 'session-memory', 'terminal', 'checks', 'classroom', 'nsmap-render']) {
   console.log(`\n=== bench/${name}.ts ===`);
