@@ -138,6 +138,9 @@ export class SessionManager {
     if (this.closed) throw new ApiError(503, 'shutting-down', 'The lab server is shutting down.', 10);
     if (this.inUse() >= this.config.maxSessions) throw this.full();
     this.creating++;
+    // counted as "being created" until it is in this.sessions, then as a session: once
+    let creatingCounted = true;
+    const created = () => { if (creatingCounted) { creatingCounted = false; this.creating--; } };
     try {
       const launch = this.lessons ? await this.lessons.resolve(lessonId, lang) : { id: lessonId, terminals: 2 };
       if (!launch) throw new ApiError(404, 'unknown-lesson', `There is no lesson "${lessonId}".`);
@@ -163,11 +166,12 @@ export class SessionManager {
       hub.setSandbox(sandbox);
       session = new Session(id, digest(token), lessonId, lang, launch, sandbox, hub);
       this.sessions.set(id, session);
+      created();
       this.metrics.sessionsCreated++;
       await this.attachPlugin(session);
       return { session, token };
     } finally {
-      this.creating--;
+      created();
     }
   }
 

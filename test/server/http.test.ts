@@ -130,6 +130,26 @@ describe('limits', () => {
     expect(srv.lab.sessions.size).toBe(3);
   });
 
+  it('a session whose lesson is still attaching is counted once against the cap', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    let attaching = 0;
+    const lessons = {
+      resolve: () => ({ id: 'x', terminals: 1 }),
+      // the second session's lesson engine takes its time to attach
+      attach: async () => { if (++attaching === 2) await gate; },
+    };
+    const srv = await start({ maxSessions: 3, createBurst: 100, lessons });
+    expect((await api(srv, 'POST', '/api/sessions', { body: { lesson: 'x' } })).status).toBe(201);
+    const second = api(srv, 'POST', '/api/sessions', { body: { lesson: 'x' } });
+    await until(() => attaching === 2, 'the second session attaching');
+    // two sessions exist, the cap is three: there is room (it was counted twice: 503)
+    expect((await api(srv, 'POST', '/api/sessions', { body: { lesson: 'x' } })).status).toBe(201);
+    release();
+    expect((await second).status).toBe(201);
+    expect(srv.lab.sessions.size).toBe(3);
+  });
+
   it('a flood of creations from one address gets 429 with Retry-After', async () => {
     const srv = await start({ createBurst: 3, createPerMinute: 2 });
     const statuses: number[] = [];
