@@ -12,6 +12,11 @@
 # typed at a learner's pace is timing-sensitive there (a check round that lands
 # late), so each failed test is run once more there (--retry=1; the host does not
 # retry). A test that fails twice fails the run (docs/vm.md).
+# CI (NSLAB_VM_SUBSET=ci) leaves out of pass 1 the lessons' Korean and Chinese runs:
+# they type the same transcripts and run the same checks as the English one, and what
+# they add, the messages in another language, does not depend on the kernel; the host
+# stage runs them, and `npm run test:vm` runs them here too. That halves the lessons'
+# time under emulation, which keeps CI within its 90 minutes (docs/vm.md).
 # usage: kernel-suites.sh [REPORT_DIR]   (JSON reports pass1.json and pass2.json)
 # Keep the lists in step with docs/vm.md.
 set -uo pipefail
@@ -27,8 +32,13 @@ if [ -n "$out" ]; then
   r2=(--reporter=default --reporter=json "--outputFile=$out/pass2.json")
 fi
 
-echo "=== pass 1: ${PARALLEL[*]} ==="
-npx vitest run --retry=1 "${PARALLEL[@]}" "${r1[@]}"
+subset=()
+if [ "${NSLAB_VM_SUBSET:-}" = ci ]; then
+  # vitest matches the full name: "lesson ID (zh) on a cgroup-v2 host > ..."
+  subset=(--testNamePattern '^(?!lesson [a-z0-9-]+ \((ko|zh)\) on a ).*')
+fi
+echo "=== pass 1: ${PARALLEL[*]}${subset:+ (CI subset: the lessons in English only)} ==="
+npx vitest run --retry=1 "${PARALLEL[@]}" "${subset[@]}" "${r1[@]}"
 rc1=$?
 echo "=== pass 2, one file at a time: ${ONE_AT_A_TIME[*]} ==="
 npx vitest run --retry=1 --no-file-parallelism "${ONE_AT_A_TIME[@]}" "${r2[@]}"

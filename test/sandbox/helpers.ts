@@ -15,8 +15,8 @@ export async function testBackend(): Promise<LocalBackend> {
 }
 
 /** run a shell script inside; returns stdout+stderr merged in order-insensitive form */
-export async function sh(s: Sandbox, script: string, input?: string) {
-  return s.exec(['/bin/bash', '-c', script], { input, timeoutMs: 120_000 });
+export async function sh(s: Sandbox, script: string, input?: string, timeoutMs = 120_000) {
+  return s.exec(['/bin/bash', '-c', script], { input, timeoutMs });
 }
 
 /** a pty shell inside with helpers to type and wait for command-log events */

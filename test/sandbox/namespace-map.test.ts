@@ -198,7 +198,7 @@ describe('namespace map', () => {
       const r = await sh(sandbox, [
         `for n in $(seq 20); do unshare --mount bash -c '${inner}' </dev/null >/dev/null 2>&1 & done`,
         'until [ "$(ls /root | grep -c done)" -ge 20 ]; do sleep 0.2; done; echo started',
-      ].join('\n'));
+      ].join('\n'), undefined, 540_000); // the test's own 600 s: 120 s was not enough in the v2 VM
       expect(r.stdout).toContain('started');
       const lab = createLab(sandbox, { lang: 'en' });
       const snap = await collectNamespaceMap({
