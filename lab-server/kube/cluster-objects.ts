@@ -90,41 +90,31 @@ function networkPolicies(v: ResolvedValues): INetworkPolicy[] {
   ];
 }
 
+/** a Role in one namespace and its binding to the fronts' ServiceAccount */
+function frontRole(v: ResolvedValues, name: string, namespace: string, rules: IRole['rules']): [IRole, IRoleBinding] {
+  return [
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace, labels: PART_OF }, rules },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace, labels: PART_OF },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name: 'nslab-front', namespace: v.namespace }],
+    },
+  ];
+}
+
 function frontRights(v: ResolvedValues): (IServiceAccount | IRole | IRoleBinding)[] {
   const sa: IServiceAccount = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'nslab-front', namespace: v.namespace, labels: PART_OF } };
-  const role: IRole = {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'nslab-front', namespace: v.sandboxNamespace, labels: PART_OF },
-    rules: [
+  return [
+    sa,
+    ...frontRole(v, 'nslab-front', v.sandboxNamespace, [
       { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
       { apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] },
-    ],
-  };
-  const binding: IRoleBinding = {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'nslab-front', namespace: v.sandboxNamespace, labels: PART_OF },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'nslab-front' },
-    subjects: [{ kind: 'ServiceAccount', name: 'nslab-front', namespace: v.namespace }],
-  };
-  // one reconciler among the fronts holds this Lease (leader election)
-  const leaseRole: IRole = {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'nslab-front-lease', namespace: v.namespace, labels: PART_OF },
-    rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'update'] }],
-  };
-  const leaseBinding: IRoleBinding = {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'nslab-front-lease', namespace: v.namespace, labels: PART_OF },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'nslab-front-lease' },
-    subjects: [{ kind: 'ServiceAccount', name: 'nslab-front', namespace: v.namespace }],
-  };
-  // a front finds the node agent of a sandbox's node by listing the agent pods (agent-discovery.ts): read only
-  const agentsRole: IRole = {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'nslab-front-agents', namespace: v.namespace, labels: PART_OF },
-    rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
-  };
-  const agentsBinding: IRoleBinding = {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'nslab-front-agents', namespace: v.namespace, labels: PART_OF },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'nslab-front-agents' },
-    subjects: [{ kind: 'ServiceAccount', name: 'nslab-front', namespace: v.namespace }],
-  };
-  return [sa, role, binding, leaseRole, leaseBinding, agentsRole, agentsBinding];
+    ]),
+    // one reconciler among the fronts holds this Lease (leader election)
+    ...frontRole(v, 'nslab-front-lease', v.namespace, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'update'] }]),
+    // a front finds the node agent of a sandbox's node by listing the agent pods (agent-discovery.ts): read only
+    ...frontRole(v, 'nslab-front-agents', v.namespace, [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }]),
+  ];
 }
 
 function profiles(v: ResolvedValues): IConfigMap[] {
