@@ -21,7 +21,7 @@ export function parseExecParams(q: URLSearchParams): ExecParams | string {
   return p;
 }
 
-export function serveExec(ws: WebSocket, sandbox: Sandbox, p: ExecParams, onEnd: () => void): void {
+export function serveExec(ws: WebSocket, sandbox: Sandbox, p: ExecParams, onEnd: () => void, onResize?: (cols: number, rows: number) => void): void {
   const v5 = ws.protocol === 'v5.channel.k8s.io';
   const send = (ch: number, data: Buffer | string) => {
     if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([ch]), Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8')]));
@@ -62,6 +62,7 @@ export function serveExec(ws: WebSocket, sandbox: Sandbox, p: ExecParams, onEnd:
       if (data[0] === 0 && p.stdin) { if (pty) pty.write(body); else early.push(Buffer.from(body)); }
       else if (data[0] === 4) {
         const sz = size(body);
+        if (sz) onResize?.(sz.cols, sz.rows);
         if (sz && pty) pty.resize(sz.cols, sz.rows);
         else if (sz) start(sz.cols, sz.rows);
       }

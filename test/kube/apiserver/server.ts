@@ -150,6 +150,9 @@ export class FakeApiServer {
     return this.pods.get(name)?.obj;
   }
 
+  /** the last terminal size a client's exec asked for, per pod (channel 4, as the kubelet gets it) */
+  readonly ptySizes = new Map<string, { cols: number; rows: number }>();
+
   podNames(): string[] {
     return [...this.pods.keys()];
   }
@@ -457,7 +460,7 @@ export class FakeApiServer {
       if (this.stalled) ws.pause();
       let done: () => void = () => {};
       this.track(new Promise<void>((resolve) => { done = resolve; }));
-      serveExec(ws, sandbox, params, () => done());
+      serveExec(ws, sandbox, params, () => done(), (cols, rows) => this.ptySizes.set(m[2], { cols, rows }));
     });
   }
 }
