@@ -275,47 +275,50 @@ const V1_UNLIMITED = 2 ** 62;
 export function readCgroups(id: string, toSandboxPid: (hostPid: number) => number | null): CgroupInfo[] {
   const h = hostInfo();
   if (h.cgroupMode === 'v2') return readCgroupTree(join(v2SandboxesDir(), id), toSandboxPid);
+  // hybrid (v1): memory and pids are hierarchies of their own, merged by path
   const groups = new Map<string, CgroupInfo>();
-  const get = (rel: string, version: 1 | 2): CgroupInfo => {
-    let g = groups.get(rel);
-    if (!g) {
-      g = { path: rel, version, pids: [], hostPids: [], memoryLimit: null, memoryUsage: null, oomKills: 0, memoryEvents: { max: 0, oom: 0, oomKill: 0 }, pidsMax: null, pidsCurrent: null };
-      groups.set(rel, g);
-    }
+  const get = (base: string, d: string): CgroupInfo => {
+    const path = relPath(base, d);
+    let g = groups.get(path);
+    if (!g) groups.set(path, g = emptyGroup(path, 1));
     return g;
   };
-  const rel = (base: string, d: string) => (d === base ? '/' : d.slice(base.length));
-  const members = (g: CgroupInfo, dir: string) => {
-    for (const p of readInts(join(dir, 'cgroup.procs'))) {
-      if (g.hostPids.includes(p)) continue;
-      g.hostPids.push(p);
-      const sp = toSandboxPid(p);
-      if (sp !== null) g.pids.push(sp);
-    }
-  };
-  // hybrid (v1): memory and pids are hierarchies of their own
-  {
-    const mem = join(ROOT, 'memory', 'nslab', id);
-    for (const d of walk(mem).reverse()) {
-      const g = get(rel(mem, d), 1);
-      members(g, d);
-      const lim = readNumber(join(d, 'memory.limit_in_bytes'));
-      g.memoryLimit = lim === null || lim >= V1_UNLIMITED ? null : lim;
-      g.memoryUsage = readNumber(join(d, 'memory.usage_in_bytes'));
-      const oc = readKeyed(join(d, 'memory.oom_control'));
-      const failcnt = readNumber(join(d, 'memory.failcnt')) ?? 0;
-      g.memoryEvents = { max: failcnt, oom: oc.under_oom ?? 0, oomKill: oc.oom_kill ?? 0 };
-      g.oomKills = oc.oom_kill ?? 0;
-    }
-    const pidsBase = join(ROOT, 'pids', 'nslab', id);
-    for (const d of walk(pidsBase).reverse()) {
-      const g = get(rel(pidsBase, d), 1);
-      members(g, d);
-      g.pidsMax = readNumber(join(d, 'pids.max'));
-      g.pidsCurrent = readNumber(join(d, 'pids.current'));
-    }
+  const mem = join(ROOT, 'memory', 'nslab', id);
+  for (const d of walk(mem).reverse()) {
+    const g = get(mem, d);
+    addMembers(g, d, toSandboxPid);
+    const lim = readNumber(join(d, 'memory.limit_in_bytes'));
+    g.memoryLimit = lim === null || lim >= V1_UNLIMITED ? null : lim;
+    g.memoryUsage = readNumber(join(d, 'memory.usage_in_bytes'));
+    const oc = readKeyed(join(d, 'memory.oom_control'));
+    const failcnt = readNumber(join(d, 'memory.failcnt')) ?? 0;
+    g.memoryEvents = { max: failcnt, oom: oc.under_oom ?? 0, oomKill: oc.oom_kill ?? 0 };
+    g.oomKills = oc.oom_kill ?? 0;
+  }
+  const pidsBase = join(ROOT, 'pids', 'nslab', id);
+  for (const d of walk(pidsBase).reverse()) {
+    const g = get(pidsBase, d);
+    addMembers(g, d, toSandboxPid);
+    g.pidsMax = readNumber(join(d, 'pids.max'));
+    g.pidsCurrent = readNumber(join(d, 'pids.current'));
   }
   return [...groups.values()].sort((a, b) => a.path.localeCompare(b.path));
+}
+
+const relPath = (base: string, d: string): string => (d === base ? '/' : d.slice(base.length));
+
+function emptyGroup(path: string, version: 1 | 2): CgroupInfo {
+  return { path, version, pids: [], hostPids: [], memoryLimit: null, memoryUsage: null, oomKills: 0, memoryEvents: { max: 0, oom: 0, oomKill: 0 }, pidsMax: null, pidsCurrent: null };
+}
+
+/** the group's processes from `dir`'s cgroup.procs (a v1 group is read in two hierarchies: once each) */
+function addMembers(g: CgroupInfo, dir: string, toSandboxPid: (hostPid: number) => number | null): void {
+  for (const p of readInts(join(dir, 'cgroup.procs'))) {
+    if (g.hostPids.includes(p)) continue;
+    g.hostPids.push(p);
+    const sp = toSandboxPid(p);
+    if (sp !== null) g.pids.push(sp);
+  }
 }
 
 /**
@@ -326,13 +329,8 @@ export function readCgroups(id: string, toSandboxPid: (hostPid: number) => numbe
 export function readCgroupTree(base: string, toSandboxPid: (hostPid: number) => number | null): CgroupInfo[] {
   const groups: CgroupInfo[] = [];
   for (const d of walk(base).reverse()) {
-    const g: CgroupInfo = { path: d === base ? '/' : d.slice(base.length), version: 2, pids: [], hostPids: [], memoryLimit: null, memoryUsage: null, oomKills: 0, memoryEvents: { max: 0, oom: 0, oomKill: 0 }, pidsMax: null, pidsCurrent: null };
-    for (const p of readInts(join(d, 'cgroup.procs'))) {
-      if (g.hostPids.includes(p)) continue;
-      g.hostPids.push(p);
-      const sp = toSandboxPid(p);
-      if (sp !== null) g.pids.push(sp);
-    }
+    const g = emptyGroup(relPath(base, d), 2);
+    addMembers(g, d, toSandboxPid);
     g.memoryLimit = readNumber(join(d, 'memory.max'));
     g.memoryUsage = readNumber(join(d, 'memory.current'));
     const ev = readKeyed(join(d, 'memory.events'));
