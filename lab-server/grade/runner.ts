@@ -96,7 +96,10 @@ const POLL_MS = 15;
  * Silence counts only while the sandbox is idle too: a compiler is silent and busy,
  * and on a slow machine (the v2 test VM under emulation) it outlasts any quiet period;
  * typing ahead of it is harmless in its own terminal but not when the next line goes
- * to another terminal that needs its result. Idle: under a tenth of a core over this window.
+ * to another terminal that needs its result. Idle: under a tenth of a core over this
+ * window, and no process of the sandbox running or waiting for a disk (state R or D)
+ * when the window ends. CPU time alone is not enough: a compiler reading its headers
+ * from a slow disk (the VM's 9p root) is silent, mostly in D, and uses little CPU.
  */
 const IDLE_WINDOW_MS = 250;
 const BUSY_SHARE = 0.1;
@@ -192,6 +195,15 @@ export class TranscriptRunner {
     return { promise, cancel: () => finish(false) };
   }
 
+  /** whether a process of the sandbox is on a CPU or in uninterruptible sleep (disk I/O) right now */
+  private async working(): Promise<boolean> {
+    try {
+      return (await this.sandbox.probe.processes()).some((p) => p.state === 'R' || p.state === 'D');
+    } catch {
+      return false; // the sandbox is going away: the exit or the line timeout decides
+    }
+  }
+
   /**
    * Type into the current terminal and wait until it is ready for more. `line` is the
    * typed text (null for a control key, which usually ends whatever was running, so
@@ -224,16 +236,16 @@ export class TranscriptRunner {
     term.pty.write(data);
     let stop = false;
     let idleFrom: { at: number; cpuUs: number } | null = null;
-    /** silent, and the sandbox's CPU time grew by less than BUSY_SHARE over the last window */
-    const idle = (): boolean => {
+    /** silent, the sandbox's CPU time grew by less than BUSY_SHARE over the last window, and nothing in it runs or waits for a disk */
+    const idle = async (): Promise<boolean> => {
       const cpuUs = this.sandbox.cpuTime?.() ?? null;
       if (cpuUs === null) return true;
       const now = Date.now();
       if (!idleFrom) { idleFrom = { at: now, cpuUs }; return false; }
       if (now - idleFrom.at < IDLE_WINDOW_MS) return false;
       const busy = (cpuUs - idleFrom.cpuUs) / 1000 > (now - idleFrom.at) * BUSY_SHARE;
-      idleFrom = { at: now, cpuUs };
-      return !busy;
+      idleFrom = { at: Date.now(), cpuUs };
+      return !busy && !(await this.working());
     };
     // poll the cheap conditions; the event resolves the wait as soon as it arrives
     const how = await Promise.race<LineEnd>([
@@ -244,7 +256,7 @@ export class TranscriptRunner {
           const quiet = Date.now() - term.lastOutput;
           if (term.exited) return 'exited';
           if (quiet >= CONTINUATION_QUIET_MS && term.chunks > chunksBefore && CONTINUATION.test(term.text)) return 'continuation';
-          if (quiet >= quietMs) { if (idle()) return 'quiet'; } else idleFrom = null;
+          if (quiet >= quietMs) { if (await idle()) return 'quiet'; } else idleFrom = null;
           if (Date.now() - started >= (this.opts.lineTimeoutMs ?? 60_000)) return 'timeout';
         }
         return 'timeout';

@@ -118,6 +118,41 @@ it('waits for a silent command that keeps the sandbox busy, and not for one that
   }
 });
 
+it('waits for a silent command blocked in the kernel that uses no CPU (a compiler on a slow disk)', async () => {
+  const sandbox = await backend.create({ label: 'runner blocked test' });
+  const how = new Map<string, string>();
+  const runner = new TranscriptRunner(sandbox, { quietMs: 300, onLine: (_n, text, _ms, end) => how.set(text, end) });
+  // The parent of a vfork() sleeps uninterruptibly (state D) until its child exits, as a
+  // process waiting for a 9p or NFS read does; the child sleeps: no CPU is used at all.
+  // The parent leaves the file as its last act.
+  const program = [
+    '#include <fcntl.h>',
+    '#include <time.h>',
+    '#include <unistd.h>',
+    'int main(void) {',
+    '  if (vfork() == 0) { struct timespec t = { 3, 0 }; nanosleep(&t, 0); _exit(0); }',
+    '  return close(open("/tmp/blocked-done", O_CREAT | O_WRONLY, 0644));',
+    '}',
+  ].join('\n');
+  const built = await sandbox.exec(['sh', '-c', `cat > /tmp/blocked.c <<'EOF'\n${program}\nEOF\ngcc -o /tmp/blocked /tmp/blocked.c`]);
+  expect(built.stderr).toBe('');
+  expect(built.code).toBe(0);
+  const { transcript, problems } = parseTranscript([
+    '/tmp/blocked',
+    '#!term 2',
+    'test -e /tmp/blocked-done && echo seen > /tmp/seen || echo missed > /tmp/seen',
+  ].join('\n'), 'inline');
+  expect(problems).toEqual([]);
+  try {
+    await runner.run(transcript);
+    expect((await sandbox.exec(['cat', '/tmp/seen'])).stdout).toBe('seen\n');
+    expect(how.get('/tmp/blocked')).not.toBe('timeout');
+  } finally {
+    runner.close();
+    await sandbox.destroy();
+  }
+});
+
 it('knows a heredoc when a line opens one', async () => {
   const { opensHeredoc } = await import('../../lab-server/grade/runner.ts');
   for (const l of ["cat > f <<'EOF'", 'cat <<EOF', 'cat <<-END > f', 'cat << "X"', 'python3 - <<\\EOF', 'a; cat >> m <<EOF && b']) expect(opensHeredoc(l), l).toBe(true);
