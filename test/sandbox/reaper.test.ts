@@ -1,7 +1,8 @@
 /**
  * nslab-reaper, the subreaper every crun process runs under (helpers/nslab-reaper.c):
  * COMMAND's status comes through, what COMMAND leaves behind is killed and reaped,
- * SIGTERM is passed on and followed by SIGKILL, SIGHUP ends COMMAND, -o sets COMMAND's OOM score.
+ * SIGTERM is passed on and followed by SIGKILL, SIGHUP ends COMMAND, -o sets COMMAND's OOM score,
+ * -d: a resize during the runtime's start reaches the process it leaves.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -92,6 +93,28 @@ describe('nslab-reaper', () => {
     const failed = spawnSync(reaper, ['-d', '--', 'sh', '-c', `bash -c 'exec -a ${marker} sleep 300' & sleep 0.2; exit 4`], { stdio: 'ignore' });
     expect(failed.status).toBe(4);
     expect(alive(marker)).toEqual([]);
+  });
+
+  it('-d: a resize while COMMAND still runs reaches what COMMAND leaves, once it is ours', async () => {
+    // what `crun exec -d` does to a terminal's script(1): starts it, and only exits a moment later
+    const left = `bash -c 'trap "echo winch" WINCH; echo up; while :; do sleep 0.05; done'`;
+    const r = spawn(reaper, ['-d', '-g', '300', '--', 'sh', '-c', `${left} & sleep 1; exit 0`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    const heard = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 10_000);
+      r.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('up') && !out.includes('resized')) { out += ' resized'; r.kill('SIGWINCH'); }
+        if (out.includes('winch')) { clearTimeout(timer); resolve(true); }
+      });
+    });
+    const ended = exited(r);
+    try {
+      expect(await heard, 'the process COMMAND left never heard of the resize').toBe(true);
+    } finally {
+      r.kill('SIGTERM');
+      await ended;
+    }
   });
 
   it('-d: passes SIGTERM and a hangup on to what COMMAND left, and SIGKILLs it after the grace', async () => {

@@ -177,6 +177,12 @@ int main(int argc, char **argv) {
   int command_status = 0, command_done = 0;
   int first_adopted_status = 0, adopted_ended = 0;
   long long deadline = -1; /* when a SIGTERM'd COMMAND (-d: what it left) gets SIGKILL */
+  /* -d: a resize while the runtime still runs reaches only the runtime (which ignores
+     it), not the process it is starting, which is not ours yet: by the time that one
+     reads its terminal's size the resize may already have happened, or not. So a
+     SIGWINCH seen then is passed on once more when COMMAND has ended: one too many
+     costs nothing (the same size set again signals no one). */
+  int winch_owed = 0;
   for (;;) {
     pid_t pid;
     int st;
@@ -186,6 +192,7 @@ int main(int argc, char **argv) {
     }
     int staying = command_done && detaches && WIFEXITED(command_status) && WEXITSTATUS(command_status) == 0;
     if (command_done && !staying) { status = command_status; break; }
+    if (staying && winch_owed) { signal_adopted(self, SIGWINCH); winch_owed = 0; }
     if (pid < 0 && errno == ECHILD) {
       /* -d: the last of what COMMAND left has ended (without -d: cannot happen, COMMAND is ours) */
       status = staying ? (adopted_ended ? first_adopted_status : command_status) : 125 << 8;
@@ -211,6 +218,7 @@ int main(int argc, char **argv) {
     /* -d: every child of ours, COMMAND included while it lives: a COMMAND that has
        just exited (not reaped yet) must not swallow the signal meant for what it left */
     if (detaches) signal_adopted(self, sig); else kill(child, sig);
+    if (sig == SIGWINCH && detaches && !command_done) winch_owed = 1;
     if (sig == SIGTERM && deadline < 0) deadline = now_ms() + grace_ms;
   }
 
