@@ -64,13 +64,15 @@ describe('terminals and commands over pods/exec (v5)', () => {
       await until('the first size', () => screen.includes('20 90') && screen.includes('first:1'));
       term.resize(132, 43);
       expect([term.cols, term.rows]).toEqual([132, 43]);
-      // what the back end owns: the resize message, as the kubelet would get it. (That the
-      // local sandbox behind this test server then shows it to the shell is the local
-      // terminal's part: a full host run once saw it not arrive within 30 s: to chase.)
+      // what the back end owns: the resize message, as the kubelet would get it
       await until('the new size at the API server', () => {
         const sz = server.ptySizes.get(s.podName);
         return sz?.cols === 132 && sz.rows === 43;
       });
+      // and the shell behind it sees it (a full host run once saw it not arrive: the
+      // SIGWINCH reached only a crun exec -d still finishing, fixed in nslab-reaper)
+      term.write('stty size; echo "second:$NSLAB_TERM"\r');
+      await until('the new size in the shell', () => screen.includes('43 132') && screen.includes('second:1'));
       term.write('exit 7\r');
       expect(await exit).toEqual({ exitCode: 7 });
     } finally {
