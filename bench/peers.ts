@@ -323,6 +323,14 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** closes a system's connections and stops its server process */
+async function closeAll(live: Set<Conn>, proc: ChildProcess | null): Promise<void> {
+  for (const c of live) c.close();
+  live.clear();
+  proc?.kill('SIGTERM');
+  await sleep(300);
+}
+
 async function waitHttp(url: string, what: string, proc: ChildProcess): Promise<void> {
   for (let i = 0; i < 300; i++) {
     if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode} before it listened`);
@@ -356,10 +364,7 @@ function wettySystem(): System {
       return c;
     },
     async stop() {
-      for (const c of live) c.close();
-      live.clear();
-      proc?.kill('SIGTERM');
-      await sleep(300);
+      await closeAll(live, proc);
       proc = null;
     },
   };
@@ -402,10 +407,7 @@ function ttydSystem(bin: string): System {
       return c;
     },
     async stop() {
-      for (const c of live) c.close();
-      live.clear();
-      proc?.kill('SIGTERM');
-      await sleep(300);
+      await closeAll(live, proc);
       proc = null;
     },
   };
