@@ -150,8 +150,8 @@ function ownedByThisProcess(pid: number): boolean {
  * strict side).
  */
 export class ForeignChurn {
-  private readonly live = new Map<string, Record<string, number>>();
-  private readonly gone: { at: number; groups: Record<string, number> }[] = [];
+  private readonly live = new Map<string, { label: string; groups: Record<string, number> }>();
+  private readonly gone: { id: string; label: string; at: number; groups: Record<string, number> }[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly dir = join(loadDriverConfig().runDir, 'sandboxes');
 
@@ -167,13 +167,19 @@ export class ForeignChurn {
       const owner = readOwner(join(this.dir, id));
       if (!owner || ownedByThisProcess(owner.pid)) continue;
       // the latest count while it lives: a learner's subgroups made later count too
-      this.live.set(id, liveGroupsOf(id, this.controllers));
+      this.live.set(id, { label: owner.label ?? '', groups: liveGroupsOf(id, this.controllers) });
     }
-    for (const [id, groups] of this.live) {
+    for (const [id, { label, groups }] of this.live) {
       if (ids.has(id)) continue;
       this.live.delete(id);
-      this.gone.push({ at: Date.now(), groups });
+      this.gone.push({ id, label, at: Date.now(), groups });
     }
+  }
+
+  /** the other processes' sandboxes that went so far: id, owner label, groups per controller */
+  went(): { id: string; label: string; groups: Record<string, number> }[] {
+    this.poll();
+    return this.gone.map(({ id, label, groups }) => ({ id, label, groups }));
   }
 
   /** groups per controller of other processes' sandboxes that went within the last `windowMs` */
