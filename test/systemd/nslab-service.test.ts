@@ -132,15 +132,20 @@ describe('packaging/nslab.service on a systemd host (cgroup v2)', () => {
     // doctor exits 1 here whatever the delegation: the small VM's kernel pools
     // (fs.file-max and the like) are below what 50 sessions need (docs/vm.md)
     type Report = { requirements: { check: string; severity: string; detail: string; fix: string | null }[] };
-    const delegation = (stdout: string) => (JSON.parse(stdout) as Report).requirements.find((x) => x.check === 'cgroup delegation');
+    // a run that printed no report says what it printed instead (a CI run once got an empty stdout here)
+    const delegation = (r: { stdout: string; stderr: string; status: number | null; signal: string | null }) => {
+      let report: Report;
+      try { report = JSON.parse(r.stdout) as Report; } catch { throw new Error(`doctor --json printed no report (status ${r.status}, signal ${r.signal}): stdout ${JSON.stringify(r.stdout.slice(0, 2000))}, stderr ${JSON.stringify(r.stderr.slice(0, 2000))}`); }
+      return report.requirements.find((x) => x.check === 'cgroup delegation');
+    };
     // bin/nslab re-runs itself in a delegated transient scope
     const viaBin = spawnSync('bin/nslab', ['doctor', '--json'], { cwd: project, encoding: 'utf8' });
-    const ok = delegation(viaBin.stdout);
+    const ok = delegation(viaBin);
     expect(ok?.severity, JSON.stringify(ok)).toBe('ok');
     expect(ok?.detail).toMatch(/\.scope, Delegate=yes/);
     // the CLI itself, from this plain (undelegated) service: refused, with the fix
     const bare = spawnSync('node', ['--import', 'tsx', 'lab-server/cli.ts', 'doctor', '--json'], { cwd: project, encoding: 'utf8' });
-    const refused = delegation(bare.stdout);
+    const refused = delegation(bare);
     expect(refused?.severity, JSON.stringify(refused)).toBe('error');
     expect(refused?.fix ?? '').toMatch(/Delegate=yes|scripts\/delegated|systemd-run/);
     // and the server refuses to start there, rather than write around systemd
