@@ -57,20 +57,9 @@ export function hostCgroupCounts(): Record<string, number> {
 
 /** per controller: directories of every sandbox's groups that exist now, whichever server's */
 export function liveSandboxGroups(controllers: string[]): Record<string, number> {
-  const h = hostInfo();
   const out: Record<string, number> = Object.fromEntries(controllers.map((c) => [c, 0]));
   for (const id of cgroupSandboxIds()) {
-    if (h.cgroupMode === 'v2') {
-      // a v2 group has a controller's state only where it is enabled: counting every
-      // directory for every controller errs on the lenient side
-      const n = cgroupDirs(id).reduce((sum, base) => sum + walk(base).length, 0);
-      for (const c of controllers) out[c] += n;
-      continue;
-    }
-    for (const c of controllers) {
-      const hierarchy = h.v1Hierarchies.find((name) => name.split(',').includes(c));
-      if (hierarchy) out[c] += walk(join('/sys/fs/cgroup', hierarchy, 'nslab', id)).length;
-    }
+    for (const [c, n] of Object.entries(liveGroupsOf(id, controllers))) out[c] += n;
   }
   return out;
 }
@@ -196,19 +185,20 @@ export class ForeignChurn {
   stop(): void { clearInterval(this.timer); }
 }
 
-/** per controller: the directories of one sandbox's groups now */
+/** per controller: the directories of one sandbox's groups now (walk() finds none where there are none) */
 function liveGroupsOf(id: string, controllers: string[]): Record<string, number> {
   const h = hostInfo();
   const out: Record<string, number> = {};
   if (h.cgroupMode === 'v2') {
-    const n = cgroupDirs(id).reduce((sum, base) => sum + (existsSync(base) ? walk(base).length : 0), 0);
+    // a v2 group has a controller's state only where it is enabled: counting every
+    // directory for every controller errs on the lenient side
+    const n = cgroupDirs(id).reduce((sum, base) => sum + walk(base).length, 0);
     for (const c of controllers) out[c] = n;
     return out;
   }
   for (const c of controllers) {
     const hierarchy = h.v1Hierarchies.find((name) => name.split(',').includes(c));
-    const base = hierarchy ? join('/sys/fs/cgroup', hierarchy, 'nslab', id) : null;
-    out[c] = base && existsSync(base) ? walk(base).length : 0;
+    out[c] = hierarchy ? walk(join('/sys/fs/cgroup', hierarchy, 'nslab', id)).length : 0;
   }
   return out;
 }
