@@ -10,16 +10,13 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createSandboxBackend, type LocalBackend } from '../../lab-server/sandbox/index.ts';
+import type { LocalBackend } from '../../lab-server/sandbox/index.ts';
+import { testBackend } from '../sandbox/helpers.ts';
 import { ForeignChurn } from '../host-guard.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..', '..');
 let backend: LocalBackend;
-beforeAll(async () => {
-  backend = createSandboxBackend();
-  await backend.checkHost();
-  await backend.images.ensureBuilt('default', (l) => console.log(l));
-});
+beforeAll(async () => { backend = await testBackend(); });
 afterAll(async () => { await backend?.destroyAll(); });
 
 // the other test file beside this one makes and destroys sandboxes too: the test holds to
